@@ -1,0 +1,182 @@
+"""PROxford and PRParis pixel retrieval benchmarks as a `datasets` builder.
+
+datasets >= 4 does not run loading scripts, so this builder is used as a class
+by ``tools/build.py``, which writes Parquet plus a dataset card; users then call
+``load_dataset("pixret/proxford")`` with no code.
+
+    builder = ProxfordPrparis(config_name="pairs", data_dir=RELEASE, benchmark="proxford")
+    builder.download_and_prepare()
+    medium = builder.as_dataset("medium")
+
+Configs (one table each):
+- ``pairs`` (default), splits easy / medium / hard: one row per (query, index image)
+  relation the revisitop protocol uses (its positives and its junk), with the
+  ground-truth mask of the pair as COCO compressed RLE.
+- ``queries``, split test: the 70 queries with full image, crop bbox and lists.
+- ``index``, split test: the index images, row i = index id i.
+"""
+
+from __future__ import annotations
+
+import datasets
+
+from pixret.masks import bbox as mask_bbox
+from pixret.release import (
+    PROTOCOLS,
+    locate_release,
+    load_ground_truth,
+    protocol_lists,
+    read_pair_masks,
+    read_jpeg,
+)
+
+_CITATION = """\
+@inproceedings{an2023pixel,
+  title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
+  author    = {An, Guoyuan and Kim, Woo Jae and Yang, Saelyne and Li, Rong and Huo, Yuchi and Yoon, Sung-Eui},
+  booktitle = {ICCV},
+  year      = {2023}
+}
+@inproceedings{radenovic2018revisiting,
+  title     = {Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking},
+  author    = {Radenovi{\\'c}, Filip and Iscen, Ahmet and Tolias, Giorgos and Avrithis, Yannis and Chum, Ond{\\v{r}}ej},
+  booktitle = {CVPR},
+  year      = {2018}
+}
+"""
+_HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
+
+RLE = {"size": datasets.List(datasets.Value("int32"), length=2), "counts": datasets.Value("string")}
+BBOX = datasets.List(datasets.Value("float32"), length=4)
+IDS = datasets.List(datasets.Value("int32"))
+
+FEATURES = {
+    "pairs": datasets.Features({
+        "query_id": datasets.Value("int32"),
+        "index_id": datasets.Value("int32"),
+        "query_name": datasets.Value("string"),
+        "index_name": datasets.Value("string"),
+        "difficulty": datasets.Value("string"),
+        "positive": datasets.Value("bool"),
+        "mask": RLE,
+        "bbox": BBOX,
+    }),
+    "queries": datasets.Features({
+        "query_id": datasets.Value("int32"),
+        "name": datasets.Value("string"),
+        "image": datasets.Image(),
+        "bbox": BBOX,
+        "easy": IDS,
+        "hard": IDS,
+        "junk": IDS,
+    }),
+    "index": datasets.Features({
+        "index_id": datasets.Value("int32"),
+        "name": datasets.Value("string"),
+        "image": datasets.Image(),
+        "width": datasets.Value("int32"),
+        "height": datasets.Value("int32"),
+    }),
+}
+
+
+class ProxfordPrparisConfig(datasets.BuilderConfig):
+    """One table of one benchmark.
+
+    Args:
+        benchmark: "proxford" or "prparis".
+        images_dir: folder of ``<name>.jpg`` (or ``jpg/<name>.jpg``); default ``jpg/`` beside the gnd file.
+        ignore_extra_labels: skip (and report) label entries for pairs that are not positives
+            instead of failing.
+    """
+
+    def __init__(self, benchmark: str = "proxford", images_dir: str | None = None,
+                 ignore_extra_labels: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.benchmark = benchmark
+        self.images_dir = images_dir
+        self.ignore_extra_labels = ignore_extra_labels
+
+
+class ProxfordPrparis(datasets.GeneratorBasedBuilder):
+    BUILDER_CONFIG_CLASS = ProxfordPrparisConfig
+    BUILDER_CONFIGS = [ProxfordPrparisConfig(name=name) for name in FEATURES]
+    DEFAULT_CONFIG_NAME = "pairs"
+    DEFAULT_WRITER_BATCH_SIZE = 100  # rows with images: keep Arrow batches small
+
+    # set by _split_generators of the pairs config: what tools/build.py reports
+    report: dict | None = None
+
+    def _info(self):
+        return datasets.DatasetInfo(
+            description=f"{self.config.benchmark}: pixel retrieval benchmark, {self.config.name} table",
+            features=FEATURES[self.config.name],
+            homepage=_HOMEPAGE,
+            citation=_CITATION,
+        )
+
+    def _split_generators(self, dl_manager):
+        if not self.config.data_dir:
+            raise ValueError("pass data_dir=<folder of the upstream release>")
+        release = locate_release(self.config.data_dir, self.config.benchmark, self.config.images_dir)
+        gt = load_ground_truth(release.gnd_path)
+        if self.config.name == "pairs":
+            pair_masks = read_pair_masks(release, gt, self.config.ignore_extra_labels)
+            self.report = pair_masks.report
+            return [
+                datasets.SplitGenerator(name=p, gen_kwargs={"gt": gt, "masks": pair_masks.masks, "protocol": p})
+                for p in PROTOCOLS
+            ]
+        ids = list(range(len(gt.query_names if self.config.name == "queries" else gt.index_names)))
+        # the id list is what datasets shards across processes with num_proc
+        return [datasets.SplitGenerator(name=datasets.Split.TEST,
+                                        gen_kwargs={"gt": gt, "release": release, "ids": ids})]
+
+    def _generate_examples(self, **kwargs):
+        return getattr(self, f"_generate_{self.config.name}")(**kwargs)
+
+    def _generate_pairs(self, gt, masks, protocol):
+        for q, query_name in enumerate(gt.query_names):
+            difficulty = gt.difficulty(q)
+            positives, junk = protocol_lists(gt, protocol, q)
+            positive = set(positives)
+            for i in sorted(positives + junk):
+                mask = masks.get((q, i))
+                yield f"{q}_{i}", {
+                    "query_id": q,
+                    "index_id": i,
+                    "query_name": query_name,
+                    "index_name": gt.index_names[i],
+                    "difficulty": difficulty[i],
+                    "positive": i in positive,
+                    "mask": mask,
+                    "bbox": None if mask is None else mask_bbox(mask),
+                }
+
+    def _generate_queries(self, gt, release, ids):
+        for q in ids:
+            name = gt.query_names[q]
+            x1, y1, x2, y2 = gt.bbx[q]
+            path = release.image_path(name)
+            data, _ = read_jpeg(path)
+            yield q, {
+                "query_id": q,
+                "name": name,
+                "image": {"bytes": data, "path": path.name},
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "easy": gt.easy[q],
+                "hard": gt.hard[q],
+                "junk": gt.junk[q],
+            }
+
+    def _generate_index(self, gt, release, ids):
+        for i in ids:
+            path = release.image_path(gt.index_names[i])
+            data, (height, width) = read_jpeg(path)
+            yield i, {
+                "index_id": i,
+                "name": gt.index_names[i],
+                "image": {"bytes": data, "path": path.name},
+                "width": width,
+                "height": height,
+            }
