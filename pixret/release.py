@@ -321,7 +321,10 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
         height, width = sizes[i]
         path = release.root / rel
         if rel not in labels:
-            labels[rel] = read_label(path)
+            try:
+                labels[rel] = read_label(path)
+            except ReleaseError as err:
+                raise ReleaseError(f"{err} (pair {q}_{i})") from None
         label = labels[rel]
         where = f"{path} (pair {q}_{i}, image {gt.index_names[i]})"
         if (label.height, label.width) != (None, None) and (label.height, label.width) != (height, width):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -10,11 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
 from pixret import synthetic  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "revisitop"
+
+
+def load_tool(name: str):
+    """Import tools/<name>.py by path (tools/evaluate.py must not shadow the evaluate package)."""
+    spec = importlib.util.spec_from_file_location(f"pixret_tool_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_world(num_queries: int = 4, num_index: int = 12, seed: int = 0) -> dict:
@@ -65,3 +73,8 @@ def release(tmp_path):
     info = write_tiny_release(root)
     info["root"] = root
     return info
+
+
+@pytest.fixture(scope="session")
+def build_tool():
+    return load_tool("build")
