@@ -78,3 +78,28 @@ def release(tmp_path):
 @pytest.fixture(scope="session")
 def build_tool():
     return load_tool("build")
+
+
+METRIC_DIR = ROOT / "metric" / "pixret_map"
+
+
+def load_metric_module():
+    """metric/pixret_map/pixret_map.py as a module, for its plain functions."""
+    spec = importlib.util.spec_from_file_location("pixret_map_plain", METRIC_DIR / "pixret_map.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def pm():
+    return load_metric_module()
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, build_tool):
+    """A real built dataset folder of the tiny release (built once per session)."""
+    base = tmp_path_factory.mktemp("tiny")
+    info = write_tiny_release(base / "release")
+    build_tool.build("proxford", base / "release", base / "out")
+    return {**info, "root": base / "release", "out": base / "out"}

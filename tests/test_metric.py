@@ -1,0 +1,378 @@
+"""pixret_map against hand-computed cases and a slow, literal implementation of the authors' scoring."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+
+import evaluate
+import numpy as np
+import pytest
+from datasets import load_dataset
+from hypothesis import given, settings, strategies as st
+from pycocotools import mask as cocomask
+
+from conftest import METRIC_DIR
+from pixret import masks
+
+THRESHOLDS = [t / 100 for t in range(50, 100, 5)]
+
+
+# ---------------------------------------------------------------- a slow, literal reference
+def slow_ap(positions, nres):
+    ap = 0.0
+    for j, rank in enumerate(positions):
+        precision_0 = 1.0 if rank == 0 else j / rank
+        precision_1 = (j + 1) / (rank + 1)
+        ap += (precision_0 + precision_1) * (1.0 / nres) / 2.0
+    return ap
+
+
+def slow_positions(ranking, positives, junk):
+    pos = [p for p, i in enumerate(ranking) if i in positives]
+    junk_pos = [p for p, i in enumerate(ranking) if i in junk]
+    adjusted = []
+    for p in pos:  # minus the number of junk images ranked before it
+        adjusted.append(p - sum(1 for jp in junk_pos if jp < p))
+    return adjusted
+
+
+def slow_pixel_map(ranks, ok, junk, ious, ignore=(), official=True):
+    """ranks: (num_queries, K); ok/junk: per-query id lists; ious: {(q, i): iou}."""
+    maps = []
+    for t in THRESHOLDS:
+        total, nq, empty = 0.0, len(ok), 0
+        for q in range(nq):
+            if q in ignore:
+                if not official:
+                    empty += 1
+                continue
+            qgnd = [i for i in ok[q] if ious[q, i] > t]
+            if not qgnd:
+                empty += 1
+                continue
+            total += slow_ap(slow_positions(list(ranks[q]), set(qgnd), set(junk[q])), len(qgnd))
+        maps.append(total / (nq - empty) if nq - empty else 0.0)
+    return sum(maps) / len(maps)
+
+
+def slow_image_map(ranks, ok, junk, kappas=(1, 5, 10)):
+    aps, prs = [], []
+    for q in range(len(ok)):
+        if not ok[q]:
+            continue
+        pos = slow_positions(list(ranks[q]), set(ok[q]), set(junk[q]))
+        aps.append(slow_ap(pos, len(ok[q])))
+        pos1 = [p + 1 for p in pos]
+        row = []
+        for k in kappas:
+            kq = min(max(pos1), k) if pos1 else k
+            row.append(sum(1 for p in pos1 if p <= kq) / kq)
+        prs.append(row)
+    return float(np.mean(aps)), np.mean(prs, axis=0)
+
+
+def np_iou(a, b):
+    a, b = a.astype(bool), b.astype(bool)
+    union = (a | b).sum()
+    return (a & b).sum() / union if union else 0.0
+
+
+def box_of(mask):
+    ys, xs = np.nonzero(mask)
+    out = np.zeros_like(mask)
+    if len(xs):
+        out[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1] = 1
+    return out
+
+
+# ---------------------------------------------------------------- hand-computed cases
+def _run(pm, positions, ious, junk=None, ignored=(), official=True):
+    junk = junk or [[] for _ in positions]
+    return pm.pixel_map([np.array(p) for p in positions], [np.array(i, float) for i in ious],
+                        [np.array(j, dtype=np.int64) for j in junk], ignored, official=official)[0]
+
+
+def test_average_precision_by_hand(pm):
+    assert pm.average_precision(np.array([0]), 1) == 1.0
+    assert pm.average_precision(np.array([1]), 1) == 0.25
+    assert pm.average_precision(np.array([0]), 2) == 0.5  # the other positive is never retrieved
+    assert pm.average_precision(np.array([0, 2]), 2) == pytest.approx((1 + 1) / 2 / 2 + (1 / 2 + 2 / 3) / 2 / 2)
+
+
+def test_iou_exactly_at_threshold_does_not_count(pm):
+    # q0: IoU 0.5 -> counts at no threshold: dropped everywhere; q1: IoU 0.55 counts at 0.50 only
+    per_t = pm.pixel_map([np.array([0]), np.array([0])], [np.array([0.5]), np.array([0.55])],
+                         [np.array([], np.int64)] * 2)[1]
+    assert per_t[0] == 1.0  # q1 perfect, q0 dropped from the mean
+    assert (per_t[1:] == 0).all()  # both dropped: defined as 0
+
+
+def test_ignored_query_lowers_map_by_one_seventieth(pm):
+    positions = [[0]] * 70
+    ious = [[1.0]] * 70
+    assert _run(pm, positions, ious, ignored=(56, 63)) == pytest.approx(68 / 70, abs=1e-12)
+    assert _run(pm, positions, ious, ignored=(56,)) == pytest.approx(69 / 70, abs=1e-12)
+    assert _run(pm, positions, ious, ignored=(56, 63), official=False) == 1.0
+
+
+def test_below_threshold_positive_stays_a_negative(pm):
+    # positives at positions 0 (IoU 0.3) and 1 (IoU 0.99): at every t only the second counts,
+    # and the first still occupies position 0, so AP = 0.25, not 1.0
+    assert _run(pm, [[0, 1]], [[0.3, 0.99]]) == 0.25
+
+
+def test_junk_shifts_positions(pm):
+    assert _run(pm, [[1]], [[0.99]], junk=[[0]]) == 1.0
+    assert _run(pm, [[1]], [[0.99]]) == 0.25
+
+
+def test_unranked_positives_count_in_nres(pm):
+    assert _run(pm, [[0, -1]], [[0.99, 0.99]]) == 0.5
+
+
+def test_all_dropped_is_zero(pm):
+    assert _run(pm, [[0], [0]], [[0.2], [0.4]]) == 0.0
+    assert _run(pm, [[0]] * 3, [[0.2]] * 3, ignored=(1,)) == 0.0
+
+
+def test_image_map_and_precision_at_k(pm):
+    ap, prs, aps, _ = pm.image_map([np.array([0, 3, -1])], [np.array([1])])
+    # adjusted positions 0 and 2 (junk at 1), three positives
+    assert ap == pytest.approx(slow_ap([0, 2], 3))
+    assert prs.tolist() == pytest.approx([1.0, 2 / 3, 2 / 3])  # kq = min(max(1, 3), k)
+
+
+# ---------------------------------------------------------------- random inputs vs the slow reference
+def _random_problem(seed):
+    rng = np.random.default_rng(seed)
+    num_queries = int(rng.integers(1, 7))
+    db = int(rng.integers(3, 25))
+    distractors = int(rng.integers(0, 10))
+    special = np.array(THRESHOLDS + [0.0, 1.0])
+    ok, junk, ious = [], [], {}
+    for q in range(num_queries):
+        ids = rng.permutation(db)
+        n_ok, n_junk = int(rng.integers(0, min(6, db) + 1)), int(rng.integers(0, 3))
+        ok.append(sorted(ids[:n_ok].tolist()))
+        junk.append(sorted(ids[n_ok:n_ok + n_junk].tolist()))
+        for i in ok[-1]:
+            ious[q, i] = float(rng.choice(special)) if rng.random() < 0.4 else float(rng.random())
+    k = int(rng.integers(1, db + distractors + 1))
+    ranks = np.stack([rng.permutation(db + distractors)[:k] for _ in range(num_queries)])
+    ignore = tuple(int(v) for v in rng.choice(num_queries, int(rng.integers(0, min(2, num_queries) + 1)), False))
+    return ranks, ok, junk, ious, ignore
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), official=st.booleans())
+def test_pixel_and_image_map_equal_the_slow_reference(pm, seed, official):
+    ranks, ok, junk, ious, ignore = _random_problem(seed)
+    relevant = [np.array(o + j, dtype=np.int64) for o, j in zip(ok, junk)]
+    located = pm.locate(ranks, relevant)
+    pos = [p[: len(o)] for p, o in zip(located, ok)]
+    junk_pos = [p[len(o):] for p, o in zip(located, ok)]
+    iou_lists = [np.array([ious[q, i] for i in o]) for q, o in enumerate(ok)]
+    ours = pm.pixel_map(pos, iou_lists, junk_pos, ignore, official=official)[0]
+    assert ours == pytest.approx(slow_pixel_map(ranks, ok, junk, ious, ignore, official), abs=1e-12)
+    if any(ok):
+        image_ap, image_pr, _, _ = pm.image_map(pos, junk_pos)
+        ref_ap, ref_pr = slow_image_map(ranks, ok, junk)
+        assert image_ap == pytest.approx(ref_ap, abs=1e-12)
+        assert image_pr == pytest.approx(ref_pr, abs=1e-12)
+
+
+# ---------------------------------------------------------------- IoUs
+def test_ious_on_masks_with_known_overlap(pm):
+    gt = np.zeros((20, 30), np.uint8)
+    gt[0:10, 0:10] = 1
+    shifted = np.zeros_like(gt)
+    shifted[0:10, 5:15] = 1
+    ell = np.zeros_like(gt)  # an L: its box is the 10x10 square, its area 19
+    ell[0:10, 0] = 1
+    ell[9, 0:10] = 1
+    refs = [{"query_id": 0, "index_id": i, "mask": masks.encode(gt)} for i in range(4)]
+    preds = [{"mask": masks.encode(shifted)}, {"mask": masks.encode(ell)}, {"mask": None},
+             {"mask": masks.encode(gt), "bbox": [0, 0, 5, 10]}]
+    det, seg, available = pm.pair_ious(preds, refs)
+    assert det.tolist() == pytest.approx([50 / 150, 1.0, 0.0, 0.5])
+    assert seg.tolist() == pytest.approx([50 / 150, 19 / 100, 0.0, 1.0])
+    assert available
+    det, seg, available = pm.pair_ious([{"mask": None, "bbox": [0, 0, 10, 20]}], refs[:1])
+    assert det.tolist() == [0.5] and not available
+
+
+def test_rle_validation(pm):
+    good = masks.encode(np.eye(5, dtype=np.uint8))
+    assert pm.rle_problem(good) is None
+    assert pm.rle_problem({**good, "counts": good["counts"].encode()}) is None
+    assert "cover" in pm.rle_problem({**good, "size": [5, 6]})
+    assert "not a valid" in pm.rle_problem({**good, "counts": good["counts"] + "a"})
+    assert "not a valid" in pm.rle_problem({**good, "counts": "~~~"})
+    assert "size" in pm.rle_problem({"size": [5], "counts": good["counts"]})
+    assert "expected" in pm.rle_problem([1, 2])
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_rle_runs_match_pycocotools(pm, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 40, 2))
+    mask = (rng.random(shape) < rng.random()).astype(np.uint8)
+    rle = cocomask.encode(np.asfortranarray(mask))
+    runs = pm._runs(np.frombuffer(rle["counts"], np.uint8))
+    flat = mask.T.reshape(-1)  # column-major, as COCO RLE
+    expected, value, count = [], 0, 0
+    for v in flat:
+        if v != value:
+            expected.append(count)
+            value, count = v, 0
+        count += 1
+    expected.append(count)
+    assert runs.tolist() == expected
+
+
+# ---------------------------------------------------------------- through evaluate.load on a built dataset
+def _perfect(split):
+    return [{"mask": row["mask"]} for row in split]
+
+
+def test_evaluate_load_end_to_end_equals_reference(tiny_dataset):
+    metric = evaluate.load(str(METRIC_DIR), "proxford")
+    for protocol in ("easy", "medium", "hard"):
+        split = load_dataset(str(tiny_dataset["out"]), split=protocol)
+        rng = np.random.default_rng(len(protocol))
+        preds, ious_seg, ious_det = [], {}, {}
+        for row in split:
+            if row["mask"] is None:
+                preds.append({"mask": None})
+                continue
+            gt = masks.decode(row["mask"])
+            pred = np.roll(gt, int(rng.integers(-4, 5)), axis=int(rng.integers(0, 2)))
+            pred[: int(rng.integers(0, 6))] = 0
+            preds.append({"mask": masks.encode(pred)})
+            if row["positive"]:
+                ious_seg[row["query_id"], row["index_id"]] = np_iou(pred, gt)
+                ious_det[row["query_id"], row["index_id"]] = np_iou(box_of(pred), box_of(gt))
+        num_queries = max(split["query_id"]) + 1
+        ranks = np.stack([rng.permutation(40) for _ in range(num_queries)])  # ids >= 12 are distractors
+        result = metric.compute(predictions=preds, references=split, ranks=ranks)
+        ok = [[r["index_id"] for r in split if r["query_id"] == q and r["positive"]] for q in range(num_queries)]
+        junk = [[r["index_id"] for r in split if r["query_id"] == q and not r["positive"]] for q in range(num_queries)]
+        assert result["map_det"] == pytest.approx(slow_pixel_map(ranks, ok, junk, ious_det), abs=1e-9)
+        assert result["map_seg"] == pytest.approx(slow_pixel_map(ranks, ok, junk, ious_seg), abs=1e-9)
+        image_ap, image_pr = slow_image_map(ranks, ok, junk)
+        assert result["image_map"] == pytest.approx(image_ap, abs=1e-9)
+        assert [result[f"image_mp@{k}"] for k in (1, 5, 10)] == pytest.approx(image_pr.tolist(), abs=1e-9)
+        per_query_seg = [np.mean([ious_seg[q, i] for i in ok[q]]) for q in range(num_queries) if ok[q]]
+        assert result["miou_seg"] == pytest.approx(np.mean(per_query_seg), abs=1e-9)
+        assert result["per_query"]["query_id"] == list(range(num_queries))
+        for key in ("miou_det", "miou_seg", "map_det", "map_seg", "image_map", "image_mp@1"):
+            assert 0.0 <= result[key] <= 1.0
+
+
+def test_perfect_and_missing_predictions(tiny_dataset):
+    metric = evaluate.load(str(METRIC_DIR), "prparis")
+    split = load_dataset(str(tiny_dataset["out"]), split="medium")
+    perfect = metric.compute(predictions=_perfect(split), references=split)
+    assert perfect["miou_det"] == perfect["miou_seg"] == 1.0 and "map_det" not in perfect
+    empty = metric.compute(predictions=[None] * len(split), references=split.to_list())
+    assert empty["miou_det"] == empty["miou_seg"] == 0.0
+    boxes = [{"mask": None, "bbox": r["bbox"]} if r["bbox"] else None for r in split]
+    ranks = np.tile(np.arange(12), (4, 1))
+    detection_only = metric.compute(predictions=boxes, references=split, ranks=ranks)
+    assert detection_only["miou_det"] == 1.0
+    assert detection_only["miou_seg"] is None and detection_only["map_seg"] is None
+
+
+@pytest.mark.parametrize("case, message", [
+    ("length", "11 predictions for 24 references"),
+    ("size", "predictions row 0: mask size"),
+    ("malformed", "predictions row 0: RLE"),
+    ("counts_type", "predictions row 0: RLE counts must be"),
+    ("bbox", "predictions row 0: bbox must be"),
+    ("ranks_rows", r"ranks must have shape \(num_queries=4, K\)"),
+    ("ranks_duplicate", "ranks row 1: duplicate index id"),
+    ("ranks_negative", "ranks row 2: negative index id"),
+    ("ranks_float", "ranks must be integer"),
+    ("mixed", "references mix protocols"),
+    ("unknown_query", "unknown query id 70"),
+])
+def test_bad_input_names_the_row(tiny_dataset, case, message):
+    metric = evaluate.load(str(METRIC_DIR), "proxford")
+    split = load_dataset(str(tiny_dataset["out"]), split="medium")
+    refs = split.to_list()
+    preds = _perfect(split)
+    ranks = np.tile(np.arange(12), (4, 1))
+    first = preds[0]["mask"]
+    if case == "length":
+        preds = preds[:11]
+    elif case == "size":
+        preds[0] = {"mask": masks.encode(np.zeros((10, 10), np.uint8))}
+    elif case == "malformed":
+        preds[0] = {"mask": {"size": first["size"], "counts": first["counts"][:-1] + "z"}}
+    elif case == "counts_type":
+        preds[0] = {"mask": {"size": first["size"], "counts": [1, 2, 3]}}
+    elif case == "bbox":
+        preds[0] = {"mask": None, "bbox": [0, 0, -3, 4]}
+    elif case == "ranks_rows":
+        ranks = ranks[:3]
+    elif case == "ranks_duplicate":
+        ranks[1, 5] = ranks[1, 2]
+    elif case == "ranks_negative":
+        ranks[2, 0] = -1
+    elif case == "ranks_float":
+        ranks = ranks.astype(float)
+    elif case == "mixed":
+        hard = load_dataset(str(tiny_dataset["out"]), split="hard").to_list()
+        refs = refs[:12] + hard[12:]
+        preds = [{"mask": r["mask"]} for r in refs]
+    elif case == "unknown_query":
+        refs[-1] = {**refs[-1], "query_id": 70}
+    with pytest.raises(ValueError, match=message):
+        metric.compute(predictions=preds, references=refs, ranks=ranks)
+
+
+def test_ranks_array_is_not_copied(pm):
+    ranks = np.tile(np.arange(12, dtype=np.int64), (4, 1))
+    assert pm.check_ranks(ranks, 4) is ranks
+
+
+def test_unknown_config_name():
+    with pytest.raises(ValueError, match="config_name must be one of"):
+        evaluate.load(str(METRIC_DIR), "roxford")
+
+
+# ---------------------------------------------------------------- distributed mode
+def _worker(process_id, out_dir, experiment_id, split_dir, queue):
+    split = load_dataset(split_dir, split="medium")
+    half = len(split) // 2
+    rows = range(half) if process_id == 0 else range(half, len(split))
+    part = split.select(rows)
+    metric = evaluate.load(str(METRIC_DIR), "proxford", num_process=2, process_id=process_id,
+                           experiment_id=experiment_id, cache_dir=out_dir)
+    metric.add_batch(predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in part], references=part)
+    ranks = np.tile(np.arange(12), (4, 1))[:, ::-1].copy()
+    result = metric.compute(ranks=ranks)
+    queue.put((process_id, None if result is None else {k: v for k, v in result.items() if k != "per_query"}))
+
+
+def test_distributed_two_processes_equal_one(tiny_dataset, tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    experiment_id = uuid.uuid4().hex
+    procs = [ctx.Process(target=_worker, args=(p, str(tmp_path), experiment_id, str(tiny_dataset["out"]), queue))
+             for p in (0, 1)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=240) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert results[1] is None
+    split = load_dataset(str(tiny_dataset["out"]), split="medium")
+    single = evaluate.load(str(METRIC_DIR), "proxford").compute(
+        predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in split], references=split,
+        ranks=np.tile(np.arange(12), (4, 1))[:, ::-1].copy())
+    assert results[0] == {k: v for k, v in single.items() if k != "per_query"}
+    assert 0 < results[0]["miou_seg"] < 1
