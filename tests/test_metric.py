@@ -215,21 +215,28 @@ def test_rle_validation(pm):
 
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_rle_runs_match_pycocotools(pm, seed):
+def test_batched_rle_check_flags_exactly_the_broken_ones(pm, seed):
     rng = np.random.default_rng(seed)
-    shape = tuple(int(v) for v in rng.integers(1, 40, 2))
-    mask = (rng.random(shape) < rng.random()).astype(np.uint8)
-    rle = cocomask.encode(np.asfortranarray(mask))
-    runs = pm._runs(np.frombuffer(rle["counts"], np.uint8))
-    flat = mask.T.reshape(-1)  # column-major, as COCO RLE
-    expected, value, count = [], 0, 0
-    for v in flat:
-        if v != value:
-            expected.append(count)
-            value, count = v, 0
-        count += 1
-    expected.append(count)
-    assert runs.tolist() == expected
+    rles, broken = [], []
+    for k in range(int(rng.integers(1, 8))):
+        shape = tuple(int(v) for v in rng.integers(1, 40, 2))
+        mask = (rng.random(shape) < rng.random()).astype(np.uint8)
+        rle = cocomask.encode(np.asfortranarray(mask))
+        rle = {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
+        damage = rng.integers(0, 4)
+        if damage == 1:
+            rle["size"] = [shape[0] + 1, shape[1]]
+        elif damage == 2:
+            rle["counts"] = rle["counts"][:-1]
+        elif damage == 3:
+            rle["counts"] = rle["counts"] + "\x7f"
+        rles.append(rle)
+        broken.append(bool(damage))
+    problems = pm.rle_problems(rles)
+    assert [p is not None for p in problems] == broken
+    for rle, problem in zip(rles, problems):
+        if problem is None:  # what we accept, pycocotools decodes to the declared size
+            assert cocomask.decode({**rle, "counts": rle["counts"].encode()}).shape == tuple(rle["size"])
 
 
 # ---------------------------------------------------------------- through evaluate.load on a built dataset

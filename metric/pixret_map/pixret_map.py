@@ -6,7 +6,7 @@ Numerically identical to the evaluation code the benchmark's authors released
 module is self-contained (numpy + pycocotools) so that it also runs from the Hub.
 
 Plain functions do the work and can be used without `evaluate`:
-    rle_problem      why a COCO RLE is malformed (None if it is fine)
+    rle_problems     why each COCO RLE is malformed (None where it is fine), in one numpy pass
     pair_ious        detection and segmentation IoU of each (prediction, reference) pair
     mean_miou        Table 1: mean over queries of the mean IoU over the query's positives
     locate           one pass over the rankings: positions of every relevant id
@@ -17,11 +17,14 @@ Plain functions do the work and can be used without `evaluate`:
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import datasets
 import evaluate
 import numpy as np
+import pyarrow as pa
 from pycocotools import mask as cocomask
 
 THRESHOLDS = np.arange(50, 100, 5) / 100  # 0.50 ... 0.95, the same floats as the authors' thresh / 100
@@ -71,52 +74,101 @@ _RLE = {"size": datasets.Sequence(datasets.Value("int64")), "counts": datasets.V
 
 # ---------------------------------------------------------------- RLE validation
 def rle_problem(rle) -> str | None:
-    """Why ``rle`` is not a valid compressed COCO RLE, or None. pycocotools does not check
-    (a corrupt string decodes out of bounds), so every user RLE goes through here."""
-    if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
-        return "expected a COCO RLE dict with 'size' and 'counts'"
-    size, counts = rle["size"], rle["counts"]
-    try:
-        height, width = (int(v) for v in size)
-        if height < 0 or width < 0 or [height, width] != list(size):
-            raise ValueError
-    except (TypeError, ValueError):
-        return f"RLE size must be [height, width] non-negative integers, got {size!r}"
-    if isinstance(counts, str):
-        counts = counts.encode("latin-1", errors="replace")
-    if not isinstance(counts, bytes):
-        return f"RLE counts must be a compressed str or bytes, got {type(counts).__name__}"
-    runs = _runs(np.frombuffer(counts, np.uint8))
-    if runs is None:
-        return "RLE counts are not a valid compressed string"
-    if (runs < 0).any() or runs.sum() != height * width:
-        return f"RLE runs do not cover height*width = {height}*{width} pixels"
-    return None
+    """Why ``rle`` is not a valid compressed COCO RLE, or None."""
+    return rle_problems([rle])[0]
 
 
-def _runs(raw: np.ndarray) -> np.ndarray | None:
-    """Decode compressed counts (pycocotools' rleFrString) with numpy; None if malformed."""
-    c = raw.astype(np.int64) - 48
-    if c.size == 0:
-        return np.zeros(0, np.int64)
-    if (c < 0).any() or (c > 63).any() or c[-1] & 0x20:
-        return None
-    last = np.flatnonzero((c & 0x20) == 0)  # the last byte of each value
-    start = np.concatenate(([0], last[:-1] + 1))
-    nbytes = last - start + 1
-    if nbytes.max() > 12:
-        return None
-    k = np.arange(c.size) - np.repeat(start, nbytes)
-    values = np.add.reduceat((c & 0x1F) << (5 * k), start)
-    negative = (c[last] & 0x10) != 0
-    values[negative] -= np.left_shift(1, 5 * nbytes[negative])
-    # counts after the first two are stored as differences to the count two before
-    runs = values.copy()
-    odd = runs[1::2]
-    runs[1::2] = np.cumsum(odd)
-    if runs.size > 2:
-        runs[2::2] = np.cumsum(values[2::2])
-    return runs
+def rle_problems(rles: list) -> list[str | None]:
+    """For each RLE, why it is not a valid compressed COCO RLE, or None.
+
+    pycocotools does not check (a corrupt string decodes out of bounds), so every
+    RLE from outside goes through here: all of them decoded in one numpy pass.
+    """
+    problems: list[str | None] = [None] * len(rles)
+    sizes, chunks, owners = [], [], []
+    for k, rle in enumerate(rles):
+        if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
+            problems[k] = "expected a COCO RLE dict with 'size' and 'counts'"
+            continue
+        size, counts = rle["size"], rle["counts"]
+        try:
+            height, width = (int(v) for v in size)
+            if height < 0 or width < 0 or [height, width] != list(size):
+                raise ValueError
+        except (TypeError, ValueError):
+            problems[k] = f"RLE size must be [height, width] non-negative integers, got {size!r}"
+            continue
+        if isinstance(counts, str):
+            counts = counts.encode("latin-1", errors="replace")
+        if not isinstance(counts, bytes):
+            problems[k] = f"RLE counts must be a compressed str or bytes, got {type(counts).__name__}"
+            continue
+        sizes.append(height * width)
+        chunks.append(counts)
+        owners.append(k)
+    if not owners:
+        return problems
+    bad, totals = _decode_check(chunks)
+    for j in np.flatnonzero(bad | (totals != np.asarray(sizes, np.int64))):
+        problems[owners[j]] = ("RLE counts are not a valid compressed string" if bad[j]
+                               else "RLE runs do not cover height*width pixels")
+    return problems
+
+
+def _decode_check(chunks: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode many compressed counts strings at once (the scheme of pycocotools' rleFrString).
+
+    Returns, per string, whether it is malformed (bad bytes, a value cut off or over 64 bits,
+    a negative run) and the sum of its runs, which must be height * width.
+    """
+    n = len(chunks)
+    lengths = np.fromiter((len(c) for c in chunks), np.int64, n)
+    raw = np.frombuffer(b"".join(chunks), np.uint8)
+    ends = np.cumsum(lengths) - 1  # last byte of each string
+    nonempty = lengths > 0
+    bad = np.zeros(n, bool)
+    bad[np.searchsorted(ends, np.flatnonzero((raw < 48) | (raw > 111)))] = True
+    c = raw - np.uint8(48)  # wraps for bad bytes, which are flagged already
+    terminal = (c & 0x20) == 0  # a value ends at a byte without the continuation bit
+    bad[nonempty] |= ~terminal[ends[nonempty]]
+    terminal[ends[nonempty]] = True  # a cut-off value must not spill into the next string
+    last = np.flatnonzero(terminal)
+    first = np.empty_like(last)
+    first[:1] = 0
+    first[1:] = last[:-1] + 1
+    values = (c[first] & 0x1F).astype(np.int64)
+    multi = np.flatnonzero(last > first)  # the few values longer than one byte
+    nbytes = last[multi] - first[multi] + 1
+    if (nbytes > 12).any():  # over 64 bits: no counts pycocotools wrote
+        bad[np.searchsorted(ends, last[multi[nbytes > 12]])] = True
+    for k in range(1, min(int(nbytes.max(initial=1)), 12)):
+        sel = multi[nbytes > k]
+        values[sel] |= (c[first[sel] + k] & 0x1F).astype(np.int64) << (5 * k)
+    negative = np.flatnonzero(c[last] & 0x10)
+    values[negative] -= np.left_shift(np.int64(1), 5 * np.minimum(last[negative] - first[negative] + 1, 12))
+    # values per string, and the index of each string's first value
+    value_count = np.diff(np.searchsorted(last, ends, side="right"), prepend=0)
+    value_start = np.cumsum(value_count) - value_count
+    # runs[m] = values[m] + runs[m - 2] for m > 2 within a string: a cumulative sum over
+    # every other value that restarts at each string's first three values
+    restart = np.zeros(values.size, bool)
+    for d in range(3):
+        restart[value_start[value_count > d] + d] = True
+    runs = np.empty_like(values)
+    for parity in (0, 1):
+        x = values[parity::2]
+        cs = np.cumsum(x)
+        index = np.arange(x.size, dtype=np.int32 if x.size < 2**31 else np.int64)
+        start = np.maximum.accumulate(np.where(restart[parity::2], index, 0))
+        runs[parity::2] = cs - cs[start] + x[start]
+    negative_runs = np.flatnonzero(runs < 0)
+    if negative_runs.size:
+        bad[np.searchsorted(value_start + value_count - 1, negative_runs)] = True
+    totals = np.zeros(n, np.int64)
+    has_values = value_count > 0
+    if has_values.any():
+        totals[has_values] = np.add.reduceat(runs, value_start[has_values])
+    return bad, totals
 
 
 def _coco(rle) -> dict:
@@ -140,48 +192,46 @@ def pair_ious(predictions, references, rows=None):
     Returns (det, seg, seg_available): float arrays aligned with ``rows``; a missing
     prediction gives 0. Raises ValueError naming the row for malformed input.
     """
-    rows = range(len(references)) if rows is None else rows
-    det = np.zeros(len(rows))
-    seg = np.zeros(len(rows))
-    seg_available = True
-    dt_masks, gt_masks, box_rows, boxes = [], [], [], []
-    mask_rows = []
-    for k, r in enumerate(rows):
-        pred, ref = predictions[r], references[r]
+    rows = list(range(len(references)) if rows is None else rows)
+    preds = [predictions[r] or {} for r in rows]
+    refs = [references[r] for r in rows]
+    for r, ref in zip(rows, refs):
         if ref["mask"] is None:
             raise ValueError(f"references row {r}: positive pair ({ref['query_id']}, {ref['index_id']}) has no mask")
-        problem = rle_problem(ref["mask"])
-        if problem:
-            raise ValueError(f"references row {r}: {problem}")
-        pred = pred or {}
-        mask, bbox = pred.get("mask"), pred.get("bbox")
-        if mask is not None:
-            problem = rle_problem(mask)
-            if problem:
-                raise ValueError(f"predictions row {r}: {problem}")
-            if [int(v) for v in mask["size"]] != [int(v) for v in ref["mask"]["size"]]:
-                raise ValueError(f"predictions row {r}: mask size {list(mask['size'])} differs from the reference "
-                                 f"mask size {list(ref['mask']['size'])} (query {ref['query_id']}, index {ref['index_id']})")
-            dt_masks.append(_coco(mask))
-            gt_masks.append(_coco(ref["mask"]))
-            mask_rows.append(k)
-        if bbox is not None:
-            bbox = np.asarray(bbox, dtype=np.float64)
-            if bbox.shape != (4,) or not np.isfinite(bbox).all() or (bbox[2:] < 0).any():
-                raise ValueError(f"predictions row {r}: bbox must be [x, y, w, h] with w, h >= 0, got {pred['bbox']}")
-            box_rows.append(k)
-            boxes.append(bbox)
-            if mask is None:
-                seg_available = False  # a box is no segmentation: never score one as a mask
-    if mask_rows:
-        idx = np.asarray(mask_rows)
-        seg[idx] = [cocomask.iou([d], [g], [0])[0, 0] for d, g in zip(dt_masks, gt_masks)]
-        det[idx] = _box_iou(cocomask.toBbox(dt_masks), cocomask.toBbox(gt_masks))
-    if box_rows:
-        idx = np.asarray(box_rows)
-        gt_boxes = cocomask.toBbox([_coco(references[rows[k]]["mask"]) for k in box_rows])
-        det[idx] = _box_iou(np.asarray(boxes), gt_boxes)
+    _raise_first(rle_problems([ref["mask"] for ref in refs]), rows, "references")
+    with_mask = [k for k, pred in enumerate(preds) if pred.get("mask") is not None]
+    _raise_first(rle_problems([preds[k]["mask"] for k in with_mask]), [rows[k] for k in with_mask], "predictions")
+    for k in with_mask:
+        size, expected = list(preds[k]["mask"]["size"]), list(refs[k]["mask"]["size"])
+        if [int(v) for v in size] != [int(v) for v in expected]:
+            raise ValueError(f"predictions row {rows[k]}: mask size {size} differs from the reference mask size "
+                             f"{expected} (query {refs[k]['query_id']}, index {refs[k]['index_id']})")
+    with_box = [k for k, pred in enumerate(preds) if pred.get("bbox") is not None]
+    boxes = np.zeros((len(with_box), 4))
+    for j, k in enumerate(with_box):
+        box = np.asarray(preds[k]["bbox"], dtype=np.float64)
+        if box.shape != (4,) or not np.isfinite(box).all() or (box[2:] < 0).any():
+            raise ValueError(f"predictions row {rows[k]}: bbox must be [x, y, w, h] with w, h >= 0, "
+                             f"got {preds[k]['bbox']}")
+        boxes[j] = box
+    det = np.zeros(len(rows))
+    seg = np.zeros(len(rows))
+    if with_mask:
+        dt = [_coco(preds[k]["mask"]) for k in with_mask]
+        gt = [_coco(refs[k]["mask"]) for k in with_mask]
+        seg[with_mask] = [cocomask.iou([d], [g], [0])[0, 0] for d, g in zip(dt, gt)]
+        det[with_mask] = _box_iou(cocomask.toBbox(dt), cocomask.toBbox(gt))
+    if with_box:  # a given box is the detection
+        det[with_box] = _box_iou(boxes, cocomask.toBbox([_coco(refs[k]["mask"]) for k in with_box]))
+    # a box without a mask is no segmentation: segmentation figures are then unavailable
+    seg_available = set(with_box) <= set(with_mask)
     return det, seg, seg_available
+
+
+def _raise_first(problems, rows, what):
+    for row, problem in zip(rows, problems):
+        if problem:
+            raise ValueError(f"{what} row {row}: {problem}")
 
 
 def mean_miou(query_ids: np.ndarray, ious: np.ndarray, num_queries: int):
@@ -203,27 +253,48 @@ def check_ranks(ranks, num_queries: int) -> np.ndarray:
     return ranks
 
 
-def locate(ranks: np.ndarray, relevant: list[np.ndarray]) -> list[np.ndarray]:
+def locate(ranks: np.ndarray, relevant: list[np.ndarray], threads: int | None = None) -> list[np.ndarray]:
     """Position of each of query q's ``relevant[q]`` ids in ``ranks[q]`` (-1: not ranked).
 
-    One pass over each row, which also refuses negative and duplicate ids.
+    One pass over each row, which also refuses negative and duplicate ids (a
+    duplicated distractor would shift every later position). Rows are spread over
+    threads: numpy releases the GIL in these loops.
     """
-    top = int(ranks.max(initial=0)) + 1
-    position_of = np.empty(top, np.int32 if ranks.shape[1] < 2**31 else np.int64)
-    order = np.arange(ranks.shape[1], dtype=position_of.dtype)
-    out = []
-    for q, row in enumerate(ranks):
-        if row.size and row.min() < 0:
-            raise ValueError(f"ranks row {q}: negative index id {int(row.min())}")
-        position_of.fill(-1)
-        position_of[row] = order
-        if np.count_nonzero(position_of >= 0) != row.size:
-            values, counts = np.unique(row, return_counts=True)
-            raise ValueError(f"ranks row {q}: duplicate index id {int(values[counts > 1][0])}")
-        ids = relevant[q]
-        inside = ids < top
-        out.append(np.where(inside, position_of[np.where(inside, ids, 0)], -1))
-    return out
+    top = 1 + max((int(ids.max()) for ids in relevant if ids.size), default=0)
+    threads = threads or min(4, os.cpu_count() or 1)
+    results: list = [None] * ranks.shape[0]
+
+    def work(first: int) -> None:
+        seen = np.zeros(0, bool)
+        position = np.full(top, -1, np.int64)
+        for q in range(first, ranks.shape[0], threads):
+            row = ranks[q]
+            if row.size == 0:
+                results[q] = np.full(relevant[q].shape, -1, np.int64)
+                continue
+            low, high = int(row.min()), int(row.max())
+            if low < 0:
+                results[q] = f"ranks row {q}: negative index id {low}"
+                continue
+            if seen.size <= high:
+                seen = np.zeros(high + 1, bool)
+            seen[: high + 1] = False
+            seen[row] = True
+            if np.count_nonzero(seen[: high + 1]) != row.size:
+                values, counts = np.unique(row, return_counts=True)
+                results[q] = f"ranks row {q}: duplicate index id {int(values[counts > 1][0])}"
+                continue
+            hits = np.flatnonzero(row < top)  # distractors and other ids past the relevant ones drop out here
+            position[row[hits]] = hits
+            results[q] = position[relevant[q]]
+            position[row[hits]] = -1
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    for result in results:
+        if isinstance(result, str):
+            raise ValueError(result)
+    return results
 
 
 def average_precision(positions: np.ndarray, nres: int) -> float:
@@ -394,22 +465,16 @@ def evaluate_pixel_retrieval(predictions, references, ranks=None, benchmark="pro
     return results
 
 
-def _list(values: np.ndarray) -> list:
-    """nan (no figure for that query) -> None, so per_query serialises as JSON."""
-    return np.where(np.isnan(values), None, values).tolist()
-
-
 # ---------------------------------------------------------------- evaluate's Arrow path
-# evaluate stores inputs in Arrow and type-checks only the first row, which fails on
-# None masks and missing keys; so rows are brought to one fixed form first, with
-# empty values standing for None, and turned back in _compute.
-_NO_MASK = {"size": [], "counts": ""}
+# evaluate encodes inputs row by row in Python and type-checks only the first row,
+# which fails on None masks and missing keys. Rows are instead brought to one fixed
+# form here and written to evaluate's Arrow file as one pyarrow table.
 _REFERENCE_COLUMNS = ("query_id", "index_id", "difficulty", "positive", "mask")
 
 
-def _encode_mask(mask, where: str) -> dict:
+def _encode_mask(mask, where: str):
     if mask is None:
-        return _NO_MASK
+        return None
     if not isinstance(mask, dict) or "size" not in mask or "counts" not in mask:
         raise ValueError(f"{where}: mask must be a COCO RLE dict with 'size' and 'counts' (or None)")
     counts = mask["counts"]
@@ -425,9 +490,7 @@ def _encode_mask(mask, where: str) -> dict:
     return {"size": size, "counts": counts}
 
 
-def _encode_predictions(predictions) -> list | None:
-    if predictions is None:
-        return None
+def _encode_predictions(predictions) -> list:
     out = []
     for r, pred in enumerate(predictions):
         pred = pred or {}
@@ -435,16 +498,14 @@ def _encode_predictions(predictions) -> list | None:
             raise ValueError(f"predictions row {r}: expected a dict with 'mask' and/or 'bbox', got {type(pred).__name__}")
         bbox = pred.get("bbox")
         try:
-            bbox = [] if bbox is None else [float(v) for v in bbox]
+            bbox = None if bbox is None else [float(v) for v in bbox]
         except (TypeError, ValueError):
             raise ValueError(f"predictions row {r}: bbox must be [x, y, w, h] numbers, got {bbox!r}") from None
         out.append({"mask": _encode_mask(pred.get("mask"), f"predictions row {r}"), "bbox": bbox})
     return out
 
 
-def _encode_references(references) -> list | None:
-    if references is None:
-        return None
+def _encode_references(references) -> list:
     if hasattr(references, "select_columns"):  # a datasets.Dataset: read only what is scored
         missing = [c for c in _REFERENCE_COLUMNS if c not in references.column_names]
         if missing:
@@ -452,11 +513,16 @@ def _encode_references(references) -> list | None:
         references = references.select_columns(list(_REFERENCE_COLUMNS)).to_list()
     out = []
     for r, ref in enumerate(references):
-        missing = [c for c in _REFERENCE_COLUMNS if c not in ref]
-        if missing:
-            raise ValueError(f"references row {r}: lacks {missing}: pass rows of the dataset's pairs config")
+        if not isinstance(ref, dict) or any(c not in ref for c in _REFERENCE_COLUMNS):
+            raise ValueError(f"references row {r}: expected a row of the dataset's pairs config with "
+                             f"{list(_REFERENCE_COLUMNS)}")
         out.append({**{c: ref[c] for c in _REFERENCE_COLUMNS}, "mask": _encode_mask(ref["mask"], f"references row {r}")})
     return out
+
+
+def _list(values: np.ndarray) -> list:
+    """nan (no figure for that query) -> None, so per_query serialises as JSON."""
+    return np.where(np.isnan(values), None, values).tolist()
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -488,8 +554,17 @@ class PixretMap(evaluate.Metric):
         """Add a batch of predictions and references (rows of the pairs config)."""
         if predictions is not None and references is not None and len(predictions) != len(references):
             raise ValueError(f"{len(predictions)} predictions for {len(references)} references: they must align 1:1")
-        return super().add_batch(predictions=_encode_predictions(predictions),
-                                 references=_encode_references(references), **kwargs)
+        if kwargs or predictions is None or references is None:
+            return super().add_batch(predictions=predictions, references=references, **kwargs)
+        batch = {"predictions": _encode_predictions(predictions), "references": _encode_references(references)}
+        if self.writer is None:
+            self.selected_feature_format = self.features
+            self._init_writer()
+        try:
+            table = pa.Table.from_pydict(batch, schema=self.features.arrow_schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as err:
+            raise ValueError(f"predictions or references do not fit the expected format: {err}") from None
+        self.writer.write_table(table)
 
     def add(self, *, prediction=None, reference=None, **kwargs):
         """Add one prediction and its reference row."""
@@ -497,12 +572,4 @@ class PixretMap(evaluate.Metric):
 
     def _compute(self, predictions, references, ranks=None, official=True):
         benchmark = "proxford" if self.config_name == "default" else self.config_name
-        for row in predictions:
-            if row["mask"] == _NO_MASK:
-                row["mask"] = None
-            if not row["bbox"]:
-                row["bbox"] = None
-        for row in references:
-            if row["mask"] == _NO_MASK:
-                row["mask"] = None
         return evaluate_pixel_retrieval(predictions, references, ranks, benchmark, official)
