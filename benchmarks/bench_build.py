@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Time tools/build.py on a release with the full ROxford structure (numbers quoted in README.md).
+
+    python benchmarks/bench_build.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl] [--workdir DIR]
+
+The release is written once into --workdir (kept for reruns): revisitop's real
+ground truth, one LabelMe file per (query group, positive image) as upstream
+(2,463 for ROxford), and synthetic 1024x768 JPEGs for the 4,993 index and 70
+query images. Then, from one run: the pairs config alone (target < 10 s), the
+whole build, and reading the same JPEG files (bytes only, and bytes plus the
+1/8-scale decode the build does to refuse corrupt files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import datasets  # noqa: E402
+
+from pixret import synthetic  # noqa: E402
+from pixret.release import read_jpeg  # noqa: E402
+from proxford_prparis import ProxfordPrparis  # noqa: E402
+
+
+def query_groups(gnd: dict) -> list[int]:
+    """Queries with identical easy/hard/junk lists form a group (they share label files upstream)."""
+    keys, groups = {}, []
+    for entry in gnd["gnd"]:
+        key = tuple(tuple(entry[k]) for k in ("easy", "hard", "junk"))
+        groups.append(keys.setdefault(key, len(keys)))
+    return groups
+
+
+def write_release(root: Path, gnd: dict, height: int, width: int, seed: int = 0) -> int:
+    rng = np.random.default_rng(seed)
+    synthetic.write_gnd(root, "proxford", gnd)
+    groups = query_groups(gnd)
+    labels = {}
+    for q, entry in enumerate(gnd["gnd"]):
+        for i in list(entry["easy"]) + list(entry["hard"]):
+            labels[q, i] = f"labels/group{groups[q]:02d}/{gnd['imlist'][i]}.json"
+    for rel in tqdm(sorted(set(labels.values())), desc="labels"):
+        n = int(rng.integers(6, 20))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+        radius = rng.uniform(0.1, 0.3) * min(height, width) * rng.uniform(0.7, 1.3, n)
+        points = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1)
+        synthetic.write_label(root, rel, [points], height, width)
+    synthetic.write_pair2label(root, "proxford", labels)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([xx * 255 // width, yy * 255 // height, (xx + yy) * 255 // (width + height)], -1)
+    for name in tqdm(gnd["imlist"] + gnd["qimlist"], desc="images"):
+        noise = rng.integers(0, 40, (height // 8, width // 8, 1)).repeat(8, 0).repeat(8, 1)
+        synthetic.write_jpeg(root, "proxford", name, (base + noise).clip(0, 255))
+    return len(set(labels.values()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gnd", type=Path, default=ROOT.parent / "shared/data/revisitop/gnd_roxford5k.pkl")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pixret-bench-build")
+    parser.add_argument("--height", type=int, default=768)
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--num-proc", type=int, default=None)
+    args = parser.parse_args()
+    release = args.workdir / f"release-{args.width}x{args.height}"
+    if not (release / "oxford_pair2labelpath.npy").exists():
+        gnd = pickle.loads(args.gnd.read_bytes())  # revisitop's own file, not a download
+        shutil.rmtree(release, ignore_errors=True)
+        write_release(release, gnd, args.height, args.width)
+    label_files = sum(1 for _ in (release / "labels").rglob("*.json"))
+    jpegs = sorted((release / "revisitop/data/roxford5k/jpg").glob("*.jpg"))
+    print(f"release: {label_files} label files, {len(jpegs)} JPEGs of {args.width}x{args.height}, "
+          f"{sum(p.stat().st_size for p in jpegs) / 1e6:.0f} MB")
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        start = time.perf_counter()
+        builder = ProxfordPrparis(config_name="pairs", data_dir=str(release), benchmark="proxford",
+                                  cache_dir=str(Path(tmp) / "cache"))
+        builder.download_and_prepare(output_dir=str(Path(tmp) / "pairs"), file_format="parquet")
+        t_pairs = time.perf_counter() - start
+        rows = sum(s.num_examples for s in builder.info.splits.values())
+    print(f"pairs config (3 splits, {rows} rows, {label_files} label files): {t_pairs:.2f} s")
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build  # noqa: E402
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        start = time.perf_counter()
+        build.build("proxford", release, Path(tmp) / "out", num_proc=args.num_proc)
+        t_build = time.perf_counter() - start
+        size = sum(p.stat().st_size for p in (Path(tmp) / "out").rglob("*.parquet"))
+    print(f"whole build (pairs + queries + index, {size / 1e6:.0f} MB of Parquet): {t_build:.2f} s")
+
+    start = time.perf_counter()
+    for path in jpegs:
+        path.read_bytes()
+    t_read = time.perf_counter() - start
+    start = time.perf_counter()
+    for path in jpegs:
+        read_jpeg(path)
+    t_check = time.perf_counter() - start
+    print(f"reading the {len(jpegs)} JPEGs: bytes {t_read:.2f} s; bytes + 1/8-scale decode check {t_check:.2f} s "
+          f"-> whole build = {t_build / t_check:.2f}x the read+check")
+
+
+if __name__ == "__main__":
+    main()
