@@ -1,0 +1,240 @@
+"""Reference pixel-retrieval baselines: a ranking of the database and a mask per (query, image).
+
+They take the dataset's tables (``queries`` and ``index`` configs, and for the
+oracle a ``pairs`` split), so they run on the real benchmarks as on the demo:
+
+- ``oracle``: ground-truth masks and revisitop order (positives, then junk, then the rest);
+- ``whole_image``: rank by a global colour descriptor, predict the whole image;
+- ``box_transfer``: same ranking, predict the query box at the same relative place;
+- ``matcher``: Harris corners with normalised patch descriptors at five query scales,
+  mutual nearest neighbours, RANSAC homography; the query box projected by the
+  homography is the mask, the inlier count ranks the database (in the spirit of
+  the paper's SIFT+SP row, numpy only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from pixret import masks as masklib
+from pixret.world import clip_polygon
+
+
+@dataclass
+class BaselineResult:
+    name: str
+    ranks: np.ndarray  # (num_queries, num_index) index ids, best first
+    masks: list  # masks[q][i]: RLE of the predicted target in index image i, or None
+
+    def predictions(self, split) -> list[dict]:
+        """Predictions aligned with the rows of a pairs split, for the metric."""
+        return [{"mask": self.masks[q][i]} for q, i in zip(split["query_id"], split["index_id"])]
+
+
+# ---------------------------------------------------------------- helpers
+def query_crop(image: Image.Image, bbox) -> Image.Image:
+    x, y, w, h = bbox
+    return image.convert("RGB").crop((int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h))))
+
+
+def box_mask(box, height: int, width: int) -> dict:
+    x1, y1, x2, y2 = box
+    mask = np.zeros((height, width), np.uint8)
+    mask[max(0, int(round(y1))): max(0, int(round(y2))), max(0, int(round(x1))): max(0, int(round(x2)))] = 1
+    return masklib.encode(mask)
+
+
+def colour_descriptor(image: Image.Image, bins: int = 6) -> np.ndarray:
+    """Hellinger-normalised RGB histogram: a global descriptor for ranking."""
+    pixels = np.asarray(image.convert("RGB").resize((64, 48)), np.int64) * bins // 256
+    codes = (pixels[..., 0] * bins + pixels[..., 1]) * bins + pixels[..., 2]
+    hist = np.bincount(codes.reshape(-1), minlength=bins ** 3).astype(float)
+    hist = np.sqrt(hist / hist.sum())
+    return hist
+
+
+def global_ranks(queries, index, progress=None) -> np.ndarray:
+    database = np.stack([colour_descriptor(row["image"]) for row in _progress(index, progress, "index descriptors")])
+    crops = np.stack([colour_descriptor(query_crop(row["image"], row["bbox"])) for row in queries])
+    return np.argsort(-(crops @ database.T), axis=1, kind="stable")
+
+
+def _progress(rows, progress, desc):
+    return progress(rows, desc=desc) if progress else rows
+
+
+# ---------------------------------------------------------------- baselines
+def oracle(queries, index, split) -> BaselineResult:
+    """Ground-truth masks; positives first, then junk, then everything else (by id)."""
+    num_queries, num_index = len(queries), len(index)
+    gt = [[None] * num_index for _ in range(num_queries)]
+    first = [[] for _ in range(num_queries)]
+    second = [[] for _ in range(num_queries)]
+    for row in split:
+        q, i = row["query_id"], row["index_id"]
+        if row["positive"]:
+            gt[q][i] = row["mask"]
+            first[q].append(i)
+        else:
+            second[q].append(i)
+    ranks = np.empty((num_queries, num_index), np.int64)
+    for q in range(num_queries):
+        head = first[q] + second[q]
+        rest = np.setdiff1d(np.arange(num_index), head)
+        ranks[q] = np.concatenate([np.asarray(head, np.int64), rest])
+    return BaselineResult("oracle", ranks, gt)
+
+
+def whole_image(queries, index, ranks=None, progress=None) -> BaselineResult:
+    ranks = global_ranks(queries, index, progress) if ranks is None else ranks
+    full = [masklib.encode(np.ones((row["height"], row["width"]), np.uint8)) for row in index]
+    return BaselineResult("whole image", ranks, [list(full) for _ in range(len(queries))])
+
+
+def box_transfer(queries, index, ranks=None, progress=None) -> BaselineResult:
+    """The query box, at the same relative place and size, in every image."""
+    ranks = global_ranks(queries, index, progress) if ranks is None else ranks
+    sizes = [(row["height"], row["width"]) for row in index]
+    out = []
+    for row in queries:
+        qw, qh = row["image"].size
+        x, y, w, h = row["bbox"]
+        rel = (x / qw, y / qh, (x + w) / qw, (y + h) / qh)
+        out.append([box_mask((rel[0] * W, rel[1] * H, rel[2] * W, rel[3] * H), H, W) for H, W in sizes])
+    return BaselineResult("query-box transfer", ranks, out)
+
+
+# ---------------------------------------------------------------- local-feature matcher
+PATCH = 16
+QUERY_SCALES = (1.0, 0.8, 0.64, 0.5, 0.4)
+MIN_INLIERS = 8
+
+
+def gray(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L"), np.float32) / 255.0
+
+
+def _smooth(a: np.ndarray, sigma: float) -> np.ndarray:
+    radius = int(3 * sigma)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    a = np.apply_along_axis(np.convolve, 0, a, kernel, mode="same")
+    return np.apply_along_axis(np.convolve, 1, a, kernel, mode="same")
+
+
+def features(image: np.ndarray, max_points: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """Harris corners and 64-d normalised patch descriptors: (points Nx2 as x, y; descriptors Nx64)."""
+    gy, gx = np.gradient(_smooth(image, 1.0))
+    xx, yy, xy = _smooth(gx * gx, 1.5), _smooth(gy * gy, 1.5), _smooth(gx * gy, 1.5)
+    response = xx * yy - xy * xy - 0.05 * (xx + yy) ** 2
+    half = PATCH // 2
+    response[:half + 1] = response[-half - 1:] = 0
+    response[:, :half + 1] = response[:, -half - 1:] = 0
+    window = np.lib.stride_tricks.sliding_window_view(np.pad(response, 2), (5, 5)).max(axis=(2, 3))
+    peaks = (response == window) & (response > 1e-6)
+    ys, xs = np.nonzero(peaks)
+    order = np.argsort(-response[ys, xs])[:max_points]
+    ys, xs = ys[order], xs[order]
+    offsets = np.arange(-half, half)
+    patches = image[ys[:, None, None] + offsets[None, :, None], xs[:, None, None] + offsets[None, None, :]]
+    patches = patches.reshape(len(ys), half, 2, half, 2).mean(axis=(2, 4)).reshape(len(ys), half * half)
+    patches = patches - patches.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(patches, axis=1, keepdims=True)
+    keep = norms[:, 0] > 1e-3
+    return np.stack([xs, ys], 1)[keep].astype(float), (patches / np.maximum(norms, 1e-6))[keep]
+
+
+def query_features(crop: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the query crop at several scales, in crop coordinates."""
+    points, descs = [], []
+    for scale in QUERY_SCALES:
+        size = (max(PATCH + 4, round(crop.width * scale)), max(PATCH + 4, round(crop.height * scale)))
+        p, d = features(gray(crop.resize(size, Image.BILINEAR)), max_points=250)
+        points.append(p / scale)
+        descs.append(d)
+    return np.concatenate(points), np.concatenate(descs)
+
+
+def match(desc_a: np.ndarray, desc_b: np.ndarray) -> np.ndarray:
+    """Mutual nearest neighbours: (M, 2) index pairs. No ratio test: facades repeat their
+    windows, so the second-best match is often as good as the best; RANSAC sorts them out."""
+    if len(desc_a) == 0 or len(desc_b) == 0:
+        return np.zeros((0, 2), np.int64)
+    similarity = desc_a @ desc_b.T
+    best = similarity.argmax(axis=1)
+    ok = similarity.argmax(axis=0)[best] == np.arange(len(desc_a))
+    return np.stack([np.flatnonzero(ok), best[ok]], 1)
+
+
+def _dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Homographies from batches of point sets: src, dst (B, N, 2) -> (B, 3, 3)."""
+    b, n = src.shape[:2]
+    x, y, u, v = src[..., 0], src[..., 1], dst[..., 0], dst[..., 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    rows = np.stack([
+        np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], -1),
+        np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], -1),
+    ], 2).reshape(b, 2 * n, 9)
+    h = np.linalg.svd(rows)[2][:, -1]
+    return h.reshape(b, 3, 3)
+
+
+def _project(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """h (B, 3, 3), points (N, 2) -> (B, N, 2)."""
+    projected = np.einsum("bij,nj->bni", h, np.c_[points, np.ones(len(points))])
+    return projected[..., :2] / np.where(np.abs(projected[..., 2:]) < 1e-9, 1e-9, projected[..., 2:])
+
+
+def ransac(src: np.ndarray, dst: np.ndarray, rng, iterations: int = 300, tolerance: float = 5.0):
+    """(H, inlier mask) of the best homography src -> dst, or (None, empty) with too few matches."""
+    if len(src) < MIN_INLIERS:
+        return None, np.zeros(len(src), bool)
+    samples = np.stack([rng.choice(len(src), 4, replace=False) for _ in range(iterations)])
+    hs = _dlt(src[samples], dst[samples])
+    errors = np.linalg.norm(_project(hs, src) - dst[None], axis=2)
+    inliers = errors < tolerance
+    best = inliers.sum(axis=1).argmax()
+    keep = inliers[best]
+    if keep.sum() < MIN_INLIERS:
+        return None, keep
+    h = _dlt(src[keep][None], dst[keep][None])[0]
+    keep = np.linalg.norm(_project(h[None], src)[0] - dst, axis=1) < tolerance
+    return h, keep
+
+
+def matcher(queries, index, progress=None, seed: int = 0) -> BaselineResult:
+    """Local features + RANSAC homography: rank by inliers, project the query box as the mask."""
+    rng = np.random.default_rng(seed)
+    database = [features(gray(row["image"])) for row in _progress(index, progress, "index features")]
+    fallback = global_ranks(queries, index)
+    sizes = [(row["height"], row["width"]) for row in index]
+    ranks = np.empty((len(queries), len(index)), np.int64)
+    out = []
+    for q, row in enumerate(_progress(queries, progress, "matching queries")):
+        crop = query_crop(row["image"], row["bbox"])
+        q_points, q_descs = query_features(crop)
+        corners = np.array([[0, 0], [crop.width, 0], [crop.width, crop.height], [0, crop.height]], float)
+        scores = np.zeros(len(index))
+        predicted = []
+        for i, (points, descs) in enumerate(database):
+            pairs = match(q_descs, descs)
+            h, inliers = ransac(q_points[pairs[:, 0]], points[pairs[:, 1]], rng) if len(pairs) else (None, [])
+            mask = None
+            if h is not None:
+                height, width = sizes[i]
+                polygon = _project(h[None], corners)[0]
+                if np.isfinite(polygon).all():
+                    clipped = clip_polygon(polygon, width, height)
+                    if len(clipped) >= 3:
+                        mask = masklib.from_polygons([clipped], height, width)
+                scores[i] = inliers.sum()
+            predicted.append(mask)
+        # inliers first; the global descriptor orders images without a verified match
+        order_of_fallback = np.empty(len(index))
+        order_of_fallback[fallback[q]] = np.arange(len(index))
+        ranks[q] = np.lexsort((order_of_fallback, -scores))
+        out.append(predicted)
+    return BaselineResult("matcher (Harris + RANSAC)", ranks, out)
