@@ -14,7 +14,9 @@ oracle a ``pairs`` split), so they run on the real benchmarks as on the demo:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -32,6 +34,15 @@ class BaselineResult:
     def predictions(self, split) -> list[dict]:
         """Predictions aligned with the rows of a pairs split, for the metric."""
         return [{"mask": self.masks[q][i]} for q, i in zip(split["query_id"], split["index_id"])]
+
+    def save(self, folder) -> None:
+        """ranks.npy and predictions.json (COCO-results style), as tools/evaluate.py and show.py read them."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "ranks.npy", self.ranks)
+        entries = [{"query_id": q, "index_id": i, "segmentation": mask}
+                   for q, row in enumerate(self.masks) for i, mask in enumerate(row) if mask is not None]
+        (folder / "predictions.json").write_text(json.dumps(entries))
 
 
 # ---------------------------------------------------------------- helpers

@@ -103,11 +103,13 @@ def query_panel(query: dict, ranking, predicted: dict, truth: dict, index, k: in
     return panel, records
 
 
-def write_report(out_dir, title: str, queries, index, split, rankings: dict, masks: dict, query_ids, k: int = 8):
+def write_report(out_dir, title: str, queries, index, split, rankings: dict, masks: dict, query_ids, k: int = 8,
+                 progress=None):
     """PNG panels and one HTML page for several methods.
 
     ``rankings[name]``: (num_queries, K) ids; ``masks[name][q]``: index id -> RLE or None
-    (a list indexed by id works too). Returns the path of index.html.
+    (a list indexed by id works too); ``queries`` and ``index``: the tables, indexable by id.
+    Returns the path of index.html.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +120,7 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, mas
     for name, ranks in rankings.items():
         slug = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
         rows = []
-        for q in query_ids:
+        for q in progress(query_ids, desc=name) if progress else query_ids:
             predicted = masks[name][q]
             if isinstance(predicted, list):
                 predicted = dict(enumerate(predicted))

@@ -21,6 +21,7 @@ def load_tool(name: str):
     """Import tools/<name>.py by path (tools/evaluate.py must not shadow the evaluate package)."""
     spec = importlib.util.spec_from_file_location(f"pixret_tool_{name}", ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -123,6 +123,15 @@ def test_demo_writes_tables_and_json(demo_run, tmp_path):
     assert out["world"]["positives_medium"] > 100
 
 
+def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
+    folder = demo_run["report"].replace("/report/index.html", "")
+    args = ["--dataset", f"{folder}/dataset", "--predictions", f"{folder}/matcher/predictions.json",
+            "--ranks", f"{folder}/matcher/ranks.npy", "--format", "json"]
+    assert load_tool("evaluate").main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == demo_run["scores"]["matcher (Harris + RANSAC)"]
+
+
 def test_visual_report_shows_outlines(demo_run):
     page = open(demo_run["report"]).read()
     files = re.findall(r'src="([^"]+\.png)"', page)

@@ -23,12 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-import datasets
-import evaluate
-from tqdm import tqdm
-
-ROOT = Path(__file__).resolve().parents[1]
+TOOLS = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != TOOLS]  # tools/evaluate.py is not the package
+ROOT = TOOLS.parent
 sys.path.insert(0, str(ROOT))
+
+import datasets  # noqa: E402
+import evaluate  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
 from pixret import baselines, report  # noqa: E402
 from pixret.world import WorldConfig, make_world  # noqa: E402
 
@@ -97,6 +100,7 @@ def run(output, config: WorldConfig = WorldConfig(), report_queries: int = 3, to
         baselines.matcher(queries, index, progress=tqdm, seed=config.seed),
     ]
     timings["baselines"] = time.perf_counter() - start
+    results[-1].save(output / "matcher")  # result files for tools/evaluate.py and tools/show.py
 
     start = time.perf_counter()
     metric = evaluate.load(str(ROOT / "metric" / "pixret_map"), "proxford")
