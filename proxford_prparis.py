@@ -46,8 +46,8 @@ _CITATION = """\
 """
 _HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
 
-RLE = {"size": datasets.List(datasets.Value("int32"), length=2), "counts": datasets.Value("string")}
-BBOX = datasets.List(datasets.Value("float32"), length=4)
+RLE = {"size": datasets.List(datasets.Value("int32")), "counts": datasets.Value("string")}  # [height, width]
+BBOX = datasets.List(datasets.Value("float32"))  # [x, y, w, h]
 IDS = datasets.List(datasets.Value("int32"))
 
 FEATURES = {

@@ -304,6 +304,7 @@ def test_perfect_and_missing_predictions(tiny_dataset):
     ("ranks_float", "ranks must be integer"),
     ("mixed", "references mix protocols"),
     ("unknown_query", "unknown query id 70"),
+    ("duplicate_pair", "references row 5: the pair .* appears twice"),
 ])
 def test_bad_input_names_the_row(tiny_dataset, case, message):
     metric = evaluate.load(str(METRIC_DIR), "proxford")
@@ -336,6 +337,9 @@ def test_bad_input_names_the_row(tiny_dataset, case, message):
         preds = [{"mask": r["mask"]} for r in refs]
     elif case == "unknown_query":
         refs[-1] = {**refs[-1], "query_id": 70}
+    elif case == "duplicate_pair":
+        refs[5] = dict(refs[4])
+        preds[5] = preds[4]
     with pytest.raises(ValueError, match=message):
         metric.compute(predictions=preds, references=refs, ranks=ranks)
 

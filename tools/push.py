@@ -50,13 +50,18 @@ def _files(folder: Path) -> list[tuple[str, int]]:
                   if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."))
 
 
-def plan_dataset(folder, repo_id: str) -> Plan:
+def _start(kind: str, folder, repo_id: str, card_class) -> tuple[Plan, Path, object]:
+    """The plan with the folder's files, the card's path and its YAML data."""
     folder = Path(folder)
-    plan = Plan("dataset", folder, repo_id, _files(folder))
     readme = folder / "README.md"
     if not readme.is_file():
-        raise ValidationError(f"{readme}: no dataset card")
-    data = DatasetCard.load(readme).data
+        raise ValidationError(f"{readme}: no {kind} card")
+    return Plan(kind, folder, repo_id, _files(folder)), readme, card_class.load(readme).data
+
+
+def plan_dataset(folder, repo_id: str) -> Plan:
+    plan, readme, data = _start("dataset", folder, repo_id, DatasetCard)
+    folder = plan.folder
     for key in ("pretty_name", "license", "configs", "dataset_info"):
         if not data.get(key):
             raise ValidationError(f"{readme}: the card's YAML lacks '{key}' (build the folder with tools/build.py)")
@@ -75,12 +80,8 @@ def plan_dataset(folder, repo_id: str) -> Plan:
 def plan_metric(folder, repo_id: str) -> Plan:
     import evaluate
 
-    folder = Path(folder)
-    plan = Plan("metric", folder, repo_id, _files(folder))
-    readme = folder / "README.md"
-    if not readme.is_file():
-        raise ValidationError(f"{readme}: no metric card")
-    data = RepoCard.load(readme).data
+    plan, readme, data = _start("metric", folder, repo_id, RepoCard)
+    folder = plan.folder
     missing = [key for key in SPACE_KEYS if not data.get(key)]
     if missing:
         raise ValidationError(f"{readme}: the Space header lacks {missing}")

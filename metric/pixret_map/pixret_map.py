@@ -411,8 +411,11 @@ def evaluate_pixel_retrieval(predictions, references, ranks=None, benchmark="pro
     if index_ids.min() < 0:
         raise ValueError(f"references row {int(np.argmin(index_ids))}: negative index id")
     pair_key = query_ids * (index_ids.max() + 1) + index_ids
-    if np.unique(pair_key).size != pair_key.size:
-        raise ValueError("references hold the same (query, index) pair twice")
+    _, first = np.unique(pair_key, return_index=True)
+    if first.size != pair_key.size:
+        row = int(np.setdiff1d(np.arange(pair_key.size), first)[0])
+        raise ValueError(f"references row {row}: the pair (query {query_ids[row]}, index {index_ids[row]}) "
+                         "appears twice")
     positive = np.asarray([bool(r["positive"]) for r in references])
     labelled = np.asarray([r["mask"] is not None for r in references])
     unlabelled = positive & ~labelled
