@@ -184,7 +184,8 @@ def locate_release(data_dir, benchmark: str, images_dir=None) -> Release:
     ]
     gnd_path = next((p for p in candidates if p.is_file()), None)
     if gnd_path is None:
-        raise ReleaseError(f"{root}: no {gnd_file}; looked for " + ", ".join(str(p.relative_to(root)) for p in candidates))
+        looked = ", ".join(str(p.relative_to(root)) for p in candidates)
+        raise ReleaseError(f"{root}: no {gnd_file}; looked for {looked}")
     pair2label = root / f"{prefix}_pair2labelpath.npy"
     if not pair2label.is_file():
         raise ReleaseError(f"{pair2label}: pair-to-label file not found")

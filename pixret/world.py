@@ -212,7 +212,8 @@ def render_view(rng, facade_image: Image.Image, config: WorldConfig, strength: s
             frac = rng.uniform(0.3, 0.6) if hard else rng.uniform(0.1, 0.2)
             w = (box[2] - box[0]) * frac
             x0 = rng.uniform(box[0] - w * 0.3, box[2] - w * 0.7)
-            shape = [float(x0), float(box[1] + rng.uniform(0, 0.3) * (box[3] - box[1])), float(x0 + w), float(height)]
+            top = box[1] + rng.uniform(0, 0.3) * (box[3] - box[1])
+            shape = [float(x0), float(top), float(x0 + w), float(height)]
             color = tuple(int(v) for v in rng.integers(20, 90, 3))
             ImageDraw.Draw(base).rectangle(shape, fill=color)
             occluder_image = Image.new("1", (width, height))
@@ -246,8 +247,9 @@ def _unit_scale(width: int, height: int) -> float:
     return min(width / 160, height / 120) * 0.8
 
 
-def make_world(root, config: WorldConfig = WorldConfig(), benchmark: str = "proxford", progress=None) -> dict:
+def make_world(root, config: WorldConfig | None = None, benchmark: str = "proxford", progress=None) -> dict:
     """Write the release under ``root``; return {"gnd", "views", "queries", "labels"} as plain data."""
+    config = config or WorldConfig()
     rng = np.random.default_rng(config.seed)
     root = Path(root)
     width, height = config.width, config.height

@@ -13,7 +13,7 @@ from datasets import load_dataset
 from huggingface_hub import DatasetCard
 from PIL import Image, ImageDraw
 
-from conftest import SHARED, tiny_world, write_tiny_release
+from conftest import SHARED, write_tiny_release
 from pixret import masks, synthetic
 from pixret.release import ReleaseError, load_ground_truth, protocol_lists
 from proxford_prparis import ProxfordPrparis

@@ -75,7 +75,8 @@ def tables(scores: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(output, config: WorldConfig = WorldConfig(), report_queries: int = 3, top_k: int = 6) -> dict:
+def run(output, config: WorldConfig | None = None, report_queries: int = 3, top_k: int = 6) -> dict:
+    config = config or WorldConfig()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     timings = {}

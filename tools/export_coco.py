@@ -53,7 +53,8 @@ def coco_dict(split, index, queries, protocol: str) -> tuple[dict, int]:
 def export(dataset: str, output, protocols=("easy", "medium", "hard")) -> list[Path]:
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    index = datasets.load_dataset(dataset, "index", split="test").select_columns(["index_id", "name", "width", "height"])
+    index = datasets.load_dataset(dataset, "index", split="test")
+    index = index.select_columns(["index_id", "name", "width", "height"])
     queries = datasets.load_dataset(dataset, "queries", split="test").select_columns(["query_id", "name", "bbox"])
     written = []
     for protocol in protocols:
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="built dataset folder or Hub id")
     parser.add_argument("--output", required=True, type=Path, help="folder for <protocol>.json")
-    parser.add_argument("--protocols", nargs="+", default=["easy", "medium", "hard"], choices=["easy", "medium", "hard"])
+    parser.add_argument("--protocols", nargs="+", default=["easy", "medium", "hard"],
+                        choices=["easy", "medium", "hard"])
     args = parser.parse_args(argv)
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()

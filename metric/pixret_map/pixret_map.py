@@ -498,7 +498,8 @@ def _encode_predictions(predictions) -> list:
     for r, pred in enumerate(predictions):
         pred = pred or {}
         if not isinstance(pred, dict):
-            raise ValueError(f"predictions row {r}: expected a dict with 'mask' and/or 'bbox', got {type(pred).__name__}")
+            raise ValueError(f"predictions row {r}: expected a dict with 'mask' and/or 'bbox', "
+                             f"got {type(pred).__name__}")
         bbox = pred.get("bbox")
         try:
             bbox = None if bbox is None else [float(v) for v in bbox]
@@ -519,7 +520,9 @@ def _encode_references(references) -> list:
         if not isinstance(ref, dict) or any(c not in ref for c in _REFERENCE_COLUMNS):
             raise ValueError(f"references row {r}: expected a row of the dataset's pairs config with "
                              f"{list(_REFERENCE_COLUMNS)}")
-        out.append({**{c: ref[c] for c in _REFERENCE_COLUMNS}, "mask": _encode_mask(ref["mask"], f"references row {r}")})
+        row = {c: ref[c] for c in _REFERENCE_COLUMNS}
+        row["mask"] = _encode_mask(ref["mask"], f"references row {r}")
+        out.append(row)
     return out
 
 
