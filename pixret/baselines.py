@@ -9,7 +9,8 @@ oracle a ``pairs`` split), so they run on the real benchmarks as on the demo:
 - ``matcher``: Harris corners with normalised patch descriptors at five query scales,
   mutual nearest neighbours, RANSAC homography; the query box projected by the
   homography is the mask, the inlier count ranks the database (in the spirit of
-  the paper's SIFT+SP row, numpy only).
+  the paper's SIFT+SP row, numpy only);
+- ``sift_matcher``: the same with OpenCV's SIFT and findHomography (optional extra ``opencv``).
 """
 
 from __future__ import annotations
@@ -217,35 +218,84 @@ def ransac(src: np.ndarray, dst: np.ndarray, rng, iterations: int = 300, toleran
 
 
 def matcher(queries, index, progress=None, seed: int = 0) -> BaselineResult:
-    """Local features + RANSAC homography: rank by inliers, project the query box as the mask."""
+    """Harris + patch descriptors + numpy RANSAC: rank by inliers, project the query box as the mask."""
     rng = np.random.default_rng(seed)
-    database = [features(gray(row["image"])) for row in _progress(index, progress, "index features")]
+
+    def estimate(query, image):
+        (q_points, q_descs), (points, descs) = query, image
+        pairs = match(q_descs, descs)
+        if not len(pairs):
+            return None, 0
+        h, inliers = ransac(q_points[pairs[:, 0]], points[pairs[:, 1]], rng)
+        return h, int(inliers.sum())
+
+    return verified_matching("matcher (Harris + RANSAC)", queries, index, query_features,
+                             lambda image: features(gray(image)), estimate, progress)
+
+
+def sift_matcher(queries, index, progress=None, ratio: float = 0.8) -> BaselineResult:
+    """OpenCV SIFT, ratio test and cv2.findHomography RANSAC (the paper's SIFT+SP, roughly).
+
+    Needs the optional extra: ``pip install -e ".[opencv]"``.
+    """
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError('the SIFT baseline needs OpenCV: pip install -e ".[opencv]"') from None
+    sift = cv2.SIFT_create()
+    bf = cv2.BFMatcher(cv2.NORM_L2)
+
+    def describe(image):
+        points, descs = sift.detectAndCompute(np.asarray(image.convert("L")), None)
+        return np.array([p.pt for p in points], np.float32).reshape(-1, 2), descs
+
+    def estimate(query, image):
+        (q_points, q_descs), (points, descs) = query, image
+        if q_descs is None or descs is None or len(q_descs) < 2 or len(descs) < 2:
+            return None, 0
+        good = [m for m, n in bf.knnMatch(q_descs, descs, k=2) if m.distance < ratio * n.distance]
+        if len(good) < MIN_INLIERS:
+            return None, 0
+        src = q_points[[m.queryIdx for m in good]]
+        dst = points[[m.trainIdx for m in good]]
+        h, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
+        count = 0 if inliers is None else int(inliers.sum())
+        return (h if h is not None and count >= MIN_INLIERS else None), count
+
+    return verified_matching("SIFT + RANSAC (OpenCV)", queries, index, describe, describe, estimate, progress)
+
+
+def verified_matching(name, queries, index, describe_query, describe_index, estimate, progress=None):
+    """The shared frame of the matchers: describe every image once, estimate a homography
+    query crop -> image for every pair, rank by inlier count (the global colour descriptor
+    orders images without a verified match) and project the query box as the mask."""
+    database = [describe_index(row["image"]) for row in _progress(index, progress, "index features")]
     fallback = global_ranks(queries, index)
     sizes = [(row["height"], row["width"]) for row in index]
     ranks = np.empty((len(queries), len(index)), np.int64)
     out = []
-    for q, row in enumerate(_progress(queries, progress, "matching queries")):
+    for q, row in enumerate(_progress(queries, progress, f"matching queries ({name})")):
         crop = query_crop(row["image"], row["bbox"])
-        q_points, q_descs = query_features(crop)
+        query = describe_query(crop)
         corners = np.array([[0, 0], [crop.width, 0], [crop.width, crop.height], [0, crop.height]], float)
         scores = np.zeros(len(index))
         predicted = []
-        for i, (points, descs) in enumerate(database):
-            pairs = match(q_descs, descs)
-            h, inliers = ransac(q_points[pairs[:, 0]], points[pairs[:, 1]], rng) if len(pairs) else (None, [])
-            mask = None
-            if h is not None:
-                height, width = sizes[i]
-                polygon = _project(h[None], corners)[0]
-                if np.isfinite(polygon).all():
-                    clipped = clip_polygon(polygon, width, height)
-                    if len(clipped) >= 3:
-                        mask = masklib.from_polygons([clipped], height, width)
-                scores[i] = inliers.sum()
-            predicted.append(mask)
-        # inliers first; the global descriptor orders images without a verified match
+        for i, image in enumerate(database):
+            h, inliers = estimate(query, image)
+            if h is not None:  # only a verified match scores; the rest keep the fallback order
+                scores[i] = inliers
+            predicted.append(None if h is None else _projected_box(np.asarray(h, float), corners, *sizes[i]))
         order_of_fallback = np.empty(len(index))
         order_of_fallback[fallback[q]] = np.arange(len(index))
         ranks[q] = np.lexsort((order_of_fallback, -scores))
         out.append(predicted)
-    return BaselineResult("matcher (Harris + RANSAC)", ranks, out)
+    return BaselineResult(name, ranks, out)
+
+
+def _projected_box(h: np.ndarray, corners: np.ndarray, height: int, width: int):
+    """The query box mapped by h and clipped to the image, as an RLE (None if degenerate)."""
+    polygon = _project(h[None], corners)[0]
+    if not np.isfinite(polygon).all():
+        return None
+    clipped = clip_polygon(polygon, width, height)
+    return masklib.from_polygons([clipped], height, width) if len(clipped) >= 3 else None

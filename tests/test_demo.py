@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import load_tool
-from pixret import report, world
+import evaluate
+from datasets import load_dataset
+
+from conftest import METRIC_DIR, load_tool
+from pixret import baselines, report, world
 from pixret.release import locate_release, load_ground_truth, load_pair2label, read_label, image_size
 
 TINY = world.WorldConfig(seed=3, landmarks=2, views_per_landmark=6, background_images=3)
@@ -111,6 +114,18 @@ def test_baselines_order_on_the_demo_seed(demo_run):
         assert whole < matcher < 1.0
     matcher = scores["matcher (Harris + RANSAC)"]
     assert matcher["medium"]["miou_seg"] - matcher["hard"]["miou_seg"] > 0.15  # the easy-vs-hard gap
+
+
+def test_opencv_sift_baseline(demo_run):
+    folder = demo_run["report"].replace("/report/index.html", "")
+    queries = list(load_dataset(f"{folder}/dataset", "queries", split="test"))
+    index = list(load_dataset(f"{folder}/dataset", "index", split="test"))
+    splits = load_dataset(f"{folder}/dataset")
+    sift = baselines.sift_matcher(queries, index)
+    scores = load_tool("demo").score(evaluate.load(str(METRIC_DIR), "proxford"), sift, splits)
+    for protocol in ("medium", "hard"):
+        assert demo_run["scores"]["whole image"][protocol]["miou_seg"] < scores[protocol]["miou_seg"] < 1.0
+    assert scores["medium"]["miou_seg"] - scores["hard"]["miou_seg"] > 0.15
 
 
 def test_demo_writes_tables_and_json(demo_run, tmp_path):

@@ -59,9 +59,18 @@ def build(benchmark: str, data_dir, output, images_dir=None, num_proc: int | Non
         shutil.rmtree(tmp / ".cache")
         (tmp / "build_report.json").write_text(json.dumps(report, indent=1) + "\n")
         write_card(tmp / "README.md", benchmark, infos)
-        if output.exists():
-            shutil.rmtree(output)
-        tmp.rename(output)
+        # swap in the new folder; the old one is removed only once the new one is in place
+        old = output.with_name(f"{tmp.name}.old") if output.exists() else None
+        if old:
+            output.rename(old)
+        try:
+            tmp.rename(output)
+        except BaseException:
+            if old:
+                old.rename(output)
+            raise
+        if old:
+            shutil.rmtree(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

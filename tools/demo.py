@@ -7,7 +7,7 @@
    (procedural facades under perspective, scale, lighting, occlusion and clutter);
 2. builds it into a dataset folder with tools/build.py, as the real release;
 3. runs the reference baselines (oracle, whole image, query-box transfer, a
-   Harris + RANSAC matcher);
+   Harris + RANSAC matcher; with --with-opencv also OpenCV SIFT + RANSAC);
 4. scores them with the pixret_map metric and prints paper-style tables
    (Table 1: mean mIoU; Table 2: mAP@50:5:95 and image mAP), saved as
    Markdown and JSON;
@@ -75,7 +75,8 @@ def tables(scores: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(output, config: WorldConfig | None = None, report_queries: int = 3, top_k: int = 6) -> dict:
+def run(output, config: WorldConfig | None = None, report_queries: int = 3, top_k: int = 6,
+        with_opencv: bool = False) -> dict:
     config = config or WorldConfig()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,8 @@ def run(output, config: WorldConfig | None = None, report_queries: int = 3, top_
         baselines.box_transfer(queries, index, ranking),
         baselines.matcher(queries, index, progress=tqdm, seed=config.seed),
     ]
+    if with_opencv:
+        results.append(baselines.sift_matcher(queries, index, progress=tqdm))
     timings["baselines"] = time.perf_counter() - start
     results[-1].save(output / "matcher")  # result files for tools/evaluate.py and tools/show.py
 
@@ -138,6 +141,8 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, default=Path("demo_output"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small", action="store_true", help="a tiny world (for a quick check)")
+    parser.add_argument("--with-opencv", action="store_true",
+                        help='add the OpenCV SIFT + RANSAC baseline (pip install -e ".[opencv]")')
     args = parser.parse_args(argv)
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
@@ -145,7 +150,7 @@ def main(argv=None) -> int:
     if args.small:
         config = WorldConfig(seed=args.seed, landmarks=2, views_per_landmark=6, background_images=4)
     start = time.perf_counter()
-    summary = run(args.output, config)
+    summary = run(args.output, config, with_opencv=args.with_opencv)
     world = summary["world"]
     print(f"\nworld: {world['queries']} queries, {world['index_images']} index images, "
           f"medium: {world['positives_medium']} positives + {world['junk_medium']} junk\n")
