@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from pixret import masks as masklib
 
 BENCHMARKS = {
     # benchmark: (revisitop dataset name, pair2labelpath file prefix)
@@ -282,19 +285,16 @@ class PairMasks:
     """Ground-truth masks of the (query, positive) pairs, and what the build should report."""
 
     masks: dict[tuple[int, int], dict]  # (query_id, index_id) -> RLE
-    image_sizes: dict[int, tuple[int, int]]  # index_id -> (height, width)
     report: dict
 
 
-def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool = False, progress=None) -> PairMasks:
+def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool = False) -> PairMasks:
     """Rasterise the label of every (query, easy-or-hard image) pair of the release.
 
     Errors (ReleaseError) for anything that would make a wrong mask; the report
     lists what is kept but worth knowing: positives without a label (null mask),
     polygons clipped to the image, empty masks, ignored extra label entries.
     """
-    from pixret import masks as masklib
-
     pair2label = load_pair2label(release.pair2label_path)
     positives = {(q, i) for q in range(len(gt.query_names)) for i in gt.easy[q] + gt.hard[q]}
     report = {"unlabelled_positives": [], "clipped": [], "empty_masks": [], "ignored_label_entries": []}
@@ -312,7 +312,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
     sizes: dict[int, tuple[int, int]] = {}
     rles: dict[tuple[str, int, int], dict] = {}
     out = {}
-    for q, i in progress(sorted(positives)) if progress else sorted(positives):
+    for q, i in tqdm(sorted(positives), desc="reading labels", unit="pair", leave=False):
         rel = pair2label.get((q, i))
         if rel is None:
             report["unlabelled_positives"].append({"query_id": q, "index_id": i, "index_name": gt.index_names[i]})
@@ -350,4 +350,4 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
         "label_files": len(labels),
         **{k: len(v) for k, v in report.items() if isinstance(v, list)},
     }
-    return PairMasks(out, sizes, report)
+    return PairMasks(out, report)
