@@ -15,7 +15,6 @@ during the compute (no copy of the ranks means far less than the ranks' size).
 from __future__ import annotations
 
 import argparse
-import pickle
 import time
 import tracemalloc
 from pathlib import Path
@@ -28,7 +27,7 @@ import sys  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from pixret import masks  # noqa: E402
-from pixret.release import GroundTruth, protocol_lists  # noqa: E402
+from pixret.release import GroundTruth, load_pickle, protocol_lists  # noqa: E402
 
 R1M = 1_000_000
 
@@ -112,7 +111,7 @@ def main():
     parser.add_argument("--gnd", type=Path, default=ROOT.parent / "shared/data/revisitop/gnd_roxford5k.pkl")
     parser.add_argument("--protocol", default="medium")
     args = parser.parse_args()
-    gnd = pickle.loads(args.gnd.read_bytes())  # revisitop's own file, not a download
+    gnd = load_pickle(args.gnd)  # restricted unpickler: no code in the file runs
     rng = np.random.default_rng(0)
     refs, preds = references_from_gnd(gnd, args.protocol, rng)
     num_db = len(gnd["imlist"])

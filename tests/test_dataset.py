@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from conftest import SHARED, write_tiny_release
 from pixret import masks, synthetic
-from pixret.release import ReleaseError, load_ground_truth, protocol_lists
+from pixret.release import ReleaseError, load_ground_truth, load_pickle, protocol_lists
 from proxford_prparis import ProxfordPrparis
 
 
@@ -276,7 +276,7 @@ def test_cli_messages(release, build_tool, tmp_path, capsys):
 ])
 def test_real_revisitop_ground_truth(tmp_path, bench_name, counts):
     name = {"proxford": "roxford5k", "prparis": "rparis6k"}[bench_name]
-    gnd = pickle.loads((SHARED / f"gnd_{name}.pkl").read_bytes())  # shared/ is ours: plain pickle is fine
+    gnd = load_pickle(SHARED / f"gnd_{name}.pkl")
     root = tmp_path / "rel"
     synthetic.write_gnd(root, bench_name, gnd)
     pixels = np.full((24, 32, 3), 128, np.uint8)
