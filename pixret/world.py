@@ -31,6 +31,8 @@ HARD_OCCLUSION = 0.25
 HARD_GAIN = 0.35
 JUNK_VISIBLE = 0.3
 JUNK_AREA = 150  # pixels
+FACADE = (160, 120)  # facade texture width, height; query regions are in these coordinates
+WHOLE_FACADE = [0, 0, FACADE[0], FACADE[1]]
 
 
 @dataclass
@@ -186,7 +188,7 @@ def render_view(rng, facade_image: Image.Image, config: WorldConfig, strength: s
     base = background(rng, width, height)
     hard = strength == "hard"
     scale = rng.uniform(0.45, 0.7) if hard and rng.random() < 0.4 else rng.uniform(0.75, 1.15)
-    scale *= min(width / fw, height / fh) * 0.8
+    scale *= unit_scale(width, height)
     perspective = rng.uniform(0.13, 0.22) if hard and rng.random() < 0.6 else rng.uniform(0.0, 0.08)
     gain = rng.choice([rng.uniform(0.45, 0.6), rng.uniform(1.4, 1.6)]) if hard and rng.random() < 0.3 \
         else rng.uniform(0.85, 1.15)
@@ -238,13 +240,14 @@ def classify(view: View, region: list, occluder: np.ndarray, width: int, height:
         return None, None
     if visible < JUNK_VISIBLE or inside.sum() < JUNK_AREA:
         return "junk", clipped
-    strong = (view.perspective > HARD_PERSPECTIVE or view.scale < HARD_SCALE * _unit_scale(width, height)
+    strong = (view.perspective > HARD_PERSPECTIVE or view.scale < HARD_SCALE * unit_scale(width, height)
               or view.occlusion > HARD_OCCLUSION or abs(view.gain - 1) > HARD_GAIN or visible < 0.75)
     return ("hard" if strong else "easy"), clipped
 
 
-def _unit_scale(width: int, height: int) -> float:
-    return min(width / 160, height / 120) * 0.8
+def unit_scale(width: int, height: int) -> float:
+    """The facade's nominal scale in an index image; View.scale is relative to it times a factor."""
+    return min(width / FACADE[0], height / FACADE[1]) * 0.8
 
 
 def make_world(root, config: WorldConfig | None = None, benchmark: str = "proxford", progress=None) -> dict:
@@ -253,20 +256,21 @@ def make_world(root, config: WorldConfig | None = None, benchmark: str = "proxfo
     rng = np.random.default_rng(config.seed)
     root = Path(root)
     width, height = config.width, config.height
-    facades = [facade(rng, 160, 120) for _ in range(config.landmarks)]
+    fw, fh = FACADE
+    facades = [facade(rng, fw, fh) for _ in range(config.landmarks)]
     # queries: the whole facade, and one or two parts of it
     queries: list[Query] = []
     for landmark in range(config.landmarks):
-        regions = [[0, 0, 160, 120]]
+        regions = [list(WHOLE_FACADE)]
         for _ in range(int(rng.integers(1, 3))):
             x1, y1 = rng.uniform(0, 70), rng.uniform(0, 50)
             regions.append([float(x1), float(y1), float(x1 + rng.uniform(60, 90)), float(y1 + rng.uniform(50, 70))])
         for region in regions:
             name = f"query_l{landmark}_{len(queries):02d}"
             image = background(rng, width, height)
-            scale = min(width / 160, height / 120) * 0.85
-            offset = np.array([(width - 160 * scale) / 2, (height - 120 * scale) / 2])
-            image.paste(facades[landmark].resize((round(160 * scale), round(120 * scale)), Image.BILINEAR),
+            scale = min(width / fw, height / fh) * 0.85
+            offset = np.array([(width - fw * scale) / 2, (height - fh * scale) / 2])
+            image.paste(facades[landmark].resize((round(fw * scale), round(fh * scale)), Image.BILINEAR),
                         tuple(int(v) for v in offset))
             x1, y1, x2, y2 = region
             bbx = [float(v) for v in (offset[0] + x1 * scale, offset[1] + y1 * scale,

@@ -59,7 +59,7 @@ def test_world_is_deterministic(tmp_path):
 def test_difficulty_follows_the_applied_degradation(tmp_path):
     info = world.make_world(tmp_path / "release", world.WorldConfig(seed=1))
     views, queries = info["views"], info["queries"]
-    unit = min(info["config"]["width"] / 160, info["config"]["height"] / 120) * 0.8
+    unit = world.unit_scale(info["config"]["width"], info["config"]["height"])
     seen = {"easy": 0, "hard": 0, "junk": 0}
     for q, entry in enumerate(info["gnd"]["gnd"]):
         for kind in seen:

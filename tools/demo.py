@@ -33,7 +33,7 @@ import evaluate  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from pixret import baselines, report  # noqa: E402
-from pixret.world import WorldConfig, make_world  # noqa: E402
+from pixret.world import WHOLE_FACADE, WorldConfig, make_world  # noqa: E402
 
 PROTOCOLS = ("medium", "hard")
 
@@ -116,7 +116,7 @@ def run(output, config: WorldConfig | None = None, report_queries: int = 3, top_
     start = time.perf_counter()
     # one whole-facade query, one part query, and the query with the most hard images
     hard_counts = [len(g["hard"]) for g in world["gnd"]["gnd"]]
-    whole = [q for q, query in enumerate(world["queries"]) if query["region"] == [0, 0, 160, 120]]
+    whole = [q for q, query in enumerate(world["queries"]) if query["region"] == WHOLE_FACADE]
     parts = [q for q in range(len(queries)) if q not in whole]
     chosen = [whole[0], parts[0] if parts else whole[-1]]
     chosen += sorted((q for q in range(len(queries)) if q not in chosen), key=lambda q: -hard_counts[q])
