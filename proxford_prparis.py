@@ -1,8 +1,8 @@
 """PROxford and PRParis pixel retrieval benchmarks as a `datasets` builder.
 
 datasets >= 4 does not run loading scripts, so this builder is used as a class
-by ``tools/build.py``, which writes Parquet plus a dataset card; users then call
-``load_dataset("pixret/proxford")`` with no code.
+by ``pixret build`` (``pixret.build``), which writes Parquet plus a dataset card;
+users then call ``load_dataset("pixret/proxford", "pairs")`` with no code.
 
     builder = ProxfordPrparis(config_name="pairs", data_dir=RELEASE, benchmark="proxford")
     builder.download_and_prepare()
@@ -21,14 +21,9 @@ from __future__ import annotations
 import datasets
 
 from pixret.masks import bbox as mask_bbox
-from pixret.release import (
-    PROTOCOLS,
-    locate_release,
-    load_ground_truth,
-    protocol_lists,
-    read_pair_masks,
-    read_jpeg,
-)
+from pixret.metric.benchmarks import PROTOCOLS
+from pixret.metric.rle import RLE_FEATURE
+from pixret.release import Release, load_ground_truth, locate_release, protocol_lists, read_pair_masks, verify_images
 
 _CITATION = """\
 @inproceedings{an2023pixel,
@@ -46,7 +41,6 @@ _CITATION = """\
 """
 _HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
 
-RLE = {"size": datasets.List(datasets.Value("int32")), "counts": datasets.Value("string")}  # [height, width]
 BBOX = datasets.List(datasets.Value("float32"))  # [x, y, w, h]
 IDS = datasets.List(datasets.Value("int32"))
 
@@ -58,7 +52,7 @@ FEATURES = {
         "index_name": datasets.Value("string"),
         "difficulty": datasets.Value("string"),
         "positive": datasets.Value("bool"),
-        "mask": RLE,
+        "mask": RLE_FEATURE,
         "bbox": BBOX,
     }),
     "queries": datasets.Features({
@@ -85,16 +79,18 @@ class ProxfordPrparisConfig(datasets.BuilderConfig):
 
     Args:
         benchmark: "proxford" or "prparis".
-        images_dir: folder of ``<name>.jpg`` (or ``jpg/<name>.jpg``); default ``jpg/`` beside the gnd file.
+        images: folders of ``<name>.jpg`` and/or ``.tgz`` archives; default ``jpg/`` beside the gnd file.
+        gnd: revisitop's gnd file (.pkl or .mat); default: found in the release (``data_dir``).
         ignore_extra_labels: skip (and report) label entries for pairs that are not positives
             instead of failing.
     """
 
-    def __init__(self, benchmark: str = "proxford", images_dir: str | None = None,
+    def __init__(self, benchmark: str = "proxford", images: tuple[str, ...] | None = None, gnd: str | None = None,
                  ignore_extra_labels: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.benchmark = benchmark
-        self.images_dir = images_dir
+        self.images = None if images is None else tuple(str(p) for p in images)
+        self.gnd = gnd
         self.ignore_extra_labels = ignore_extra_labels
 
 
@@ -104,8 +100,10 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "pairs"
     DEFAULT_WRITER_BATCH_SIZE = 100  # rows with images: keep Arrow batches small
 
-    # set by _split_generators of the pairs config: what tools/build.py reports
+    # set by _split_generators of the pairs config: what the build reports
     report: dict | None = None
+    # set by pixret.build to share one reading of the release (and its archives) between the configs
+    release: Release | None = None
 
     def _info(self):
         return datasets.DatasetInfo(
@@ -116,10 +114,14 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        if not self.config.data_dir:
-            raise ValueError("pass data_dir=<folder of the upstream release>")
-        release = locate_release(self.config.data_dir, self.config.benchmark, self.config.images_dir)
+        if self.release is None:
+            if not self.config.data_dir:
+                raise ValueError("pass data_dir=<folder of the upstream release>")
+            self.release = locate_release(self.config.benchmark, self.config.data_dir, self.config.gnd,
+                                          self.config.images)
+        release = self.release
         gt = load_ground_truth(release.gnd_path)
+        verify_images(release, gt)
         if self.config.name == "pairs":
             pair_masks = read_pair_masks(release, gt, self.config.ignore_extra_labels)
             self.report = pair_masks.report
@@ -157,12 +159,10 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
         for q in ids:
             name = gt.query_names[q]
             x1, y1, x2, y2 = gt.bbx[q]
-            path = release.image_path(name)
-            data, _ = read_jpeg(path)
             yield q, {
                 "query_id": q,
                 "name": name,
-                "image": {"bytes": data, "path": path.name},
+                "image": {"bytes": release.images.bytes(name), "path": f"{name}.jpg"},
                 "bbox": [x1, y1, x2 - x1, y2 - y1],
                 "easy": gt.easy[q],
                 "hard": gt.hard[q],
@@ -171,12 +171,12 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
 
     def _generate_index(self, gt, release, ids):
         for i in ids:
-            path = release.image_path(gt.index_names[i])
-            data, (height, width) = read_jpeg(path)
+            name = gt.index_names[i]
+            height, width = release.images.size(name)
             yield i, {
                 "index_id": i,
-                "name": gt.index_names[i],
-                "image": {"bytes": data, "path": path.name},
+                "name": name,
+                "image": {"bytes": release.images.bytes(name), "path": f"{name}.jpg"},
                 "width": width,
                 "height": height,
             }

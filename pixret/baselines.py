@@ -22,43 +22,32 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pixret import geometry
 from pixret import masks as masklib
-from pixret.world import clip_polygon
 
 
 @dataclass
 class BaselineResult:
     name: str
     ranks: np.ndarray  # (num_queries, num_index) index ids, best first
-    masks: list  # masks[q][i]: RLE of the predicted target in index image i, or None
-
-    def predictions(self, split) -> list[dict]:
-        """Predictions aligned with the rows of a pairs split, for the metric."""
-        return [{"mask": self.masks[q][i]} for q, i in zip(split["query_id"], split["index_id"])]
+    predictions: dict  # {(query_id, index_id): {"mask": RLE or None, "bbox": None}}, pairs with a prediction
 
     def save(self, folder) -> None:
-        """ranks.npy and predictions.json (COCO-results style), as tools/evaluate.py and show.py read them."""
+        """ranks.npy and predictions.json (COCO-results style), as ``pixret evaluate`` and ``show`` read them."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "ranks.npy", self.ranks)
-        entries = [{"query_id": q, "index_id": i, "segmentation": mask}
-                   for q, row in enumerate(self.masks) for i, mask in enumerate(row) if mask is not None]
+        entries = [{"query_id": q, "index_id": i, "segmentation": p["mask"]}
+                   for (q, i), p in sorted(self.predictions.items()) if p["mask"] is not None]
         (folder / "predictions.json").write_text(json.dumps(entries))
 
 
-# ---------------------------------------------------------------- helpers
-def query_crop(image: Image.Image, bbox) -> Image.Image:
-    x, y, w, h = bbox
-    return image.convert("RGB").crop((int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h))))
+def _masks(pairs) -> dict:
+    """The prediction dict of (query_id, index_id, mask) triples, masks that are None left out."""
+    return {(int(q), int(i)): {"mask": mask, "bbox": None} for q, i, mask in pairs if mask is not None}
 
 
-def box_mask(box, height: int, width: int) -> dict:
-    x1, y1, x2, y2 = box
-    mask = np.zeros((height, width), np.uint8)
-    mask[max(0, int(round(y1))): max(0, int(round(y2))), max(0, int(round(x1))): max(0, int(round(x2)))] = 1
-    return masklib.encode(mask)
-
-
+# ---------------------------------------------------------------- ranking by a global descriptor
 def colour_descriptor(image: Image.Image, bins: int = 6) -> np.ndarray:
     """Hellinger-normalised RGB histogram: a global descriptor for ranking."""
     pixels = np.asarray(image.convert("RGB").resize((64, 48)), np.int64) * bins // 256
@@ -70,7 +59,7 @@ def colour_descriptor(image: Image.Image, bins: int = 6) -> np.ndarray:
 
 def global_ranks(queries, index, progress=None) -> np.ndarray:
     database = np.stack([colour_descriptor(row["image"]) for row in _progress(index, progress, "index descriptors")])
-    crops = np.stack([colour_descriptor(query_crop(row["image"], row["bbox"])) for row in queries])
+    crops = np.stack([colour_descriptor(geometry.query_crop(row["image"], row["bbox"])) for row in queries])
     return np.argsort(-(crops @ database.T), axis=1, kind="stable")
 
 
@@ -82,28 +71,26 @@ def _progress(rows, progress, desc):
 def oracle(queries, index, split) -> BaselineResult:
     """Ground-truth masks; positives first, then junk, then everything else (by id)."""
     num_queries, num_index = len(queries), len(index)
-    gt = [[None] * num_index for _ in range(num_queries)]
     first = [[] for _ in range(num_queries)]
     second = [[] for _ in range(num_queries)]
-    for row in split:
-        q, i = row["query_id"], row["index_id"]
-        if row["positive"]:
-            gt[q][i] = row["mask"]
-            first[q].append(i)
-        else:
-            second[q].append(i)
+    truth = []
+    for q, i, positive, mask in zip(split["query_id"], split["index_id"], split["positive"], split["mask"]):
+        (first if positive else second)[q].append(i)
+        if positive:
+            truth.append((q, i, mask))
     ranks = np.empty((num_queries, num_index), np.int64)
     for q in range(num_queries):
         head = first[q] + second[q]
         rest = np.setdiff1d(np.arange(num_index), head)
         ranks[q] = np.concatenate([np.asarray(head, np.int64), rest])
-    return BaselineResult("oracle", ranks, gt)
+    return BaselineResult("oracle", ranks, _masks(truth))
 
 
 def whole_image(queries, index, ranks=None, progress=None) -> BaselineResult:
     ranks = global_ranks(queries, index, progress) if ranks is None else ranks
     full = [masklib.encode(np.ones((row["height"], row["width"]), np.uint8)) for row in index]
-    return BaselineResult("whole image", ranks, [list(full) for _ in range(len(queries))])
+    return BaselineResult("whole image", ranks, _masks((q, i, mask) for q in range(len(queries))
+                                                       for i, mask in enumerate(full)))
 
 
 def box_transfer(queries, index, ranks=None, progress=None) -> BaselineResult:
@@ -111,12 +98,13 @@ def box_transfer(queries, index, ranks=None, progress=None) -> BaselineResult:
     ranks = global_ranks(queries, index, progress) if ranks is None else ranks
     sizes = [(row["height"], row["width"]) for row in index]
     out = []
-    for row in queries:
+    for q, row in enumerate(queries):
         qw, qh = row["image"].size
         x, y, w, h = row["bbox"]
         rel = (x / qw, y / qh, (x + w) / qw, (y + h) / qh)
-        out.append([box_mask((rel[0] * W, rel[1] * H, rel[2] * W, rel[3] * H), H, W) for H, W in sizes])
-    return BaselineResult("query-box transfer", ranks, out)
+        out += [(q, i, geometry.box_mask((rel[0] * W, rel[1] * H, rel[2] * W, rel[3] * H), H, W))
+                for i, (H, W) in enumerate(sizes)]
+    return BaselineResult("query-box transfer", ranks, _masks(out))
 
 
 # ---------------------------------------------------------------- local-feature matcher
@@ -181,39 +169,20 @@ def match(desc_a: np.ndarray, desc_b: np.ndarray) -> np.ndarray:
     return np.stack([np.flatnonzero(ok), best[ok]], 1)
 
 
-def _dlt(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Homographies from batches of point sets: src, dst (B, N, 2) -> (B, 3, 3)."""
-    b, n = src.shape[:2]
-    x, y, u, v = src[..., 0], src[..., 1], dst[..., 0], dst[..., 1]
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    rows = np.stack([
-        np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], -1),
-        np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], -1),
-    ], 2).reshape(b, 2 * n, 9)
-    h = np.linalg.svd(rows)[2][:, -1]
-    return h.reshape(b, 3, 3)
-
-
-def _project(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """h (B, 3, 3), points (N, 2) -> (B, N, 2)."""
-    projected = np.einsum("bij,nj->bni", h, np.c_[points, np.ones(len(points))])
-    return projected[..., :2] / np.where(np.abs(projected[..., 2:]) < 1e-9, 1e-9, projected[..., 2:])
-
-
 def ransac(src: np.ndarray, dst: np.ndarray, rng, iterations: int = 300, tolerance: float = 5.0):
     """(H, inlier mask) of the best homography src -> dst, or (None, empty) with too few matches."""
     if len(src) < MIN_INLIERS:
         return None, np.zeros(len(src), bool)
     samples = np.stack([rng.choice(len(src), 4, replace=False) for _ in range(iterations)])
-    hs = _dlt(src[samples], dst[samples])
-    errors = np.linalg.norm(_project(hs, src) - dst[None], axis=2)
+    hs = geometry.homographies(src[samples], dst[samples])
+    errors = np.linalg.norm(geometry.project(hs, src) - dst[None], axis=2)
     inliers = errors < tolerance
     best = inliers.sum(axis=1).argmax()
     keep = inliers[best]
     if keep.sum() < MIN_INLIERS:
         return None, keep
-    h = _dlt(src[keep][None], dst[keep][None])[0]
-    keep = np.linalg.norm(_project(h[None], src)[0] - dst, axis=1) < tolerance
+    h = geometry.homographies(src[keep][None], dst[keep][None])[0]
+    keep = np.linalg.norm(geometry.project(h, src) - dst, axis=1) < tolerance
     return h, keep
 
 
@@ -275,27 +244,25 @@ def verified_matching(name, queries, index, describe_query, describe_index, esti
     ranks = np.empty((len(queries), len(index)), np.int64)
     out = []
     for q, row in enumerate(_progress(queries, progress, f"matching queries ({name})")):
-        crop = query_crop(row["image"], row["bbox"])
+        crop = geometry.query_crop(row["image"], row["bbox"])
         query = describe_query(crop)
         corners = np.array([[0, 0], [crop.width, 0], [crop.width, crop.height], [0, crop.height]], float)
         scores = np.zeros(len(index))
-        predicted = []
         for i, image in enumerate(database):
             h, inliers = estimate(query, image)
-            if h is not None:  # only a verified match scores; the rest keep the fallback order
+            if h is not None:  # only a verified match scores and has a mask; the rest keep the fallback order
                 scores[i] = inliers
-            predicted.append(None if h is None else _projected_box(np.asarray(h, float), corners, *sizes[i]))
+                out.append((q, i, _projected_box(np.asarray(h, float), corners, *sizes[i])))
         order_of_fallback = np.empty(len(index))
         order_of_fallback[fallback[q]] = np.arange(len(index))
         ranks[q] = np.lexsort((order_of_fallback, -scores))
-        out.append(predicted)
-    return BaselineResult(name, ranks, out)
+    return BaselineResult(name, ranks, _masks(out))
 
 
 def _projected_box(h: np.ndarray, corners: np.ndarray, height: int, width: int):
     """The query box mapped by h and clipped to the image, as an RLE (None if degenerate)."""
-    polygon = _project(h[None], corners)[0]
+    polygon = geometry.project(h, corners)
     if not np.isfinite(polygon).all():
         return None
-    clipped = clip_polygon(polygon, width, height)
-    return masklib.from_polygons([clipped], height, width) if len(clipped) >= 3 else None
+    clipped = geometry.clip_polygon(polygon, width, height)
+    return geometry.rasterise([clipped], height, width) if len(clipped) >= 3 else None

@@ -1,9 +1,17 @@
-"""Reading the upstream release: revisitop ground truth, pair-to-label dict, LabelMe labels, JPEGs.
+"""Reading the upstream files: revisitop ground truth, the pair-to-label dict, LabelMe labels, JPEGs.
 
 Everything here reads files it did not write, so every failure is a
 ``ReleaseError`` naming the file (and the pair), and pickles are loaded with a
 restricted unpickler that can only build containers, numbers, strings and
 numpy arrays: a crafted pickle is refused before any of its code runs.
+
+Where the files are (``locate_release``):
+- labels: the authors' release folder, holding ``<oxford|paris>_pair2labelpath.npy`` (or one
+  folder deeper, as an archive often extracts) and the LabelMe files its paths name;
+- gnd: revisitop's ``gnd_<name>.pkl`` or ``.mat``, given, or found in the release
+  (``revisitop/data/<name>/``, revisitop's ``data/datasets/<name>/``, ...);
+- images: folders of ``<name>.jpg`` and/or the original ``.tgz`` archives (see ``pixret.images``);
+  default ``jpg/`` beside the gnd file.
 """
 
 from __future__ import annotations
@@ -12,13 +20,15 @@ import io
 import json
 import pickle
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from pixret import geometry
 from pixret import masks as masklib
+from pixret.errors import ReleaseError
+from pixret.images import ImageSource, open_images, read_jpeg
 
 BENCHMARKS = {
     # benchmark: (revisitop dataset name, pair2labelpath file prefix)
@@ -26,11 +36,12 @@ BENCHMARKS = {
     "prparis": ("rparis6k", "paris"),
 }
 PROTOCOLS = ("easy", "medium", "hard")
-EXIF_ORIENTATION = 0x0112
+SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
+SHAPES_FILLED = ("rectangle", "circle")  # filled, and listed in the build report
 
-
-class ReleaseError(ValueError):
-    """The upstream release is missing something or holds something malformed."""
+__all__ = ["ReleaseError", "BENCHMARKS", "PROTOCOLS", "GroundTruth", "Release", "locate_release",
+           "load_ground_truth", "load_pickle", "load_npy_object", "load_pair2label", "protocol_lists",
+           "read_label", "read_pair_masks", "read_jpeg"]
 
 
 # ---------------------------------------------------------------- pickles
@@ -62,12 +73,12 @@ def safe_unpickle(data: bytes, path) -> object:
 
 def load_pickle(path) -> object:
     """A .pkl file with builtin/numpy data only."""
-    return safe_unpickle(_read_bytes(path), path)
+    return safe_unpickle(read_bytes(path), path)
 
 
 def load_npy_object(path) -> object:
     """What ``np.load(path, allow_pickle=True).item()`` returns, without running pickle code."""
-    raw = _read_bytes(path)
+    raw = read_bytes(path)
     stream = io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(stream)
@@ -85,7 +96,7 @@ def load_npy_object(path) -> object:
     return array.item()
 
 
-def _read_bytes(path) -> bytes:
+def read_bytes(path) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as err:
@@ -114,7 +125,14 @@ class GroundTruth:
 
 
 def load_ground_truth(path) -> GroundTruth:
-    data = load_pickle(path)
+    """revisitop's gnd from its .pkl (0-based ids) or its .mat (MATLAB, 1-based ids: converted)."""
+    path = Path(path)
+    if path.suffix.lower() == ".mat":
+        from pixret.matfile import load_gnd_mat
+
+        data = load_gnd_mat(path)
+    else:
+        data = load_pickle(path)
     if not isinstance(data, dict) or not {"gnd", "imlist", "qimlist"} <= set(data):
         raise ReleaseError(f"{path}: expected a dict with 'gnd', 'imlist', 'qimlist'")
     index_names = [str(n) for n in data["imlist"]]
@@ -124,17 +142,25 @@ def load_ground_truth(path) -> GroundTruth:
     lists = {key: [] for key in ("easy", "hard", "junk")}
     bbx = []
     for q, entry in enumerate(data["gnd"]):
+        if not isinstance(entry, dict):
+            raise ReleaseError(f"{path}: gnd entry {q} is not a dict")
         for key, out in lists.items():
-            ids = [int(i) for i in np.asarray(entry.get(key, []), dtype=np.int64).reshape(-1)]
+            try:
+                ids = [int(i) for i in np.asarray(entry.get(key, []), dtype=np.int64).reshape(-1)]
+            except (TypeError, ValueError):
+                raise ReleaseError(f"{path}: query {q} '{key}' is not a list of index ids") from None
             bad = [i for i in ids if not 0 <= i < len(index_names)]
             if bad:
                 raise ReleaseError(f"{path}: query {q} '{key}' has index ids outside the imlist: {bad[:5]}")
             out.append(sorted(ids))
-        box = [float(v) for v in np.asarray(entry["bbx"], dtype=np.float64).reshape(-1)]
+        try:
+            box = [float(v) for v in np.asarray(entry["bbx"], dtype=np.float64).reshape(-1)]
+        except (KeyError, TypeError, ValueError):
+            raise ReleaseError(f"{path}: query {q} has no numeric 'bbx'") from None
         if len(box) != 4:
             raise ReleaseError(f"{path}: query {q} bbx must have 4 numbers, got {box}")
         bbx.append(box)
-    return GroundTruth(Path(path), query_names, index_names, lists["easy"], lists["hard"], lists["junk"], bbx)
+    return GroundTruth(path, query_names, index_names, lists["easy"], lists["hard"], lists["junk"], bbx)
 
 
 def protocol_lists(gt: GroundTruth, protocol: str, query_id: int) -> tuple[list[int], list[int]]:
@@ -155,52 +181,59 @@ class Release:
     """Where the files of one benchmark are."""
 
     benchmark: str
-    root: Path
+    root: Path  # the label release: label paths are relative to it
     gnd_path: Path
     pair2label_path: Path
-    images_dir: Path
+    images: ImageSource
 
-    def image_path(self, name: str) -> Path:
-        return self.images_dir / f"{name}.jpg"
+    def label_path(self, rel: str) -> Path:
+        """The label file of a pair2labelpath entry; Windows separators are read as '/', a path
+        that leaves the release is an error."""
+        posix = PurePosixPath(str(rel).replace("\\", "/"))
+        if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
+            raise ReleaseError(f"{self.pair2label_path}: label path {rel!r} leaves the release folder")
+        return self.root.joinpath(*posix.parts)
 
 
-def locate_release(data_dir, benchmark: str, images_dir=None) -> Release:
-    """Find the files of ``benchmark`` under ``data_dir``.
+def _gnd_candidates(root: Path, name: str) -> list[Path]:
+    gnd_file = f"gnd_{name}.pkl"
+    return [root / "revisitop" / "data" / name / gnd_file, root / "data" / "datasets" / name / gnd_file,
+            root / "revisitop" / "data" / "datasets" / name / gnd_file, root / name / gnd_file, root / gnd_file]
 
-    gnd: ``revisitop/data/<name>/`` (the authors' layout), ``data/datasets/<name>/``
-    (revisitop's own), ``<name>/`` or ``data_dir`` itself. Images: ``images_dir``
-    (holding ``<image>.jpg`` or ``jpg/<image>.jpg``), else ``jpg/`` beside the gnd file.
-    """
+
+def locate_release(benchmark: str, labels, gnd=None, images=None) -> Release:
+    """Find the files of ``benchmark``: the label release ``labels`` (or one folder inside it),
+    revisitop's ``gnd`` (default: found in the release) and ``images`` (folders and/or .tgz
+    archives; default: ``jpg/`` beside the gnd file)."""
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
     name, prefix = BENCHMARKS[benchmark]
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise ReleaseError(f"{root}: release folder not found")
-    gnd_file = f"gnd_{name}.pkl"
-    candidates = [
-        root / "revisitop" / "data" / name / gnd_file,
-        root / "data" / "datasets" / name / gnd_file,
-        root / "revisitop" / "data" / "datasets" / name / gnd_file,
-        root / name / gnd_file,
-        root / gnd_file,
-    ]
-    gnd_path = next((p for p in candidates if p.is_file()), None)
-    if gnd_path is None:
-        looked = ", ".join(str(p.relative_to(root)) for p in candidates)
-        raise ReleaseError(f"{root}: no {gnd_file}; looked for {looked}")
-    pair2label = root / f"{prefix}_pair2labelpath.npy"
-    if not pair2label.is_file():
-        raise ReleaseError(f"{pair2label}: pair-to-label file not found")
-    if images_dir is None:
-        images = gnd_path.parent / "jpg"
+    given = Path(labels)
+    if not given.is_dir():
+        raise ReleaseError(f"{given}: release folder not found")
+    npy = f"{prefix}_pair2labelpath.npy"
+    found = [given / npy] if (given / npy).is_file() else sorted(given.glob(f"*/{npy}"))
+    if len(found) != 1:
+        raise ReleaseError(f"{given}: no {npy} in it or in a folder inside it" if not found else
+                           f"{given}: several {npy} ({', '.join(str(p) for p in found)}): point at one release")
+    root = found[0].parent
+    if gnd is None:
+        candidates = _gnd_candidates(root, name) + ([] if root == given else _gnd_candidates(given, name))
+        gnd_path = next((p for p in candidates if p.is_file()), None)
+        if gnd_path is None:
+            looked = ", ".join(str(p) for p in candidates)
+            raise ReleaseError(f"{given}: no gnd_{name}.pkl; looked for {looked} (or pass the gnd file: --gnd)")
     else:
-        images = Path(images_dir)
-        if (images / "jpg").is_dir():
-            images = images / "jpg"
-    if not images.is_dir():
-        raise ReleaseError(f"{images}: images folder not found (pass images_dir)")
-    return Release(benchmark, root, gnd_path, pair2label, images)
+        gnd_path = Path(gnd)
+        if not gnd_path.is_file():
+            raise ReleaseError(f"{gnd_path}: gnd file not found")
+        if gnd_path.suffix.lower() not in (".pkl", ".mat"):
+            raise ReleaseError(f"{gnd_path}: expected revisitop's gnd_{name}.pkl or gnd_{name}.mat")
+    if images is None or len(images) == 0:
+        images = [gnd_path.parent / "jpg"]
+        if not images[0].is_dir():
+            raise ReleaseError(f"{images[0]}: images folder not found (pass the images: --images)")
+    return Release(benchmark, root, gnd_path, found[0], open_images(images))
 
 
 def load_pair2label(path) -> dict[tuple[int, int], str]:
@@ -217,66 +250,63 @@ def load_pair2label(path) -> dict[tuple[int, int], str]:
     return out
 
 
-# ---------------------------------------------------------------- labels and images
+# ---------------------------------------------------------------- labels
 @dataclass
 class Label:
-    polygons: list[np.ndarray]  # each Nx2 float (x, y)
+    polygons: list[np.ndarray]  # each Nx2 float (x, y); rectangles and circles as polygons
     height: int | None  # imageHeight, when the file has it
     width: int | None
-    notes: list[str] = field(default_factory=list)
+    filled: list[str] = field(default_factory=list)  # "shape k: rectangle" for shapes filled as polygons
 
 
 def read_label(path) -> Label:
-    """LabelMe JSON -> its polygons (the mask is their union)."""
+    """LabelMe JSON -> its shapes as polygons (the mask is their union).
+
+    A missing or null shape_type is a polygon (LabelMe's default); a rectangle is the box
+    between its two corners and a circle the disc of its centre and rim point; any other
+    shape (line, linestrip, point, mask, ...) is an error.
+    """
     try:
-        data = json.loads(_read_bytes(path))
+        data = json.loads(read_bytes(path))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ReleaseError(f"{path}: not valid LabelMe JSON ({err})") from None
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise ReleaseError(f"{path}: LabelMe JSON without a 'shapes' list")
-    polygons = []
+    polygons, filled = [], []
     for k, shape in enumerate(data["shapes"]):
-        if shape.get("shape_type", "polygon") != "polygon":
-            raise ReleaseError(f"{path}: shape {k} is a {shape.get('shape_type')!r}, only polygons are supported")
+        if not isinstance(shape, dict):
+            raise ReleaseError(f"{path}: shape {k} is not an object with points and shape_type")
+        kind = shape.get("shape_type")
         try:
             points = np.asarray(shape["points"], dtype=np.float64)
         except (KeyError, TypeError, ValueError):
             raise ReleaseError(f"{path}: shape {k} has no list of [x, y] points") from None
-        if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3 or not np.isfinite(points).all():
-            raise ReleaseError(f"{path}: shape {k} is not a polygon of at least 3 finite [x, y] points")
-        polygons.append(points)
+        if points.ndim != 2 or points.shape[1:] != (2,) or not np.isfinite(points).all():
+            raise ReleaseError(f"{path}: shape {k} points must be finite [x, y] pairs")
+        if kind in SHAPES_AS_POLYGONS:
+            if len(points) < 3:
+                raise ReleaseError(f"{path}: shape {k} is a polygon of {len(points)} points (at least 3 needed)")
+            polygons.append(points)
+        elif kind in SHAPES_FILLED:
+            if len(points) != 2:
+                raise ReleaseError(f"{path}: shape {k} is a {kind} of {len(points)} points (2 expected)")
+            polygons.append(geometry.rectangle(*points) if kind == "rectangle" else geometry.circle(*points))
+            filled.append(f"shape {k}: {kind}")
+        else:
+            raise ReleaseError(f"{path}: shape {k} is a {kind!r}; only polygon, rectangle and circle shapes "
+                               "make a mask")
     if not polygons:
-        raise ReleaseError(f"{path}: label has no polygon")
-    height, width = data.get("imageHeight"), data.get("imageWidth")
-    return Label(polygons, None if height is None else int(height), None if width is None else int(width))
+        raise ReleaseError(f"{path}: label has no shape")
+    return Label(polygons, _dimension(data, "imageHeight", path), _dimension(data, "imageWidth", path), filled)
 
 
-def read_jpeg(path) -> tuple[bytes, tuple[int, int]]:
-    """The file's bytes and its (height, width) as displayed, i.e. after EXIF orientation.
-
-    Decodes the whole entropy stream at 1/8 scale, so truncated or corrupt
-    files fail here rather than at training time.
-    """
-    data = _read_bytes(path)
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.format != "JPEG":
-                raise ReleaseError(f"{path}: not a JPEG ({im.format})")
-            width, height = im.size
-            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
-            im.draft("L", (max(1, width // 8), max(1, height // 8)))
-            im.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        if isinstance(err, ReleaseError):
-            raise
-        raise ReleaseError(f"{path}: corrupt or unreadable JPEG ({err})") from None
-    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
-        width, height = height, width
-    return data, (height, width)
-
-
-def image_size(path) -> tuple[int, int]:
-    return read_jpeg(path)[1]
+def _dimension(data: dict, key: str, path) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        raise ReleaseError(f"{path}: {key} must be a positive whole number, got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------- masks of all labelled pairs
@@ -293,11 +323,13 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
 
     Errors (ReleaseError) for anything that would make a wrong mask; the report
     lists what is kept but worth knowing: positives without a label (null mask),
-    polygons clipped to the image, empty masks, ignored extra label entries.
+    polygons clipped to the image, rectangles and circles filled, empty masks,
+    ignored extra label entries.
     """
     pair2label = load_pair2label(release.pair2label_path)
     positives = {(q, i) for q in range(len(gt.query_names)) for i in gt.easy[q] + gt.hard[q]}
-    report = {"unlabelled_positives": [], "clipped": [], "empty_masks": [], "ignored_label_entries": []}
+    report = {"unlabelled_positives": [], "clipped": [], "filled_shapes": [], "empty_masks": [],
+              "ignored_label_entries": []}
     for (q, i), rel in sorted(pair2label.items()):
         if (q, i) not in positives:
             where = f"{release.pair2label_path}: entry '{q}_{i}' ({rel})"
@@ -305,33 +337,30 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
                 raise ReleaseError(f"{where}: unknown query or index id")
             if not ignore_extra_labels:
                 raise ReleaseError(f"{where}: labels a pair that is not an easy/hard positive of query {q} "
-                                   "(pass ignore_extra_labels to skip such entries)")
+                                   "(pass --ignore-extra-labels to skip such entries)")
             report["ignored_label_entries"].append({"query_id": q, "index_id": i, "label": rel})
 
-    labels: dict[str, Label] = {}
-    sizes: dict[int, tuple[int, int]] = {}
-    rles: dict[tuple[str, int, int], dict] = {}
+    labels: dict[Path, Label] = {}
+    rles: dict[tuple[Path, int, int], dict] = {}
     out = {}
     for q, i in tqdm(sorted(positives), desc="reading labels", unit="pair", leave=False):
         rel = pair2label.get((q, i))
         if rel is None:
             report["unlabelled_positives"].append({"query_id": q, "index_id": i, "index_name": gt.index_names[i]})
             continue
-        if i not in sizes:
-            sizes[i] = image_size(release.image_path(gt.index_names[i]))
-        height, width = sizes[i]
-        path = release.root / rel
-        if rel not in labels:
+        height, width = release.images.size(gt.index_names[i])
+        path = release.label_path(rel)
+        where = f"{path} (pair {q}_{i}, image {gt.index_names[i]})"
+        if path not in labels:
             try:
-                labels[rel] = read_label(path)
+                labels[path] = read_label(path)
             except ReleaseError as err:
                 raise ReleaseError(f"{err} (pair {q}_{i})") from None
-        label = labels[rel]
-        where = f"{path} (pair {q}_{i}, image {gt.index_names[i]})"
+        label = labels[path]
         if (label.height, label.width) != (None, None) and (label.height, label.width) != (height, width):
             raise ReleaseError(f"{where}: label is for a {label.width}x{label.height} image, "
                                f"the image is {width}x{height} (after EXIF orientation)")
-        key = (rel, height, width)
+        key = (path, height, width)
         if key not in rles:
             polygons = []
             for points in label.polygons:
@@ -340,6 +369,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
                 if moved:
                     report["clipped"].append({"query_id": q, "index_id": i, "label": rel, "points": moved})
                 polygons.append(clipped)
+            report["filled_shapes"] += [{"query_id": q, "index_id": i, "label": rel, "shape": s} for s in label.filled]
             rles[key] = masklib.from_polygons(polygons, height, width)
             if masklib.area(rles[key]) == 0:
                 report["empty_masks"].append({"query_id": q, "index_id": i, "label": rel})
@@ -351,3 +381,33 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
         **{k: len(v) for k, v in report.items() if isinstance(v, list)},
     }
     return PairMasks(out, report)
+
+
+# ---------------------------------------------------------------- images
+def verify_images(release: Release, gt: GroundTruth, progress: bool = True) -> None:
+    """Read (archives: once) and decode every image the gnd lists; one error naming each missing or
+    corrupt image with what it is for the queries. Images of the archives it does not list are ignored."""
+    images = release.images
+    if images.verified:
+        return
+    names = gt.index_names + gt.query_names
+    missing = images.load(names, progress)
+    problems = {name: f"not in {images.describe()}" for name in missing}
+    problems.update(images.check([n for n in names if n not in problems], progress))
+    if problems:
+        lines = [f"{problem} [{_role(gt, name)}]" for name, problem in sorted(problems.items())]
+        shown = "\n  ".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else "")
+        raise ReleaseError(f"{len(problems)} of the {len(names)} images the ground truth lists are missing or "
+                           f"corrupt:\n  {shown}")
+    images.verified = True
+
+
+def _role(gt: GroundTruth, name: str) -> str:
+    """What an image is for the benchmark's queries, for error messages."""
+    if name in gt.query_names:
+        return f"query image of query {gt.query_names.index(name)}"
+    i = gt.index_names.index(name)
+    roles = [f"{kind} of {len(queries)} queries ({', '.join(map(str, queries[:5]))}{', ...' if len(queries) > 5 else ''})"
+             for kind, lists in (("positive", [e + h for e, h in zip(gt.easy, gt.hard)]), ("junk", gt.junk))
+             if (queries := [q for q, ids in enumerate(lists) if i in ids])]
+    return f"index image {i}: " + ("; ".join(roles) if roles else "listed for no query")

@@ -2,9 +2,11 @@
 
 For a query: its crop, then its top-k retrieved images, each with the predicted
 mask outline (magenta) and the ground-truth outline (yellow), framed by what the
-image is for the query: green = true positive (a positive whose predicted mask has
-IoU > 0.5), red = false positive (a negative, or a positive with IoU <= 0.5),
-grey = junk (ignored by the protocol). A static HTML page links the pictures.
+image is for the query. With predictions: green = true positive (a positive whose
+predicted mask has IoU > 0.5), red = false positive (a negative, or a positive
+with IoU <= 0.5), grey = junk (ignored by the protocol). Without predictions the
+frames show retrieval alone: green = positive, red = negative, grey = junk.
+A static HTML page links the pictures (and each query's figures, when given).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import html
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
+from pixret import geometry
 from pixret import masks as masklib
 
 PREDICTION = (255, 0, 255)
@@ -22,8 +25,15 @@ GROUND_TRUTH = (255, 230, 0)
 TRUE_POSITIVE = (0, 190, 0)
 FALSE_POSITIVE = (220, 0, 0)
 JUNK = (150, 150, 150)
+QUERY = (40, 40, 160)
 THUMB = 200  # thumbnail width
 FRAME = 5
+CAPTION = 15  # caption font size in pixels
+CAPTION_HEIGHT = 2 * CAPTION + 8  # two lines
+
+
+def _font(size: int = CAPTION):
+    return ImageFont.load_default(size=size)
 
 
 def outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
@@ -54,89 +64,138 @@ def overlay(image: Image.Image, predicted, ground_truth, width: int | None = Non
     return Image.fromarray(pixels)
 
 
-def iou(a, b) -> float:
-    if a is None or b is None:
-        return 0.0
-    a, b = masklib.decode(a).astype(bool), masklib.decode(b).astype(bool)
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 0.0
-
-
-def _tile(thumb: Image.Image, frame, caption: str) -> Image.Image:
-    tile = Image.new("RGB", (THUMB + 2 * FRAME, thumb.height + 2 * FRAME + 16), "white")
-    ImageDraw.Draw(tile).rectangle([0, 0, tile.width - 1, thumb.height + 2 * FRAME - 1], fill=frame)
+def tile(thumb: Image.Image, frame, lines: list[str]) -> Image.Image:
+    """A thumbnail in a coloured frame with a two-line caption under it."""
+    tile = Image.new("RGB", (THUMB + 2 * FRAME, thumb.height + 2 * FRAME + CAPTION_HEIGHT), "white")
+    draw = ImageDraw.Draw(tile)
+    draw.rectangle([0, 0, tile.width - 1, thumb.height + 2 * FRAME - 1], fill=frame)
     tile.paste(thumb, (FRAME, FRAME))
-    ImageDraw.Draw(tile).text((FRAME, thumb.height + 2 * FRAME + 2), caption, fill="black")
+    font = _font()
+    for n, line in enumerate(lines[:2]):
+        while line and draw.textlength(line, font=font) > tile.width - 4:
+            line = line[:-2] + "…"
+        draw.text((2, thumb.height + 2 * FRAME + 3 + n * (CAPTION + 3)), line, fill="black", font=font)
     return tile
 
 
-def query_panel(query: dict, ranking, predicted: dict, truth: dict, index, k: int = 8) -> tuple[Image.Image, list]:
+def row_of(tiles: list[Image.Image], gap: int = 4) -> Image.Image:
+    height = max(t.height for t in tiles)
+    panel = Image.new("RGB", (sum(t.width for t in tiles) + gap * (len(tiles) - 1), height), "white")
+    x = 0
+    for t in tiles:
+        panel.paste(t, (x, 0))
+        x += t.width + gap
+    return panel
+
+
+def query_tile(query: dict) -> Image.Image:
+    crop = geometry.query_crop(query["image"], query["bbox"])
+    return tile(overlay(crop, None, None, THUMB), QUERY, [f"query {query['query_id']}", query["name"]])
+
+
+def query_panel(query: dict, ranking, predicted: dict | None, truth: dict, index, k: int = 8):
     """One row: the query crop, then the top-k images. Returns (picture, per-image records).
 
-    ``predicted``: index id -> RLE or None; ``truth``: index id -> (positive, RLE or None)
-    for the query's rows of a pairs split; ``index``: the index table (rows by id).
+    ``predicted``: index id -> RLE or None (None for the whole argument: retrieval only);
+    ``truth``: index id -> (positive, RLE or None) for the query's rows of a pairs split;
+    ``index``: the index table (rows by id).
     """
-    x, y, w, h = query["bbox"]
-    crop = query["image"].convert("RGB").crop((int(x), int(y), int(x + w), int(y + h)))
-    tiles = [_tile(overlay(crop, None, None, THUMB), (40, 40, 160), f"query {query['query_id']}: {query['name']}"[:34])]
+    tiles = [query_tile(query)]
     records = []
     for rank, i in enumerate(ranking[:k]):
         i = int(i)
         positive, gt_mask = truth.get(i, (False, None))
-        pred = predicted.get(i)
-        score = iou(pred, gt_mask) if positive else 0.0
-        if i in truth and not positive:
-            status, frame = "junk", JUNK
+        junk = i in truth and not positive
+        pred = None if predicted is None else predicted.get(i)
+        score = masklib.iou(pred, gt_mask) if positive and pred is not None else 0.0
+        if junk:
+            status, frame, caption = "junk", JUNK, "junk"
+        elif predicted is None:
+            status, frame = ("positive", TRUE_POSITIVE) if positive else ("negative", FALSE_POSITIVE)
+            caption = status
         elif positive and score > 0.5:
-            status, frame = "true positive", TRUE_POSITIVE
+            status, frame, caption = "true positive", TRUE_POSITIVE, f"IoU {score:.2f}"
         else:
             status, frame = "false positive", FALSE_POSITIVE
+            caption = f"IoU {score:.2f}" if positive else "negative"
         image = overlay(index[i]["image"], pred, gt_mask, THUMB)
-        tiles.append(_tile(image, frame, f"#{rank + 1} id {i} IoU {score:.2f}"))
+        tiles.append(tile(image, frame, [f"#{rank + 1}  id {i}", caption]))
         records.append({"rank": rank + 1, "index_id": i, "status": status, "iou": score})
-    height = max(t.height for t in tiles)
-    panel = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), height), "white")
-    x = 0
-    for tile in tiles:
-        panel.paste(tile, (x, 0))
-        x += tile.width + 4
-    return panel, records
+    return row_of(tiles), records
 
 
-def write_report(out_dir, title: str, queries, index, split, rankings: dict, masks: dict, query_ids, k: int = 8,
-                 progress=None):
+def truth_by_query(split) -> dict[int, dict]:
+    """{query_id: {index_id: (positive, mask)}} of a pairs split."""
+    truth: dict[int, dict] = {}
+    for q, i, positive, mask in zip(split["query_id"], split["index_id"], split["positive"], split["mask"]):
+        truth.setdefault(q, {})[i] = (positive, mask)
+    return truth
+
+
+def preview(queries, index, split, query_ids, per_query: int = 3) -> Image.Image:
+    """Rows of a query crop and its first positives with the ground-truth outline (the dataset card's picture)."""
+    truth = truth_by_query(split)
+    rows = []
+    for q in query_ids:
+        positives = [(i, mask) for i, (positive, mask) in sorted(truth.get(q, {}).items())
+                     if positive and mask is not None][:per_query]
+        tiles = [query_tile(queries[q])]
+        tiles += [tile(overlay(index[i]["image"], None, mask, THUMB), TRUE_POSITIVE,
+                       [f"index {i}", index[i]["name"]]) for i, mask in positives]
+        rows.append(row_of(tiles))
+    width = max(r.width for r in rows)
+    picture = Image.new("RGB", (width, sum(r.height + 6 for r in rows)), "white")
+    y = 0
+    for r in rows:
+        picture.paste(r, (0, y))
+        y += r.height + 6
+    return picture
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_") or "method"
+
+
+def write_report(out_dir, title: str, queries, index, split, rankings: dict, predictions: dict, query_ids,
+                 k: int = 8, progress=None, figures: dict | None = None) -> Path:
     """PNG panels and one HTML page for several methods.
 
-    ``rankings[name]``: (num_queries, K) ids; ``masks[name][q]``: index id -> RLE or None
-    (a list indexed by id works too); ``queries`` and ``index``: the tables, indexable by id.
+    ``rankings[name]``: (num_queries, K) ids; ``predictions[name]``: {(query_id, index_id): {"mask", ...}}
+    or None (retrieval only); ``queries`` and ``index``: the tables, indexable by id;
+    ``figures``: {query_id: [(caption, file relative to out_dir)]} linked under each query.
     Returns the path of index.html.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    truth: dict[int, dict] = {}
-    for q, i, positive, mask in zip(split["query_id"], split["index_id"], split["positive"], split["mask"]):
-        truth.setdefault(q, {})[i] = (positive, mask)
+    truth = truth_by_query(split)
     sections = []
     for name, ranks in rankings.items():
-        slug = "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+        by_query = None if predictions.get(name) is None else {}
+        for (pq, i), p in (predictions.get(name) or {}).items():
+            by_query.setdefault(pq, {})[i] = p.get("mask")
         rows = []
         for q in progress(query_ids, desc=name) if progress else query_ids:
-            predicted = masks[name][q]
-            if isinstance(predicted, list):
-                predicted = dict(enumerate(predicted))
+            predicted = None if by_query is None else by_query.get(q, {})
             panel, records = query_panel(queries[q], ranks[q], predicted, truth.get(q, {}), index, k)
-            file = f"{slug}_q{q:03d}.png"
+            file = f"{slug(name)}_q{q:03d}.png"
             panel.save(out_dir / file)
-            counts = {s: sum(r["status"] == s for r in records) for s in ("true positive", "false positive", "junk")}
-            rows.append(f'<figure><img src="{file}" alt="{html.escape(name)} query {q}">'
-                        f"<figcaption>query {q} ({html.escape(queries[q]['name'])}): "
-                        + ", ".join(f"{v} {s}" for s, v in counts.items()) + "</figcaption></figure>")
+            statuses = [r["status"] for r in records]
+            counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+            links = "".join(f' · <a href="{html.escape(path)}">{html.escape(caption)}</a>'
+                            for caption, path in (figures or {}).get(q, []))
+            rows.append(f'<figure id="q{q}"><img src="{file}" alt="{html.escape(name)} query {q}">'
+                        f"<figcaption>query {q} ({html.escape(queries[q]['name'])}): {counts}{links}"
+                        "</figcaption></figure>")
         sections.append(f"<h2>{html.escape(name)}</h2>\n" + "\n".join(rows))
+    with_predictions = any(predictions.get(name) is not None for name in rankings)
+    frames = ((f'<b style="color:rgb{TRUE_POSITIVE}">true positive</b> (positive, IoU &gt; 0.5), '
+               f'<b style="color:rgb{FALSE_POSITIVE}">false positive</b> (a negative, or IoU &le; 0.5), ')
+              if with_predictions else
+              (f'<b style="color:rgb{TRUE_POSITIVE}">positive</b>, <b style="color:rgb{FALSE_POSITIVE}">'
+               "negative</b> (retrieval only: no predictions given), "))
     legend = (f'<p>Outlines: <b style="color:rgb{PREDICTION}">prediction</b>, '
-              f'<b style="color:rgb{GROUND_TRUTH};background:#444">ground truth</b>. Frames: '
-              f'<b style="color:rgb{TRUE_POSITIVE}">true positive</b> (positive, IoU &gt; 0.5), '
-              f'<b style="color:rgb{FALSE_POSITIVE}">false positive</b>, '
-              f'<b style="color:rgb{JUNK}">junk</b> (ignored).</p>')
+              f'<b style="color:rgb{GROUND_TRUTH};background:#444">ground truth</b>. Frames: {frames}'
+              f'<b style="color:rgb{JUNK}">junk</b> (ignored by the protocol).</p>')
     page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:sans-serif;margin:2em} img{max-width:100%} figure{margin:1em 0}</style>"
             f"</head><body><h1>{html.escape(title)}</h1>{legend}\n" + "\n".join(sections) + "\n</body></html>\n")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from pixret import synthetic
+from pixret import geometry, masks, synthetic
 
 HARD_PERSPECTIVE = 0.12  # max corner displacement, as a fraction of the facade size
 HARD_SCALE = 0.7
@@ -122,63 +122,9 @@ def clutter(rng, image: Image.Image, count: int, max_size: float = 0.25) -> None
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x, y, x + w, y + h], fill=color)
 
 
-def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """3x3 H with dst ~ H src for 4 point pairs (DLT)."""
-    rows = []
-    for (x, y), (u, v) in zip(src, dst):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, -u])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, -v])
-    h = np.linalg.svd(np.asarray(rows, float))[2][-1]
-    return (h / h[-1]).reshape(3, 3)
-
-
-def apply(h: np.ndarray, points) -> np.ndarray:
-    points = np.asarray(points, float)
-    projected = np.c_[points, np.ones(len(points))] @ h.T
-    return projected[:, :2] / projected[:, 2:]
-
-
-def clip_polygon(points: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Sutherland-Hodgman clipping of a polygon to [0, width] x [0, height]."""
-    def clip(poly, inside, cross):
-        out = []
-        for k in range(len(poly)):
-            a, b = poly[k - 1], poly[k]
-            if inside(b):
-                if not inside(a):
-                    out.append(cross(a, b))
-                out.append(b)
-            elif inside(a):
-                out.append(cross(a, b))
-        return out
-
-    def at_x(x0):
-        return lambda a, b: np.array([x0, a[1] + (b[1] - a[1]) * (x0 - a[0]) / (b[0] - a[0])])
-
-    def at_y(y0):
-        return lambda a, b: np.array([a[0] + (b[0] - a[0]) * (y0 - a[1]) / (b[1] - a[1]), y0])
-
-    poly = [np.asarray(p, float) for p in points]
-    for inside, cross in ((lambda p: p[0] >= 0, at_x(0)), (lambda p: p[0] <= width, at_x(width)),
-                          (lambda p: p[1] >= 0, at_y(0)), (lambda p: p[1] <= height, at_y(height))):
-        poly = clip(poly, inside, cross)
-        if not poly:
-            return np.zeros((0, 2))
-    return np.asarray(poly)
-
-
-def polygon_area(points: np.ndarray) -> float:
-    if len(points) < 3:
-        return 0.0
-    x, y = points[:, 0], points[:, 1]
-    return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
-
-
 def raster(points: np.ndarray, width: int, height: int) -> np.ndarray:
-    image = Image.new("1", (width, height))
-    if len(points) >= 3:
-        ImageDraw.Draw(image).polygon([tuple(p) for p in points], fill=1)
-    return np.asarray(image, bool)
+    """A polygon's pixels as a bool array."""
+    return masks.decode(geometry.rasterise([points], height, width)).astype(bool)
 
 
 def render_view(rng, facade_image: Image.Image, config: WorldConfig, strength: str):
@@ -197,7 +143,7 @@ def render_view(rng, facade_image: Image.Image, config: WorldConfig, strength: s
     offset = np.array([rng.uniform(-0.1, 1.1) * (width - size[0]), rng.uniform(-0.05, 1.05) * (height - size[1])])
     jitter = rng.uniform(-1, 1, (4, 2)) * perspective * size
     target = corners * scale + offset + jitter
-    h = homography(corners, target)
+    h = geometry.homography(corners, target)
     inverse = np.linalg.inv(h)
     coeffs = (inverse / inverse[2, 2]).reshape(-1)[:8]
     lit = Image.fromarray((np.asarray(facade_image, float) * gain).clip(0, 255).astype(np.uint8))
@@ -231,9 +177,9 @@ def render_view(rng, facade_image: Image.Image, config: WorldConfig, strength: s
 def classify(view: View, region: list, occluder: np.ndarray, width: int, height: int):
     """(revisitop class, clipped polygon) of a query region in a view, or (None, None) if absent."""
     x1, y1, x2, y2 = region
-    polygon = apply(np.asarray(view.homography), [[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
-    clipped = clip_polygon(polygon, width, height)
-    full = polygon_area(polygon)
+    polygon = geometry.project(np.asarray(view.homography), geometry.rectangle((x1, y1), (x2, y2)))
+    clipped = geometry.clip_polygon(polygon, width, height)
+    full = geometry.polygon_area(polygon)
     inside = raster(clipped, width, height)
     visible = float((inside & ~occluder).sum() / max(full, 1.0))
     if inside.sum() == 0:

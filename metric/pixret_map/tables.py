@@ -1,0 +1,169 @@
+"""Figures as tables: a method's row per protocol, and the paper's Table 1 / Table 2 with your row in it.
+
+The paper's numbers (An et al., ICCV 2023) are ``paper/table1_mean_miou.csv`` and
+``paper/table2_map.csv`` beside this file, transcribed from the paper; cells are
+kept as printed (one reads "33.", its decimal lost in print). They are the one
+source of the reference numbers in the dataset card, the metric card and the tools.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+PAPER = Path(__file__).resolve().parent / "paper"
+FIGURES = (("miou_det", "mIoU D"), ("miou_seg", "mIoU S"), ("map_det", "mAP det"), ("map_seg", "mAP seg"),
+           ("image_map", "image mAP"), ("image_mp@1", "mP@1"), ("image_mp@5", "mP@5"), ("image_mp@10", "mP@10"))
+PROTOCOLS = ("medium", "hard")  # what the paper reports
+
+
+def read_paper_table(number: int) -> list[dict]:
+    """Rows of the paper's Table 1 or 2 as printed (strings; "" = not reported)."""
+    name = {1: "table1_mean_miou.csv", 2: "table2_map.csv"}[number]
+    lines = (PAPER / name).read_text(encoding="utf-8").splitlines()
+    return list(csv.DictReader(line for line in lines if not line.startswith("#")))
+
+
+def paper_notes(number: int) -> list[str]:
+    """The comment lines at the top of a table's CSV (what it is, how it was transcribed)."""
+    name = {1: "table1_mean_miou.csv", 2: "table2_map.csv"}[number]
+    return [line.lstrip("# ").rstrip() for line in (PAPER / name).read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")]
+
+
+# ---------------------------------------------------------------- a method's own rows
+def results_json(results: dict) -> str:
+    """{protocol: figures} as JSON (the scalar figures; per-query and per-threshold lists left out)."""
+    return json.dumps({p: {k: r.get(k) for k, _ in FIGURES if k in r} | ({"subset": r["subset"]} if "subset" in r
+                                                                          else {})
+                       for p, r in results.items()}, indent=1)
+
+
+def results_table(results: dict, fmt: str = "text") -> str:
+    """One row per protocol, figures in %, as aligned text or Markdown."""
+    header = ["protocol"] + [label for _, label in FIGURES]
+    rows = [[p] + [_percent(r.get(key)) for key, _ in FIGURES] for p, r in results.items()]
+    return _render(header, rows, fmt)
+
+
+def _percent(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{100 * value:.{digits}f}"
+
+
+def _render(header: list[str], rows: list[list[str]], fmt: str) -> str:
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    if fmt != "text":
+        raise ValueError(f"unknown table format {fmt!r}; expected text or markdown")
+    columns = list(zip(header, *rows))
+    widths = [max(len(str(c)) for c in column) for column in columns]
+    numeric = [all(_is_number(c) for c in column[1:]) for column in columns]
+    return "\n".join("  ".join(str(c).rjust(w) if right else str(c).ljust(w)
+                               for c, w, right in zip(row, widths, numeric)).rstrip() for row in [header] + rows)
+
+
+def _is_number(cell) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return cell in ("", "-")
+
+
+# ---------------------------------------------------------------- the paper's tables with your row
+@dataclass
+class Comparison:
+    title: str
+    header: list[str]
+    rows: list[list[str]]  # as printed; the user's row marked in its first cell
+    user_rank: int  # 0-based position of the user's row
+    notes: list[str]
+
+    def render(self, fmt: str = "text") -> str:
+        mark = (lambda cell: f"**{cell}**" if cell else cell) if fmt == "markdown" else (lambda cell: cell)
+        rows = [[mark(c) for c in row] if k == self.user_rank else row for k, row in enumerate(self.rows)]
+        if fmt != "markdown":
+            rows[self.user_rank] = ["-> " + rows[self.user_rank][0]] + rows[self.user_rank][1:]
+        body = _render(self.header, rows, fmt)
+        notes = [f"- {n}" if fmt == "markdown" else f"  {n}" for n in self.notes]
+        title = f"**{self.title}**" if fmt == "markdown" else self.title
+        return "\n".join([title, "", body, "", *notes]).rstrip() + "\n"
+
+
+def _number(cell: str) -> float | None:
+    return float(cell) if cell not in ("", None) else None
+
+
+def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, r1m: bool = False,
+            synthetic: bool = False) -> Comparison:
+    """The paper's Table 1 (mean mIoU) or Table 2 (mAP@50:5:95) for ``benchmark`` with the row of
+    ``results`` ({protocol: figures}) inserted at its rank by the first column (medium D / medium).
+
+    ``r1m``: the figures were computed with the 1M distractors (Table 2's R1M columns).
+    Columns not computed (a protocol not evaluated, R1M or not) stay empty, never filled.
+    """
+    prefix = {"proxford": "proxford", "prparis": "prparis"}[benchmark]
+    pretty = {"proxford": "PROxford", "prparis": "PRParis"}[benchmark]
+    paper = read_paper_table(table)
+    notes = []
+    if table == 1:
+        columns = [(f"{p} {k}", f"{prefix}_{p}_{k}") for p in PROTOCOLS for k in ("D", "S")]
+        yours = [_user_cell(results, p, "miou_det" if k == "D" else "miou_seg") for p in PROTOCOLS for k in "DS"]
+        title = f"Table 1 ({pretty}): pixel retrieval from ground-truth pairs, mean mIoU (%), D = box, S = mask"
+        group = "family"
+        rows = paper
+    else:
+        columns = [(f"{p}", f"{prefix}_{p[0].upper()}") for p in PROTOCOLS]
+        columns += [(f"R1M {p}", f"{prefix}_r1m_{p[0].upper()}") for p in PROTOCOLS]
+        mine = [_user_cell(results, p, "map_det") for p in PROTOCOLS]
+        yours = ["", ""] + mine if r1m else mine + ["", ""]
+        title = (f"Table 2 ({pretty}): pixel retrieval from the database, mAP@50:5:95 (%, detection IoU as in "
+                 "the paper)")
+        group = "ranking"
+        rows = [r for r in paper if r["method"] != "Image level mAP"]
+        image = [r for r in paper if r["method"] == "Image level mAP"]
+        notes.append("image-level mAP of the paper's rankings (medium / hard): " + "; ".join(
+            f"{r['ranking']} {r[f'{prefix}_M']} / {r[f'{prefix}_H']}" for r in image)
+            + "; yours: " + " / ".join(_user_cell(results, p, "image_map") or "-" for p in PROTOCOLS))
+    header = [group, "method"] + [label for label, _ in columns]
+    printed = [[r[group], r["method"]] + [r[key] for _, key in columns] for r in rows]
+    key_column = 2 if not (table == 2 and r1m) else 4
+    user_value = _number(([""] * 2 + yours)[key_column])
+    rank = len(printed) if user_value is None else sum(
+        1 for row in printed if (_number(row[key_column]) or -1) >= user_value)
+    order = sorted(range(len(printed)), key=lambda k: -(_number(printed[k][key_column]) or -1))
+    ordered = [printed[k] for k in order]
+    ordered.insert(rank, ["(yours)", name] + yours)
+    if any("33." == cell for row in printed for cell in row):
+        notes.append('"33." is printed so in the paper (its decimal lost); kept as printed, ranked as 33.0')
+    if any(cell == "" for cell in yours):
+        notes.append("your empty cells: not computed here (no masks, a protocol not evaluated, or the other "
+                     "R1M setting); never filled")
+    if synthetic:
+        notes.insert(0, "your figures are on synthetic or custom data, not the benchmark: not comparable to the "
+                        "paper's; the table only shows the layout")
+    notes.append(f"rows ordered by {header[key_column]}; source: An et al., ICCV 2023, Table {table}")
+    return Comparison(title, header, ordered, rank, notes)
+
+
+def _user_cell(results: dict, protocol: str, key: str) -> str:
+    value = results.get(protocol, {}).get(key)
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def paper_table(benchmark: str, table: int, fmt: str = "markdown") -> str:
+    """The paper's Table 1 or 2 for one benchmark, as printed (the dataset and metric cards quote it)."""
+    prefix = {"proxford": "proxford", "prparis": "prparis"}[benchmark]
+    if table == 1:
+        header = ["family", "method", "medium D", "medium S", "hard D", "hard S"]
+        keys = [f"{prefix}_{p}_{k}" for p in PROTOCOLS for k in "DS"]
+        first = "family"
+    else:
+        header = ["ranking", "method", "medium", "hard", "R1M medium", "R1M hard"]
+        keys = [f"{prefix}_{c}" for c in ("M", "H", "r1m_M", "r1m_H")]
+        first = "ranking"
+    rows = [[r[first], r["method"]] + [r[k] or "-" for k in keys] for r in read_paper_table(table)]
+    return _render(header, rows, fmt)

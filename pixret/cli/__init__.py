@@ -1,0 +1,100 @@
+"""The ``pixret`` command: build, evaluate, show, export-coco, push, demo.
+
+    pixret build --benchmark proxford --labels LABELS --images oxbuild_images.tgz --gnd gnd_roxford5k.mat --output OUT
+    pixret evaluate --dataset OUT --predictions preds.json --ranks ranks.npy --compare-paper
+    pixret demo
+
+Every subcommand lives in its own module here (``add_arguments`` + ``run``). A user's
+mistake ends in one line ``error: ...`` on stderr and exit code 1 (``--debug`` shows
+the traceback), Ctrl-C in ``interrupted: ...`` and exit code 130; warnings about
+legal but suspicious input are ``warning: ...`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+COMMANDS = {  # name: (module, one-line help)
+    "build": ("build", "upstream release (folders or the original archives) -> hub-ready dataset folder"),
+    "evaluate": ("evaluate", "score a method's result files: paper-style rows, tables, plots"),
+    "show": ("show", "HTML gallery of queries and their top-k images with outlines"),
+    "export-coco": ("export_coco", "COCO instance-segmentation JSON per protocol"),
+    "push": ("push", "validate and publish a dataset folder or the metric Space on the Hub"),
+    "demo": ("demo", "the whole project on a generated world, no download"),
+}
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for (a flag, a path); its message is the whole story."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not usage + message
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="pixret", description=__doc__.split("\n\n")[0])
+    top.add_argument("--version", action="version", version=f"pixret {_version()}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
+        sub.set_defaults(module=module)
+        importlib.import_module(f"pixret.cli.{module}").add_arguments(sub)
+    return top
+
+
+def _version() -> str:
+    from pixret import __version__
+
+    return __version__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    module = importlib.import_module(f"pixret.cli.{args.module}")
+    return run(module.run, args, getattr(module, "INTERRUPTED", "interrupted: nothing was written"))
+
+
+def run(function, args, interrupted: str) -> int:
+    """Call a subcommand with the project's error and warning conventions."""
+    import datasets
+
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    with warnings.catch_warnings():
+        if not args.debug:
+            warnings.simplefilter("ignore")  # library chatter (deprecations, ...)
+            warnings.simplefilter("always", UserWarning)  # what our checks say about the user's input
+            warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
+        warnings.showwarning = _show_warning
+        try:
+            return function(args) or 0
+        except KeyboardInterrupt:
+            print(interrupted, file=sys.stderr)
+            return 130
+        except Exception as err:  # noqa: BLE001 - every failure ends in one line
+            if args.debug:
+                raise
+            print(f"error: {_message(err)}", file=sys.stderr)
+            return 1
+
+
+def _message(err: Exception) -> str:
+    text = str(err).strip() or type(err).__name__
+    name = type(err).__name__.lower()
+    if isinstance(err, (ConnectionError, TimeoutError)) or "connect" in name or "timeout" in name:
+        return f"cannot reach the Hub ({text.splitlines()[0]})"
+    if isinstance(err, (UserError, ValueError, OSError, ImportError)) or type(err).__module__.startswith(
+            "huggingface_hub"):
+        return text
+    return (f"unexpected {type(err).__name__}: {text.splitlines()[0]} (this may be a pixret bug: rerun with --debug "
+            "for the traceback and report it)")

@@ -1,0 +1,193 @@
+"""pixret push: publish a built dataset folder as a Hub dataset repo, or the metric folder as a Space.
+
+    pixret push dataset build/proxford --repo-id pixret/proxford [--dry-run]
+    pixret push metric metric/pixret_map --repo-id pixret/pixret_map [--dry-run]
+
+Before anything is uploaded the folder is validated: the card's YAML (configs and
+dataset_info for a dataset, the Space header for the metric), every config's data
+files, that every link and image of the card resolves inside the folder (or is an
+absolute URL), and that the folder loads (``load_dataset`` on every config and split,
+or ``evaluate.load`` of the metric). A build that is not the real benchmark (the demo
+world) is only uploaded to a repo whose name says demo, or with --allow-synthetic.
+Then the repo id and the token are checked, and only then is anything uploaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixret.cli import UserError
+
+INTERRUPTED = "interrupted: the upload may be incomplete; run the same command again"
+SPACE_KEYS = ("title", "sdk", "app_file", "sdk_version")
+IGNORED = ("__pycache__", ".cache")
+
+
+class ValidationError(UserError):
+    """The folder is not ready to publish."""
+
+
+@dataclass
+class Plan:
+    kind: str  # "dataset" or "metric"
+    folder: Path
+    repo_id: str
+    files: list[tuple[str, int]] = field(default_factory=list)  # (relative path, bytes)
+    checks: list[str] = field(default_factory=list)  # what was validated
+
+    @property
+    def repo_type(self) -> str:
+        return "dataset" if self.kind == "dataset" else "space"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("kind", choices=["dataset", "metric"])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--repo-id", required=True, help="e.g. pixret/proxford or pixret/pixret_map")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--dry-run", action="store_true", help="validate and list, upload nothing")
+    parser.add_argument("--allow-synthetic", action="store_true",
+                        help="upload a build that is not the benchmark (the demo world) to a repo not named demo")
+
+
+def _files(folder: Path) -> list[tuple[str, int]]:
+    return sorted((p.relative_to(folder).as_posix(), p.stat().st_size) for p in folder.rglob("*")
+                  if p.is_file() and not any(part in IGNORED or part.startswith(".") for part in
+                                              p.relative_to(folder).parts))
+
+
+def card_links(text: str) -> list[str]:
+    """Targets of the Markdown links and images and HTML src/href of a card body."""
+    body = text.split("\n---", 1)[1] if text.startswith("---") else text
+    body = re.sub(r"```.*?```", "", body, flags=re.S)  # code is not links
+    return re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", body) + re.findall(r"(?:src|href)=\"([^\"]+)\"", body)
+
+
+def broken_links(text: str, names: set[str]) -> list[str]:
+    """Card links that neither are absolute URLs nor name a file of the folder."""
+    return [link for link in card_links(text) if not re.match(r"^(https?:|mailto:|#)", link)
+            and link.split("#")[0].lstrip("./") not in names]
+
+
+def _start(kind: str, folder, repo_id: str) -> tuple[Plan, Path, str]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValidationError(f"{folder}: folder not found")
+    readme = folder / "README.md"
+    if not readme.is_file():
+        raise ValidationError(f"{readme}: no {kind} card" + (" (build the folder with `pixret build`)"
+                                                              if kind == "dataset" else ""))
+    plan = Plan(kind, folder, repo_id, _files(folder))
+    text = readme.read_text(encoding="utf-8")
+    broken = broken_links(text, {path for path, _ in plan.files})
+    if broken:
+        raise ValidationError(f"{readme}: links to files the repo would not have: {broken}")
+    plan.checks.append(f"{len(card_links(text))} links and images of the card resolve")
+    return plan, readme, text
+
+
+def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    plan, readme, _ = _start("dataset", folder, repo_id)
+    data = DatasetCard.load(readme).data
+    for key in ("pretty_name", "license", "configs", "dataset_info"):
+        if not data.get(key):
+            raise ValidationError(f"{readme}: the card's YAML lacks '{key}' (build the folder with `pixret build`)")
+    if data.get("license") == "other" and not (data.get("license_name") and data.get("license_link")):
+        raise ValidationError(f"{readme}: license 'other' needs license_name and license_link")
+    report = _report(plan.folder)
+    if report.get("benchmark") is None:
+        what = "a synthetic demo" if report.get("synthetic") else "not the benchmark (custom data)"
+        if "demo" not in repo_id.lower() and not allow_synthetic:
+            raise ValidationError(f"{plan.folder} is {what}: upload it to a repo whose name says demo "
+                                  f"(e.g. {repo_id}-demo), or pass --allow-synthetic")
+        plan.checks.append(f"the build is {what}; its card says so")
+    names = [path for path, _ in plan.files]
+    for config in data.configs:
+        for files in config["data_files"]:
+            if not fnmatch.filter(names, files["path"]):
+                raise ValidationError(f"{readme}: config {config['config_name']!r} split {files['split']!r}: "
+                                      f"no file matches {files['path']!r}")
+            split = datasets.load_dataset(str(plan.folder), config["config_name"], split=files["split"])
+            plan.checks.append(f"load_dataset({config['config_name']!r}, split={files['split']!r}): "
+                               f"{split.num_rows} rows")
+    return plan
+
+
+def _report(folder: Path) -> dict:
+    path = folder / "build_report.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise ValidationError(f"{path}: missing or unreadable (build the folder with `pixret build`)") from None
+
+
+def plan_metric(folder, repo_id: str) -> Plan:
+    import evaluate
+    from huggingface_hub import RepoCard
+
+    plan, readme, _ = _start("metric", folder, repo_id)
+    data = RepoCard.load(readme).data
+    missing = [key for key in SPACE_KEYS if not data.get(key)]
+    if missing:
+        raise ValidationError(f"{readme}: the Space header lacks {missing}")
+    for required in (data.get("app_file"), "requirements.txt", f"{plan.folder.name}.py"):
+        if not (plan.folder / required).is_file():
+            raise ValidationError(f"{plan.folder / required}: missing")
+    module = evaluate.load(str(plan.folder), "custom")
+    plan.checks.append(f"evaluate.load({str(plan.folder)!r}): {type(module).__name__}")
+    return plan
+
+
+def check_target(plan: Plan, token: str | None = None) -> str:
+    """The repo id is valid and the token works (before anything is uploaded); returns the user name."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(plan.repo_id)
+    except HFValidationError as err:
+        raise UserError(f"--repo-id {plan.repo_id!r}: {str(err).splitlines()[0]}") from None
+    if plan.repo_id.count("/") != 1:
+        raise UserError(f"--repo-id {plan.repo_id!r}: expected owner/name")
+    try:
+        return HfApi(token=token).whoami()["name"]
+    except Exception as err:  # noqa: BLE001 - no token, a bad one, or no Hub: all mean no upload
+        raise UserError(f"cannot upload: no valid Hub token ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
+                        "log in with `hf auth login` or set HF_TOKEN") from None
+
+
+def push(plan: Plan, private: bool = False, token: str | None = None) -> str:
+    """Create the repo if needed and upload the folder in one commit; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    extra = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}
+    api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, **extra)
+    commit = api.upload_folder(folder_path=str(plan.folder), repo_id=plan.repo_id, repo_type=plan.repo_type,
+                               ignore_patterns=[f"**/{p}/**" for p in IGNORED] + [f"{p}/**" for p in IGNORED]
+                               + [".*", "**/.*"],
+                               commit_message=f"Upload {plan.kind} with pixret push")
+    return str(getattr(commit, "commit_url", commit))
+
+
+def run(args) -> int:
+    plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
+            else plan_metric(args.folder, args.repo_id))
+    for check in plan.checks:
+        print(f"ok: {check}")
+    user = None if args.dry_run else check_target(plan)
+    total = sum(size for _, size in plan.files)
+    print(f"{'would upload' if args.dry_run else 'uploading'} {len(plan.files)} files ({total / 1e6:.1f} MB) "
+          f"to {plan.repo_type} {plan.repo_id}" + (f" as {user}" if user else "") + ":")
+    for path, size in plan.files:
+        print(f"  {path}  {size:,} bytes")
+    if not args.dry_run:
+        print(push(plan, args.private))
+    return 0

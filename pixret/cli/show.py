@@ -1,0 +1,65 @@
+"""pixret show: browse a method's results as a static HTML gallery.
+
+    pixret show --dataset DATASET --ranks ranks.npy [--predictions preds.json] --output gallery/ \\
+        [--protocol medium] [--queries 0 5 9] [--top-k 8] [--name NAME]
+
+Each query gets a PNG panel: its crop, then its top-k images with the predicted
+(magenta) and ground-truth (yellow) outlines, framed green (true positive, IoU > 0.5),
+red (false positive) or grey (junk); without --predictions the frames show retrieval
+alone (positive / negative / junk). gallery/index.html links them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pixret import outputs, report
+from pixret.cli import UserError
+from pixret.dataset import open_dataset
+from pixret.metric.results import read_predictions, read_ranks
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dataset", required=True, help="built dataset folder or Hub id (owner/name)")
+    parser.add_argument("--ranks", required=True, type=Path, help=".npy of index ids per query, best first")
+    parser.add_argument("--ranks-layout", choices=["queries-first", "revisitop"])
+    parser.add_argument("--predictions", type=Path, help=".json (COCO results style) or .parquet")
+    parser.add_argument("--output", required=True, type=Path, help="gallery folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--protocol", default="medium", choices=["easy", "medium", "hard"])
+    parser.add_argument("--queries", nargs="+", type=int, metavar="QUERY_ID", help="query ids (default: all)")
+    parser.add_argument("--top-k", type=int, default=8)
+    parser.add_argument("--name", help="method name shown on the page (default: the predictions or ranks file's stem)")
+
+
+def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str = "medium", query_ids=None,
+         top_k: int = 8, name: str | None = None, ranks_layout=None, overwrite: bool = False,
+         figures: dict | None = None) -> Path:
+    data = open_dataset(dataset)
+    num_queries = len(data.query_names)
+    ranks = read_ranks(ranks_path, num_queries, ranks_layout)
+    predictions = None
+    if predictions_path is not None:
+        predictions = read_predictions(predictions_path, num_queries, data.index_sizes)
+    query_ids = list(range(num_queries)) if query_ids is None else list(query_ids)
+    bad = [q for q in query_ids if not 0 <= q < num_queries]
+    if bad:
+        raise UserError(f"--queries: unknown query ids {bad} (the dataset has {num_queries} queries, ids 0.."
+                        f"{num_queries - 1})")
+    if top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    name = name or Path(predictions_path or ranks_path).stem
+    with outputs.staged_folder(output, overwrite) as tmp:
+        report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", data.queries, data.index,
+                            data.split(protocol), {name: ranks}, {name: predictions}, query_ids, k=top_k,
+                            progress=tqdm, figures=figures)
+    return Path(output) / "index.html"
+
+
+def run(args) -> int:
+    page = show(args.dataset, args.ranks, args.output, args.predictions, args.protocol, args.queries, args.top_k,
+                args.name, args.ranks_layout, args.overwrite)
+    print(f"wrote {page}")
+    return 0

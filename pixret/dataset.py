@@ -1,0 +1,128 @@
+"""A built PROxford / PRParis dataset, from a local folder or a Hub id, and which benchmark it is.
+
+    data = open_dataset("demo_output/dataset")   # or "pixret/proxford"
+    data.benchmark          # "proxford", "prparis" or "custom": from its query names, never from a title
+    data.split("medium")    # the pairs config's split
+
+A spec that looks like a path (it exists, starts with '.', '/' or '~', has more than
+one '/', or its first component is an existing folder) is never sent to the Hub.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cached_property
+from pathlib import Path
+
+import datasets
+
+from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify
+
+REPORT = "build_report.json"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be opened or is not a pixret build."""
+
+
+def looks_local(spec: str) -> bool:
+    """Whether ``spec`` is meant as a local path rather than a Hub id."""
+    path = Path(spec).expanduser()
+    first = Path(spec.split("/", 1)[0])
+    return (path.exists() or spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") != 1
+            or (first.is_dir() and str(first) != ".") or not _HUB_ID.match(spec))
+
+
+class BuiltDataset:
+    """The three configs of a built dataset, loaded on first use."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.local = looks_local(spec)
+        if self.local:
+            folder = Path(spec).expanduser()
+            if not folder.exists():
+                raise DatasetError(f"{spec}: dataset folder not found")
+            if not folder.is_dir() or not (folder / "README.md").is_file() or not (folder / "pairs").is_dir():
+                raise DatasetError(f"{spec}: not a built dataset folder (no README.md card and pairs/ config; "
+                                   "build one with `pixret build`)")
+        self._cache: dict = {}
+
+    def load(self, config: str, split: str):
+        key = (config, split)
+        if key not in self._cache:
+            try:
+                self._cache[key] = datasets.load_dataset(str(Path(self.spec).expanduser()) if self.local else self.spec,
+                                                         config, split=split)
+            except (ValueError, FileNotFoundError) as err:
+                raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} ({_first_line(err)})"
+                                   ) from None
+            except ConnectionError as err:
+                raise DatasetError(f"{self.spec}: cannot reach the Hub ({_first_line(err)}); a local folder must "
+                                   "exist, a Hub id looks like owner/name") from None
+        return self._cache[key]
+
+    def split(self, protocol: str):
+        if protocol not in PROTOCOLS:
+            raise DatasetError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+        return self.load("pairs", protocol)
+
+    @property
+    def queries(self):
+        return self.load("queries", "test")
+
+    @property
+    def index(self):
+        return self.load("index", "test")
+
+    @cached_property
+    def index_sizes(self) -> list[tuple[int, int]]:
+        """(height, width) of each index image, by id."""
+        table = self.index.select_columns(["height", "width"])
+        return list(zip(table["height"], table["width"]))
+
+    @cached_property
+    def query_names(self) -> list[str]:
+        return self.queries["name"]
+
+    @cached_property
+    def benchmark(self) -> str:
+        """The benchmark these queries are ("custom" for data in the format that is not one of them)."""
+        return identify(self.query_names) or CUSTOM
+
+    def metric_options(self, benchmark: str | None = None) -> dict:
+        """benchmark, index_size and num_queries for the metric, after checking a requested benchmark."""
+        found = self.benchmark
+        if benchmark is not None and benchmark != found:
+            what = BENCHMARKS[found].pretty_name if found in BENCHMARKS else "not one of the benchmarks (custom data)"
+            raise DatasetError(f"--benchmark {benchmark}, but {self.spec} is {what} (by its query names)")
+        options = {"benchmark": found}
+        if found == CUSTOM:
+            options.update(index_size=len(self.index_sizes), num_queries=len(self.query_names))
+        return options
+
+    @cached_property
+    def report(self) -> dict | None:
+        """The build's report (provenance, counts), when the folder or repo has one."""
+        try:
+            if self.local:
+                path = Path(self.spec).expanduser() / REPORT
+            else:
+                from huggingface_hub import hf_hub_download
+
+                path = Path(hf_hub_download(self.spec, REPORT, repo_type="dataset"))
+            return json.loads(path.read_text())
+        except (OSError, ValueError, ImportError):
+            return None
+        except Exception:  # noqa: BLE001 - a Hub error only means there is no report to show
+            return None
+
+
+def open_dataset(spec) -> BuiltDataset:
+    return BuiltDataset(str(spec))
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

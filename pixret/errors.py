@@ -1,0 +1,5 @@
+"""Errors a user can cause, each naming the file (and the entry or pair) in the user's own terms."""
+
+
+class ReleaseError(ValueError):
+    """The upstream files (labels, ground truth, images) are missing something or hold something malformed."""

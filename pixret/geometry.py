@@ -1,0 +1,122 @@
+"""Plane geometry of images: homographies, projection, polygons, rasterisation, the query crop.
+
+Points are (x, y) in pixels, arrays of shape (N, 2). Everything that turns a
+shape into pixels goes through ``rasterise`` (pycocotools, like the masks), and
+everything that cuts the query out of its image through ``query_crop``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image
+
+from pixret import masks
+
+
+def homographies(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """3x3 H with dst ~ H src for batches of point sets (DLT): src, dst (B, N, 2), N >= 4 -> (B, 3, 3)."""
+    b, n = src.shape[:2]
+    x, y, u, v = src[..., 0], src[..., 1], dst[..., 0], dst[..., 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    rows = np.stack([
+        np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], -1),
+        np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], -1),
+    ], 2).reshape(b, 2 * n, 9)
+    return np.linalg.svd(rows)[2][:, -1].reshape(b, 3, 3)
+
+
+def homography(src, dst) -> np.ndarray:
+    """The homography of one set of point pairs, scaled so that H[2, 2] = 1."""
+    h = homographies(np.asarray(src, float)[None], np.asarray(dst, float)[None])[0]
+    return h / h[2, 2]
+
+
+def project(h: np.ndarray, points) -> np.ndarray:
+    """Points mapped by h: (3, 3) -> (N, 2), or a batch (B, 3, 3) -> (B, N, 2)."""
+    points = np.asarray(points, float)
+    projected = np.c_[points, np.ones(len(points))] @ np.swapaxes(h, -1, -2)
+    w = projected[..., 2:]
+    return projected[..., :2] / np.where(np.abs(w) < 1e-9, 1e-9, w)
+
+
+def clip_polygon(points: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Sutherland-Hodgman clipping of a polygon to [0, width] x [0, height] ((0, 2) if nothing is left)."""
+    def clip(poly, inside, cross):
+        out = []
+        for k in range(len(poly)):
+            a, b = poly[k - 1], poly[k]
+            if inside(b):
+                if not inside(a):
+                    out.append(cross(a, b))
+                out.append(b)
+            elif inside(a):
+                out.append(cross(a, b))
+        return out
+
+    def at_x(x0):
+        return lambda a, b: np.array([x0, a[1] + (b[1] - a[1]) * (x0 - a[0]) / (b[0] - a[0])])
+
+    def at_y(y0):
+        return lambda a, b: np.array([a[0] + (b[0] - a[0]) * (y0 - a[1]) / (b[1] - a[1]), y0])
+
+    poly = [np.asarray(p, float) for p in points]
+    for inside, cross in ((lambda p: p[0] >= 0, at_x(0)), (lambda p: p[0] <= width, at_x(width)),
+                          (lambda p: p[1] >= 0, at_y(0)), (lambda p: p[1] <= height, at_y(height))):
+        poly = clip(poly, inside, cross)
+        if not poly:
+            return np.zeros((0, 2))
+    return np.asarray(poly)
+
+
+def polygon_area(points: np.ndarray) -> float:
+    """Area enclosed by a simple polygon (shoelace)."""
+    points = np.asarray(points, float)
+    if len(points) < 3:
+        return 0.0
+    x, y = points[:, 0], points[:, 1]
+    return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
+
+
+def rectangle(corner_a, corner_b) -> np.ndarray:
+    """The axis-aligned rectangle between two opposite corners, as a polygon."""
+    (x1, y1), (x2, y2) = corner_a, corner_b
+    return np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], float)
+
+
+def circle(center, point_on_circle) -> np.ndarray:
+    """A disc (LabelMe: centre and a point on the circle) as a polygon, within 0.05 px of the circle."""
+    center = np.asarray(center, float)
+    radius = float(np.linalg.norm(np.asarray(point_on_circle, float) - center))
+    # the chord of n sides deviates from the arc by r (1 - cos(pi / n))
+    n = 8 if radius < 0.1 else max(8, math.ceil(math.pi / math.acos(max(-1.0, 1 - 0.05 / radius))))
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return center + radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+
+
+def rasterise(polygons, height: int, width: int) -> dict:
+    """Union of polygons as a mask RLE (pycocotools' rasterisation; empty if none has 3 points)."""
+    polygons = [np.asarray(p, float) for p in polygons if len(p) >= 3]
+    if not polygons:
+        return masks.encode(np.zeros((height, width), np.uint8))
+    return masks.from_polygons(polygons, height, width)
+
+
+def crop_box(bbox) -> tuple[int, int, int, int]:
+    """The pixel box (left, top, right, bottom) of a query bbox [x, y, w, h], rounded as PIL rounds a crop."""
+    x, y, w, h = (float(v) for v in bbox)
+    return round(x), round(y), round(x + w), round(y + h)
+
+
+def query_crop(image: Image.Image, bbox) -> Image.Image:
+    """The query's crop: what a query is evaluated on (revisitop's ``bbx``)."""
+    return image.convert("RGB").crop(crop_box(bbox))
+
+
+def box_mask(box, height: int, width: int) -> dict:
+    """A filled axis-aligned box [x1, y1, x2, y2] (pixel edges, rounded, clipped) as an RLE."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    mask = np.zeros((height, width), np.uint8)
+    mask[max(0, y1): max(0, y2), max(0, x1): max(0, x2)] = 1
+    return masks.encode(mask)

@@ -1,0 +1,213 @@
+"""Where the JPEGs come from: folders of ``<name>.jpg`` and/or the original ``.tgz`` archives.
+
+Archives are read the way revisitop's ``download.py`` extracts them: members are
+matched by file name, sub-folders ignored (Oxford's archive is flat, Paris's
+``paris/<landmark>/<name>.jpg`` is split over two archives). Each archive is read
+once, as a stream, and only the wanted members are kept in memory; nothing is
+extracted to disk. Every image is checked once by decoding it (at 1/8 scale,
+which still runs the whole entropy stream), on all cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from pixret.errors import ReleaseError
+
+EXIF_ORIENTATION = 0x0112
+ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+
+
+def jpeg_size(data: bytes, where) -> tuple[int, int]:
+    """(height, width) of a JPEG as displayed, i.e. after EXIF orientation; ReleaseError if corrupt."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "JPEG":
+                raise ReleaseError(f"{where}: not a JPEG ({im.format})")
+            width, height = im.size
+            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+            im.draft("L", (max(1, width // 8), max(1, height // 8)))
+            im.load()
+    except ReleaseError:
+        raise
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ReleaseError(f"{where}: corrupt or unreadable JPEG ({err})") from None
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
+        width, height = height, width
+    return height, width
+
+
+def read_jpeg(path) -> tuple[bytes, tuple[int, int]]:
+    """A JPEG file's bytes and its (height, width) as displayed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
+    return data, jpeg_size(data, path)
+
+
+def is_archive(path: Path) -> bool:
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+class ImageSource:
+    """Images by name from folders and archives (the first place that has a name wins)."""
+
+    def __init__(self, folders: list[Path], archives: list[Path]):
+        self.folders, self.archives = folders, archives
+        self._bytes: dict[str, bytes] = {}  # from archives
+        self._where: dict[str, str] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+        self.unlisted = 0  # archive members that are no wanted image (counted, ignored)
+        self.verified = False  # every wanted image read and decoded (pixret.release.verify_images)
+        self._archive_sha256: dict[Path, str] = {}  # computed while streaming
+
+    def describe(self) -> str:
+        return ", ".join(str(p) for p in self.folders + self.archives)
+
+    def _path(self, name: str) -> Path | None:
+        return next((folder / f"{name}.jpg" for folder in self.folders if (folder / f"{name}.jpg").is_file()), None)
+
+    def where(self, name: str) -> str:
+        if name in self._where:
+            return self._where[name]
+        path = self._path(name)
+        return str(path) if path else f"{name}.jpg"
+
+    def load(self, names, progress: bool = True) -> list[str]:
+        """Read the archives once, keeping the wanted ``names``; return the names found nowhere."""
+        wanted = {n for n in names if self._path(n) is None}
+        for archive in self.archives:
+            if wanted - set(self._bytes):
+                self._read_archive(archive, wanted, progress)
+        return sorted(n for n in wanted if n not in self._bytes)
+
+    def _read_archive(self, archive: Path, wanted: set, progress: bool) -> None:
+        size = archive.stat().st_size
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {archive.name}", leave=False,
+                   disable=not progress)
+        digest = hashlib.sha256()
+        try:
+            with open(archive, "rb") as raw, tarfile.open(fileobj=_Counting(raw, bar, digest), mode="r|*") as tar:
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    base = member.name.rsplit("/", 1)[-1]
+                    name = base[:-4] if base.lower().endswith(".jpg") else None
+                    if name in wanted and name not in self._bytes:
+                        self._bytes[name] = tar.extractfile(member).read()
+                        self._where[name] = f"{archive}: {member.name}"
+                    elif name is not None:
+                        self.unlisted += 1
+                for block in iter(lambda: raw.read(1 << 20), b""):  # the tail after the end marker
+                    digest.update(block)
+            self._archive_sha256[archive] = digest.hexdigest()
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+            raise ReleaseError(f"{archive}: not a readable tar archive ({err})") from None
+        finally:
+            bar.close()
+
+    def bytes(self, name: str) -> bytes:
+        if name in self._bytes:
+            return self._bytes[name]
+        path = self._path(name)
+        if path is None:
+            raise ReleaseError(f"{name}.jpg: image not found in {self.describe()}")
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
+
+    def size(self, name: str) -> tuple[int, int]:
+        """(height, width) as displayed; the image is decoded (checked) on first use."""
+        if name not in self._sizes:
+            self._sizes[name] = jpeg_size(self.bytes(name), self.where(name))
+        return self._sizes[name]
+
+    def check(self, names, progress: bool = True) -> dict[str, str]:
+        """Decode every image of ``names`` once (all cores); {name: problem} of those that fail."""
+        todo = [n for n in dict.fromkeys(names) if n not in self._sizes]
+
+        def one(name):
+            try:
+                return name, jpeg_size(self.bytes(name), self.where(name)), None
+            except ReleaseError as err:
+                return name, None, str(err)
+
+        problems = {}
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            for name, size, problem in tqdm(pool.map(one, todo), total=len(todo), desc="checking images",
+                                            unit="image", leave=False, disable=not progress):
+                if problem:
+                    problems[name] = problem
+                else:
+                    self._sizes[name] = size
+        return problems
+
+
+    def provenance(self, names) -> list[dict]:
+        """Where the images of ``names`` came from, with SHA-256s (archives whole, folders combined)."""
+        out = [{"name": archive.name, "what": "image archive",
+                "sha256": self._archive_sha256.get(archive) or sha256_file(archive)} for archive in self.archives]
+        for folder in self.folders:
+            found = {f"{n}.jpg": (folder / f"{n}.jpg").read_bytes() for n in dict.fromkeys(names)
+                     if n not in self._bytes and self._path(n) == folder / f"{n}.jpg"}
+            if found:
+                out.append({"name": f"{len(found)} images in {folder.name}/", "what": "JPEG, combined",
+                            "sha256": combined_sha256(found)})
+        return out
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def combined_sha256(named: dict) -> str:
+    """SHA-256 over the sorted "SHA-256  name" lines of many files' bytes (sha256sum's format)."""
+    lines = sorted(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in named.items())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+class _Counting(io.RawIOBase):
+    """A file object that moves a progress bar and a digest as it is read."""
+
+    def __init__(self, raw, bar, digest):
+        self.raw, self.bar, self.digest = raw, bar, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        if n:
+            self.bar.update(n)
+            self.digest.update(memoryview(buffer)[:n])
+        return n
+
+
+def open_images(paths) -> ImageSource:
+    """Folders (holding ``<name>.jpg`` or ``jpg/<name>.jpg``) and archives, in the order given."""
+    folders, archives = [], []
+    for path in map(Path, paths):
+        if path.is_dir():
+            folders.append(path / "jpg" if (path / "jpg").is_dir() and not any(path.glob("*.jpg")) else path)
+        elif path.is_file() and is_archive(path):
+            archives.append(path)
+        elif path.exists():
+            raise ReleaseError(f"{path}: images must be a folder of .jpg files or a .tgz / .tar archive")
+        else:
+            raise ReleaseError(f"{path}: images folder or archive not found")
+    return ImageSource(folders, archives)

@@ -1,0 +1,41 @@
+"""revisitop's ground truth from its MATLAB files (``gnd_roxford5k.mat``, ``gnd_rparis6k.mat``).
+
+These are MATLAB v5 files with 1-based ids; they give exactly the dict of the
+``.pkl`` versions (0-based). Reading them needs scipy (``pip install "pixret[mat]"``);
+scipy's reader parses the file format, it runs nothing from the file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pixret.errors import ReleaseError
+
+
+def load_gnd_mat(path) -> dict:
+    """{"imlist", "qimlist", "gnd": [{"easy", "hard", "junk", "bbx"}]} with 0-based ids."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise ReleaseError(f'{path}: reading .mat ground truth needs scipy: pip install "pixret[mat]" '
+                           "(or pass revisitop's .pkl)") from None
+    try:
+        data = loadmat(str(path), squeeze_me=False, struct_as_record=True)
+    except (ValueError, TypeError, OSError, NotImplementedError, KeyError, IndexError) as err:
+        raise ReleaseError(f"{path}: not a MATLAB v5 gnd file ({err})") from None
+    missing = [k for k in ("imlist", "qimlist", "gnd") if k not in data]
+    if missing:
+        raise ReleaseError(f"{path}: a gnd .mat file holds imlist, qimlist and gnd; this one lacks {missing}")
+    try:
+        gnd = []
+        for entry in data["gnd"].ravel():
+            lists = {k: (np.asarray(entry[k], np.int64).ravel() - 1).tolist() for k in ("easy", "hard", "junk")}
+            gnd.append({**lists, "bbx": np.asarray(entry["bbx"], np.float64).ravel().tolist()})
+        return {"imlist": _names(data["imlist"]), "qimlist": _names(data["qimlist"]), "gnd": gnd}
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise ReleaseError(f"{path}: unexpected gnd structure ({err})") from None
+
+
+def _names(cells) -> list[str]:
+    """A MATLAB cell array of strings as a list of str."""
+    return [str(np.asarray(cell).ravel()[0]) if np.asarray(cell).size else "" for cell in np.asarray(cells).ravel()]
