@@ -121,15 +121,18 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
                                           self.config.images)
         release = self.release
         gt = load_ground_truth(release.gnd_path)
-        verify_images(release, gt)
         if self.config.name == "pairs":
+            verify_images(release, gt, {gt.index_names[i] for q in range(len(gt.query_names))
+                                        for i in gt.easy[q] + gt.hard[q]})
             pair_masks = read_pair_masks(release, gt, self.config.ignore_extra_labels)
             self.report = pair_masks.report
             return [
                 datasets.SplitGenerator(name=p, gen_kwargs={"gt": gt, "masks": pair_masks.masks, "protocol": p})
                 for p in PROTOCOLS
             ]
-        ids = list(range(len(gt.query_names if self.config.name == "queries" else gt.index_names)))
+        names = gt.query_names if self.config.name == "queries" else gt.index_names
+        verify_images(release, gt, names)
+        ids = list(range(len(names)))
         # the id list is what datasets shards across processes with num_proc
         return [datasets.SplitGenerator(name=datasets.Split.TEST,
                                         gen_kwargs={"gt": gt, "release": release, "ids": ids})]

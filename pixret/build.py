@@ -19,7 +19,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pixret import __version__, card, outputs, report as pictures
 from pixret.images import combined_sha256, sha256_file
@@ -158,5 +158,6 @@ def _table(folder: Path, config: str, split: str, key: str | None = None, ids=No
 
 
 def _by_id(table, key: str) -> dict:
-    """{id: row} with the image decoded, as the report's pictures take rows."""
-    return {row[key]: {**row, "image": Image.open(io.BytesIO(row["image"]["bytes"]))} for row in table.to_pylist()}
+    """{id: row} with the image decoded as datasets decodes it (EXIF orientation applied)."""
+    return {row[key]: {**row, "image": ImageOps.exif_transpose(Image.open(io.BytesIO(row["image"]["bytes"])))}
+            for row in table.to_pylist()}

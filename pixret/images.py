@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
+from pixret.progress import bar as progress_bar
 
 from pixret.errors import ReleaseError
 
@@ -68,7 +68,7 @@ class ImageSource:
         self._where: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self.unlisted = 0  # archive members that are no wanted image (counted, ignored)
-        self.verified = False  # every wanted image read and decoded (pixret.release.verify_images)
+        self.verified: set[str] = set()  # names read and decoded (pixret.release.verify_images)
         self._archive_sha256: dict[Path, str] = {}  # computed while streaming
 
     def describe(self) -> str:
@@ -93,8 +93,8 @@ class ImageSource:
 
     def _read_archive(self, archive: Path, wanted: set, progress: bool) -> None:
         size = archive.stat().st_size
-        bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {archive.name}", leave=False,
-                   disable=not progress)
+        bar = progress_bar(total=size, unit="B", unit_scale=True, desc=f"reading {archive.name}",
+                           disable=None if progress else True)
         digest = hashlib.sha256()
         try:
             with open(archive, "rb") as raw, tarfile.open(fileobj=_Counting(raw, bar, digest), mode="r|*") as tar:
@@ -145,8 +145,8 @@ class ImageSource:
 
         problems = {}
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            for name, size, problem in tqdm(pool.map(one, todo), total=len(todo), desc="checking images",
-                                            unit="image", leave=False, disable=not progress):
+            for name, size, problem in progress_bar(pool.map(one, todo), total=len(todo), desc="checking images",
+                                                    unit="image", disable=None if progress else True):
                 if problem:
                     problems[name] = problem
                 else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from tqdm import tqdm
+from pixret.progress import bar
 
 from pixret import geometry
 from pixret import masks as masklib
@@ -343,7 +343,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
     labels: dict[Path, Label] = {}
     rles: dict[tuple[Path, int, int], dict] = {}
     out = {}
-    for q, i in tqdm(sorted(positives), desc="reading labels", unit="pair", leave=False):
+    for q, i in bar(sorted(positives), desc="reading labels", unit="pair"):
         rel = pair2label.get((q, i))
         if rel is None:
             report["unlabelled_positives"].append({"query_id": q, "index_id": i, "index_name": gt.index_names[i]})
@@ -384,22 +384,23 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
 
 
 # ---------------------------------------------------------------- images
-def verify_images(release: Release, gt: GroundTruth, progress: bool = True) -> None:
-    """Read (archives: once) and decode every image the gnd lists; one error naming each missing or
-    corrupt image with what it is for the queries. Images of the archives it does not list are ignored."""
+def verify_images(release: Release, gt: GroundTruth, names=None, progress: bool = True) -> None:
+    """Read (archives: once) and decode every image of ``names`` (default: all the gnd lists); one
+    error naming each missing or corrupt image with what it is for the queries. Images of the
+    archives the gnd does not list are ignored (counted in ``release.images.unlisted``)."""
     images = release.images
-    if images.verified:
+    names = gt.index_names + gt.query_names if names is None else list(names)
+    if images.verified >= set(names):
         return
-    names = gt.index_names + gt.query_names
     missing = images.load(names, progress)
-    problems = {name: f"not in {images.describe()}" for name in missing}
+    problems = {name: f"{name}.jpg: not in {images.describe()}" for name in missing}
     problems.update(images.check([n for n in names if n not in problems], progress))
     if problems:
         lines = [f"{problem} [{_role(gt, name)}]" for name, problem in sorted(problems.items())]
         shown = "\n  ".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else "")
         raise ReleaseError(f"{len(problems)} of the {len(names)} images the ground truth lists are missing or "
                            f"corrupt:\n  {shown}")
-    images.verified = True
+    images.verified |= set(names)
 
 
 def _role(gt: GroundTruth, name: str) -> str:

@@ -88,3 +88,43 @@ def write_jpeg(root, benchmark: str, name: str, pixels: np.ndarray, layout: str 
     path = folder / f"{name}.jpg"
     path.write_bytes(jpeg_bytes(pixels, **kw))
     return path
+
+
+# ---------------------------------------------------------------- a tiny release (tests)
+def tiny_gnd(num_queries: int = 4, num_index: int = 12, seed: int = 0) -> dict:
+    """revisitop-style gnd: queries in groups of 2 sharing lists, every list kind present."""
+    rng = np.random.default_rng(seed)
+    gnd = []
+    for q in range(num_queries):
+        ids = np.random.default_rng(seed * 1000 + q // 2).permutation(num_index)
+        easy, hard, junk = sorted(ids[:3].tolist()), sorted(ids[3:5].tolist()), sorted(ids[5:6].tolist())
+        x1, y1 = rng.uniform(0, 20, 2)
+        gnd.append({"easy": easy, "hard": hard, "junk": junk, "bbx": [x1, y1, x1 + 30.5, y1 + 20.0]})
+    return {"imlist": [f"index_{i:03d}" for i in range(num_index)],
+            "qimlist": [f"query_{q:03d}" for q in range(num_queries)], "gnd": gnd}
+
+
+def write_tiny_release(root, benchmark: str = "proxford", gnd: dict | None = None, layout: str = "authors",
+                       height: int = 48, width: int = 64, seed: int = 0) -> dict:
+    """A complete small release of random images and box labels (two polygons for odd ids);
+    returns {"gnd", "labels": {(q, i): label path relative to root}}."""
+    root = Path(root)
+    gnd = gnd or tiny_gnd(seed=seed)
+    rng = np.random.default_rng(seed)
+    for name in gnd["imlist"] + gnd["qimlist"]:
+        write_jpeg(root, benchmark, name, rng.integers(0, 255, (height, width, 3)), layout=layout)
+    labels = {}
+    for q, entry in enumerate(gnd["gnd"]):
+        for i in entry["easy"] + entry["hard"]:
+            rel = f"labels/{benchmark}/g{q // 2}/{gnd['imlist'][i]}.json"  # a query group shares label files
+            if not (root / rel).exists():
+                x, y = rng.uniform(2, width / 2), rng.uniform(2, height / 2)
+                w, h = rng.uniform(8, width / 2 - 2), rng.uniform(8, height / 2 - 2)
+                shapes = [np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])]
+                if i % 2:  # the mask is the union of a label's polygons
+                    shapes.append(np.array([[1, 1], [6, 1], [6, 6]], dtype=float))
+                write_label(root, rel, shapes, height, width, f"{gnd['imlist'][i]}.jpg")
+            labels[q, i] = rel
+    write_gnd(root, benchmark, gnd, layout)
+    write_pair2label(root, benchmark, labels)
+    return {"gnd": gnd, "labels": labels}

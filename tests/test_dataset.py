@@ -9,26 +9,27 @@ import shutil
 
 import numpy as np
 import pytest
+
+import pixret
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
 from PIL import Image, ImageDraw
 
-from conftest import SHARED, write_tiny_release
 from pixret import masks, synthetic
+from pixret.build import build
+from pixret.cli import main
 from pixret.release import ReleaseError, load_ground_truth, load_pickle, protocol_lists
 from proxford_prparis import ProxfordPrparis
 
 
 @pytest.fixture
-def built(release, build_tool, tmp_path):
-    out = tmp_path / "out"
-    report = build_tool.build("proxford", release["root"], out)
-    return {**release, "out": out, "report": report}
+def built(tiny_dataset):
+    return tiny_dataset
 
 
 def test_pairs_splits_follow_revisitop_protocols(built):
     gnd = built["gnd"]
-    pairs = load_dataset(str(built["out"]))
+    pairs = load_dataset(str(built["out"]), "pairs")
     assert set(pairs) == {"easy", "medium", "hard"}
     for protocol, split in pairs.items():
         expected = []
@@ -52,7 +53,7 @@ def test_pairs_splits_follow_revisitop_protocols(built):
 
 
 def test_masks_match_the_label_polygons(built):
-    medium = load_dataset(str(built["out"]), split="medium")
+    medium = load_dataset(str(built["out"]), "pairs", split="medium")
     checked = 0
     for row in medium:
         if row["mask"] is None:
@@ -97,21 +98,22 @@ def test_queries_and_index_tables(built):
     assert (first["width"], first["height"]) == (64, 48)
 
 
-def test_parquet_embeds_images_and_streams(built, tmp_path):
+def test_parquet_embeds_images_and_streams(release, tmp_path):
+    build("proxford", release["root"], tmp_path / "out")
     moved = tmp_path / "elsewhere"
-    shutil.copytree(built["out"], moved)
-    shutil.rmtree(built["root"])  # no local path may be needed any more
+    shutil.copytree(tmp_path / "out", moved)
+    shutil.rmtree(release["root"])  # no local path may be needed any more
     stream = load_dataset(str(moved), "index", split="test", streaming=True)
     rows = list(stream)
     assert [r["index_id"] for r in rows] == list(range(12))
     assert rows[3]["image"].size == (64, 48)
-    pairs = next(iter(load_dataset(str(moved), split="hard", streaming=True)))
+    pairs = next(iter(load_dataset(str(moved), "pairs", split="hard", streaming=True)))
     assert pairs["query_id"] == 0
 
 
 def test_card_declares_configs_and_sizes(built):
     card = DatasetCard.load(built["out"] / "README.md")
-    assert card.data.pretty_name == "PROxford"
+    assert card.data.pretty_name == "custom data in the PROxford format"  # not revisitop's queries
     configs = {c["config_name"]: c for c in card.data.configs}
     assert set(configs) == {"pairs", "queries", "index"}
     assert configs["pairs"].get("default") is True
@@ -119,26 +121,54 @@ def test_card_declares_configs_and_sizes(built):
     infos = {i["config_name"]: i for i in card.data.dataset_info}
     assert {s["name"]: s["num_examples"] for s in infos["index"]["splits"]} == {"test": 12}
     assert {s["name"]: s["num_examples"] for s in infos["pairs"]["splits"]} == {"easy": 24, "medium": 24, "hard": 24}
-    assert "pixel retrieval" in card.text.lower()
+    for config, info in infos.items():  # true sizes: the Parquet files, and the Arrow bytes of the splits
+        assert info["download_size"] == sum(p.stat().st_size for p in (built["out"] / config).glob("*.parquet"))
+        assert info["dataset_size"] == sum(s["num_bytes"] for s in info["splits"]) > 0
+    assert card.data.size_categories == ["n<1K"]  # 24 * 3 + 4 + 12 rows
+    assert card.data.license == "other" and card.data.license_link == "LICENSE"
+    assert (built["out"] / "LICENSE").read_text().startswith("PROxford / PRParis")
+    assert "instance-segmentation" in card.data.task_ids and "instance-segmentation" not in card.data.tags
+    assert "not the PROxford benchmark" in card.text
     assert built["report"]["counts"]["labelled_pairs"] == 20
 
 
-def test_revisitop_layout_and_separate_images(tmp_path, build_tool):
+def test_card_body_is_for_dataset_users(built):
+    text = (built["out"] / "README.md").read_text()
+    body = text.split("\n---\n", 1)[1]
+    for section in ("## Load", "## Configs and fields", "## Protocols and junk", "## Evaluate",
+                    "## Reference numbers", "## Build provenance", "## License", "## Citation"):
+        assert section in body
+    assert "Quickstart" not in body and "pip install" not in body  # the project README stays the project's
+    assert "| DELG | SSP | 37.3 | 34.6 | 36.6 | 29.9 |" in body  # Table 2, PROxford row as printed
+    assert "| localization in retrieval | SIFT+SP | 10.5 | 3.9 | 7.1 | 2.4 |" in body  # Table 1
+    assert 'evaluate.load("pixret/pixret_map", "custom")' in body
+    report = built["report"]
+    for source in report["sources"]:  # provenance: every source with its SHA-256
+        assert source["sha256"] in body and len(source["sha256"]) == 64
+    assert f"pixret {pixret.__version__}" in body
+    from pixret.cli.push import broken_links
+
+    files = {p.relative_to(built["out"]).as_posix() for p in built["out"].rglob("*") if p.is_file()}
+    assert not broken_links(text, files)
+    assert "preview.jpg" in body and Image.open(built["out"] / "preview.jpg").size[0] > 400
+
+
+def test_revisitop_layout_and_separate_images(tmp_path):
     root = tmp_path / "rel"
-    write_tiny_release(root, "prparis", layout="revisitop")
+    synthetic.write_tiny_release(root, "prparis", layout="revisitop")
     images = tmp_path / "images"
     shutil.move(root / "data/datasets/rparis6k/jpg", images)
     with pytest.raises(ReleaseError, match="images folder not found"):
-        build_tool.build("prparis", root, tmp_path / "out")
-    build_tool.build("prparis", root, tmp_path / "out", images_dir=images)
+        build("prparis", root, tmp_path / "out")
+    build("prparis", root, tmp_path / "out", images=[images])
     assert load_dataset(str(tmp_path / "out"), "index", split="test").num_rows == 12
     card = DatasetCard.load(tmp_path / "out" / "README.md")
-    assert card.data.pretty_name == "PRParis"
+    assert card.data.pretty_name == "custom data in the PRParis format"
 
 
-def test_exif_orientation_sets_mask_size(tmp_path, build_tool):
+def test_exif_orientation_sets_mask_size(tmp_path):
     root = tmp_path / "rel"
-    write_tiny_release(root)
+    synthetic.write_tiny_release(root)
     # index_002 stored landscape 64x48 but shown rotated (EXIF 6): displayed 48 wide, 64 high
     stored = np.zeros((48, 64, 3), np.uint8)
     stored[:, :8] = 255
@@ -148,11 +178,11 @@ def test_exif_orientation_sets_mask_size(tmp_path, build_tool):
         if 2 in gnd.easy[q] + gnd.hard[q]:
             rel = f"labels/proxford/g{q // 2}/index_002.json"
             synthetic.write_label(root, rel, [[[1, 1], [40, 1], [40, 60], [1, 60]]], 64, 48)
-    build_tool.build("proxford", root, tmp_path / "out")
+    build("proxford", root, tmp_path / "out")
     index = load_dataset(str(tmp_path / "out"), "index", split="test")
     assert (index[2]["width"], index[2]["height"]) == (48, 64)
     assert index[2]["image"].size == (48, 64)  # datasets applies the orientation when decoding
-    rows = [r for r in load_dataset(str(tmp_path / "out"), split="medium") if r["index_id"] == 2]
+    rows = [r for r in load_dataset(str(tmp_path / "out"), "pairs", split="medium") if r["index_id"] == 2]
     assert rows and all(r["mask"]["size"] == [64, 48] for r in rows)
 
 
@@ -170,14 +200,14 @@ def _label_of(release, q=0):
 @pytest.mark.parametrize("case, message", [
     ("missing_label", "cannot read"),
     ("unreadable_label", "not valid LabelMe JSON"),
-    ("no_polygon", "label has no polygon"),
+    ("no_polygon", "label has no shape"),
     ("size_mismatch", "label is for a 99x77 image"),
-    ("missing_jpeg", "index_.*jpg: cannot read"),
-    ("corrupt_jpeg", "corrupt or unreadable JPEG"),
+    ("missing_jpeg", "1 of the 16 images the ground truth lists are missing or corrupt:\n  index_.*jpg: not in "),
+    ("corrupt_jpeg", "index_.*jpg: corrupt or unreadable JPEG .* \\[index image"),
     ("extra_label", "not an easy/hard positive of query 0"),
     ("crafted_pickle", "refusing to load global"),
 ])
-def test_bad_release_fails_clearly_and_writes_nothing(release, build_tool, tmp_path, case, message):
+def test_bad_release_fails_clearly_and_writes_nothing(release, tmp_path, case, message):
     i, label = _label_of(release)
     jpg = release["root"] / "revisitop/data/roxford5k/jpg" / f"{release['gnd']['imlist'][i]}.jpg"
     if case == "missing_label":
@@ -198,7 +228,7 @@ def test_bad_release_fails_clearly_and_writes_nothing(release, build_tool, tmp_p
     elif case == "crafted_pickle":
         (release["root"] / "revisitop/data/roxford5k/gnd_roxford5k.pkl").write_bytes(_evil_pickle(tmp_path / "pwned"))
     with pytest.raises(ReleaseError, match=message) as err:
-        build_tool.build("proxford", release["root"], tmp_path / "out")
+        build("proxford", release["root"], tmp_path / "out")
     if case in ("missing_label", "unreadable_label", "no_polygon", "size_mismatch"):
         assert str(label) in str(err.value) and "pair 0_" in str(err.value)
     _no_output_left(tmp_path)
@@ -217,7 +247,7 @@ def _evil_pickle(target) -> bytes:
     return pickle.dumps({"gnd": [], "imlist": [], "qimlist": [], "x": _Evil(target)}, protocol=3)
 
 
-def test_crafted_npy_runs_no_code(release, build_tool, tmp_path):
+def test_crafted_npy_runs_no_code(release, tmp_path):
     path = release["root"] / "oxford_pair2labelpath.npy"
     header = path.read_bytes()
     # keep the genuine .npy header of an object array, replace the pickle payload
@@ -227,12 +257,12 @@ def test_crafted_npy_runs_no_code(release, build_tool, tmp_path):
     np.lib.format.read_array_header_1_0(stream)
     path.write_bytes(header[: stream.tell()] + _evil_pickle(tmp_path / "pwned"))
     with pytest.raises(ReleaseError, match="oxford_pair2labelpath.npy: not a plain-data pickle"):
-        build_tool.build("proxford", release["root"], tmp_path / "out")
+        build("proxford", release["root"], tmp_path / "out")
     assert not (tmp_path / "pwned").exists()
     _no_output_left(tmp_path)
 
 
-def test_reported_not_failed_cases(release, build_tool, tmp_path):
+def test_reported_not_failed_cases(release, tmp_path):
     gnd = release["gnd"]
     labels = dict(release["labels"])
     q, i = 1, gnd["gnd"][1]["hard"][0]
@@ -242,11 +272,11 @@ def test_reported_not_failed_cases(release, build_tool, tmp_path):
     synthetic.write_pair2label(release["root"], "proxford", labels)
     i2, label = _label_of(release, q=2)
     label.write_text(json.dumps(synthetic.labelme([[[-5, -3], [70, 2], [30, 60]]], 48, 64)))  # outside the image
-    report = build_tool.build("proxford", release["root"], tmp_path / "out", ignore_extra_labels=True)
+    report = build("proxford", release["root"], tmp_path / "out", ignore_extra_labels=True)
     assert report["unlabelled_positives"] == [{"query_id": 1, "index_id": i, "index_name": gnd["imlist"][i]}]
     assert report["ignored_label_entries"][0]["index_id"] == junk
     assert report["clipped"][0]["points"] == 3 and report["clipped"][0]["index_id"] == i2
-    medium = load_dataset(str(tmp_path / "out"), split="medium")
+    medium = load_dataset(str(tmp_path / "out"), "pairs", split="medium")
     row = next(r for r in medium if (r["query_id"], r["index_id"]) == (1, i))
     assert row["positive"] and row["mask"] is None  # kept, never dropped or invented
     clipped = next(r for r in medium if (r["query_id"], r["index_id"]) == (2, i2))
@@ -254,29 +284,37 @@ def test_reported_not_failed_cases(release, build_tool, tmp_path):
     assert json.loads((tmp_path / "out/build_report.json").read_text())["counts"]["unlabelled_positives"] == 1
 
 
-def test_cli_messages(release, build_tool, tmp_path, capsys):
+def test_cli_messages(release, tmp_path, capsys):
     out = tmp_path / "out"
-    assert build_tool.main(["--benchmark", "proxford", "--data-dir", str(release["root"]), "--output", str(out)]) == 0
-    assert "20/20 positive pairs labelled" in capsys.readouterr().out
-    assert build_tool.main(["--benchmark", "proxford", "--data-dir", str(release["root"]), "--output", str(out)]) == 1
+    assert main(["build", "--benchmark", "proxford", "--data-dir", str(release["root"]), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "20/20 positive pairs labelled" in printed and "NOT the benchmark" in printed
+    assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~_umask())  # not mkdtemp's 0700
+    assert main(["build", "--benchmark", "proxford", "--data-dir", str(release["root"]), "--output", str(out)]) == 1
     assert "--overwrite" in capsys.readouterr().err
     _, label = _label_of(release)
     label.unlink()
-    args = ["--benchmark", "proxford", "--data-dir", str(release["root"]), "--output", str(out), "--overwrite"]
-    assert build_tool.main(args) == 1
-    assert str(label) in capsys.readouterr().err
-    assert load_dataset(str(out), split="medium").num_rows == 24  # the old output is untouched
+    args = ["build", "--benchmark", "proxford", "--labels", str(release["root"]), "--output", str(out), "--overwrite"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert str(label) in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert load_dataset(str(out), "pairs", split="medium").num_rows == 24  # the old output is untouched
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # ---------------------------------------------------------------- real revisitop ground truth
-@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data/revisitop (present in CI)")
 @pytest.mark.parametrize("bench_name, counts", [
     ("proxford", {"easy": (3029, 1356 + 2497), "medium": (5526, 1356), "hard": (2497, 1356 + 3029)}),
     ("prparis", {"easy": (6874, 7153 + 10350), "medium": (17224, 7153), "hard": (10350, 7153 + 6874)}),
 ])
-def test_real_revisitop_ground_truth(tmp_path, bench_name, counts):
+def test_real_revisitop_ground_truth(tmp_path, shared_dir, bench_name, counts):
     name = {"proxford": "roxford5k", "prparis": "rparis6k"}[bench_name]
-    gnd = load_pickle(SHARED / f"gnd_{name}.pkl")
+    gnd = load_pickle(shared_dir / f"data/revisitop/gnd_{name}.pkl")
     root = tmp_path / "rel"
     synthetic.write_gnd(root, bench_name, gnd)
     pixels = np.full((24, 32, 3), 128, np.uint8)
@@ -299,3 +337,58 @@ def test_real_revisitop_ground_truth(tmp_path, bench_name, counts):
     assert builder.report["counts"]["positive_pairs"] == len(labels)
     gt = load_ground_truth(root / f"revisitop/data/{name}/gnd_{name}.pkl")
     assert len(gt.query_names) == 70 and protocol_lists(gt, "medium", 0)[1] == sorted(gnd["gnd"][0]["junk"])
+
+
+# ---------------------------------------------------------------- LabelMe as the tool writes it
+def _shape(points, shape_type="polygon"):
+    return {"label": "target", "points": points, "group_id": None, "shape_type": shape_type, "flags": {}}
+
+
+def _rewrite(label, shapes, height=48, width=64, **extra):
+    document = {"version": "5.2.1", "flags": {}, "shapes": shapes, "imagePath": "x.jpg", "imageData": None,
+                "imageHeight": height, "imageWidth": width, **extra}
+    label.write_text(json.dumps(document))
+
+
+def test_labelme_shape_types(release, tmp_path):
+    i, label = _label_of(release)
+    _rewrite(label, [_shape([[2, 2], [20, 2], [20, 12]], None),  # null shape_type: LabelMe's polygon
+                     _shape([[30, 5], [40, 15]], "rectangle"),
+                     _shape([[50, 30], [50, 36]], "circle")])
+    report = build("proxford", release["root"], tmp_path / "out")
+    assert {f["shape"] for f in report["filled_shapes"]} == {"shape 1: rectangle", "shape 2: circle"}
+    row = next(r for r in load_dataset(str(tmp_path / "out"), "pairs", split="medium")
+               if (r["query_id"], r["index_id"]) == (0, i))
+    mask = masks.decode(row["mask"]).astype(bool)
+    assert mask[8:12, 32:38].all()  # inside the rectangle
+    assert mask[30, 50] and abs(mask[24:37, 44:57].sum() - np.pi * 36) < 12  # a filled disc of radius 6
+    assert not mask[30, 43] and not mask[45, 5]
+
+
+@pytest.mark.parametrize("shapes, extra, message", [
+    ([_shape([[2, 2], [20, 2]], "line")], {}, "shape 0 is a 'line'; only polygon, rectangle and circle"),
+    ([_shape([[2, 2]], "point")], {}, "shape 0 is a 'point'"),
+    (["not a shape"], {}, "shape 0 is not an object"),
+    ([_shape([[2, 2], [20, 2], [None, 3]])], {}, "shape 0 points must be finite"),
+    ([_shape([[2, 2], [20, 2], [20, 9]])], {"imageHeight": "48px"}, "imageHeight must be a positive whole number"),
+    ([_shape([[2, 2], [20, 2], [20, 9]])], {"imageWidth": 0}, "imageWidth must be a positive whole number"),
+    ([_shape([[2, 2], [20, 2], [20, 9], [9, 9]], "rectangle")], {}, "shape 0 is a rectangle of 4 points"),
+])
+def test_malformed_labelme_names_file_and_pair(release, tmp_path, shapes, extra, message):
+    _, label = _label_of(release)
+    _rewrite(label, shapes, **extra)
+    with pytest.raises(ReleaseError, match=message) as err:
+        build("proxford", release["root"], tmp_path / "out")
+    assert str(label) in str(err.value) and "pair 0_" in str(err.value)
+    _no_output_left(tmp_path)
+
+
+def test_label_paths_windows_separators_and_escapes(release, tmp_path):
+    labels = {pair: rel.replace("/", "\\") for pair, rel in release["labels"].items()}
+    synthetic.write_pair2label(release["root"], "proxford", labels)
+    assert build("proxford", release["root"], tmp_path / "out")["counts"]["labelled_pairs"] == 20
+    first = next(iter(labels))
+    for escape in ("../outside.json", "/etc/passwd", "C:\\labels\\x.json"):
+        synthetic.write_pair2label(release["root"], "proxford", {**labels, first: escape})
+        with pytest.raises(ReleaseError, match="leaves the release folder"):
+            build("proxford", release["root"], tmp_path / "out2")

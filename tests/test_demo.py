@@ -9,38 +9,41 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import evaluate
 from datasets import load_dataset
 
-from conftest import METRIC_DIR, load_tool
-from pixret import baselines, report, world
-from pixret.release import locate_release, load_ground_truth, load_pair2label, read_label, image_size
+import pixret
+from pixret import baselines, geometry, report, world
+from pixret.cli import main
+from pixret.cli.demo import run_demo, score
+from pixret.dataset import open_dataset
+from pixret.release import load_ground_truth, load_pair2label, locate_release, read_label
 
 TINY = world.WorldConfig(seed=3, landmarks=2, views_per_landmark=6, background_images=3)
+SMALL = world.WorldConfig(seed=5, landmarks=3, views_per_landmark=8, background_images=6)
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """The demo at its default size and seed, run once for this module."""
-    demo = load_tool("demo")
-    return demo.run(tmp_path_factory.mktemp("demo"), report_queries=3, top_k=4)
+    """The demo on a small world (any seed: the tests assert what holds for every world), run once."""
+    folder = tmp_path_factory.mktemp("demo") / "out"
+    return {**run_demo(folder, SMALL, report_queries=3, top_k=4), "folder": folder}
 
 
 def test_world_is_an_upstream_release(tmp_path):
     info = world.make_world(tmp_path / "release", TINY)
-    release = locate_release(tmp_path / "release", "proxford")
+    release = locate_release("proxford", tmp_path / "release")
     gt = load_ground_truth(release.gnd_path)
     assert gt.index_names == info["gnd"]["imlist"] and len(gt.query_names) == len(info["queries"])
     pair2label = load_pair2label(release.pair2label_path)
     assert set(pair2label) == {(q, i) for q in range(len(gt.query_names)) for i in gt.easy[q] + gt.hard[q]}
     for (q, i), rel in pair2label.items():
-        label = read_label(release.root / rel)
-        height, width = image_size(release.image_path(gt.index_names[i]))
+        label = read_label(release.label_path(rel))
+        height, width = release.images.size(gt.index_names[i])
         assert (label.height, label.width) == (height, width)
         for polygon in label.polygons:  # labels lie inside their image
             assert (polygon >= 0).all() and (polygon[:, 0] <= width).all() and (polygon[:, 1] <= height).all()
     for q, box in enumerate(gt.bbx):
-        qh, qw = image_size(release.image_path(gt.query_names[q]))
+        qh, qw = release.images.size(gt.query_names[q])
         assert 0 <= box[0] < box[2] <= qw and 0 <= box[1] < box[3] <= qh
 
 
@@ -57,6 +60,7 @@ def test_world_is_deterministic(tmp_path):
 
 
 def test_difficulty_follows_the_applied_degradation(tmp_path):
+    """The spec of the world's docstring, checked with an independent rasterisation (PIL, not the world's)."""
     info = world.make_world(tmp_path / "release", world.WorldConfig(seed=1))
     views, queries = info["views"], info["queries"]
     unit = world.unit_scale(info["config"]["width"], info["config"]["height"])
@@ -66,15 +70,17 @@ def test_difficulty_follows_the_applied_degradation(tmp_path):
             for i in entry[kind]:
                 view = views[i]
                 assert view["landmark"] == queries[q]["landmark"]  # only views of the query's landmark
-                strong = (view["perspective"] > world.HARD_PERSPECTIVE or view["scale"] < world.HARD_SCALE * unit
-                          or view["occlusion"] > world.HARD_OCCLUSION or abs(view["gain"] - 1) > world.HARD_GAIN)
+                degraded = {"perspective": view["perspective"] > world.HARD_PERSPECTIVE,
+                            "scale": view["scale"] < world.HARD_SCALE * unit,
+                            "occlusion": view["occlusion"] > world.HARD_OCCLUSION,
+                            "lighting": abs(view["gain"] - 1) > world.HARD_GAIN}
                 visible, pixels = _visibility(view, queries[q]["region"], info["config"])
                 if kind == "easy":
-                    assert not strong and visible >= 0.75 - 0.02
+                    assert not any(degraded.values()) and visible >= 0.75 - 0.03, (q, i, degraded, visible)
                 elif kind == "hard":
-                    assert strong or visible < 0.75 + 0.02
+                    assert any(degraded.values()) or visible < 0.75 + 0.03, (q, i, visible)
                 else:
-                    assert visible < world.JUNK_VISIBLE + 0.02 or pixels < world.JUNK_AREA
+                    assert visible < world.JUNK_VISIBLE + 0.03 or pixels < world.JUNK_AREA + 20, (q, i)
                 seen[kind] += 1
     assert seen["easy"] > 0 and seen["hard"] > 0
     # views of other landmarks and background images are never listed
@@ -84,84 +90,93 @@ def test_difficulty_follows_the_applied_degradation(tmp_path):
         assert not listed & others
 
 
-def _polygon(view, region):
-    x1, y1, x2, y2 = region
-    return world.apply(np.asarray(view["homography"]), [[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
-
-
 def _visibility(view, region, config):
-    """(visible fraction of the region, its pixels inside the image)."""
+    """(visible fraction of the region's projected area, its pixels inside the image), drawn with PIL."""
     width, height = config["width"], config["height"]
-    polygon = _polygon(view, region)
-    inside = world.raster(world.clip_polygon(polygon, width, height), width, height)
+    x1, y1, x2, y2 = region
+    h = np.asarray(view["homography"])
+    corners = np.c_[[[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.ones(4)] @ h.T
+    polygon = corners[:, :2] / corners[:, 2:]
+    drawn = Image.new("1", (width, height))
+    ImageDraw.Draw(drawn).polygon([tuple(p) for p in polygon], fill=1)
+    inside = np.asarray(drawn, bool)
     occluder = np.zeros((height, width), bool)
     if view["occluder"]:
         occluder_image = Image.new("1", (width, height))
         ImageDraw.Draw(occluder_image).rectangle(view["occluder"], fill=1)
         occluder = np.asarray(occluder_image, bool)
-    return (inside & ~occluder).sum() / max(world.polygon_area(polygon), 1), int(inside.sum())
+    x, y = polygon[:, 0], polygon[:, 1]
+    area = abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2
+    return (inside & ~occluder).sum() / max(area, 1), int(inside.sum())
 
 
 # ---------------------------------------------------------------- baselines and the demo
-def test_baselines_order_on_the_demo_seed(demo_run):
+def test_baselines_order(demo_run):
+    """What holds for every world: the oracle is perfect, the matcher localises better than the whole image."""
     scores = demo_run["scores"]
     for protocol in ("medium", "hard"):
         oracle = scores["oracle"][protocol]
-        assert oracle["miou_det"] == oracle["miou_seg"] == 1.0
-        assert oracle["map_det"] == 1.0  # no ignored query in a 14-query world: the ceiling is 1
-        whole = scores["whole image"][protocol]["miou_seg"]
-        matcher = scores["matcher (Harris + RANSAC)"][protocol]["miou_seg"]
-        assert whole < matcher < 1.0
-    matcher = scores["matcher (Harris + RANSAC)"]
-    assert matcher["medium"]["miou_seg"] - matcher["hard"]["miou_seg"] > 0.15  # the easy-vs-hard gap
+        assert oracle["miou_det"] == oracle["miou_seg"] == oracle["image_map"] == 1.0
+        assert oracle["map_det"] == oracle["map_seg"] == 1.0  # custom data: no ignored query, the ceiling is 1
+        whole = scores["whole image"][protocol]
+        matcher = scores["matcher (Harris + RANSAC)"][protocol]
+        assert whole["miou_seg"] < matcher["miou_seg"] < 1.0
+        assert whole["miou_det"] < matcher["miou_det"] < 1.0
 
 
 def test_opencv_sift_baseline(demo_run):
-    folder = demo_run["report"].replace("/report/index.html", "")
-    queries = list(load_dataset(f"{folder}/dataset", "queries", split="test"))
-    index = list(load_dataset(f"{folder}/dataset", "index", split="test"))
-    splits = load_dataset(f"{folder}/dataset")
-    sift = baselines.sift_matcher(queries, index)
-    scores = load_tool("demo").score(evaluate.load(str(METRIC_DIR), "proxford"), sift, splits)
+    data = open_dataset(demo_run["folder"] / "dataset")
+    splits = {p: data.split(p) for p in ("medium", "hard")}
+    sift = baselines.sift_matcher(list(data.queries), list(data.index))
+    options = {"index_size": len(data.index_sizes), "num_queries": len(data.query_names)}
+    scores = score(pixret.load_metric("custom"), sift, splits, options)
     for protocol in ("medium", "hard"):
         assert demo_run["scores"]["whole image"][protocol]["miou_seg"] < scores[protocol]["miou_seg"] < 1.0
-    assert scores["medium"]["miou_seg"] - scores["hard"]["miou_seg"] > 0.15
 
 
-def test_demo_writes_tables_and_json(demo_run, tmp_path):
+def test_demo_writes_tables_and_json(demo_run):
     text = demo_run["tables"]
     assert "Table 1" in text and "Table 2" in text
     rows = [line for line in text.splitlines() if line.startswith("| oracle")]
     assert rows[0] == "| oracle | 100.0 | 100.0 | 100.0 | 100.0 |"
-    out = json.loads(open(demo_run["report"].replace("report/index.html", "results.json")).read())
+    out = json.loads((demo_run["folder"] / "results.json").read_text())
     assert out["scores"]["oracle"]["medium"]["miou_seg"] == 1.0
-    assert out["world"]["positives_medium"] > 100
+    medium = load_dataset(str(demo_run["folder"] / "dataset"), "pairs", split="medium")
+    assert out["world"]["positives_medium"] == sum(medium["positive"]) > 50
+
+
+def test_demo_dataset_card_says_synthetic(demo_run):
+    text = (demo_run["folder"] / "dataset" / "README.md").read_text()
+    title = next(line for line in text.split("\n---\n", 1)[1].splitlines() if line.startswith("# "))
+    assert "synthetic demo" in title
+    first = next(line for line in text.split(title, 1)[1].splitlines() if line.strip())
+    assert first.startswith("**This is a synthetic demo**")
+    assert "- synthetic" in text.split("\n---\n", 1)[0] and "license: mit" in text
 
 
 def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
-    folder = demo_run["report"].replace("/report/index.html", "")
-    args = ["--dataset", f"{folder}/dataset", "--predictions", f"{folder}/matcher/predictions.json",
-            "--ranks", f"{folder}/matcher/ranks.npy", "--format", "json"]
-    assert load_tool("evaluate").main(args) == 0
+    folder = demo_run["folder"]
+    args = ["evaluate", "--dataset", str(folder / "dataset"), "--predictions", str(folder / "matcher/predictions.json"),
+            "--ranks", str(folder / "matcher/ranks.npy"), "--format", "json"]
+    assert main(args) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == demo_run["scores"]["matcher (Harris + RANSAC)"]
 
 
 def test_visual_report_shows_outlines(demo_run):
-    page = open(demo_run["report"]).read()
+    page = (demo_run["folder"] / "report" / "index.html").read_text()
     files = re.findall(r'src="([^"]+\.png)"', page)
     assert len(files) == 4 * 3  # every baseline, three queries
-    folder = demo_run["report"].rsplit("/", 1)[0]
     colours = {}
     for file in files:
-        pixels = np.asarray(Image.open(f"{folder}/{file}").convert("RGB"))
+        pixels = np.asarray(Image.open(demo_run["folder"] / "report" / file).convert("RGB"))
         flat = pixels.reshape(-1, 3)
         colours[file] = {name: int((flat == np.array(colour)).all(axis=1).sum()) for name, colour in
                          (("pred", report.PREDICTION), ("gt", report.GROUND_TRUTH), ("tp", report.TRUE_POSITIVE),
                           ("fp", report.FALSE_POSITIVE))}
     oracle = [c for f, c in colours.items() if f.startswith("oracle")]
     # the oracle's prediction is the ground truth: drawn over it, its outline shows; frames are green
-    assert all(c["pred"] > 100 and c["tp"] > 1000 and c["fp"] == 0 for c in oracle)
+    assert all(c["pred"] > 100 and c["tp"] > 1000 for c in oracle)
     whole = [c for f, c in colours.items() if f.startswith("whole_image")]
     assert all(c["gt"] > 100 and c["pred"] > 100 for c in whole)  # both outlines visible
     assert any(c["fp"] > 1000 for c in whole)  # whole-image masks are false positives (IoU <= 0.5)
@@ -175,8 +190,12 @@ def test_outline_is_the_mask_border():
 
 
 def test_demo_entry_point_small(tmp_path, capsys):
-    demo = load_tool("demo")
-    assert demo.main(["--small", "--output", str(tmp_path / "out")]) == 0
+    assert main(["demo", "--small", "--output", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert "Table 1" in printed and "| oracle | 100.0 | 100.0" in printed
     assert (tmp_path / "out" / "tables.md").exists() and (tmp_path / "out" / "report" / "index.html").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert main(["demo", "--small", "--output", str(tmp_path / "mine")]) == 1
+    assert "is not an earlier demo output" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 
-import evaluate
 import numpy as np
 import pytest
 from datasets import load_dataset
 from hypothesis import given, settings, strategies as st
 from pycocotools import mask as cocomask
 
-from conftest import METRIC_DIR
+import pixret
 from pixret import masks
+from pixret.metric import rle, scoring as pm
 
 THRESHOLDS = [t / 100 for t in range(50, 100, 5)]
 
@@ -87,20 +87,20 @@ def box_of(mask):
 
 
 # ---------------------------------------------------------------- hand-computed cases
-def _run(pm, positions, ious, junk=None, ignored=(), official=True):
+def _run(positions, ious, junk=None, ignored=(), official=True):
     junk = junk or [[] for _ in positions]
     return pm.pixel_map([np.array(p) for p in positions], [np.array(i, float) for i in ious],
                         [np.array(j, dtype=np.int64) for j in junk], ignored, official=official)[0]
 
 
-def test_average_precision_by_hand(pm):
+def test_average_precision_by_hand():
     assert pm.average_precision(np.array([0]), 1) == 1.0
     assert pm.average_precision(np.array([1]), 1) == 0.25
     assert pm.average_precision(np.array([0]), 2) == 0.5  # the other positive is never retrieved
     assert pm.average_precision(np.array([0, 2]), 2) == pytest.approx((1 + 1) / 2 / 2 + (1 / 2 + 2 / 3) / 2 / 2)
 
 
-def test_iou_exactly_at_threshold_does_not_count(pm):
+def test_iou_exactly_at_threshold_does_not_count():
     # q0: IoU 0.5 -> counts at no threshold: dropped everywhere; q1: IoU 0.55 counts at 0.50 only
     per_t = pm.pixel_map([np.array([0]), np.array([0])], [np.array([0.5]), np.array([0.55])],
                          [np.array([], np.int64)] * 2)[1]
@@ -108,35 +108,35 @@ def test_iou_exactly_at_threshold_does_not_count(pm):
     assert (per_t[1:] == 0).all()  # both dropped: defined as 0
 
 
-def test_ignored_query_lowers_map_by_one_seventieth(pm):
+def test_ignored_query_lowers_map_by_one_seventieth():
     positions = [[0]] * 70
     ious = [[1.0]] * 70
-    assert _run(pm, positions, ious, ignored=(56, 63)) == pytest.approx(68 / 70, abs=1e-12)
-    assert _run(pm, positions, ious, ignored=(56,)) == pytest.approx(69 / 70, abs=1e-12)
-    assert _run(pm, positions, ious, ignored=(56, 63), official=False) == 1.0
+    assert _run(positions, ious, ignored=(56, 63)) == pytest.approx(68 / 70, abs=1e-12)
+    assert _run(positions, ious, ignored=(56,)) == pytest.approx(69 / 70, abs=1e-12)
+    assert _run(positions, ious, ignored=(56, 63), official=False) == 1.0
 
 
-def test_below_threshold_positive_stays_a_negative(pm):
+def test_below_threshold_positive_stays_a_negative():
     # positives at positions 0 (IoU 0.3) and 1 (IoU 0.99): at every t only the second counts,
     # and the first still occupies position 0, so AP = 0.25, not 1.0
-    assert _run(pm, [[0, 1]], [[0.3, 0.99]]) == 0.25
+    assert _run([[0, 1]], [[0.3, 0.99]]) == 0.25
 
 
-def test_junk_shifts_positions(pm):
-    assert _run(pm, [[1]], [[0.99]], junk=[[0]]) == 1.0
-    assert _run(pm, [[1]], [[0.99]]) == 0.25
+def test_junk_shifts_positions():
+    assert _run([[1]], [[0.99]], junk=[[0]]) == 1.0
+    assert _run([[1]], [[0.99]]) == 0.25
 
 
-def test_unranked_positives_count_in_nres(pm):
-    assert _run(pm, [[0, -1]], [[0.99, 0.99]]) == 0.5
+def test_unranked_positives_count_in_nres():
+    assert _run([[0, -1]], [[0.99, 0.99]]) == 0.5
 
 
-def test_all_dropped_is_zero(pm):
-    assert _run(pm, [[0], [0]], [[0.2], [0.4]]) == 0.0
-    assert _run(pm, [[0]] * 3, [[0.2]] * 3, ignored=(1,)) == 0.0
+def test_all_dropped_is_zero():
+    assert _run([[0], [0]], [[0.2], [0.4]]) == 0.0
+    assert _run([[0]] * 3, [[0.2]] * 3, ignored=(1,)) == 0.0
 
 
-def test_image_map_and_precision_at_k(pm):
+def test_image_map_and_precision_at_k():
     ap, prs, aps, _ = pm.image_map([np.array([0, 3, -1])], [np.array([1])])
     # adjusted positions 0 and 2 (junk at 1), three positives
     assert ap == pytest.approx(slow_ap([0, 2], 3))
@@ -166,10 +166,10 @@ def _random_problem(seed):
 
 @settings(max_examples=300, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), official=st.booleans())
-def test_pixel_and_image_map_equal_the_slow_reference(pm, seed, official):
+def test_pixel_and_image_map_equal_the_slow_reference(seed, official):
     ranks, ok, junk, ious, ignore = _random_problem(seed)
     relevant = [np.array(o + j, dtype=np.int64) for o, j in zip(ok, junk)]
-    located = pm.locate(ranks, relevant)
+    located = pm.locate(ranks, np.arange(len(relevant)), relevant, index_size=ranks.max() + 1)
     pos = [p[: len(o)] for p, o in zip(located, ok)]
     junk_pos = [p[len(o):] for p, o in zip(located, ok)]
     iou_lists = [np.array([ious[q, i] for i in o]) for q, o in enumerate(ok)]
@@ -183,7 +183,7 @@ def test_pixel_and_image_map_equal_the_slow_reference(pm, seed, official):
 
 
 # ---------------------------------------------------------------- IoUs
-def test_ious_on_masks_with_known_overlap(pm):
+def test_ious_on_masks_with_known_overlap():
     gt = np.zeros((20, 30), np.uint8)
     gt[0:10, 0:10] = 1
     shifted = np.zeros_like(gt)
@@ -191,52 +191,57 @@ def test_ious_on_masks_with_known_overlap(pm):
     ell = np.zeros_like(gt)  # an L: its box is the 10x10 square, its area 19
     ell[0:10, 0] = 1
     ell[9, 0:10] = 1
-    refs = [{"query_id": 0, "index_id": i, "mask": masks.encode(gt)} for i in range(4)]
-    preds = [{"mask": masks.encode(shifted)}, {"mask": masks.encode(ell)}, {"mask": None},
-             {"mask": masks.encode(gt), "bbox": [0, 0, 5, 10]}]
-    det, seg, available = pm.pair_ious(preds, refs)
+    truth = rle.to_coco(masks.encode(gt))
+    predicted = [rle.to_coco(masks.encode(m)) for m in (shifted, ell)] + [None, truth]
+    boxes = np.full((4, 4), np.nan)
+    boxes[3] = [0, 0, 5, 10]  # a given box is the detection
+    det, seg = pm.pair_ious(predicted, boxes, [truth] * 4)
     assert det.tolist() == pytest.approx([50 / 150, 1.0, 0.0, 0.5])
     assert seg.tolist() == pytest.approx([50 / 150, 19 / 100, 0.0, 1.0])
-    assert available
-    det, seg, available = pm.pair_ious([{"mask": None, "bbox": [0, 0, 10, 20]}], refs[:1])
-    assert det.tolist() == [0.5] and not available
 
 
-def test_rle_validation(pm):
+def test_rle_validation():
     good = masks.encode(np.eye(5, dtype=np.uint8))
-    assert pm.rle_problem(good) is None
-    assert pm.rle_problem({**good, "counts": good["counts"].encode()}) is None
-    assert "cover" in pm.rle_problem({**good, "size": [5, 6]})
-    assert "not a valid" in pm.rle_problem({**good, "counts": good["counts"] + "a"})
-    assert "not a valid" in pm.rle_problem({**good, "counts": "~~~"})
-    assert "size" in pm.rle_problem({"size": [5], "counts": good["counts"]})
-    assert "expected" in pm.rle_problem([1, 2])
+    assert rle.problem(good) is None
+    assert rle.problem({**good, "counts": good["counts"].encode()}) is None
+    assert "cover" in rle.problem({**good, "size": [5, 6]})
+    assert "not a valid" in rle.problem({**good, "counts": good["counts"] + "a"})
+    assert "not a valid" in rle.problem({**good, "counts": "~~~"})
+    assert "size" in rle.problem({"size": [5], "counts": good["counts"]})
+    assert "expected" in rle.problem([1, 2])
+    # the bytes checked are the bytes pycocotools gets: nothing outside ASCII '0'..'o' passes
+    for bad in ("\u0101", "\u4e2d", "\x00", "\xff", "\U0001f600"):
+        assert rle.problem({**good, "counts": good["counts"][:2] + bad + good["counts"][2:]}) is not None
+    assert "non-ASCII" in rle.problem({**good, "counts": good["counts"] + "\u0101"})
 
 
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_batched_rle_check_flags_exactly_the_broken_ones(pm, seed):
+def test_batched_rle_check_flags_exactly_the_broken_ones(seed):
     rng = np.random.default_rng(seed)
     rles, broken = [], []
     for k in range(int(rng.integers(1, 8))):
         shape = tuple(int(v) for v in rng.integers(1, 40, 2))
         mask = (rng.random(shape) < rng.random()).astype(np.uint8)
-        rle = cocomask.encode(np.asfortranarray(mask))
-        rle = {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode()}
-        damage = rng.integers(0, 4)
+        encoded = masks.encode(mask)
+        damage = rng.integers(0, 5)
         if damage == 1:
-            rle["size"] = [shape[0] + 1, shape[1]]
+            encoded["size"] = [shape[0] + 1, shape[1]]
         elif damage == 2:
-            rle["counts"] = rle["counts"][:-1]
+            encoded["counts"] = encoded["counts"][:-1]
         elif damage == 3:
-            rle["counts"] = rle["counts"] + "\x7f"
-        rles.append(rle)
+            encoded["counts"] = encoded["counts"] + "\x7f"
+        elif damage == 4:
+            encoded["counts"] = encoded["counts"] + chr(int(rng.integers(0x100, 0x3000)))
+        rles.append((encoded, mask))
         broken.append(bool(damage))
-    problems = pm.rle_problems(rles)
+    coco, problems = rle.check([r for r, _ in rles])
     assert [p is not None for p in problems] == broken
-    for rle, problem in zip(rles, problems):
-        if problem is None:  # what we accept, pycocotools decodes to the declared size
-            assert cocomask.decode({**rle, "counts": rle["counts"].encode()}).shape == tuple(rle["size"])
+    for (encoded, mask), checked, problem in zip(rles, coco, problems):
+        if problem is None:  # what we accept, pycocotools decodes back to the very mask
+            assert np.array_equal(cocomask.decode(checked), mask)
+        else:
+            assert checked is None
 
 
 # ---------------------------------------------------------------- through evaluate.load on a built dataset
@@ -244,10 +249,13 @@ def _perfect(split):
     return [{"mask": row["mask"]} for row in split]
 
 
-def test_evaluate_load_end_to_end_equals_reference(tiny_dataset):
-    metric = evaluate.load(str(METRIC_DIR), "proxford")
-    for protocol in ("easy", "medium", "hard"):
-        split = load_dataset(str(tiny_dataset["out"]), split=protocol)
+@pytest.fixture(scope="module")
+def splits(tiny_dataset):
+    return {p: load_dataset(str(tiny_dataset["out"]), "pairs", split=p) for p in ("easy", "medium", "hard")}
+
+
+def test_evaluate_load_end_to_end_equals_reference(splits, custom_metric):
+    for protocol, split in splits.items():
         rng = np.random.default_rng(len(protocol))
         preds, ious_seg, ious_det = [], {}, {}
         for row in split:
@@ -263,11 +271,13 @@ def test_evaluate_load_end_to_end_equals_reference(tiny_dataset):
                 ious_det[row["query_id"], row["index_id"]] = np_iou(box_of(pred), box_of(gt))
         num_queries = max(split["query_id"]) + 1
         ranks = np.stack([rng.permutation(40) for _ in range(num_queries)])  # ids >= 12 are distractors
-        result = metric.compute(predictions=preds, references=split, ranks=ranks)
+        result = custom_metric.compute(predictions=preds, references=split, ranks=ranks, index_size=12,
+                                       distractors=28)
         ok = [[r["index_id"] for r in split if r["query_id"] == q and r["positive"]] for q in range(num_queries)]
         junk = [[r["index_id"] for r in split if r["query_id"] == q and not r["positive"]] for q in range(num_queries)]
         assert result["map_det"] == pytest.approx(slow_pixel_map(ranks, ok, junk, ious_det), abs=1e-9)
         assert result["map_seg"] == pytest.approx(slow_pixel_map(ranks, ok, junk, ious_seg), abs=1e-9)
+        assert np.mean(result["per_threshold"]["map_seg"]) == pytest.approx(result["map_seg"], abs=1e-12)
         image_ap, image_pr = slow_image_map(ranks, ok, junk)
         assert result["image_map"] == pytest.approx(image_ap, abs=1e-9)
         assert [result[f"image_mp@{k}"] for k in (1, 5, 10)] == pytest.approx(image_pr.tolist(), abs=1e-9)
@@ -278,97 +288,64 @@ def test_evaluate_load_end_to_end_equals_reference(tiny_dataset):
             assert 0.0 <= result[key] <= 1.0
 
 
-def test_perfect_and_missing_predictions(tiny_dataset):
-    metric = evaluate.load(str(METRIC_DIR), "prparis")
-    split = load_dataset(str(tiny_dataset["out"]), split="medium")
-    perfect = metric.compute(predictions=_perfect(split), references=split)
+def test_perfect_and_missing_predictions(splits, custom_metric):
+    split = splits["medium"]
+    perfect = custom_metric.compute(predictions=_perfect(split), references=split)
     assert perfect["miou_det"] == perfect["miou_seg"] == 1.0 and "map_det" not in perfect
-    empty = metric.compute(predictions=[None] * len(split), references=split.to_list())
+    with pytest.warns(UserWarning, match="every prediction on the 20 scored positive pairs is empty"):
+        empty = custom_metric.compute(predictions=[None] * len(split), references=split.to_list())
     assert empty["miou_det"] == empty["miou_seg"] == 0.0
     boxes = [{"mask": None, "bbox": r["bbox"]} if r["bbox"] else None for r in split]
     ranks = np.tile(np.arange(12), (4, 1))
-    detection_only = metric.compute(predictions=boxes, references=split, ranks=ranks)
+    detection_only = custom_metric.compute(predictions=boxes, references=split, ranks=ranks, index_size=12)
     assert detection_only["miou_det"] == 1.0
     assert detection_only["miou_seg"] is None and detection_only["map_seg"] is None
 
 
-@pytest.mark.parametrize("case, message", [
-    ("length", "11 predictions for 24 references"),
-    ("size", "predictions row 0: mask size"),
-    ("malformed", "predictions row 0: RLE"),
-    ("counts_type", "predictions row 0: RLE counts must be"),
-    ("bbox", "predictions row 0: bbox must be"),
-    ("ranks_rows", r"ranks must have shape \(num_queries=4, K\)"),
-    ("ranks_duplicate", "ranks row 1: duplicate index id"),
-    ("ranks_negative", "ranks row 2: negative index id"),
-    ("ranks_float", "ranks must be integer"),
-    ("mixed", "references mix protocols"),
-    ("unknown_query", "unknown query id 70"),
-    ("duplicate_pair", "references row 5: the pair .* appears twice"),
-])
-def test_bad_input_names_the_row(tiny_dataset, case, message):
-    metric = evaluate.load(str(METRIC_DIR), "proxford")
-    split = load_dataset(str(tiny_dataset["out"]), split="medium")
-    refs = split.to_list()
-    preds = _perfect(split)
-    ranks = np.tile(np.arange(12), (4, 1))
-    first = preds[0]["mask"]
-    if case == "length":
-        preds = preds[:11]
-    elif case == "size":
-        preds[0] = {"mask": masks.encode(np.zeros((10, 10), np.uint8))}
-    elif case == "malformed":
-        preds[0] = {"mask": {"size": first["size"], "counts": first["counts"][:-1] + "z"}}
-    elif case == "counts_type":
-        preds[0] = {"mask": {"size": first["size"], "counts": [1, 2, 3]}}
-    elif case == "bbox":
-        preds[0] = {"mask": None, "bbox": [0, 0, -3, 4]}
-    elif case == "ranks_rows":
-        ranks = ranks[:3]
-    elif case == "ranks_duplicate":
-        ranks[1, 5] = ranks[1, 2]
-    elif case == "ranks_negative":
-        ranks[2, 0] = -1
-    elif case == "ranks_float":
-        ranks = ranks.astype(float)
-    elif case == "mixed":
-        hard = load_dataset(str(tiny_dataset["out"]), split="hard").to_list()
-        refs = refs[:12] + hard[12:]
-        preds = [{"mask": r["mask"]} for r in refs]
-    elif case == "unknown_query":
-        refs[-1] = {**refs[-1], "query_id": 70}
-    elif case == "duplicate_pair":
-        refs[5] = dict(refs[4])
-        preds[5] = preds[4]
-    with pytest.raises(ValueError, match=message):
-        metric.compute(predictions=preds, references=refs, ranks=ranks)
+def test_subset_of_queries_is_explicit(splits, custom_metric):
+    split = splits["medium"]
+    rows = [r for r in split if r["query_id"] in (1, 3)]
+    with pytest.raises(ValueError, match=r"references lack queries \[0, 2\] \(2 of 4 queries"):
+        custom_metric.compute(predictions=_perfect(rows), references=rows, num_queries=4)
+    result = custom_metric.compute(predictions=_perfect(rows), references=rows, queries=[1, 3], num_queries=4,
+                                   ranks=np.tile(np.arange(12), (2, 1)), index_size=12)
+    assert result["subset"] == [1, 3] and result["per_query"]["query_id"] == [1, 3]
+    assert result["miou_seg"] == 1.0 and len(result["per_query"]["image_ap"]) == 2
 
 
-def test_ranks_array_is_not_copied(pm):
+def test_ranks_array_is_not_copied(splits):
+    refs = pm.check_references(splits["medium"], "custom", index_size=12)
     ranks = np.tile(np.arange(12, dtype=np.int64), (4, 1))
-    assert pm.check_ranks(ranks, 4) is ranks
+    assert pm.check_ranks(ranks, refs)[0] is ranks
 
 
 def test_unknown_config_name():
     with pytest.raises(ValueError, match="config_name must be one of"):
-        evaluate.load(str(METRIC_DIR), "roxford")
+        pixret.load_metric("roxford")
+
+
+def test_load_metric_outside_the_clone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert type(pixret.load_metric("proxford")).__name__ == "PixretMap"
 
 
 # ---------------------------------------------------------------- distributed mode
 def _worker(process_id, out_dir, experiment_id, split_dir, queue):
-    split = load_dataset(split_dir, split="medium")
+    import pixret
+
+    split = load_dataset(split_dir, "pairs", split="medium")
     half = len(split) // 2
     rows = range(half) if process_id == 0 else range(half, len(split))
     part = split.select(rows)
-    metric = evaluate.load(str(METRIC_DIR), "proxford", num_process=2, process_id=process_id,
-                           experiment_id=experiment_id, cache_dir=out_dir)
+    metric = pixret.load_metric("custom", num_process=2, process_id=process_id, experiment_id=experiment_id,
+                                cache_dir=out_dir)
     metric.add_batch(predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in part], references=part)
     ranks = np.tile(np.arange(12), (4, 1))[:, ::-1].copy()
-    result = metric.compute(ranks=ranks)
+    result = metric.compute(ranks=ranks, index_size=12)
     queue.put((process_id, None if result is None else {k: v for k, v in result.items() if k != "per_query"}))
 
 
-def test_distributed_two_processes_equal_one(tiny_dataset, tmp_path):
+def test_distributed_two_processes_equal_one(tiny_dataset, tmp_path, custom_metric):
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     experiment_id = uuid.uuid4().hex
@@ -381,9 +358,23 @@ def test_distributed_two_processes_equal_one(tiny_dataset, tmp_path):
         p.join(timeout=60)
         assert p.exitcode == 0
     assert results[1] is None
-    split = load_dataset(str(tiny_dataset["out"]), split="medium")
-    single = evaluate.load(str(METRIC_DIR), "proxford").compute(
+    split = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
+    single = custom_metric.compute(
         predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in split], references=split,
-        ranks=np.tile(np.arange(12), (4, 1))[:, ::-1].copy())
+        ranks=np.tile(np.arange(12), (4, 1))[:, ::-1].copy(), index_size=12)
     assert results[0] == {k: v for k, v in single.items() if k != "per_query"}
     assert 0 < results[0]["miou_seg"] < 1
+
+
+def test_add_batch_then_compute_equals_one_call(splits, tiny_dataset, tmp_path):
+    metric = pixret.load_metric("custom", experiment_id=uuid.uuid4().hex, cache_dir=str(tmp_path))
+    split = splits["hard"]
+    preds = [{"mask": r["mask"], "query_id": r["query_id"], "index_id": r["index_id"]} if r["positive"] else None
+             for r in split]
+    for start in range(0, len(split), 7):
+        metric.add_batch(predictions=preds[start:start + 7], references=split.select(range(start, min(start + 7,
+                                                                                                     len(split)))))
+    stored = metric.compute(ranks=np.tile(np.arange(12), (4, 1)), index_size=12)
+    direct = pixret.load_metric("custom").compute(predictions=preds, references=split,
+                                                  ranks=np.tile(np.arange(12), (4, 1)), index_size=12)
+    assert stored == direct and stored["miou_seg"] == 1.0

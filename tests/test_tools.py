@@ -1,12 +1,12 @@
-"""tools/evaluate.py, export_coco.py, show.py and push.py on a real built dataset."""
+"""pixret evaluate, export-coco, show and push on a real built dataset, through the command's main(argv)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import shutil
+from pathlib import Path
 
-import evaluate
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,18 +15,18 @@ from datasets import load_dataset
 from PIL import Image
 from pycocotools.coco import COCO
 
-from conftest import METRIC_DIR, load_tool
 from pixret import masks, report
+from pixret.cli import main
+from pixret.cli.export_coco import export
+from pixret.cli.push import ValidationError, plan_dataset, plan_metric
+from pixret.cli.show import show
 
-
-@pytest.fixture(scope="module")
-def tools():
-    return {name: load_tool(name) for name in ("evaluate", "export_coco", "show", "push")}
+METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
 
 
 def _gt_predictions(dataset_dir):
     """Ground-truth masks as a COCO-results list, for every labelled pair (once per pair)."""
-    medium = load_dataset(str(dataset_dir), split="medium")
+    medium = load_dataset(str(dataset_dir), "pairs", split="medium")
     return [{"query_id": r["query_id"], "index_id": r["index_id"], "segmentation": r["mask"], "score": 1.0}
             for r in medium if r["mask"] is not None]
 
@@ -42,71 +42,74 @@ def files(tiny_dataset, tmp_path):
     return {"preds": preds, "ranks": ranks, "dir": tmp_path}
 
 
-# ---------------------------------------------------------------- tools/evaluate.py
-def test_evaluate_tool_equals_the_metric(tiny_dataset, files, tools, tmp_path, capsys):
+# ---------------------------------------------------------------- pixret evaluate
+def test_evaluate_tool_equals_the_metric(tiny_dataset, files, tmp_path, capsys, custom_metric):
     out = str(tiny_dataset["out"])
-    args = ["--dataset", out, "--predictions", str(files["dir"] / "preds.json"), "--ranks",
+    args = ["evaluate", "--dataset", out, "--predictions", str(files["dir"] / "preds.json"), "--ranks",
             str(files["dir"] / "ranks.npy"), "--format", "json", "--per-query", str(tmp_path / "pq.csv")]
-    assert tools["evaluate"].main(args) == 0
-    printed = json.loads(capsys.readouterr().out)
-    metric = evaluate.load(str(METRIC_DIR), "proxford")
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert "warning: medium: 1 of 20 scored positive pairs have a bbox but no mask" in captured.err
     by_pair = {(p["query_id"], p["index_id"]): p for p in files["preds"]}
     for protocol in ("medium", "hard"):
-        split = load_dataset(out, split=protocol)
+        split = load_dataset(out, "pairs", split=protocol)
         preds = []
         for row in split:
             p = by_pair.get((row["query_id"], row["index_id"]))
             preds.append(None if p is None else {"mask": p.get("segmentation"), "bbox": p.get("bbox")})
-        direct = metric.compute(predictions=preds, references=split, ranks=files["ranks"])
-        assert printed[protocol] == {k: v for k, v in direct.items() if k != "per_query"}
-    assert printed["medium"]["miou_seg"] is None  # a box-only entry: no segmentation figures
+        direct = custom_metric.compute(predictions=preds, references=split, ranks=files["ranks"], index_size=12)
+        assert printed[protocol] == {k: v for k, v in direct.items() if k not in ("per_query", "per_threshold")}
+    assert 0 < printed["medium"]["miou_seg"] < 1  # the box-only entry counts 0 for segmentation
     assert 0 < printed["medium"]["miou_det"] < 1
     rows = list(csv.DictReader(open(tmp_path / "pq.csv")))
     assert len(rows) == 2 * 4 and rows[0]["protocol"] == "medium" and rows[0]["query_id"] == "0"
     assert float(rows[1]["miou_det"]) == pytest.approx(1.0)
 
 
-def test_evaluate_tool_layouts_and_formats(tiny_dataset, files, tools, capsys):
-    base = ["--dataset", str(tiny_dataset["out"]), "--predictions", str(files["dir"] / "preds.json")]
-    assert tools["evaluate"].main(base + ["--ranks", str(files["dir"] / "ranks.npy"), "--format", "json"]) == 0
+def test_evaluate_tool_layouts_and_formats(tiny_dataset, files, capsys):
+    base = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(files["dir"] / "preds.json")]
+    assert main(base + ["--ranks", str(files["dir"] / "ranks.npy"), "--format", "json"]) == 0
     ours = json.loads(capsys.readouterr().out)
-    assert tools["evaluate"].main(base + ["--ranks", str(files["dir"] / "ranks_revisitop.npy"), "--format", "json"]) == 0
+    assert main(base + ["--ranks", str(files["dir"] / "ranks_revisitop.npy"), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == ours
     square = files["dir"] / "square.npy"
     np.save(square, files["ranks"][:, :4])  # (4, 4) with 4 queries: which axis is which?
-    assert tools["evaluate"].main(base + ["--ranks", str(square)]) == 1
+    assert main(base + ["--ranks", str(square)]) == 1
     assert "ambiguous" in capsys.readouterr().err
-    assert tools["evaluate"].main(base + ["--ranks", str(square), "--ranks-layout", "queries-first"]) == 0
+    assert main(base + ["--ranks", str(square), "--ranks-layout", "queries-first"]) == 0
     capsys.readouterr()
-    assert tools["evaluate"].main(base + ["--format", "markdown"]) == 0
+    assert main(base + ["--format", "markdown"]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0].startswith("| protocol | mIoU D | mIoU S")
     assert "| medium |" in text and "| hard |" in text
-    assert tools["evaluate"].main(base) == 0
+    assert main(base) == 0
     assert "mIoU D" in capsys.readouterr().out.splitlines()[0]
 
 
-def test_evaluate_tool_reads_parquet(tiny_dataset, files, tools, tmp_path, capsys):
+def test_evaluate_tool_reads_parquet(tiny_dataset, files, tmp_path, capsys):
     rows = _gt_predictions(tiny_dataset["out"])
     table = pa.Table.from_pylist([{"query_id": r["query_id"], "index_id": r["index_id"],
                                    "segmentation": r["segmentation"]} for r in rows])
     pq.write_table(table, tmp_path / "preds.parquet")
-    assert tools["evaluate"].main(["--dataset", str(tiny_dataset["out"]), "--predictions",
-                                   str(tmp_path / "preds.parquet"), "--format", "json"]) == 0
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "preds.parquet"),
+                 "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["medium"]["miou_seg"] == result["hard"]["miou_seg"] == 1.0
 
 
 @pytest.mark.parametrize("case, message", [
-    ("unknown_query", "entry 2: unknown query_id 9"),
-    ("unknown_index", "entry 2: unknown index_id 99"),
-    ("size", "entry 2: mask size \\[10, 10\\] but index image"),
-    ("duplicate", "entry 3: duplicate pair"),
+    ("unknown_query", r"entry 2 \(pair \(9, \d+\)\): unknown query_id 9"),
+    ("unknown_index", r"entry 2 \(pair \(\d, 99\)\): unknown index_id 99"),
+    ("size", r"entry 2 \(pair \(\d, \d+\)\): mask size \[10, 10\] but index image"),
+    ("duplicate", "entry 3 .*: duplicate pair; entry 2 .* has it too"),
     ("json", "not valid JSON"),
     ("not_list", "expected a JSON list"),
-    ("polygon", "entry 2: segmentation must be a COCO RLE"),
+    ("polygon", "entry 2 .*: segmentation must be a COCO RLE"),
+    ("empty", "holds no predictions"),
+    ("misspelt", "entry 2 .*: unknown key 'segmentaton'; accepted keys: query_id, index_id, segmentation"),
 ])
-def test_evaluate_tool_bad_files(tiny_dataset, files, tools, capsys, case, message):
+def test_evaluate_tool_bad_files(tiny_dataset, files, capsys, case, message):
     preds = [dict(p) for p in files["preds"]]
     path = files["dir"] / "bad.json"
     if case == "unknown_query":
@@ -119,19 +122,33 @@ def test_evaluate_tool_bad_files(tiny_dataset, files, tools, capsys, case, messa
         preds[3] = {**preds[3], "query_id": preds[2]["query_id"], "index_id": preds[2]["index_id"]}
     elif case == "polygon":
         preds[2]["segmentation"] = [[1, 1, 5, 1, 5, 5]]
+    elif case == "empty":
+        preds = []
+    elif case == "misspelt":
+        preds[2]["segmentaton"] = preds[2].pop("segmentation")
     text = {"json": "[{", "not_list": "{}"}.get(case, json.dumps(preds))
     path.write_text(text)
-    assert tools["evaluate"].main(["--dataset", str(tiny_dataset["out"]), "--predictions", str(path)]) == 1
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(path)]) == 1
     err = capsys.readouterr().err
-    assert str(path) in err
+    assert str(path) in err and err.startswith("error: ")
     assert __import__("re").search(message, err), err
 
 
+def test_compare_paper_and_plots(tiny_dataset, files, tmp_path, capsys):
+    args = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(files["dir"] / "preds.json"),
+            "--ranks", str(files["dir"] / "ranks.npy"), "--compare-paper", "--name", "tiny", "--format", "markdown"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "**Table 1 (PROxford)" in text and "**Table 2 (PROxford)" in text
+    assert "| **(yours)** | **tiny** |" in text
+    assert "not comparable to the paper's" in text  # the tiny build is not the benchmark
+
+
 # ---------------------------------------------------------------- tools/export_coco.py
-def test_export_coco_loads_with_pycocotools(tiny_dataset, tools, tmp_path):
-    written = tools["export_coco"].export(str(tiny_dataset["out"]), tmp_path / "coco", ["medium", "hard"])
+def test_export_coco_loads_with_pycocotools(tiny_dataset, tmp_path):
+    written = export(str(tiny_dataset["out"]), tmp_path / "coco", ["medium", "hard"])
     assert [p.name for p in written] == ["medium.json", "hard.json"]
-    medium = load_dataset(str(tiny_dataset["out"]), split="medium")
+    medium = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
     coco = COCO(str(tmp_path / "coco" / "medium.json"))
     assert len(coco.getImgIds()) == 12 and coco.loadCats(coco.getCatIds())[0]["name"] == "target"
     positives = [r for r in medium if r["positive"]]
@@ -147,55 +164,96 @@ def test_export_coco_loads_with_pycocotools(tiny_dataset, tools, tmp_path):
     assert len(hard["queries"]) == 4
 
 
-# ---------------------------------------------------------------- tools/show.py
-def test_show_gallery_has_outlines(tiny_dataset, files, tools, tmp_path):
-    page = tools["show"].show(str(tiny_dataset["out"]), files["dir"] / "ranks.npy", tmp_path / "gallery",
-                              files["dir"] / "preds.json", top_k=5, name="gt")
+# ---------------------------------------------------------------- pixret show
+def _colours(png):
+    pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+    return {name: int((pixels == colour).all(axis=1).sum()) for name, colour in
+            (("pred", report.PREDICTION), ("tp", report.TRUE_POSITIVE), ("fp", report.FALSE_POSITIVE),
+             ("junk", report.JUNK))}
+
+
+def test_show_gallery_has_outlines(tiny_dataset, files, tmp_path, capsys):
+    page = show(str(tiny_dataset["out"]), files["dir"] / "ranks.npy", tmp_path / "gallery", files["dir"] / "preds.json",
+                top_k=5, name="gt")
     text = page.read_text()
+    assert "<title>gt: top-5 per query (medium)</title>" in text
     pngs = sorted((tmp_path / "gallery").glob("*.png"))
     assert len(pngs) == 4 and all(p.name in text for p in pngs)
     for png in pngs:
-        pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
-        count = {name: int((pixels == colour).all(axis=1).sum()) for name, colour in
-                 (("pred", report.PREDICTION), ("tp", report.TRUE_POSITIVE), ("fp", report.FALSE_POSITIVE))}
+        count = _colours(png)
         assert count["pred"] > 50  # predicted outlines drawn
         assert count["tp"] > 500 and count["fp"] > 500  # ground-truth hits and negatives among the top 5
-    assert tools["show"].main(["--dataset", str(tiny_dataset["out"]), "--ranks", str(files["dir"] / "ranks.npy"),
-                               "--output", str(tmp_path / "g2"), "--queries", "7"]) == 1
+    assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(files["dir"] / "ranks.npy"),
+                 "--output", str(tmp_path / "g2"), "--queries", "7"]) == 1
+    assert "--queries: unknown query ids [7]" in capsys.readouterr().err
+    assert not (tmp_path / "g2").exists()
 
 
-# ---------------------------------------------------------------- tools/push.py
-def test_push_dry_run_validates_dataset_and_metric(tiny_dataset, tools, capsys):
-    assert tools["push"].main(["dataset", str(tiny_dataset["out"]), "--repo-id", "pixret/proxford", "--dry-run"]) == 0
+def test_show_without_predictions_shows_retrieval(tiny_dataset, files, tmp_path):
+    page = show(str(tiny_dataset["out"]), files["dir"] / "ranks.npy", tmp_path / "gallery", top_k=12)
+    assert "ranks: top-12" in page.read_text() and "retrieval only" in page.read_text()
+    split = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
+    for q, png in enumerate(sorted((tmp_path / "gallery").glob("*.png"))):
+        count = _colours(png)
+        positives = sum(1 for r in split if r["query_id"] == q and r["positive"])
+        junk = sum(1 for r in split if r["query_id"] == q and not r["positive"])
+        # every one of the 12 index images is shown: frames by retrieval status alone
+        assert count["pred"] == 0 and count["tp"] > positives * 1000 and count["junk"] > junk * 1000
+        assert count["fp"] > (12 - positives - junk) * 1000
+
+
+# ---------------------------------------------------------------- pixret push (dry runs; uploads: test_hub.py)
+def test_push_dry_run_validates_dataset_and_metric(tiny_dataset, capsys):
+    assert main(["push", "dataset", str(tiny_dataset["out"]), "--repo-id", "pixret/proxford-demo", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would upload" in out and "pairs/medium-00000-of-00001.parquet" in out and "README.md" in out
-    assert "load_dataset('index', split='test'): 12 rows" in out
-    plan = tools["push"].plan_metric(METRIC_DIR, "pixret/pixret_map")
+    assert "load_dataset('index', split='test'): 12 rows" in out and "links and images of the card resolve" in out
+    plan = plan_metric(METRIC_DIR, "pixret/pixret_map")
     assert plan.repo_type == "space"
-    assert {"pixret_map.py", "README.md", "app.py", "requirements.txt"} <= {p for p, _ in plan.files}
+    assert {"pixret_map.py", "README.md", "app.py", "requirements.txt", "rle.py", "scoring.py",
+            "paper/table1_mean_miou.csv"} <= {p for p, _ in plan.files}
+    assert not any("__pycache__" in p for p, _ in plan.files)
 
 
-def test_push_refuses_broken_folders(tiny_dataset, tools, tmp_path, capsys):
+def test_push_refuses_broken_folders(tiny_dataset, tmp_path, capsys):
     folder = tmp_path / "ds"
     shutil.copytree(tiny_dataset["out"], folder)
+    assert main(["push", "dataset", str(folder), "--repo-id", "pixret/proxford", "--dry-run"]) == 1
+    assert "not the benchmark (custom data): upload it to a repo whose name says demo" in capsys.readouterr().err
     (folder / "index" / "test-00000-of-00001.parquet").unlink()
-    assert tools["push"].main(["dataset", str(folder), "--repo-id", "x/y", "--dry-run"]) == 1
+    assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 1
     assert "config 'index' split 'test': no file matches" in capsys.readouterr().err
+    (folder / "preview.jpg").unlink()
+    with pytest.raises(ValidationError, match=r"links to files the repo would not have: \['preview.jpg'\]"):
+        plan_dataset(folder, "x/y-demo")
     card = (folder / "README.md").read_text()
-    (folder / "README.md").write_text(card.replace("dataset_info:", "dataset_information:"))
-    with pytest.raises(tools["push"].ValidationError, match="lacks 'dataset_info'"):
-        tools["push"].plan_dataset(folder, "x/y")
+    (folder / "README.md").write_text(card.replace("dataset_info:", "dataset_information:")
+                                      .replace("preview.jpg", "https://example.org/p.jpg"))
+    with pytest.raises(ValidationError, match="lacks 'dataset_info'"):
+        plan_dataset(folder, "x/y-demo")
     metric = tmp_path / "pixret_map"
     shutil.copytree(METRIC_DIR, metric)
     (metric / "app.py").unlink()
-    with pytest.raises(tools["push"].ValidationError, match="app.py: missing"):
-        tools["push"].plan_metric(metric, "x/y")
+    with pytest.raises(ValidationError, match="app.py: missing"):
+        plan_metric(metric, "x/y")
+
+
+def test_push_checks_repo_id_and_token_before_uploading(tiny_dataset, capsys, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    args = ["push", "dataset", str(tiny_dataset["out"]), "--allow-synthetic"]
+    assert main(args + ["--repo-id", "not a repo id"]) == 1
+    captured = capsys.readouterr()
+    assert "--repo-id 'not a repo id'" in captured.err and "uploading" not in captured.out
+    assert main(args + ["--repo-id", "pixret/proxford-demo"]) == 1
+    captured = capsys.readouterr()
+    assert "no valid Hub token" in captured.err and "uploading" not in captured.out
 
 
 def test_metric_card_has_the_standard_sections():
     text = (METRIC_DIR / "README.md").read_text()
     for section in ("## Metric Description", "## How to Use", "### Inputs", "### Output Values",
                     "### Values from Popular Papers", "## Examples", "## Limitations and Bias", "## Citation",
-                    "## Further References"):
+                    "## Further References", "## Common mistakes"):
         assert section in text
     assert "map_det" in text and "Table 2" in text

@@ -53,16 +53,17 @@ def read_predictions(path, num_queries: int, index_sizes) -> dict:
         where = f"{path}: entry {n}"
         if not isinstance(entry, dict):
             raise ResultsError(f"{where}: expected an object with query_id, index_id, segmentation and/or bbox")
-        unknown = [k for k in entry if k not in ENTRY_KEYS]
-        if unknown:
-            hint = " (COCO's image_id: name the pair with query_id and index_id)" if "image_id" in unknown else ""
-            raise ResultsError(f"{where}: unknown key {unknown[0]!r}{hint}; accepted keys: {', '.join(ENTRY_KEYS)}")
         try:
             pair = _integer(entry["query_id"]), _integer(entry["index_id"])
         except (KeyError, TypeError, ValueError, OverflowError):
-            raise ResultsError(f"{where}: needs integer query_id and index_id") from None
+            hint = (" (COCO's image_id: a pixret result names its pair with query_id and index_id)"
+                    if "image_id" in entry else "")
+            raise ResultsError(f"{where}: needs integer query_id and index_id{hint}") from None
         q, i = pair
         where = f"{where} (pair ({q}, {i}))"
+        unknown = [k for k in entry if k not in ENTRY_KEYS]
+        if unknown:
+            raise ResultsError(f"{where}: unknown key {unknown[0]!r}; accepted keys: {', '.join(ENTRY_KEYS)}")
         if not 0 <= q < num_queries:
             raise ResultsError(f"{where}: unknown query_id {q} (the dataset has {num_queries} queries, ids 0.."
                                f"{num_queries - 1})")

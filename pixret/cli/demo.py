@@ -20,13 +20,13 @@ import json
 import time
 from pathlib import Path
 
-from tqdm import tqdm
 
 import pixret
 from pixret import baselines, outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.metric.results import align
+from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
 PROTOCOLS = ("medium", "hard")
@@ -97,7 +97,7 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
 
     timings = {}
     start = time.perf_counter()
-    world = make_world(folder / "release", config, progress=tqdm)
+    world = make_world(folder / "release", config, progress=bar)
     timings["generate"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -113,10 +113,10 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
         baselines.oracle(queries, index, splits["medium"]),
         baselines.whole_image(queries, index, ranking),
         baselines.box_transfer(queries, index, ranking),
-        baselines.matcher(queries, index, progress=tqdm, seed=config.seed),
+        baselines.matcher(queries, index, progress=bar, seed=config.seed),
     ]
     if with_opencv:
-        results.append(baselines.sift_matcher(queries, index, progress=tqdm))
+        results.append(baselines.sift_matcher(queries, index, progress=bar))
     timings["baselines"] = time.perf_counter() - start
     results[3].save(folder / "matcher")  # result files for `pixret evaluate` and `pixret show`
 
@@ -124,7 +124,7 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     metric = pixret.load_metric("custom")  # the demo world is not one of the benchmarks
     options = data.metric_options()
     del options["benchmark"]
-    scores = {r.name: score(metric, r, splits, options) for r in tqdm(results, desc="scoring")}
+    scores = {r.name: score(metric, r, splits, options) for r in bar(results, desc="scoring")}
     timings["scoring"] = time.perf_counter() - start
     text = tables(scores)
     (folder / "tables.md").write_text(text)

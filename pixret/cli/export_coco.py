@@ -14,10 +14,10 @@ import json
 import warnings
 from pathlib import Path
 
-from tqdm import tqdm
 
 from pixret import masks, outputs
 from pixret.dataset import open_dataset
+from pixret.progress import bar
 
 CATEGORY = {"id": 1, "name": "target", "supercategory": "landmark"}
 
@@ -35,7 +35,7 @@ def coco_dict(split, index, queries, protocol: str) -> tuple[dict, int]:
     images = [{"id": int(i), "file_name": f"{name}.jpg", "width": int(w), "height": int(h)}
               for i, name, w, h in zip(index["index_id"], index["name"], index["width"], index["height"])]
     annotations, unlabelled = [], 0
-    for row in tqdm(split, desc=f"{protocol} annotations", leave=False):
+    for row in bar(split, desc=f"{protocol} annotations"):
         if not row["positive"]:
             continue
         if row["mask"] is None:

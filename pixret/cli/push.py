@@ -145,22 +145,27 @@ def plan_metric(folder, repo_id: str) -> Plan:
     return plan
 
 
-def check_target(plan: Plan, token: str | None = None) -> str:
-    """The repo id is valid and the token works (before anything is uploaded); returns the user name."""
-    from huggingface_hub import HfApi
+def check_repo_id(repo_id: str) -> None:
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
-        validate_repo_id(plan.repo_id)
+        validate_repo_id(repo_id)
     except HFValidationError as err:
-        raise UserError(f"--repo-id {plan.repo_id!r}: {str(err).splitlines()[0]}") from None
-    if plan.repo_id.count("/") != 1:
-        raise UserError(f"--repo-id {plan.repo_id!r}: expected owner/name")
+        raise UserError(f"--repo-id {repo_id!r}: {str(err).splitlines()[0]}") from None
+    if repo_id.count("/") != 1:
+        raise UserError(f"--repo-id {repo_id!r}: expected owner/name")
+
+
+def check_token(token: str | None = None) -> str:
+    """The user name of a working token (before anything is uploaded)."""
+    from huggingface_hub import HfApi
+
     try:
         return HfApi(token=token).whoami()["name"]
     except Exception as err:  # noqa: BLE001 - no token, a bad one, or no Hub: all mean no upload
-        raise UserError(f"cannot upload: no valid Hub token ({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
-                        "log in with `hf auth login` or set HF_TOKEN") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"cannot upload: no valid Hub token ({reason}); log in with `hf auth login` or set "
+                        "HF_TOKEN") from None
 
 
 def push(plan: Plan, private: bool = False, token: str | None = None) -> str:
@@ -178,11 +183,12 @@ def push(plan: Plan, private: bool = False, token: str | None = None) -> str:
 
 
 def run(args) -> int:
+    check_repo_id(args.repo_id)
     plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
             else plan_metric(args.folder, args.repo_id))
     for check in plan.checks:
         print(f"ok: {check}")
-    user = None if args.dry_run else check_target(plan)
+    user = None if args.dry_run else check_token()
     total = sum(size for _, size in plan.files)
     print(f"{'would upload' if args.dry_run else 'uploading'} {len(plan.files)} files ({total / 1e6:.1f} MB) "
           f"to {plan.repo_type} {plan.repo_id}" + (f" as {user}" if user else "") + ":")

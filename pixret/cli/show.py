@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from pixret import outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
+from pixret.progress import bar
 from pixret.metric.results import read_predictions, read_ranks
 
 
@@ -54,7 +53,7 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
     with outputs.staged_folder(output, overwrite) as tmp:
         report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", data.queries, data.index,
                             data.split(protocol), {name: ranks}, {name: predictions}, query_ids, k=top_k,
-                            progress=tqdm, figures=figures)
+                            progress=bar, figures=figures)
     return Path(output) / "index.html"
 
 
