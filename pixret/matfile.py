@@ -21,7 +21,7 @@ def load_gnd_mat(path) -> dict:
                            "(or pass revisitop's .pkl)") from None
     try:
         data = loadmat(str(path), squeeze_me=False, struct_as_record=True)
-    except (ValueError, TypeError, OSError, NotImplementedError, KeyError, IndexError) as err:
+    except Exception as err:  # noqa: BLE001 - scipy's MatReadError and friends: any failure is an unusable file
         raise ReleaseError(f"{path}: not a MATLAB v5 gnd file ({err})") from None
     missing = [k for k in ("imlist", "qimlist", "gnd") if k not in data]
     if missing:

@@ -395,8 +395,8 @@ def _warn_xyxy(refs, rows, boxes, det, which) -> None:
     gain = box_iou(as_xyxy, truths).mean() - det.mean()
     if overflow.mean() > 0.5 or gain > 0.1:
         warnings.warn(f"the bboxes look like [x1, y1, x2, y2], not [x, y, w, h]: {int(overflow.sum())} of "
-                      f"{len(boxes)} overflow their image as [x, y, w, h] but all fit as corners, and read as "
-                      f"corners their mean IoU with the ground truth would be {gain:+.2f}; convert with "
+                      f"{len(boxes)} overflow their image as [x, y, w, h], all fit as corners, and read as corners "
+                      f"their mean IoU with the ground truth would be {gain:.2f} higher; convert with "
                       "w = x2 - x1, h = y2 - y1", stacklevel=4)
 
 

@@ -59,7 +59,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error (already printed)
+        return stop.code if isinstance(stop.code, int) else 0
     module = importlib.import_module(f"pixret.cli.{args.module}")
     return run(module.run, args, getattr(module, "INTERRUPTED", "interrupted: nothing was written"))
 
