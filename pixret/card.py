@@ -17,8 +17,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from pixret import __version__
-from pixret.metric.benchmarks import BENCHMARKS, PROTOCOLS
+from pixret.metric.benchmarks import BENCHMARKS
 from pixret.metric.tables import paper_notes, paper_table
 
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),

@@ -10,6 +10,7 @@ which still runs the whole entropy stream), on all cores.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -92,27 +93,38 @@ class ImageSource:
         return sorted(n for n in wanted if n not in self._bytes)
 
     def _read_archive(self, archive: Path, wanted: set, progress: bool) -> None:
+        """One streaming pass over an archive, keeping the wanted members' bytes.
+
+        A .tgz is decompressed through gzip.GzipFile and read to its end, so that the gzip
+        checksum is verified (tarfile's own stream mode never checks it).
+        """
         size = archive.stat().st_size
         bar = progress_bar(total=size, unit="B", unit_scale=True, desc=f"reading {archive.name}",
                            disable=None if progress else True)
         digest = hashlib.sha256()
         try:
-            with open(archive, "rb") as raw, tarfile.open(fileobj=_Counting(raw, bar, digest), mode="r|*") as tar:
-                for member in tar:
-                    if not member.isfile():
-                        continue
-                    base = member.name.rsplit("/", 1)[-1]
-                    name = base[:-4] if base.lower().endswith(".jpg") else None
-                    if name in wanted and name not in self._bytes:
-                        self._bytes[name] = tar.extractfile(member).read()
-                        self._where[name] = f"{archive}: {member.name}"
-                    elif name is not None:
-                        self.unlisted += 1
-                for block in iter(lambda: raw.read(1 << 20), b""):  # the tail after the end marker
-                    digest.update(block)
+            with open(archive, "rb") as raw:
+                counted = io.BufferedReader(_Counting(raw, bar, digest), 1 << 20)
+                gzipped = counted.peek(2)[:2] == b"\x1f\x8b"
+                stream = gzip.GzipFile(fileobj=counted, mode="rb") if gzipped else counted
+                with tarfile.open(fileobj=stream, mode="r|") as tar:
+                    for member in tar:
+                        if not member.isfile():
+                            continue
+                        base = member.name.rsplit("/", 1)[-1]
+                        name = base[:-4] if base.lower().endswith(".jpg") else None
+                        if name in wanted and name not in self._bytes:
+                            self._bytes[name] = tar.extractfile(member).read()
+                            self._where[name] = f"{archive}: {member.name}"
+                        elif name is not None:
+                            self.unlisted += 1
+                while stream.read(1 << 20):  # to the end: the gzip checksum is checked there
+                    pass
+                while counted.read(1 << 20):  # and every byte is in the digest
+                    pass
             self._archive_sha256[archive] = digest.hexdigest()
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-            raise ReleaseError(f"{archive}: not a readable tar archive ({err})") from None
+            raise ReleaseError(f"{archive}: not a readable tar archive, or a damaged one ({err})") from None
         finally:
             bar.close()
 

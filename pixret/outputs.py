@@ -61,3 +61,21 @@ def write_text(path, text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_files(folder, make) -> list[Path]:
+    """``make(tmp)`` writes files into a temporary folder beside ``folder``; they are then moved into
+    ``folder`` (created if needed), each replaced whole. Returns their final paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pixret.", dir=folder))
+    try:
+        made = make(tmp)
+        out = []
+        for path in made:
+            target = folder / Path(path).name
+            Path(path).replace(target)
+            out.append(target)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from datasets import load_dataset
 
 import pixret
-from pixret import baselines, geometry, report, world
+from pixret import baselines, report, world
 from pixret.cli import main
 from pixret.cli.demo import run_demo, score
 from pixret.dataset import open_dataset

@@ -13,7 +13,7 @@ from pycocotools import mask as cocomask
 
 import pixret
 from pixret import masks
-from pixret.metric import rle, scoring as pm
+from pixret.metric import ranking, references, rle, scoring
 
 THRESHOLDS = [t / 100 for t in range(50, 100, 5)]
 
@@ -89,20 +89,20 @@ def box_of(mask):
 # ---------------------------------------------------------------- hand-computed cases
 def _run(positions, ious, junk=None, ignored=(), official=True):
     junk = junk or [[] for _ in positions]
-    return pm.pixel_map([np.array(p) for p in positions], [np.array(i, float) for i in ious],
+    return ranking.pixel_map([np.array(p) for p in positions], [np.array(i, float) for i in ious],
                         [np.array(j, dtype=np.int64) for j in junk], ignored, official=official)[0]
 
 
 def test_average_precision_by_hand():
-    assert pm.average_precision(np.array([0]), 1) == 1.0
-    assert pm.average_precision(np.array([1]), 1) == 0.25
-    assert pm.average_precision(np.array([0]), 2) == 0.5  # the other positive is never retrieved
-    assert pm.average_precision(np.array([0, 2]), 2) == pytest.approx((1 + 1) / 2 / 2 + (1 / 2 + 2 / 3) / 2 / 2)
+    assert ranking.average_precision(np.array([0]), 1) == 1.0
+    assert ranking.average_precision(np.array([1]), 1) == 0.25
+    assert ranking.average_precision(np.array([0]), 2) == 0.5  # the other positive is never retrieved
+    assert ranking.average_precision(np.array([0, 2]), 2) == pytest.approx((1 + 1) / 2 / 2 + (1 / 2 + 2 / 3) / 2 / 2)
 
 
 def test_iou_exactly_at_threshold_does_not_count():
     # q0: IoU 0.5 -> counts at no threshold: dropped everywhere; q1: IoU 0.55 counts at 0.50 only
-    per_t = pm.pixel_map([np.array([0]), np.array([0])], [np.array([0.5]), np.array([0.55])],
+    per_t = ranking.pixel_map([np.array([0]), np.array([0])], [np.array([0.5]), np.array([0.55])],
                          [np.array([], np.int64)] * 2)[1]
     assert per_t[0] == 1.0  # q1 perfect, q0 dropped from the mean
     assert (per_t[1:] == 0).all()  # both dropped: defined as 0
@@ -137,7 +137,7 @@ def test_all_dropped_is_zero():
 
 
 def test_image_map_and_precision_at_k():
-    ap, prs, aps, _ = pm.image_map([np.array([0, 3, -1])], [np.array([1])])
+    ap, prs, aps, _ = ranking.image_map([np.array([0, 3, -1])], [np.array([1])])
     # adjusted positions 0 and 2 (junk at 1), three positives
     assert ap == pytest.approx(slow_ap([0, 2], 3))
     assert prs.tolist() == pytest.approx([1.0, 2 / 3, 2 / 3])  # kq = min(max(1, 3), k)
@@ -169,14 +169,14 @@ def _random_problem(seed):
 def test_pixel_and_image_map_equal_the_slow_reference(seed, official):
     ranks, ok, junk, ious, ignore = _random_problem(seed)
     relevant = [np.array(o + j, dtype=np.int64) for o, j in zip(ok, junk)]
-    located = pm.locate(ranks, np.arange(len(relevant)), relevant, index_size=ranks.max() + 1)
+    located = ranking.locate(ranks, np.arange(len(relevant)), relevant, index_size=ranks.max() + 1)
     pos = [p[: len(o)] for p, o in zip(located, ok)]
     junk_pos = [p[len(o):] for p, o in zip(located, ok)]
     iou_lists = [np.array([ious[q, i] for i in o]) for q, o in enumerate(ok)]
-    ours = pm.pixel_map(pos, iou_lists, junk_pos, ignore, official=official)[0]
+    ours = ranking.pixel_map(pos, iou_lists, junk_pos, ignore, official=official)[0]
     assert ours == pytest.approx(slow_pixel_map(ranks, ok, junk, ious, ignore, official), abs=1e-12)
     if any(ok):
-        image_ap, image_pr, _, _ = pm.image_map(pos, junk_pos)
+        image_ap, image_pr, _, _ = ranking.image_map(pos, junk_pos)
         ref_ap, ref_pr = slow_image_map(ranks, ok, junk)
         assert image_ap == pytest.approx(ref_ap, abs=1e-12)
         assert image_pr == pytest.approx(ref_pr, abs=1e-12)
@@ -195,7 +195,7 @@ def test_ious_on_masks_with_known_overlap():
     predicted = [rle.to_coco(masks.encode(m)) for m in (shifted, ell)] + [None, truth]
     boxes = np.full((4, 4), np.nan)
     boxes[3] = [0, 0, 5, 10]  # a given box is the detection
-    det, seg = pm.pair_ious(predicted, boxes, [truth] * 4)
+    det, seg = scoring.pair_ious(predicted, boxes, [truth] * 4)
     assert det.tolist() == pytest.approx([50 / 150, 1.0, 0.0, 0.5])
     assert seg.tolist() == pytest.approx([50 / 150, 19 / 100, 0.0, 1.0])
 
@@ -314,9 +314,9 @@ def test_subset_of_queries_is_explicit(splits, custom_metric):
 
 
 def test_ranks_array_is_not_copied(splits):
-    refs = pm.check_references(splits["medium"], "custom", index_size=12)
+    refs = references.check_references(splits["medium"], "custom", index_size=12)
     ranks = np.tile(np.arange(12, dtype=np.int64), (4, 1))
-    assert pm.check_ranks(ranks, refs)[0] is ranks
+    assert ranking.check_ranks(ranks, refs)[0] is ranks
 
 
 def test_unknown_config_name():

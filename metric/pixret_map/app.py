@@ -1,5 +1,146 @@
-import evaluate
-from evaluate.utils import launch_gradio_widget
+"""The pixret_map Space: score a method's result files on PROxford / PRParis, next to the paper.
 
-module = evaluate.load("pixret/pixret_map")
-launch_gradio_widget(module)
+Upload predictions (COCO-results JSON or Parquet, as ``pixret evaluate`` reads them) and,
+for pixel mAP, a ranks ``.npy``; pick the benchmark. The ground truth is
+``load_dataset("pixret/<benchmark>")`` (it honours HF_ENDPOINT; PIXRET_DATASETS moves the
+namespace, e.g. to a local folder of built datasets in tests).
+
+API (gradio_client): ``/evaluate`` takes (predictions file, ranks file or None, benchmark)
+and an optional ``r1m`` (the ranks include the 1,001,001 R1M distractors); it returns the
+JSON of ``pixret evaluate --format json``.
+
+This app runs from its own folder with only what requirements.txt installs: it imports
+the metric's sibling files as top-level modules, never the pixret package.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+from functools import lru_cache
+
+import datasets
+import gradio as gr
+from PIL import Image
+
+import analysis
+import plots
+import tables
+from benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS, identify
+from results import read_predictions, read_ranks, score_protocols
+
+NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret/")
+PROTOCOLS = ("medium", "hard")
+
+
+@lru_cache(maxsize=4)
+def ground_truth(benchmark: str):
+    """(splits, query names, index sizes, benchmark the data is) of ``pixret/<benchmark>``."""
+    spec = f"{NAMESPACE}{benchmark}"
+    splits = {p: datasets.load_dataset(spec, "pairs", split=p) for p in PROTOCOLS}
+    names = datasets.load_dataset(spec, "queries", split="test", columns=["query_id", "name"])["name"]
+    index = datasets.load_dataset(spec, "index", split="test", columns=["index_id", "height", "width"])
+    return splits, names, list(zip(index["height"], index["width"])), identify(names) or CUSTOM
+
+
+def _path(upload):
+    return None if upload is None else upload if isinstance(upload, str) else getattr(upload, "name", str(upload))
+
+
+def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
+    """({protocol: results}, warnings, the benchmark the data is, query names)."""
+    if benchmark not in BENCHMARKS:
+        raise gr.Error(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}", print_exception=False)
+    if _path(predictions_file) is None:
+        raise gr.Error("upload a predictions file (.json or .parquet)", print_exception=False)
+    try:
+        splits, names, sizes, found = ground_truth(benchmark)
+    except Exception as err:  # noqa: BLE001 - no Hub, no such dataset: the page says so
+        raise gr.Error(f"cannot load the ground truth {NAMESPACE}{benchmark}: {str(err).splitlines()[0]}",
+                       print_exception=False) from None
+    options = {"benchmark": found} if found != CUSTOM else {"benchmark": CUSTOM, "index_size": len(sizes),
+                                                           "num_queries": len(names)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            by_pair = read_predictions(_path(predictions_file), len(names), sizes)
+            ranks = None if _path(ranks_file) is None else read_ranks(_path(ranks_file), len(names))
+            if r1m and ranks is None:
+                raise ValueError("R1M describes the ranks: upload a ranks file too")
+            results = score_protocols(splits, by_pair, ranks, distractors=R1M_DISTRACTORS if r1m else 0, **options)
+        except ValueError as err:  # the user's files: the message names the file, the entry and the pair
+            raise gr.Error(str(err).replace(str(_path(predictions_file)), "predictions")
+                           .replace(str(_path(ranks_file)), "ranks"), print_exception=False) from None
+    return results, [str(w.message) for w in caught if issubclass(w.category, UserWarning)], found, names
+
+
+def evaluate_json(predictions_file, ranks_file, benchmark: str, r1m: bool = False) -> dict:
+    """The API: the JSON of ``pixret evaluate --format json``."""
+    return json.loads(tables.results_json(score(predictions_file, ranks_file, benchmark, r1m)[0]))
+
+
+def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
+    results, caught, found, names = score(predictions_file, ranks_file, benchmark, r1m)
+    has_ranks = all("position" in r["per_pair"] for r in results.values())
+    parts = [tables.results_table(results, "markdown")]
+    if found == CUSTOM:
+        parts.insert(0, f"> **Note**: the dataset at `{NAMESPACE}{benchmark}` is not the real "
+                        f"{BENCHMARKS[benchmark].pretty_name} (its queries are not revisitop's): figures are for "
+                        "that data.")
+    if caught:
+        parts.append("\n".join(f"- warning: {message}" for message in caught))
+    if has_ranks:
+        counts = {f"{p} {iou}": analysis.breakdown(r, 100, iou) for p, r in results.items()
+                  for iou in ("det", "seg") if r["per_pair"].get(f"iou_{iou}") is not None}
+        parts.append("Error breakdown of the positives (retrieved = in the top 100):\n\n"
+                     + tables.breakdown_table(counts, "markdown"))
+    synthetic = found == CUSTOM
+    parts.append(tables.compare(benchmark, results, "your method", 1, synthetic=synthetic).render("markdown"))
+    if has_ranks:
+        parts.append(tables.compare(benchmark, results, "your method", 2, r1m=r1m, synthetic=synthetic)
+                     .render("markdown"))
+    figures = [(plots.map_vs_threshold(results), "pixel mAP at each IoU threshold")] if has_ranks else []
+    figures.append((plots.iou_histograms(results), "IoU of the positives"))
+    for protocol, result in results.items():
+        figures.append((plots.per_query_bars(result, names, protocol), f"{protocol}: mean IoU per query"))
+    if has_ranks:
+        figures.append((plots.breakdown_bars(results)[0], "error breakdown"))
+    return (json.loads(tables.results_json(results)), "\n\n".join(parts),
+            [(_image(figure), caption) for figure, caption in figures])
+
+
+def _image(figure) -> Image.Image:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    buffer.seek(0)
+    return Image.open(buffer)
+
+
+with gr.Blocks(title="pixret_map: PROxford / PRParis") as demo:
+    gr.Markdown("# pixret_map: pixel retrieval on PROxford / PRParis\n"
+                "Mean mIoU (the paper's Table 1) and pixel-retrieval mAP@50:5:95 (Table 2), numerically identical "
+                "to the authors' evaluation. Predictions: a JSON list (or Parquet) of `{query_id, index_id, "
+                "segmentation (COCO RLE) and/or bbox [x, y, w, h]}`; ranks: a `.npy` of index ids, "
+                "(70, K) or revisitop's (K, 70).")
+    with gr.Row():
+        with gr.Column(scale=1):
+            predictions = gr.File(label="Predictions (.json or .parquet)", file_types=[".json", ".parquet"],
+                                  type="filepath")
+            ranks = gr.File(label="Ranks (.npy, optional)", file_types=[".npy"], type="filepath")
+            benchmark = gr.Dropdown(sorted(BENCHMARKS), value="proxford", label="Benchmark")
+            r1m = gr.Checkbox(False, label=f"ranks include the R1M distractors ({R1M_DISTRACTORS:,})")
+            button = gr.Button("Evaluate", variant="primary")
+        with gr.Column(scale=2):
+            figures_json = gr.JSON(label="Figures (the JSON of pixret evaluate --format json)")
+            report = gr.Markdown()
+            gallery = gr.Gallery(label="Plots", columns=2, height="auto")
+    button.click(evaluate_page, inputs=[predictions, ranks, benchmark, r1m], outputs=[figures_json, report, gallery],
+                 api_name="evaluate_page")
+    gr.on(triggers=[], fn=evaluate_json, inputs=[predictions, ranks, benchmark, r1m], outputs=[figures_json],
+          api_name="evaluate")
+
+
+if __name__ == "__main__":
+    demo.launch()

@@ -19,7 +19,13 @@ import evaluate
 
 from .benchmarks import BENCHMARKS, CUSTOM
 from .rle import RLE_FEATURE, RLEError, counts_to_str
+from .references import check_references
+from .ranking import THRESHOLDS, locate
 from .scoring import evaluate_pixel_retrieval
+
+# evaluate copies the sibling files this script imports at the start of a line (not recursively):
+# every file of the evaluation is named above, also those only the others use.
+__all__ = ["PixretMap", "evaluate_pixel_retrieval", "check_references", "locate", "THRESHOLDS"]
 
 _CITATION = """\
 @inproceedings{an2023pixel,

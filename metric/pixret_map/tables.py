@@ -48,6 +48,18 @@ def results_table(results: dict, fmt: str = "text") -> str:
     return _render(header, rows, fmt)
 
 
+def breakdown_table(counts: dict, fmt: str = "text") -> str:
+    """The error breakdown ({"medium seg": {category: count}}) as a table, counts and % of the positives."""
+    categories = list(next(iter(counts.values())))
+    header = ["protocol / IoU"] + categories
+    rows = []
+    for key, row in counts.items():
+        total = sum(row[c] for c in categories[:4])
+        rows.append([key] + [f"{row[c]} ({100 * row[c] / total:.0f}%)" if n < 4 and total else str(row[c])
+                             for n, c in enumerate(categories)])
+    return _render(header, rows, fmt)
+
+
 def _percent(value, digits: int = 2) -> str:
     return "-" if value is None else f"{100 * value:.{digits}f}"
 

@@ -21,8 +21,11 @@ from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.metric.benchmarks import R1M_DISTRACTORS
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
-from pixret.metric.tables import compare, results_json, results_table
-from pixret.outputs import write_text
+from pixret.metric.analysis import breakdown
+from pixret.metric.tables import breakdown_table, compare, results_json, results_table
+from pixret.outputs import write_files, write_text
+
+BREAKDOWN_K = 100
 
 
 def add_arguments(parser) -> None:
@@ -98,17 +101,30 @@ def run(args) -> int:
         print(results_json(results))
     else:
         print(results_table(results, args.format))
+        if args.ranks is not None:
+            print(f"\nerror breakdown of the positives (retrieved = in the top {BREAKDOWN_K}, junk removed):")
+            print(breakdown_table(breakdown_counts(results), args.format))
     if args.compare_paper:
         print()
         print(comparison_text(results, data, name, args.ranks is not None, args.distractors > 0, args.format))
     if args.per_query:
         write_text(args.per_query, per_query_csv(results))
     if args.plots:
-        from pixret.cli.plots import write_plots
-
-        for path in write_plots(args.plots, results, data, name):
+        for path in write_plots(args.plots, results, data.query_names, name):
             print(f"wrote {path}")
     return 0
+
+
+def breakdown_counts(results: dict) -> dict:
+    return {f"{protocol} {iou}": breakdown(result, BREAKDOWN_K, iou) for protocol, result in results.items()
+            for iou in ("det", "seg") if result["per_pair"].get(f"iou_{iou}") is not None}
+
+
+def write_plots(folder, results: dict, query_names, name: str) -> list[Path]:
+    """The evaluation's figures as PNGs in ``folder`` (created if needed; files are replaced whole)."""
+    from pixret.metric import plots
+
+    return write_files(folder, lambda tmp: plots.save_all(tmp, results, query_names, name, BREAKDOWN_K))
 
 
 def comparison_text(results: dict, data, name: str, with_ranks: bool, r1m: bool, fmt: str) -> str:

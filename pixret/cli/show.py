@@ -11,13 +11,15 @@ alone (positive / negative / junk). gallery/index.html links them all.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from pixret import outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.progress import bar
-from pixret.metric.results import read_predictions, read_ranks
+from pixret.metric import plots
+from pixret.metric.results import read_predictions, read_ranks, score_protocols
 
 
 def add_arguments(parser) -> None:
@@ -34,8 +36,7 @@ def add_arguments(parser) -> None:
 
 
 def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str = "medium", query_ids=None,
-         top_k: int = 8, name: str | None = None, ranks_layout=None, overwrite: bool = False,
-         figures: dict | None = None) -> Path:
+         top_k: int = 8, name: str | None = None, ranks_layout=None, overwrite: bool = False) -> Path:
     data = open_dataset(dataset)
     num_queries = len(data.query_names)
     ranks = read_ranks(ranks_path, num_queries, ranks_layout)
@@ -50,11 +51,26 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
     if top_k < 1:
         raise UserError(f"--top-k must be at least 1, got {top_k}")
     name = name or Path(predictions_path or ranks_path).stem
+    split = data.split(protocol)
     with outputs.staged_folder(output, overwrite) as tmp:
+        figures = _query_figures(tmp, split, predictions, ranks, data, query_ids)
         report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", data.queries, data.index,
-                            data.split(protocol), {name: ranks}, {name: predictions}, query_ids, k=top_k,
-                            progress=bar, figures=figures)
+                            split, {name: ranks}, {name: predictions}, query_ids, k=top_k, progress=bar,
+                            figures=figures)
     return Path(output) / "index.html"
+
+
+def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> dict:
+    """Per query: precision / recall and the IoU of its positives by position (retrieval only without predictions)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no predictions: "every prediction is empty" is the point here
+        result = score_protocols({"split": split}, predictions or {}, ranks, **data.metric_options())["split"]
+    out = {}
+    for q in query_ids:
+        file = f"q{q:03d}_figures.png"
+        plots.query_figure(result, q, data.query_names[q]).savefig(folder / file)
+        out[q] = [("precision / recall and IoUs", file)]
+    return out
 
 
 def run(args) -> int:

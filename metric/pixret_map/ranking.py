@@ -1,0 +1,250 @@
+"""Rankings: where the relevant images are in them (one pass), and the figures made from that.
+
+``locate`` finds the positions of each query's positives and junk in its ranking, refusing
+ids that are negative, past the index (unless distractors are declared) or repeated;
+``average_precision`` is revisitop's, ``pixel_map`` the paper's Table 2 (a positive counts
+at threshold t only if its IoU is above t), ``image_map`` revisitop's mAP and mP@k.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+if __package__:
+    from .benchmarks import BENCHMARKS, R1M_DISTRACTORS
+    from .references import References
+else:  # app.py imports the metric folder's files as top-level modules
+    from benchmarks import BENCHMARKS, R1M_DISTRACTORS
+    from references import References
+
+THRESHOLDS = np.arange(50, 100, 5) / 100  # 0.50 ... 0.95, the same floats as the authors' thresh / 100
+KAPPAS = (1, 5, 10)
+_TABLE_IDS = 1 << 24  # rank rows are checked for duplicates with a table up to this many ids, else by sorting
+
+
+def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The ranks as an integer ndarray (an ndarray is not copied), and the ranks row of each averaged query."""
+    try:
+        ranks = np.asarray(ranks)
+    except ValueError as err:
+        raise ValueError(f"ranks must be a (num_queries, K) array of index ids ({err})") from None
+    if ranks.dtype == object:
+        raise ValueError("ranks must be a (num_queries, K) array of index ids; got rows of different lengths "
+                         "or non-numbers")
+    if ranks.dtype.kind not in "iu":
+        raise ValueError(f"ranks must be integer index ids, got dtype {ranks.dtype}"
+                         + (" (if they hold whole numbers: ranks.astype(np.int64))" if ranks.dtype.kind == "f"
+                            else ""))
+    if not isinstance(distractors, (int, np.integer)) or isinstance(distractors, bool) or distractors < 0:
+        raise ValueError(f"distractors must be a non-negative integer (R1M: {R1M_DISTRACTORS}), got {distractors!r}")
+    if refs.index_size is None:
+        raise ValueError("ranks need the index size: pass index_size= (the number of index images) "
+                         "for benchmark 'custom'")
+    rows_wanted = (refs.num_queries,) + ((refs.queries.size,) if refs.subset else ())
+    if ranks.ndim != 2 or ranks.shape[0] not in rows_wanted:
+        hint = (" (that is revisitop's (K, num_queries) layout: pass ranks.T)"
+                if ranks.ndim == 2 and ranks.shape[1] in rows_wanted else "")
+        raise ValueError(f"ranks must have shape (num_queries={refs.num_queries}, K)"
+                         + (f" or (len(queries)={refs.queries.size}, K)" if refs.subset else "")
+                         + f", got {ranks.shape}{hint}")
+    if ranks.shape[1] == 0:
+        warnings.warn("ranks have no columns: nothing is retrieved, every AP is 0", stacklevel=3)
+    rows = refs.queries if ranks.shape[0] == refs.num_queries else np.arange(refs.queries.size)
+    return ranks, rows
+
+
+def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int, distractors: int = 0,
+           threads: int | None = None) -> list[np.ndarray]:
+    """Position of each of ``relevant[k]`` in ranks row ``rows[k]`` (-1: not ranked).
+
+    One pass over each row, which also refuses ids that are negative, past the index
+    (unless ``distractors`` are declared), past index + distractors, or repeated (a
+    repeated distractor would shift every later position). Memory and time are bound
+    by the index size and K, never by the ids' values. Rows are spread over threads:
+    numpy releases the GIL in these loops.
+    """
+    limit = index_size + distractors  # ids 0 .. limit - 1
+    top = 1 + max((int(ids.max()) for ids in relevant if ids.size), default=0)
+    threads = max(1, min(threads or 4, os.cpu_count() or 1, len(relevant)))
+    results: list = [None] * len(relevant)
+
+    def work(first: int) -> None:
+        position = np.full(top, -1, np.int64)
+        seen = np.zeros(limit if limit <= _TABLE_IDS else 0, bool)
+        for k in range(first, len(relevant), threads):
+            row = ranks[rows[k]]
+            if row.size == 0:
+                results[k] = np.full(relevant[k].shape, -1, np.int64)
+                continue
+            low, high = int(row.min()), int(row.max())
+            problem = _id_problem(low, high, index_size, distractors)
+            if problem:
+                results[k] = f"ranks row {int(rows[k])}: {problem}"
+                continue
+            duplicate = _duplicate(row, seen)
+            if duplicate is not None:
+                results[k] = f"ranks row {int(rows[k])}: index id {duplicate} appears twice"
+                continue
+            hits = np.flatnonzero(row < top)  # distractors and other ids past the relevant ones drop out here
+            position[row[hits]] = hits
+            results[k] = position[relevant[k]]
+            position[row[hits]] = -1
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    for result in results:
+        if isinstance(result, str):
+            raise ValueError(result)
+    return results
+
+
+def _id_problem(low: int, high: int, index_size: int, distractors: int) -> str | None:
+    if low < 0:
+        return f"negative index id {low}"
+    if high < index_size + distractors:
+        return None
+    one_based = " They look 1-based (no id 0, largest id = the count): ids are 0-based, subtract 1." if (
+        low >= 1 and high == index_size + distractors) else ""
+    if distractors:
+        return (f"index id {high} is past the index ({index_size} images, ids 0..{index_size - 1}) and the "
+                f"{distractors} declared distractors (ids {index_size}..{index_size + distractors - 1}).{one_based}")
+    return (f"index id {high} is not in the index ({index_size} images, ids 0..{index_size - 1}).{one_based} "
+            f"If the ranking includes the R1M distractors (ids from {index_size} on), declare them: "
+            f"distractors={R1M_DISTRACTORS} (pixret evaluate: --distractors {R1M_DISTRACTORS})")
+
+
+def _duplicate(row: np.ndarray, seen: np.ndarray):
+    """An id that appears twice in ``row``, or None (a bool table when it fits, else a sort)."""
+    if seen.size:
+        seen[row] = True
+        count = np.count_nonzero(seen)
+        seen[row] = False
+        if count == row.size:
+            return None
+    ordered = np.sort(row)
+    repeated = np.flatnonzero(ordered[1:] == ordered[:-1])
+    return int(ordered[repeated[0]]) if repeated.size else None
+
+
+def average_precision(positions: np.ndarray, nres: int) -> float:
+    """revisitop AP: trapezoids over sorted, junk-adjusted 0-based positions of the retrieved positives."""
+    if nres == 0:
+        return float("nan")
+    r = np.asarray(positions, dtype=np.float64)
+    j = np.arange(r.size, dtype=np.float64)
+    p0 = np.divide(j, r, out=np.ones_like(r), where=r > 0)
+    p1 = (j + 1) / (r + 1)
+    return float(((p0 + p1) / 2).sum() / nres)
+
+
+def _adjusted(positions: np.ndarray, junk_positions: np.ndarray) -> np.ndarray:
+    """Sorted positions, each reduced by the number of junk images ranked before it."""
+    positions = np.sort(positions[positions >= 0])
+    junk = np.sort(junk_positions[junk_positions >= 0])
+    return positions - np.searchsorted(junk, positions)
+
+
+def pixel_map(positive_positions, positive_ious, junk_positions, ignored=(), thresholds=THRESHOLDS, official=True):
+    """Pixel-retrieval mAP@thresholds, per the authors' code.
+
+    Per query k: ``positive_positions[k]`` (-1 = not ranked) and ``positive_ious[k]`` of the
+    protocol's positives, ``junk_positions[k]`` of its junk. At each t: positives with IoU > t
+    are the positives, the other protocol positives stay in the ranking as negatives; a query
+    with none is dropped from that t's mean; queries whose position is in ``ignored`` add 0
+    but stay in the denominator (``official=False``: they are left out like dropped queries).
+    Returns (mAP, per-threshold mAP, per-query x threshold AP with nan = dropped or ignored).
+    """
+    num_queries = len(positive_positions)
+    aps = np.full((num_queries, len(thresholds)), np.nan)
+    dropped = np.zeros(len(thresholds), np.int64)
+    for q in range(num_queries):
+        if q in ignored:
+            if not official:
+                dropped += 1
+            continue
+        ious = positive_ious[q]
+        for k, t in enumerate(thresholds):
+            above = ious > t
+            nres = int(above.sum())
+            if nres == 0:
+                dropped[k] += 1
+                continue
+            aps[q, k] = average_precision(_adjusted(positive_positions[q][above], junk_positions[q]), nres)
+    denominators = num_queries - dropped
+    sums = np.nansum(aps, axis=0)
+    per_threshold = np.divide(sums, denominators, out=np.zeros(len(thresholds)), where=denominators > 0)
+    return float(per_threshold.mean()), per_threshold, aps
+
+
+def image_map(positive_positions, junk_positions, kappas=KAPPAS):
+    """revisitop image-level mAP and mP@k over the queries with at least one positive.
+
+    A query none of whose positives is ranked (possible with K < database size) has
+    precision 0 at every k (revisitop's code would fail on it).
+    """
+    num_queries = len(positive_positions)
+    aps = np.full(num_queries, np.nan)
+    prs = np.full((num_queries, len(kappas)), np.nan)
+    for q in range(num_queries):
+        nres = len(positive_positions[q])
+        if nres == 0:
+            continue
+        pos = _adjusted(positive_positions[q], junk_positions[q])
+        aps[q] = average_precision(pos, nres)
+        pos1 = pos + 1
+        for k, kappa in enumerate(kappas):
+            kq = min(int(pos1.max()), kappa) if pos1.size else kappa
+            prs[q, k] = (pos1 <= kq).sum() / kq
+    valid = ~np.isnan(aps)
+    if not valid.any():
+        return 0.0, np.zeros(len(kappas)), aps, prs
+    return float(aps[valid].mean()), prs[valid].mean(axis=0), aps, prs
+
+
+def _junk_adjusted(row_position: np.ndarray, refs: References, by_query) -> np.ndarray:
+    """Each row's position in its query's ranking less the junk ranked before it (-1: not ranked)."""
+    out = np.full(row_position.shape, -1, np.int64)
+    for rows in by_query:
+        junk = np.sort(row_position[rows[~refs.positive[rows]]])
+        junk = junk[junk >= 0]
+        found = rows[row_position[rows] >= 0]
+        out[found] = row_position[found] - np.searchsorted(junk, row_position[found])
+    return out
+
+
+def ranking_figures(refs: References, ranks, distractors: int, det: np.ndarray, seg: np.ndarray | None,
+                    official: bool = True) -> dict:
+    """Pixel mAP (det, seg) and image mAP / mP@k; ``det`` / ``seg`` are IoUs of the scored rows."""
+    ranks, rank_rows = check_ranks(ranks, refs, distractors)
+    by_query = [np.flatnonzero(refs.query_ids == q) for q in refs.queries]
+    positions = locate(ranks, rank_rows, [refs.index_ids[rows] for rows in by_query], refs.index_size, distractors)
+    row_position = np.empty(len(refs.query_ids), np.int64)
+    for rows, found in zip(by_query, positions):
+        row_position[rows] = found
+    scored = refs.positive & refs.labelled
+    image_ap, image_mp, image_aps, image_prs = image_map(
+        [row_position[rows[refs.positive[rows]]] for rows in by_query],
+        [row_position[rows[~refs.positive[rows]]] for rows in by_query])
+    # pixel mAP: unlabelled positives cannot be checked against a threshold: junk there
+    pixel_positions = [row_position[rows[scored[rows]]] for rows in by_query]
+    pixel_junk = [row_position[rows[~scored[rows]]] for rows in by_query]
+    facts = BENCHMARKS.get(refs.benchmark)
+    ignored = [k for k, q in enumerate(refs.queries) if facts and q in facts.ignored_queries]
+    out = {"image_map": image_ap, **{f"image_mp@{k}": float(v) for k, v in zip(KAPPAS, image_mp)},
+           "per_query": {"image_ap": image_aps, **{f"image_p@{k}": image_prs[:, j] for j, k in enumerate(KAPPAS)}},
+           "positions": _junk_adjusted(row_position, refs, by_query)[scored]}
+    for name, ious in (("det", det), ("seg", seg)):
+        if ious is None:
+            out[f"map_{name}"], out[f"map_{name}_per_threshold"], out["per_query"][f"ap_{name}"] = None, None, None
+            continue
+        iou_of_row = np.zeros(len(refs.query_ids))
+        iou_of_row[scored] = ious
+        value, per_threshold, aps = pixel_map(pixel_positions, [iou_of_row[rows[scored[rows]]] for rows in by_query],
+                                              pixel_junk, ignored, official=official)
+        out[f"map_{name}"], out[f"map_{name}_per_threshold"], out["per_query"][f"ap_{name}"] = (
+            value, per_threshold, aps)
+    return out

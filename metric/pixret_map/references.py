@@ -1,0 +1,222 @@
+"""The references of an evaluation: one protocol split of the pairs config, checked and brought to arrays.
+
+``check_references`` refuses anything that would give a number about something else than
+the benchmark asked for: another benchmark's or custom queries (by name), a query left out,
+rows filtered out, a mix of protocols, duplicate pairs, malformed masks. Every message names
+the row and its pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+if __package__:
+    from . import rle
+    from .benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES
+else:  # app.py imports the metric folder's files as top-level modules
+    import rle
+    from benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES
+
+
+@dataclass
+class References:
+    """One protocol split, checked: per-row arrays and what the figures average over."""
+
+    benchmark: str  # "proxford", "prparis" or "custom"
+    protocol: str
+    query_ids: np.ndarray  # per row
+    index_ids: np.ndarray
+    positive: np.ndarray  # bool
+    masks: list  # per row: pycocotools RLE (counts as bytes) of a positive's mask, or None
+    queries: np.ndarray  # the query ids averaged over, sorted
+    num_queries: int  # of the benchmark (rows of a full ranking)
+    index_size: int | None
+    subset: bool
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return np.asarray([m is not None for m in self.masks], bool)
+
+    def where(self, row: int) -> str:
+        return f"references row {row} (pair ({self.query_ids[row]}, {self.index_ids[row]}))"
+
+
+_REFERENCE_COLUMNS = ("query_id", "index_id", "difficulty", "positive", "mask")
+
+
+def _columns(references, names) -> dict:
+    """Columns of a split given as a datasets.Dataset or as a list of row dicts."""
+    if hasattr(references, "column_names"):
+        missing = [c for c in names if c not in references.column_names]
+        if missing:
+            raise ValueError(f"references lack the columns {missing}: pass a split of the dataset's pairs config")
+        return references.select_columns(list(names)).to_dict()
+    out = {c: [] for c in names}
+    for r, row in enumerate(references):
+        if not isinstance(row, dict) or any(c not in row for c in names):
+            raise ValueError(f"references row {r}: expected a row of the dataset's pairs config with {list(names)}")
+        for c in names:
+            out[c].append(row[c])
+    return out
+
+
+def _int_column(values, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+        if array.dtype.kind not in "iu":
+            raise TypeError
+        return array.astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        bad = next(r for r, v in enumerate(values) if not isinstance(v, (int, np.integer)) or isinstance(v, bool)
+                   or not -2**63 <= v < 2**63)
+        raise ValueError(f"references row {bad}: {what} must be an integer, got {values[bad]!r}") from None
+
+
+def protocol_of(difficulty: np.ndarray, positive: np.ndarray) -> str:
+    """The revisitop protocol a pairs split follows, from its difficulty and positive columns."""
+    bad = np.flatnonzero(~np.isin(difficulty, DIFFICULTIES))
+    if bad.size:
+        raise ValueError(f"references row {bad[0]}: unknown difficulty {difficulty[bad[0]]!r}")
+    for protocol, kinds in POSITIVE_DIFFICULTIES.items():
+        if np.array_equal(np.isin(difficulty, kinds), positive):
+            return protocol
+    raise ValueError("references mix protocols: their positive flags fit none of easy / medium / hard "
+                     "(pass one split of the pairs config)")
+
+
+def check_references(references, benchmark: str, queries=None, index_size: int | None = None,
+                     num_queries: int | None = None) -> References:
+    """Check a pairs split and bring it to arrays.
+
+    ``benchmark``: "proxford" / "prparis" (the references must be that benchmark's, by
+    their query names, and cover all its queries) or "custom" (data in the same format,
+    e.g. the demo world: queries 0 .. num_queries - 1, default the largest id + 1).
+    ``queries``: average over this subset of query ids only (the references must hold
+    exactly these queries). Raises ValueError naming the row and pair.
+    """
+    facts = BENCHMARKS.get(benchmark)
+    if facts is None and benchmark != CUSTOM:
+        raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {[*BENCHMARKS, CUSTOM]}")
+    if len(references) == 0:
+        raise ValueError("references are empty: pass a split of the dataset's pairs config")
+    names = _REFERENCE_COLUMNS + (("query_name",) if facts else ())
+    try:
+        columns = _columns(references, names)
+    except ValueError as err:
+        if facts and "query_name" in str(err):
+            raise ValueError(f"{err} (the query names tell which benchmark the references are)") from None
+        raise
+    query_ids = _int_column(columns["query_id"], "query_id")
+    index_ids = _int_column(columns["index_id"], "index_id")
+    positive_values = columns["positive"]
+    bad = next((r for r, v in enumerate(positive_values) if not isinstance(v, (bool, np.bool_))), None)
+    if bad is not None:
+        raise ValueError(f"references row {bad}: positive must be true or false, got {positive_values[bad]!r}")
+    positive = np.asarray(positive_values, bool)
+    protocol = protocol_of(np.asarray(columns["difficulty"], object), positive)
+
+    if facts:
+        num_queries_expected, index_size_expected = facts.num_queries, facts.index_size
+        for what, given, expected in (("num_queries", num_queries, num_queries_expected),
+                                      ("index_size", index_size, index_size_expected)):
+            if given is not None and given != expected:
+                raise ValueError(f"{what}={given}, but {facts.pretty_name} has {expected}")
+        num_queries, index_size = num_queries_expected, index_size_expected
+    else:
+        num_queries = int(query_ids.max()) + 1 if num_queries is None else int(num_queries)
+    where = _Rows(query_ids, index_ids)
+    bad = np.flatnonzero((query_ids < 0) | (query_ids >= num_queries))
+    if bad.size:
+        raise ValueError(f"{where(bad[0])}: unknown query id {query_ids[bad[0]]} (queries 0..{num_queries - 1})")
+    bad = np.flatnonzero((index_ids < 0) | (index_ids >= (index_size if index_size is not None else 2**62)))
+    if bad.size:
+        raise ValueError(f"{where(bad[0])}: unknown index id {index_ids[bad[0]]}"
+                         + (f" (the index has {index_size} images)" if index_size is not None else ""))
+    if facts:
+        _check_identity(facts, query_ids, columns["query_name"], where)
+    pair_key = query_ids * (int(index_ids.max()) + 1) + index_ids
+    unique_keys, first = np.unique(pair_key, return_index=True)
+    if unique_keys.size != pair_key.size:
+        row = int(np.setdiff1d(np.arange(pair_key.size), first)[0])
+        raise ValueError(f"{where(row)}: this pair appears twice")
+
+    present = np.unique(query_ids)
+    subset = queries is not None
+    if subset:
+        wanted = np.unique(np.asarray(_int_column(list(queries), "a query id in queries")))
+        if wanted.size == 0 or wanted.min() < 0 or wanted.max() >= num_queries:
+            raise ValueError(f"queries must be query ids 0..{num_queries - 1}, got {list(queries)}")
+        extra, missing = np.setdiff1d(present, wanted), np.setdiff1d(wanted, present)
+        if extra.size or missing.size:
+            raise ValueError("references do not hold exactly the queries asked for: "
+                             + (f"extra {extra.tolist()[:10]} " if extra.size else "")
+                             + (f"missing {missing.tolist()[:10]}" if missing.size else ""))
+    else:
+        missing = np.setdiff1d(np.arange(num_queries), present)
+        if missing.size:
+            name = facts.pretty_name if facts else "the data"
+            raise ValueError(f"references lack queries {missing.tolist()[:10]}"
+                             + (" ..." if missing.size > 10 else "")
+                             + f" ({present.size} of {num_queries} queries of {name}): figures would be averaged "
+                             "over a subset; pass the whole split, or ask for a subset explicitly with "
+                             "queries=[...] (pixret evaluate: --queries)")
+        wanted = present
+    if facts:
+        _check_row_counts(facts, protocol, query_ids, positive, wanted)
+
+    masks = list(columns["mask"])
+    positive_rows = np.flatnonzero(positive)
+    given = [r for r in positive_rows if masks[r] is not None]
+    coco, problems = rle.check([masks[r] for r in given])
+    for r, problem in zip(given, problems):
+        if problem:
+            raise ValueError(f"{where(r)}: mask: {problem}")
+    checked: list = [None] * len(masks)
+    for r, c in zip(given, coco):
+        checked[r] = c
+    return References(benchmark, protocol, query_ids, index_ids, positive, checked, wanted, num_queries,
+                      index_size, subset)
+
+
+class _Rows:
+    """Names a row of the references with its pair."""
+
+    def __init__(self, query_ids, index_ids):
+        self.query_ids, self.index_ids = query_ids, index_ids
+
+    def __call__(self, row) -> str:
+        return f"references row {int(row)} (pair ({self.query_ids[row]}, {self.index_ids[row]}))"
+
+
+def _check_identity(facts, query_ids, query_names, where) -> None:
+    """The references' query names must be the benchmark's, id by id."""
+    expected = np.asarray(facts.query_names, object)[query_ids]
+    names = np.asarray([str(n) for n in query_names], object)
+    bad = np.flatnonzero(names != expected)
+    if not bad.size:
+        return
+    row = bad[0]
+    others = [b for b in BENCHMARKS.values() if b is not facts
+              and (np.asarray(b.query_names, object)[query_ids[bad] % b.num_queries] == names[bad]).all()]
+    if others:
+        raise ValueError(f"these references are {others[0].pretty_name} (query {query_ids[row]} is "
+                         f"{names[row]!r}), but the benchmark asked for is {facts.pretty_name}: load the metric "
+                         f"with config {others[0].name!r} (pixret evaluate: --benchmark {others[0].name})")
+    raise ValueError(f"{where(row)}: query {query_ids[row]} is {names[row]!r}, but {facts.pretty_name}'s query "
+                     f"{query_ids[row]} is {expected[row]!r}: these references are not {facts.pretty_name}; "
+                     f"for data in its format that is not the benchmark (the demo world, your own) use the "
+                     f"config {CUSTOM!r}")
+
+
+def _check_row_counts(facts, protocol, query_ids, positive, queries) -> None:
+    """Every query must have all its positive and junk rows: a filtered split gives wrong figures."""
+    positives = np.bincount(query_ids[positive], minlength=facts.num_queries)
+    junk = np.bincount(query_ids[~positive], minlength=facts.num_queries)
+    for q in queries:
+        expected = facts.protocol_counts(protocol, int(q))
+        if (positives[q], junk[q]) != expected:
+            raise ValueError(f"references hold {positives[q]} positive and {junk[q]} junk rows for query {q}; "
+                             f"{facts.pretty_name} {protocol} has {expected[0]} and {expected[1]}: pass the "
+                             "whole split (rows filtered out change the figures)")
