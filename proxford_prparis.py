@@ -18,11 +18,14 @@ Configs (one table each):
 
 from __future__ import annotations
 
-import datasets
+import itertools
 
-from pixret.masks import bbox as mask_bbox
+import datasets
+import pyarrow as pa
+
+from pixret.masks import boxes
 from pixret.metric.benchmarks import PROTOCOLS
-from pixret.metric.rle import RLE_FEATURE
+from pixret.metric.rle import rle_feature
 from pixret.release import Release, load_ground_truth, locate_release, protocol_lists, read_pair_masks, verify_images
 
 _CITATION = """\
@@ -52,7 +55,7 @@ FEATURES = {
         "index_name": datasets.Value("string"),
         "difficulty": datasets.Value("string"),
         "positive": datasets.Value("bool"),
-        "mask": RLE_FEATURE,
+        "mask": rle_feature(),
         "bbox": BBOX,
     }),
     "queries": datasets.Features({
@@ -94,11 +97,11 @@ class ProxfordPrparisConfig(datasets.BuilderConfig):
         self.ignore_extra_labels = ignore_extra_labels
 
 
-class ProxfordPrparis(datasets.GeneratorBasedBuilder):
+class ProxfordPrparis(datasets.ArrowBasedBuilder):
     BUILDER_CONFIG_CLASS = ProxfordPrparisConfig
     BUILDER_CONFIGS = [ProxfordPrparisConfig(name=name) for name in FEATURES]
     DEFAULT_CONFIG_NAME = "pairs"
-    DEFAULT_WRITER_BATCH_SIZE = 100  # rows with images: keep Arrow batches small
+    ROWS_PER_TABLE = {"pairs": 20_000, "queries": 100, "index": 100}  # rows with images: small Arrow batches
 
     # set by _split_generators of the pairs config: what the build reports
     report: dict | None = None
@@ -126,8 +129,11 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
                                         for i in gt.easy[q] + gt.hard[q]})
             pair_masks = read_pair_masks(release, gt, self.config.ignore_extra_labels)
             self.report = pair_masks.report
+            pairs = list(pair_masks.masks)
+            bboxes = dict(zip(pairs, boxes([pair_masks.masks[p] for p in pairs]).tolist()))  # once, not per split
             return [
-                datasets.SplitGenerator(name=p, gen_kwargs={"gt": gt, "masks": pair_masks.masks, "protocol": p})
+                datasets.SplitGenerator(name=p, gen_kwargs={"gt": gt, "masks": pair_masks.masks, "bboxes": bboxes,
+                                                            "protocol": p})
                 for p in PROTOCOLS
             ]
         names = gt.query_names if self.config.name == "queries" else gt.index_names
@@ -137,10 +143,18 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
         return [datasets.SplitGenerator(name=datasets.Split.TEST,
                                         gen_kwargs={"gt": gt, "release": release, "ids": ids})]
 
-    def _generate_examples(self, **kwargs):
-        return getattr(self, f"_generate_{self.config.name}")(**kwargs)
+    def _generate_tables(self, **kwargs):
+        """The config's rows (one generator per table, below), written as Arrow tables of a few rows each:
+        datasets' per-example encoding would be most of the build's time."""
+        rows = getattr(self, f"_generate_{self.config.name}")(**kwargs)
+        schema, size = self.info.features.arrow_schema, self.ROWS_PER_TABLE[self.config.name]
+        for k in itertools.count():
+            batch = [row for _, row in itertools.islice(rows, size)]
+            if not batch:
+                return
+            yield k, pa.Table.from_pylist(batch, schema=schema)
 
-    def _generate_pairs(self, gt, masks, protocol):
+    def _generate_pairs(self, gt, masks, bboxes, protocol):
         for q, query_name in enumerate(gt.query_names):
             difficulty = gt.difficulty(q)
             positives, junk = protocol_lists(gt, protocol, q)
@@ -155,7 +169,7 @@ class ProxfordPrparis(datasets.GeneratorBasedBuilder):
                     "difficulty": difficulty[i],
                     "positive": i in positive,
                     "mask": mask,
-                    "bbox": None if mask is None else mask_bbox(mask),
+                    "bbox": bboxes.get((q, i)),
                 }
 
     def _generate_queries(self, gt, release, ids):

@@ -15,8 +15,6 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-import datasets
-
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify
 
 REPORT = "build_report.json"
@@ -51,6 +49,8 @@ class BuiltDataset:
         self._cache: dict = {}
 
     def load(self, config: str, split: str):
+        import datasets  # here, not at the top: `pixret --help` and usage errors stay quick
+
         key = (config, split)
         if key not in self._cache:
             try:

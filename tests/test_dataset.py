@@ -317,15 +317,19 @@ def test_real_revisitop_ground_truth(tmp_path, shared_dir, bench_name, counts):
     gnd = load_pickle(shared_dir / f"data/revisitop/gnd_{name}.pkl")
     root = tmp_path / "rel"
     synthetic.write_gnd(root, bench_name, gnd)
-    pixels = np.full((24, 32, 3), 128, np.uint8)
+    jpeg = synthetic.jpeg_bytes(np.full((24, 32, 3), 128, np.uint8))
+    label = json.dumps(synthetic.labelme([[[2, 2], [20, 2], [20, 15]]], 24, 32))
     labels, positives = {}, set()
     for q, entry in enumerate(gnd["gnd"]):
         for i in list(entry["easy"]) + list(entry["hard"]):
             positives.add(i)
             labels[q, i] = f"labels/{gnd['imlist'][i]}.json"
-    for i in sorted(positives):
-        synthetic.write_jpeg(root, bench_name, gnd["imlist"][i], pixels)
-        synthetic.write_label(root, f"labels/{gnd['imlist'][i]}.json", [[[2, 2], [20, 2], [20, 15]]], 24, 32)
+    (root / "labels").mkdir()
+    jpg = synthetic.gnd_dir(root, bench_name) / "jpg"
+    jpg.mkdir()
+    for i in sorted(positives):  # the same bytes for each: what is checked here is the structure
+        (jpg / f"{gnd['imlist'][i]}.jpg").write_bytes(jpeg)
+        (root / f"labels/{gnd['imlist'][i]}.json").write_text(label)
     synthetic.write_pair2label(root, bench_name, labels)
     builder = ProxfordPrparis(config_name="pairs", data_dir=str(root), benchmark=bench_name,
                               cache_dir=str(tmp_path / "cache"))

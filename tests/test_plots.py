@@ -11,9 +11,10 @@ from PIL import Image
 
 from pixret.cli import main
 from pixret.cli.evaluate import evaluate_files, per_query_csv
-from pixret.cli.show import show
 from pixret.metric import analysis, plots, tables
 from pixret.metric.tables import PAPER
+
+pytestmark = pytest.mark.xdist_group("plots")  # one worker: the module's fixtures are built once
 
 
 @pytest.fixture(scope="module")

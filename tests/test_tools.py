@@ -59,7 +59,8 @@ def test_evaluate_tool_equals_the_metric(tiny_dataset, files, tmp_path, capsys, 
             p = by_pair.get((row["query_id"], row["index_id"]))
             preds.append(None if p is None else {"mask": p.get("segmentation"), "bbox": p.get("bbox")})
         direct = custom_metric.compute(predictions=preds, references=split, ranks=files["ranks"], index_size=12)
-        assert printed[protocol] == {k: v for k, v in direct.items() if k not in ("per_query", "per_threshold")}
+        assert printed[protocol] == {k: v for k, v in direct.items() if k not in ("per_query", "per_threshold",
+                                                                                     "per_pair")}
     assert 0 < printed["medium"]["miou_seg"] < 1  # the box-only entry counts 0 for segmentation
     assert 0 < printed["medium"]["miou_det"] < 1
     rows = list(csv.DictReader(open(tmp_path / "pq.csv")))
@@ -177,7 +178,7 @@ def test_show_gallery_has_outlines(tiny_dataset, files, tmp_path, capsys):
                 top_k=5, name="gt")
     text = page.read_text()
     assert "<title>gt: top-5 per query (medium)</title>" in text
-    pngs = sorted((tmp_path / "gallery").glob("*.png"))
+    pngs = sorted((tmp_path / "gallery").glob("gt_q*.png"))
     assert len(pngs) == 4 and all(p.name in text for p in pngs)
     for png in pngs:
         count = _colours(png)
@@ -193,7 +194,7 @@ def test_show_without_predictions_shows_retrieval(tiny_dataset, files, tmp_path)
     page = show(str(tiny_dataset["out"]), files["dir"] / "ranks.npy", tmp_path / "gallery", top_k=12)
     assert "ranks: top-12" in page.read_text() and "retrieval only" in page.read_text()
     split = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
-    for q, png in enumerate(sorted((tmp_path / "gallery").glob("*.png"))):
+    for q, png in enumerate(sorted((tmp_path / "gallery").glob("ranks_q*.png"))):
         count = _colours(png)
         positives = sum(1 for r in split if r["query_id"] == q and r["positive"])
         junk = sum(1 for r in split if r["query_id"] == q and not r["positive"])

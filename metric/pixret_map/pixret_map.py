@@ -18,7 +18,7 @@ import datasets
 import evaluate
 
 from .benchmarks import BENCHMARKS, CUSTOM
-from .rle import RLE_FEATURE, RLEError, counts_to_str
+from .rle import RLEError, counts_to_str, rle_feature
 from .references import check_references
 from .ranking import THRESHOLDS, locate
 from .scoring import evaluate_pixel_retrieval
@@ -74,12 +74,13 @@ Examples:
 
 # Stored form of the rows (add / add_batch / distributed): flat, no nulls, so evaluate's
 # row encoding accepts every row; an empty size means "no mask", an empty bbox "no box".
+_MASK = rle_feature()
 _STORED = datasets.Features({
     "predictions": {
         "query_id": datasets.Value("int64"),  # -1: not given
         "index_id": datasets.Value("int64"),
-        "mask_size": RLE_FEATURE["size"],
-        "mask_counts": RLE_FEATURE["counts"],
+        "mask_size": _MASK["size"],
+        "mask_counts": _MASK["counts"],
         "bbox": datasets.List(datasets.Value("float64")),
     },
     "references": {
@@ -88,8 +89,8 @@ _STORED = datasets.Features({
         "query_name": datasets.Value("string"),
         "difficulty": datasets.Value("string"),
         "positive": datasets.Value("bool"),
-        "mask_size": RLE_FEATURE["size"],
-        "mask_counts": RLE_FEATURE["counts"],
+        "mask_size": _MASK["size"],
+        "mask_counts": _MASK["counts"],
     },
 })
 _REFERENCE_KEYS = ("query_id", "index_id", "difficulty", "positive", "mask")

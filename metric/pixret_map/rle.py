@@ -10,16 +10,21 @@ non-Latin-1 character through validation and hang pycocotools).
 
 from __future__ import annotations
 
-import datasets
 import numpy as np
 
-RLE_FEATURE = {"size": datasets.List(datasets.Value("int32")), "counts": datasets.Value("string")}
 MAX_SIDE = 2**31 - 1  # pycocotools stores height and width as 32-bit integers
 MAX_RUN = 2**32 - 1  # and each run
 
 
 class RLEError(ValueError):
     """A mask is not a valid compressed COCO RLE."""
+
+
+def rle_feature() -> dict:
+    """The one ``datasets`` feature of a mask (the dataset's ``mask`` column, the metric's stored rows)."""
+    import datasets  # only where a feature is declared: reading and checking masks does not need it
+
+    return {"size": datasets.List(datasets.Value("int32")), "counts": datasets.Value("string")}
 
 
 def counts_to_bytes(counts) -> bytes:

@@ -26,6 +26,7 @@ from pixret import baselines, outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.metric.results import align
+from pixret.metric.scoring import FIGURES
 from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
@@ -49,7 +50,7 @@ def score(metric, result, splits, options: dict) -> dict:
         split = splits[protocol]
         figures = metric.compute(predictions=align(result.predictions, split), references=split, ranks=result.ranks,
                                  **options)
-        out[protocol] = {k: v for k, v in figures.items() if k not in ("per_query", "per_threshold")}
+        out[protocol] = {k: v for k, v in figures.items() if k in FIGURES}
     return out
 
 

@@ -18,7 +18,6 @@ from pixret import outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.progress import bar
-from pixret.metric import plots
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
 
 
@@ -62,6 +61,8 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
 
 def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> dict:
     """Per query: precision / recall and the IoU of its positives by position (retrieval only without predictions)."""
+    from pixret.metric import plots  # matplotlib, only when drawing
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no predictions: "every prediction is empty" is the point here
         result = score_protocols({"split": split}, predictions or {}, ranks, **data.metric_options())["split"]

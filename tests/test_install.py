@@ -1,0 +1,60 @@
+"""The wheel, installed for real (non-editable) into a fresh venv, used from a folder outside the clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(args, cwd, **kw):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600,
+                            env={**env, "PYTHONWARNINGS": "ignore", **kw})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_works_outside_the_clone(tmp_path):
+    source = tmp_path / "source"  # a copy: building must not write into the clone
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "tests", "build", "dist", "*.egg-info",
+                                                                 "__pycache__", "demo_output", "benchmarks", "docs"))
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"),
+          str(source)], cwd=tmp_path)
+    wheel = next((tmp_path / "dist").glob("pixret-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for shipped in ("pixret/metric/pixret_map.py", "pixret/metric/rle.py", "pixret/metric/README.md",
+                    "pixret/metric/paper/table2_map.csv", "pixret/templates/dataset_card.md", "proxford_prparis.py"):
+        assert shipped in names, shipped
+    # a venv that sees the installed dependencies, with pixret itself only from the wheel
+    venv.create(tmp_path / "venv", system_site_packages=True, with_pip=False)
+    python = tmp_path / "venv" / "bin" / "python"
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)], cwd=tmp_path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    pixret = str(tmp_path / "venv" / "bin" / "pixret")
+    assert "build,evaluate,show,export-coco,push,demo" in _run([pixret, "--help"], cwd=outside).replace(" ", "")
+    _run([pixret, "demo", "--small", "--output", "demo"], cwd=outside)
+    printed = _run([pixret, "evaluate", "--dataset", "demo/dataset", "--predictions", "demo/matcher/predictions.json",
+                    "--ranks", "demo/matcher/ranks.npy", "--format", "json"], cwd=outside)
+    assert 0 < json.loads(printed)["medium"]["miou_seg"] <= 1
+    result = _run([str(python), "-c", """
+import pixret, pixret.metric
+from datasets import load_dataset
+print(pixret.__file__, pixret.metric.__file__)
+medium = load_dataset("demo/dataset", "pairs", split="medium")
+metric = pixret.load_metric("custom")
+print(metric.compute(predictions=[{"mask": m} for m in medium["mask"]], references=medium)["miou_seg"])
+"""], cwd=outside).splitlines()
+    assert result[0].count(str(tmp_path / "venv")) == 2, result  # the wheel's files, not the clone's
+    assert result[1] == "1.0"

@@ -1,0 +1,124 @@
+"""The metric Space (metric/pixret_map/app.py) started on 127.0.0.1 from a copy of its folder,
+called with the real gradio_client, against a locally built dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pixret.cli import main
+
+pytestmark = pytest.mark.xdist_group("space")  # one worker: the module's fixtures are built once
+
+METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def space(tiny_dataset, tmp_path_factory):
+    pytest.importorskip("gradio_client")
+    base = tmp_path_factory.mktemp("space")
+    folder = base / "pixret_map"  # the Space is its folder alone
+    shutil.copytree(METRIC_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (base / "datasets").mkdir()
+    os.symlink(tiny_dataset["out"], base / "datasets" / "proxford")
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "PIXRET_DATASETS": f"{base / 'datasets'}/", "GRADIO_TEMP_DIR": str(base / "gradio-tmp"),
+           "MPLBACKEND": "Agg"}
+    log = open(base / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url + "gradio_api/info", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                pytest.fail(f"the Space did not start:\n{(base / 'app.log').read_text()}")
+            time.sleep(0.2)
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the client's own calls home
+    from gradio_client import Client
+
+    yield {"client": Client(url, verbose=False), "url": url, "log": base / "app.log"}
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_space_api_returns_the_json_of_pixret_evaluate(space, tiny_dataset, tmp_path, capsys):
+    from gradio_client import handle_file
+
+    entries = _gt_entries(tiny_dataset)
+    (tmp_path / "preds.json").write_text(json.dumps(entries))
+    import numpy as np
+
+    np.save(tmp_path / "ranks.npy", np.stack([np.random.default_rng(q).permutation(12) for q in range(4)]))
+    result = space["client"].predict(handle_file(str(tmp_path / "preds.json")), handle_file(str(tmp_path / "ranks.npy")),
+                                     "proxford", api_name="/evaluate")
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "preds.json"),
+                 "--ranks", str(tmp_path / "ranks.npy"), "--format", "json"]) == 0
+    assert result == json.loads(capsys.readouterr().out)
+    assert result["medium"]["miou_seg"] == 1.0 and 0 < result["medium"]["map_det"] <= 1
+    without_ranks = space["client"].predict(handle_file(str(tmp_path / "preds.json")), None, "proxford",
+                                            api_name="/evaluate")
+    assert set(without_ranks["medium"]) == {"miou_det", "miou_seg"}
+
+
+def test_space_page_event_shows_tables_and_plots(space, tiny_dataset, tmp_path):
+    from gradio_client import handle_file
+    import numpy as np
+
+    (tmp_path / "preds.json").write_text(json.dumps(_gt_entries(tiny_dataset)))
+    np.save(tmp_path / "ranks.npy", np.tile(np.arange(12), (4, 1)))
+    figures, report, gallery = space["client"].predict(
+        handle_file(str(tmp_path / "preds.json")), handle_file(str(tmp_path / "ranks.npy")), "proxford", False,
+        api_name="/evaluate_page")
+    assert "| medium |" in report and "**Table 1 (PROxford)" in report and "**Table 2 (PROxford)" in report
+    assert "is not the real PROxford" in report  # the tiny dataset is custom data: the page says so
+    assert len(gallery) >= 5 and all(Path(item["image"]).stat().st_size > 5000 for item in gallery)
+
+
+def test_space_errors_name_the_entry(space, tiny_dataset, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    entries = _gt_entries(tiny_dataset)
+    entries[3]["segmentation"]["counts"] += "\u0101"
+    (tmp_path / "bad.json").write_text(json.dumps(entries))
+    with pytest.raises(AppError, match=r"predictions: entry 3 \(pair \(\d, \d+\)\): segmentation: RLE counts contain"):
+        space["client"].predict(handle_file(str(tmp_path / "bad.json")), None, "proxford", api_name="/evaluate")
+    assert "Traceback" not in space["log"].read_text()
+
+
+def test_space_imports_only_its_own_folder():
+    """The Space installs requirements.txt from PyPI: pixret is not there."""
+    for path in METRIC_DIR.glob("*.py"):
+        assert not re.search(r"^\s*(from|import)\s+pixret\b", path.read_text(), re.M), path
+    requirements = (METRIC_DIR / "requirements.txt").read_text()
+    assert "pixret" not in requirements and "matplotlib" in requirements
+
+
+def _gt_entries(tiny_dataset):
+    from datasets import load_dataset
+
+    medium = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
+    return [{"query_id": r["query_id"], "index_id": r["index_id"], "segmentation": r["mask"]}
+            for r in medium if r["mask"] is not None]
