@@ -153,8 +153,11 @@ def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: s
 
 def _table(folder: Path, config: str, split: str, key: str | None = None, ids=None):
     """A built split read straight from its Parquet shards (only the rows with ``key`` in ``ids``)."""
-    table = pq.ParquetDataset(sorted((folder / config).glob(f"{split}-*.parquet"))).read()
-    return table if key is None else table.filter(pc.is_in(table[key], value_set=pa.array(ids)))
+    files = sorted((folder / config).glob(f"{split}-*.parquet"))
+    if key is None:
+        return pq.ParquetDataset(files).read()
+    table = pq.ParquetDataset(files, filters=[(key, "in", list(ids))]).read()  # row groups skipped by statistics
+    return table.filter(pc.is_in(table[key], value_set=pa.array(ids)))
 
 
 def _by_id(table, key: str) -> dict:

@@ -70,6 +70,7 @@ class ImageSource:
         self._sizes: dict[str, tuple[int, int]] = {}
         self.unlisted = 0  # archive members that are no wanted image (counted, ignored)
         self.verified: set[str] = set()  # names read and decoded (pixret.release.verify_images)
+        self._problems: dict[str, str] = {}  # found while an archive streamed by
         self._archive_sha256: dict[Path, str] = {}  # computed while streaming
 
     def describe(self) -> str:
@@ -102,6 +103,8 @@ class ImageSource:
         bar = progress_bar(total=size, unit="B", unit_scale=True, desc=f"reading {archive.name}",
                            disable=None if progress else True)
         digest = hashlib.sha256()
+        decoding = ThreadPoolExecutor(os.cpu_count() or 1)  # images are checked while the archive streams by
+        checks = {}
         try:
             with open(archive, "rb") as raw:
                 counted = io.BufferedReader(_Counting(raw, bar, digest), 1 << 20)
@@ -116,6 +119,7 @@ class ImageSource:
                         if name in wanted and name not in self._bytes:
                             self._bytes[name] = tar.extractfile(member).read()
                             self._where[name] = f"{archive}: {member.name}"
+                            checks[name] = decoding.submit(self._check_one, name)
                         elif name is not None:
                             self.unlisted += 1
                 while stream.read(1 << 20):  # to the end: the gzip checksum is checked there
@@ -123,10 +127,26 @@ class ImageSource:
                 while counted.read(1 << 20):  # and every byte is in the digest
                     pass
             self._archive_sha256[archive] = digest.hexdigest()
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-            raise ReleaseError(f"{archive}: not a readable tar archive, or a damaged one ({err})") from None
+        except BaseException as err:
+            decoding.shutdown(wait=True, cancel_futures=True)
+            if isinstance(err, (tarfile.TarError, OSError, EOFError, zlib.error)):
+                raise ReleaseError(f"{archive}: not a readable tar archive, or a damaged one ({err})") from None
+            raise
         finally:
             bar.close()
+        decoding.shutdown(wait=True)
+        for name, check in checks.items():
+            size, problem = check.result()
+            if problem:
+                self._problems[name] = problem
+            else:
+                self._sizes[name] = size
+
+    def _check_one(self, name: str):
+        try:
+            return jpeg_size(self.bytes(name), self.where(name)), None
+        except ReleaseError as err:
+            return None, str(err)
 
     def bytes(self, name: str) -> bytes:
         if name in self._bytes:
@@ -147,18 +167,13 @@ class ImageSource:
 
     def check(self, names, progress: bool = True) -> dict[str, str]:
         """Decode every image of ``names`` once (all cores); {name: problem} of those that fail."""
-        todo = [n for n in dict.fromkeys(names) if n not in self._sizes]
-
-        def one(name):
-            try:
-                return name, jpeg_size(self.bytes(name), self.where(name)), None
-            except ReleaseError as err:
-                return name, None, str(err)
-
-        problems = {}
+        names = list(dict.fromkeys(names))
+        problems = {n: self._problems[n] for n in names if n in self._problems}
+        todo = [n for n in names if n not in self._sizes and n not in problems]
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            for name, size, problem in progress_bar(pool.map(one, todo), total=len(todo), desc="checking images",
-                                                    unit="image", disable=None if progress else True):
+            for name, (size, problem) in progress_bar(zip(todo, pool.map(self._check_one, todo)), total=len(todo),
+                                                      desc="checking images", unit="image",
+                                                      disable=None if progress else True):
                 if problem:
                     problems[name] = problem
                 else:

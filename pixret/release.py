@@ -221,8 +221,9 @@ def locate_release(benchmark: str, labels, gnd=None, images=None) -> Release:
         candidates = _gnd_candidates(root, name) + ([] if root == given else _gnd_candidates(given, name))
         gnd_path = next((p for p in candidates if p.is_file()), None)
         if gnd_path is None:
-            looked = ", ".join(str(p) for p in candidates)
-            raise ReleaseError(f"{given}: no gnd_{name}.pkl; looked for {looked} (or pass the gnd file: --gnd)")
+            looked = ", ".join(dict.fromkeys(f"{p.parent.relative_to(given).as_posix()}/" for p in candidates))
+            raise ReleaseError(f"{given}: no gnd_{name}.pkl in the release (looked in {looked}); pass revisitop's "
+                               f"gnd_{name}.pkl or .mat with --gnd")
     else:
         gnd_path = Path(gnd)
         if not gnd_path.is_file():

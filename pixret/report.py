@@ -157,12 +157,13 @@ def slug(name: str) -> str:
 
 
 def write_report(out_dir, title: str, queries, index, split, rankings: dict, predictions: dict, query_ids,
-                 k: int = 8, progress=None, figures: dict | None = None) -> Path:
+                 k: int = 8, progress=None, figures: dict | None = None, method_figures: dict | None = None) -> Path:
     """PNG panels and one HTML page for several methods.
 
     ``rankings[name]``: (num_queries, K) ids; ``predictions[name]``: {(query_id, index_id): {"mask", ...}}
     or None (retrieval only); ``queries`` and ``index``: the tables, indexable by id;
-    ``figures``: {query_id: [(caption, file relative to out_dir)]} linked under each query.
+    ``figures``: {query_id: [(caption, file relative to out_dir)]} linked under each query;
+    ``method_figures``: {name: [(caption, file)]} shown under each method's heading.
     Returns the path of index.html.
     """
     out_dir = Path(out_dir)
@@ -186,7 +187,10 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, pre
             rows.append(f'<figure id="q{q}"><img src="{file}" alt="{html.escape(name)} query {q}">'
                         f"<figcaption>query {q} ({html.escape(queries[q]['name'])}): {counts}{links}"
                         "</figcaption></figure>")
-        sections.append(f"<h2>{html.escape(name)}</h2>\n" + "\n".join(rows))
+        shown = "".join(f'<a href="{html.escape(path)}"><img src="{html.escape(path)}" alt="{html.escape(caption)}" '
+                        f'title="{html.escape(caption)}" style="max-width:32%"></a>'
+                        for caption, path in (method_figures or {}).get(name, []))
+        sections.append(f"<h2>{html.escape(name)}</h2>\n" + (f"<p>{shown}</p>\n" if shown else "") + "\n".join(rows))
     with_predictions = any(predictions.get(name) is not None for name in rankings)
     frames = ((f'<b style="color:rgb{TRUE_POSITIVE}">true positive</b> (positive, IoU &gt; 0.5), '
                f'<b style="color:rgb{FALSE_POSITIVE}">false positive</b> (a negative, or IoU &le; 0.5), ')

@@ -128,3 +128,34 @@ def write_tiny_release(root, benchmark: str = "proxford", gnd: dict | None = Non
     write_gnd(root, benchmark, gnd, layout)
     write_pair2label(root, benchmark, labels)
     return {"gnd": gnd, "labels": labels}
+
+
+# ---------------------------------------------------------------- the downloads as published
+def write_archive(path, images: dict, folder_of=lambda name: "") -> Path:
+    """A .tgz of JPEGs {name: bytes}: flat like oxbuild_images.tgz, or in sub-folders like the Paris
+    archives (``folder_of(name)`` -> e.g. "paris/louvre/")."""
+    import tarfile
+
+    path = Path(path)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in images.items():
+            member = tarfile.TarInfo(f"{folder_of(name)}{name}.jpg")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return path
+
+
+def write_gnd_mat(path, gnd: dict) -> Path:
+    """revisitop's gnd as its MATLAB file: 1-based ids, 1 x N rows, cell arrays of names (needs scipy)."""
+    from scipy.io import savemat
+
+    def ids(values):
+        return np.asarray(values, np.int32).reshape(1, -1) + 1 if len(values) else np.zeros((0, 0), np.uint8)
+
+    entries = np.zeros((len(gnd["gnd"]), 1), dtype=[(k, object) for k in ("easy", "hard", "junk", "bbx")])
+    for q, entry in enumerate(gnd["gnd"]):
+        entries[q, 0] = (ids(entry["easy"]), ids(entry["hard"]), ids(entry["junk"]),
+                         np.asarray(entry["bbx"], np.float64).reshape(1, 4))
+    cells = lambda names: np.asarray([[np.asarray([n]) for n in names]], dtype=object)  # noqa: E731
+    savemat(str(path), {"imlist": cells(gnd["imlist"]), "qimlist": cells(gnd["qimlist"]), "gnd": entries})
+    return Path(path)

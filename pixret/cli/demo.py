@@ -25,6 +25,7 @@ import pixret
 from pixret import baselines, outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
+from pixret.metric import plots
 from pixret.metric.results import align
 from pixret.metric.scoring import FIGURES
 from pixret.progress import bar
@@ -43,15 +44,17 @@ def add_arguments(parser) -> None:
                         help='add the OpenCV SIFT + RANSAC baseline (pip install -e ".[opencv]")')
 
 
+def evaluate(metric, result, splits, options: dict) -> dict:
+    """{protocol: the metric's results} of one baseline (the metric's compute, in memory)."""
+    return {protocol: metric.compute(predictions=align(result.predictions, splits[protocol]),
+                                     references=splits[protocol], ranks=result.ranks, **options)
+            for protocol in PROTOCOLS}
+
+
 def score(metric, result, splits, options: dict) -> dict:
-    """Table figures of one baseline per protocol (the metric's compute, in memory)."""
-    out = {}
-    for protocol in PROTOCOLS:
-        split = splits[protocol]
-        figures = metric.compute(predictions=align(result.predictions, split), references=split, ranks=result.ranks,
-                                 **options)
-        out[protocol] = {k: v for k, v in figures.items() if k in FIGURES}
-    return out
+    """Table figures of one baseline per protocol."""
+    return {protocol: {k: v for k, v in figures.items() if k in FIGURES}
+            for protocol, figures in evaluate(metric, result, splits, options).items()}
 
 
 def tables(scores: dict) -> str:
@@ -125,7 +128,9 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     metric = pixret.load_metric("custom")  # the demo world is not one of the benchmarks
     options = data.metric_options()
     del options["benchmark"]
-    scores = {r.name: score(metric, r, splits, options) for r in bar(results, desc="scoring")}
+    evaluated = {r.name: evaluate(metric, r, splits, options) for r in bar(results, desc="scoring")}
+    scores = {name: {p: {k: v for k, v in figures.items() if k in FIGURES} for p, figures in per_protocol.items()}
+              for name, per_protocol in evaluated.items()}
     timings["scoring"] = time.perf_counter() - start
     text = tables(scores)
     (folder / "tables.md").write_text(text)
@@ -138,9 +143,14 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     chosen = [whole[0], parts[0] if parts else whole[-1]]
     chosen += sorted((q for q in range(len(queries)) if q not in chosen), key=lambda q: -hard_counts[q])
     chosen = chosen[:report_queries]
+    method_figures = {}
+    for name, per_protocol in evaluated.items():  # the figures of `pixret evaluate --plots`, per baseline
+        (folder / "report" / report.slug(name)).mkdir(parents=True)
+        paths = plots.save_all(folder / "report" / report.slug(name), per_protocol, data.query_names, name)
+        method_figures[name] = [(p.stem.replace("_", " "), p.relative_to(folder / "report").as_posix()) for p in paths]
     report.write_report(folder / "report", "pixret demo: top-ranked images per query", queries, index,
                         splits["medium"], {r.name: r.ranks for r in results},
-                        {r.name: r.predictions for r in results}, chosen, k=top_k)
+                        {r.name: r.predictions for r in results}, chosen, k=top_k, method_figures=method_figures)
     timings["report"] = time.perf_counter() - start
     medium = splits["medium"]
     summary = {
