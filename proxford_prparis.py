@@ -24,25 +24,10 @@ import datasets
 import pyarrow as pa
 
 from pixret.masks import boxes
-from pixret.metric.benchmarks import PROTOCOLS
+from pixret.metric.benchmarks import CITATION, HOMEPAGE, PROTOCOLS
 from pixret.metric.rle import rle_feature
 from pixret.release import Release, load_ground_truth, locate_release, protocol_lists, read_pair_masks, verify_images
 
-_CITATION = """\
-@inproceedings{an2023pixel,
-  title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
-  author    = {An, Guoyuan and Kim, Woo Jae and Yang, Saelyne and Li, Rong and Huo, Yuchi and Yoon, Sung-Eui},
-  booktitle = {ICCV},
-  year      = {2023}
-}
-@inproceedings{radenovic2018revisiting,
-  title     = {Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking},
-  author    = {Radenovi{\\'c}, Filip and Iscen, Ahmet and Tolias, Giorgos and Avrithis, Yannis and Chum, Ond{\\v{r}}ej},
-  booktitle = {CVPR},
-  year      = {2018}
-}
-"""
-_HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
 
 BBOX = datasets.List(datasets.Value("float32"))  # [x, y, w, h]
 IDS = datasets.List(datasets.Value("int32"))
@@ -112,8 +97,8 @@ class ProxfordPrparis(datasets.ArrowBasedBuilder):
         return datasets.DatasetInfo(
             description=f"{self.config.benchmark}: pixel retrieval benchmark, {self.config.name} table",
             features=FEATURES[self.config.name],
-            homepage=_HOMEPAGE,
-            citation=_CITATION,
+            homepage=HOMEPAGE,
+            citation=CITATION,
         )
 
     def _split_generators(self, dl_manager):

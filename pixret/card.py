@@ -17,23 +17,11 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from pixret.metric.benchmarks import BENCHMARKS
+from pixret.metric.benchmarks import BENCHMARKS, CITATION
 from pixret.metric.tables import paper_notes, paper_table
 
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                    (10_000_000, "1M<n<10M"))
-CITATION = r"""@inproceedings{an2023pixel,
-  title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
-  author    = {An, Guoyuan and Kim, Woo Jae and Yang, Saelyne and Li, Rong and Huo, Yuchi and Yoon, Sung-Eui},
-  booktitle = {ICCV},
-  year      = {2023}
-}
-@inproceedings{radenovic2018revisiting,
-  title     = {Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking},
-  author    = {Radenovi{\'c}, Filip and Iscen, Ahmet and Tolias, Giorgos and Avrithis, Yannis and Chum, Ond{\v{r}}ej},
-  booktitle = {CVPR},
-  year      = {2018}
-}"""
 REAL_LICENSE = """\
 PROxford / PRParis: terms of the parts of this dataset
 ======================================================
@@ -151,7 +139,7 @@ def write_card(folder: Path, report: dict, infos: dict, repo_id: str, example_ro
                       "label)." if synthetic else
                       "Images: Oxford Buildings / Paris datasets (Flickr photos, each under its owner's terms, for "
                       "research); ground truth: revisitop; pixel labels: the authors' release."),
-        citation=CITATION,
+        citation=CITATION.strip(),
     )
     DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}").save(folder / "README.md")
     (folder / "LICENSE").write_text(SYNTHETIC_LICENSE if synthetic else REAL_LICENSE, encoding="utf-8")

@@ -172,8 +172,10 @@ def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
 
 def test_visual_report_shows_outlines(demo_run):
     page = (demo_run["folder"] / "report" / "index.html").read_text()
-    files = re.findall(r'src="([^"]+\.png)"', page)
+    files = re.findall(r'src="([^"]+_q\d{3}\.png)"', page)
     assert len(files) == 4 * 3  # every baseline, three queries
+    figures = re.findall(r'src="([^"]+/map_vs_threshold\.png)"', page)
+    assert len(figures) == 4 and all((demo_run["folder"] / "report" / f).stat().st_size > 10_000 for f in figures)
     colours = {}
     for file in files:
         pixels = np.asarray(Image.open(demo_run["folder"] / "report" / file).convert("RGB"))

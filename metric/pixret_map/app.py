@@ -135,7 +135,7 @@ with gr.Blocks(title="pixret_map: PROxford / PRParis") as demo:
         with gr.Column(scale=2):
             figures_json = gr.JSON(label="Figures (the JSON of pixret evaluate --format json)")
             report = gr.Markdown()
-            gallery = gr.Gallery(label="Plots", columns=2, height="auto")
+            gallery = gr.Gallery(label="Plots", columns=2, height="auto", object_fit="contain")
     button.click(evaluate_page, inputs=[predictions, ranks, benchmark, r1m], outputs=[figures_json, report, gallery],
                  api_name="evaluate_page")
     gr.on(triggers=[], fn=evaluate_json, inputs=[predictions, ranks, benchmark, r1m], outputs=[figures_json],

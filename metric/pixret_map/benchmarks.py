@@ -15,6 +15,20 @@ POSITIVE_DIFFICULTIES = {"easy": ("easy",), "medium": ("easy", "hard"), "hard": 
 DIFFICULTIES = ("easy", "hard", "junk")
 R1M_DISTRACTORS = 1_001_001  # revisitop1m.txt
 CUSTOM = "custom"  # data in the benchmarks' format that is not one of them (the demo world, your own)
+HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
+CITATION = r"""@inproceedings{an2023pixel,
+  title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
+  author    = {An, Guoyuan and Kim, Woo Jae and Yang, Saelyne and Li, Rong and Huo, Yuchi and Yoon, Sung-Eui},
+  booktitle = {ICCV},
+  year      = {2023}
+}
+@inproceedings{radenovic2018revisiting,
+  title     = {Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking},
+  author    = {Radenovi{\'c}, Filip and Iscen, Ahmet and Tolias, Giorgos and Avrithis, Yannis and Chum, Ond{\v{r}}ej},
+  booktitle = {CVPR},
+  year      = {2018}
+}
+"""
 
 
 @dataclass(frozen=True)

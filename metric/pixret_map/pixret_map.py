@@ -17,7 +17,7 @@ from __future__ import annotations
 import datasets
 import evaluate
 
-from .benchmarks import BENCHMARKS, CUSTOM
+from .benchmarks import BENCHMARKS, CITATION, CUSTOM
 from .rle import RLEError, counts_to_str, rle_feature
 from .references import check_references
 from .ranking import THRESHOLDS, locate
@@ -26,15 +26,6 @@ from .scoring import evaluate_pixel_retrieval
 # evaluate copies the sibling files this script imports at the start of a line (not recursively):
 # every file of the evaluation is named above, also those only the others use.
 __all__ = ["PixretMap", "evaluate_pixel_retrieval", "check_references", "locate", "THRESHOLDS"]
-
-_CITATION = """\
-@inproceedings{an2023pixel,
-  title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
-  author    = {An, Guoyuan and Kim, Woo Jae and Yang, Saelyne and Li, Rong and Huo, Yuchi and Yoon, Sung-Eui},
-  booktitle = {ICCV},
-  year      = {2023}
-}
-"""
 
 _DESCRIPTION = """\
 Pixel retrieval metrics of the PROxford and PRParis benchmarks: mean mIoU of the
@@ -154,7 +145,7 @@ class PixretMap(evaluate.Metric):
                              "(the benchmark is never guessed: name it)")
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=_STORED,
             reference_urls=["https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval",
