@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import pixret
 from pixret import synthetic
-from pixret.build import build
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -35,6 +33,8 @@ def release(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A real built dataset folder of the tiny release (built once per session; do not modify)."""
+    from pixret.build import build
+
     base = tmp_path_factory.mktemp("tiny")
     info = synthetic.write_tiny_release(base / "release")
     report = build("proxford", base / "release", base / "out")
@@ -44,4 +44,6 @@ def tiny_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def custom_metric():
     """The evaluate module, config "custom" (the tiny datasets are not a benchmark), loaded once."""
+    import pixret
+
     return pixret.load_metric("custom")

@@ -536,7 +536,8 @@ def _run(args, **kw):
 
 
 def test_command_exit_codes_and_one_line(tiny_dataset, tmp_path):
-    result = _run(["pixret", "evaluate", "--dataset", str(tmp_path / "nope"), "--predictions", "x.json"])
+    (tmp_path / "preds.json").write_text("[]")
+    result = _run(["pixret", "evaluate", "--dataset", str(tmp_path / "nope"), "--predictions", str(tmp_path / "preds.json")])
     assert result.returncode == 1 and result.stderr == f"error: {tmp_path / 'nope'}: dataset folder not found\n"
     tool = Path(__file__).resolve().parents[1] / "tools" / "evaluate_results.py"
     result = _run([sys.executable, str(tool), "--dataset", str(tiny_dataset["out"]), "--predictions", "x.json"])
@@ -548,8 +549,8 @@ def test_command_exit_codes_and_one_line(tiny_dataset, tmp_path):
 
 def test_interrupted_build_writes_nothing(tmp_path):
     release = tmp_path / "release"
-    synthetic.write_tiny_release(release, gnd=synthetic.tiny_gnd(num_queries=8, num_index=400), height=480,
-                                 width=640)
+    synthetic.write_tiny_release(release, gnd=synthetic.tiny_gnd(num_queries=8, num_index=300), height=120,
+                                 width=160)
     out = tmp_path / "out"
     process = subprocess.Popen(["pixret", "build", "--benchmark", "proxford", "--labels", str(release), "--output",
                                 str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -68,7 +68,8 @@ def test_world_is_deterministic(tmp_path):
 
 def test_difficulty_follows_the_applied_degradation(tmp_path):
     """The spec of the world's docstring, checked with an independent rasterisation (PIL, not the world's)."""
-    info = world.make_world(tmp_path / "release", world.WorldConfig(seed=1))
+    info = world.make_world(tmp_path / "release", world.WorldConfig(seed=1, landmarks=3, views_per_landmark=12,
+                                                                    background_images=4))
     views, queries = info["views"], info["queries"]
     unit = world.unit_scale(info["config"]["width"], info["config"]["height"])
     seen = {"easy": 0, "hard": 0, "junk": 0}

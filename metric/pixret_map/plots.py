@@ -142,19 +142,22 @@ def query_figure(result: dict, query_id: int, query_name: str = "") -> Figure:
     return figure
 
 
-def save_all(folder, results: dict, query_names, name: str = "", k: int = 100) -> list[Path]:
-    """Every figure of ``results`` as a PNG in ``folder``; returns the paths."""
+def save_all(folder, results: dict, query_names, name: str = "", k: int = 100, only=None) -> list[Path]:
+    """Every figure of ``results`` (or those whose file stem is in ``only``) as PNGs in ``folder``."""
     folder = Path(folder)
-    figures = {"map_vs_threshold.png": map_vs_threshold(results, name),
-               "iou_histograms.png": iou_histograms(results, name)}
+    figures = {"map_vs_threshold": lambda: map_vs_threshold(results, name),
+               "iou_histograms": lambda: iou_histograms(results, name)}
     for protocol, result in results.items():
-        figures[f"per_query_{protocol}.png"] = per_query_bars(result, query_names, protocol)
+        figures[f"per_query_{protocol}"] = lambda result=result, protocol=protocol: per_query_bars(
+            result, query_names, protocol)
         if "position" in result["per_pair"]:
-            figures[f"precision_recall_{protocol}.png"] = precision_recall(result, query_names, protocol)
+            figures[f"precision_recall_{protocol}"] = lambda result=result, protocol=protocol: precision_recall(
+                result, query_names, protocol)
     if all("position" in r["per_pair"] for r in results.values()):
-        figures["breakdown.png"] = breakdown_bars(results, k)[0]
+        figures["breakdown"] = lambda: breakdown_bars(results, k)[0]
     paths = []
-    for file, figure in figures.items():
-        figure.savefig(folder / file)
-        paths.append(folder / file)
+    for stem, make in figures.items():
+        if only is None or stem in only:
+            make().savefig(folder / f"{stem}.png")
+            paths.append(folder / f"{stem}.png")
     return paths

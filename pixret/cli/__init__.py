@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
@@ -69,10 +70,12 @@ def main(argv=None) -> int:
 
 def run(function, args, interrupted: str) -> int:
     """Call a subcommand with the project's error and warning conventions."""
-    import datasets
-
-    datasets.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
+    # datasets: no log lines and no progress bars of its own (pixret draws its own); read when it is imported
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if "datasets" in sys.modules:  # already imported (a caller's process)
+        sys.modules["datasets"].logging.set_verbosity_error()
+        sys.modules["datasets"].disable_progress_bars()
     with warnings.catch_warnings():
         if not args.debug:
             warnings.simplefilter("ignore")  # library chatter (deprecations, ...)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 
@@ -25,7 +26,6 @@ import pixret
 from pixret import baselines, outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
-from pixret.metric import plots
 from pixret.metric.results import align
 from pixret.metric.scoring import FIGURES
 from pixret.progress import bar
@@ -45,10 +45,17 @@ def add_arguments(parser) -> None:
 
 
 def evaluate(metric, result, splits, options: dict) -> dict:
-    """{protocol: the metric's results} of one baseline (the metric's compute, in memory)."""
-    return {protocol: metric.compute(predictions=align(result.predictions, splits[protocol]),
-                                     references=splits[protocol], ranks=result.ranks, **options)
-            for protocol in PROTOCOLS}
+    """{protocol: the metric's results} of one baseline (the metric's compute, in memory); the metric's
+    warnings are raised again with the baseline and protocol they are about."""
+    out = {}
+    for protocol in PROTOCOLS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out[protocol] = metric.compute(predictions=align(result.predictions, splits[protocol]),
+                                           references=splits[protocol], ranks=result.ranks, **options)
+        for warning in caught:
+            warnings.warn(f"{result.name}, {protocol}: {warning.message}", warning.category, stacklevel=2)
+    return out
 
 
 def score(metric, result, splits, options: dict) -> dict:
@@ -143,10 +150,13 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     chosen = [whole[0], parts[0] if parts else whole[-1]]
     chosen += sorted((q for q in range(len(queries)) if q not in chosen), key=lambda q: -hard_counts[q])
     chosen = chosen[:report_queries]
+    from pixret.metric import plots  # matplotlib, only when drawing
+
     method_figures = {}
-    for name, per_protocol in evaluated.items():  # the figures of `pixret evaluate --plots`, per baseline
+    for name, per_protocol in evaluated.items():  # figures of `pixret evaluate --plots`, per baseline
         (folder / "report" / report.slug(name)).mkdir(parents=True)
-        paths = plots.save_all(folder / "report" / report.slug(name), per_protocol, data.query_names, name)
+        paths = plots.save_all(folder / "report" / report.slug(name), per_protocol, data.query_names, name,
+                               only=("map_vs_threshold", "iou_histograms", "breakdown"))
         method_figures[name] = [(p.stem.replace("_", " "), p.relative_to(folder / "report").as_posix()) for p in paths]
     report.write_report(folder / "report", "pixret demo: top-ranked images per query", queries, index,
                         splits["medium"], {r.name: r.ranks for r in results},

@@ -94,6 +94,9 @@ def run(args) -> int:
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
     if args.per_query and not args.per_query.parent.is_dir():
         raise UserError(f"--per-query {args.per_query}: folder {args.per_query.parent} not found")
+    for flag, path in (("--predictions", args.predictions), ("--ranks", args.ranks)):
+        if path is not None and not path.is_file():  # before the dataset is opened: fail fast
+            raise UserError(f"{path}: {flag[2:]} file not found" if not path.exists() else f"{path}: not a file")
     name = args.name or args.predictions.stem
     results, data = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
                                    args.ranks_layout, args.distractors, args.queries, not args.unofficial)
