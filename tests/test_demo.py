@@ -160,6 +160,12 @@ def test_demo_dataset_card_says_synthetic(demo_run):
     first = next(line for line in text.split(title, 1)[1].splitlines() if line.strip())
     assert first.startswith("**This is a synthetic demo**")
     assert "- synthetic" in text.split("\n---\n", 1)[0] and "license: mit" in text
+    assert "| DELG | SSP | 37.3 | 34.6 | 36.6 | 29.9 |" in text  # the paper's tables, for reference
+    assert "not results on this synthetic demo" in text
+    from pixret.cli.push import broken_links
+
+    folder = demo_run["folder"] / "dataset"
+    assert not broken_links(text, {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()})
 
 
 def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):

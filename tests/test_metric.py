@@ -319,6 +319,14 @@ def test_ranks_array_is_not_copied(splits):
     assert ranking.check_ranks(ranks, refs)[0] is ranks
 
 
+def test_one_compute_touches_no_cache_file(splits, tmp_path):
+    """Scored in memory: no Arrow cache file, no lock another evaluation could wait on."""
+    metric = pixret.load_metric("custom", cache_dir=str(tmp_path))
+    split = splits["medium"]
+    assert metric.compute(predictions=_perfect(split), references=split)["miou_seg"] == 1.0
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_unknown_config_name():
     with pytest.raises(ValueError, match="config_name must be one of"):
         pixret.load_metric("roxford")
