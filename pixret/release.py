@@ -29,12 +29,11 @@ from pixret import geometry
 from pixret import masks as masklib
 from pixret.errors import ReleaseError
 from pixret.images import ImageSource, open_images, read_jpeg
+from pixret.metric.benchmarks import BENCHMARKS as FACTS
 
-BENCHMARKS = {
-    # benchmark: (revisitop dataset name, pair2labelpath file prefix)
-    "proxford": ("roxford5k", "oxford"),
-    "prparis": ("rparis6k", "paris"),
-}
+# benchmark: (revisitop dataset name, the release's pair2labelpath file prefix)
+BENCHMARKS = {name: (facts.revisitop_name, {"proxford": "oxford", "prparis": "paris"}[name])
+              for name, facts in FACTS.items()}
 PROTOCOLS = ("easy", "medium", "hard")
 SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
 SHAPES_FILLED = ("rectangle", "circle")  # filled, and listed in the build report

@@ -4,7 +4,6 @@ archives), revisitop's .mat or .pkl ground truth, the label release extracted on
 from __future__ import annotations
 
 import gzip
-import io
 import shutil
 import tarfile
 

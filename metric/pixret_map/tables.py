@@ -117,8 +117,7 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     ``r1m``: the figures were computed with the 1M distractors (Table 2's R1M columns).
     Columns not computed (a protocol not evaluated, R1M or not) stay empty, never filled.
     """
-    prefix = {"proxford": "proxford", "prparis": "prparis"}[benchmark]
-    pretty = {"proxford": "PROxford", "prparis": "PRParis"}[benchmark]
+    prefix, pretty = benchmark, _pretty(benchmark)
     paper = read_paper_table(table)
     notes = []
     if table == 1:
@@ -161,6 +160,13 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     return Comparison(title, header, ordered, rank, notes)
 
 
+def _pretty(benchmark: str) -> str:
+    names = {"proxford": "PROxford", "prparis": "PRParis"}  # the paper's two benchmarks
+    if benchmark not in names:
+        raise ValueError(f"the paper's tables are for {sorted(names)}, not {benchmark!r}")
+    return names[benchmark]
+
+
 def _user_cell(results: dict, protocol: str, key: str) -> str:
     value = results.get(protocol, {}).get(key)
     return "" if value is None else f"{100 * value:.1f}"
@@ -168,7 +174,8 @@ def _user_cell(results: dict, protocol: str, key: str) -> str:
 
 def paper_table(benchmark: str, table: int, fmt: str = "markdown") -> str:
     """The paper's Table 1 or 2 for one benchmark, as printed (the dataset and metric cards quote it)."""
-    prefix = {"proxford": "proxford", "prparis": "prparis"}[benchmark]
+    prefix = benchmark
+    _pretty(benchmark)  # a known benchmark
     if table == 1:
         header = ["family", "method", "medium D", "medium S", "hard D", "hard S"]
         keys = [f"{prefix}_{p}_{k}" for p in PROTOCOLS for k in "DS"]
