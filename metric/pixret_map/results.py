@@ -100,7 +100,10 @@ def read_predictions(path, num_queries: int, index_sizes) -> dict:
 
 
 def _integer(value) -> int:
-    if isinstance(value, (bool, np.bool_)) or float(value) != int(value):
+    """An id: an integer, or a float with an integral value (3.0); not a bool, not a string."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError
+    if float(value) != int(value):
         raise ValueError
     return int(value)
 

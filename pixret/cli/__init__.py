@@ -87,6 +87,9 @@ def run(function, args, interrupted: str) -> int:
         except KeyboardInterrupt:
             print(interrupted, file=sys.stderr)
             return 130
+        except BrokenPipeError:  # the reader of our output went away (`pixret ... | head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except Exception as err:  # noqa: BLE001 - every failure ends in one line
             if args.debug:
                 raise

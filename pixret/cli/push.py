@@ -69,8 +69,11 @@ def card_links(text: str) -> list[str]:
 
 def broken_links(text: str, names: set[str]) -> list[str]:
     """Card links that neither are absolute URLs nor name a file of the folder."""
-    return [link for link in card_links(text) if not re.match(r"^(https?:|mailto:|#)", link)
-            and link.split("#")[0].lstrip("./") not in names]
+    def in_repo(link: str) -> bool:
+        path = link.split("#")[0]
+        return (path[2:] if path.startswith("./") else path) in names
+
+    return [link for link in card_links(text) if not re.match(r"^(https?:|mailto:|#)", link) and not in_repo(link)]
 
 
 def _start(kind: str, folder, repo_id: str) -> tuple[Plan, Path, str]:
