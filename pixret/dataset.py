@@ -1,11 +1,13 @@
 """A built PROxford / PRParis dataset, from a local folder or a Hub id, and which benchmark it is.
 
-    data = open_dataset("demo_output/dataset")   # or "pixret/proxford"
+    data = open_dataset("demo_output/dataset")   # or "pixret/proxford", or "hub:pixret/proxford"
     data.benchmark          # "proxford", "prparis" or "custom": from its query names, never from a title
     data.split("medium")    # the pairs config's split
 
 A spec that looks like a path (it exists, starts with '.', '/' or '~', has more than
-one '/', or its first component is an existing folder) is never sent to the Hub.
+one '/', or its first component is an existing folder) is never sent to the Hub; ``hub:``
+in front of an id says it is one even where a folder of that name's owner exists here
+(``hub:pixret/proxford`` in a clone of pixret, which has a ``pixret/`` folder).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify
 
 REPORT = "build_report.json"
+HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
@@ -27,6 +30,8 @@ class DatasetError(ValueError):
 
 def looks_local(spec: str) -> bool:
     """Whether ``spec`` is meant as a local path rather than a Hub id."""
+    if spec.startswith(HUB_PREFIX):
+        return False
     path = Path(spec).expanduser()
     first = Path(spec.split("/", 1)[0])
     return (path.exists() or spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") != 1
@@ -37,12 +42,16 @@ class BuiltDataset:
     """The three configs of a built dataset, loaded on first use."""
 
     def __init__(self, spec: str):
-        self.spec = spec
         self.local = looks_local(spec)
+        self.spec = spec if self.local else spec.removeprefix(HUB_PREFIX)
+        if not self.local and not _HUB_ID.match(self.spec):
+            raise DatasetError(f"{spec}: not a Hub dataset id (owner/name)")
         if self.local:
             folder = Path(spec).expanduser()
             if not folder.exists():
-                raise DatasetError(f"{spec}: dataset folder not found")
+                hint = (f" (for the Hub dataset, write {HUB_PREFIX}{spec}: a folder named {spec.split('/')[0]}/ "
+                        "is here)" if _HUB_ID.match(spec) else "")
+                raise DatasetError(f"{spec}: dataset folder not found{hint}")
             if not folder.is_dir() or not (folder / "README.md").is_file() or not (folder / "pairs").is_dir():
                 raise DatasetError(f"{spec}: not a built dataset folder (no README.md card and pairs/ config; "
                                    "build one with `pixret build`)")
@@ -60,8 +69,7 @@ class BuiltDataset:
                 raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} ({_first_line(err)})"
                                    ) from None
             except ConnectionError as err:
-                raise DatasetError(f"{self.spec}: cannot reach the Hub ({_first_line(err)}); a local folder must "
-                                   "exist, a Hub id looks like owner/name") from None
+                raise DatasetError(f"{self.spec}: cannot reach the Hub ({_first_line(err)})") from None
         return self._cache[key]
 
     def split(self, protocol: str):

@@ -563,3 +563,18 @@ def test_interrupted_build_writes_nothing(tmp_path):
     assert process.returncode == 130, (stdout, stderr)
     assert stderr.strip() == "interrupted: nothing was written (the partial build was removed)"
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_hub_prefix_where_a_folder_shadows_the_owner(tmp_path, monkeypatch, capsys):
+    """A clone of pixret has a pixret/ folder: pixret/proxford there is a (missing) path, hub: says Hub."""
+    from pixret.dataset import looks_local
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pixret").mkdir()
+    assert looks_local("pixret/proxford") and not looks_local("hub:pixret/proxford")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "p.json").write_text("[]")
+    assert main(["evaluate", "--dataset", "pixret/proxford", "--predictions", "p.json"]) == 1
+    assert "write hub:pixret/proxford" in capsys.readouterr().err
+    assert main(["evaluate", "--dataset", "hub:pixret/proxford", "--predictions", "p.json"]) == 1
+    assert "pixret/proxford: cannot reach the Hub" in capsys.readouterr().err

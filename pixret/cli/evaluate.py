@@ -29,7 +29,8 @@ BREAKDOWN_K = 100
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dataset", required=True, help="built dataset folder or Hub id (owner/name)")
+    parser.add_argument("--dataset", required=True,
+                        help="built dataset folder or Hub id (owner/name; hub:owner/name where a folder owner/ is here)")
     parser.add_argument("--predictions", required=True, type=Path, help=".json (COCO results style) or .parquet")
     parser.add_argument("--ranks", type=Path, help=".npy of index ids per query, best first")
     parser.add_argument("--ranks-layout", choices=["queries-first", "revisitop"],
