@@ -38,7 +38,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    top = _Parser(prog="pixret", description=__doc__.split("\n\n")[0])
+    top = _Parser(prog="pixret", description="PROxford / PRParis pixel retrieval: build the datasets, evaluate "
+                                             "methods, look at the results, publish. See `pixret COMMAND --help`.")
     top.add_argument("--version", action="version", version=f"pixret {_version()}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
     for name, (module, help_text) in COMMANDS.items():
