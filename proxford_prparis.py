@@ -26,7 +26,8 @@ import pyarrow as pa
 from pixret.masks import boxes
 from pixret.metric.benchmarks import CITATION, HOMEPAGE, PROTOCOLS
 from pixret.metric.rle import rle_feature
-from pixret.release import Release, load_ground_truth, locate_release, protocol_lists, read_pair_masks, verify_images
+from pixret.release import (Release, ReleaseError, load_ground_truth, locate_release, protocol_lists, read_pair_masks,
+                            verify_images)
 
 
 BBOX = datasets.List(datasets.Value("float32"))  # [x, y, w, h]
@@ -161,6 +162,10 @@ class ProxfordPrparis(datasets.ArrowBasedBuilder):
         for q in ids:
             name = gt.query_names[q]
             x1, y1, x2, y2 = gt.bbx[q]
+            height, width = release.images.size(name)
+            if x1 >= width or y1 >= height or x2 <= 0 or y2 <= 0:
+                raise ReleaseError(f"{gt.path}: query {q} ({name}) bbx {gt.bbx[q]} lies outside its "
+                                   f"{width}x{height} image")
             yield q, {
                 "query_id": q,
                 "name": name,

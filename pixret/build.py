@@ -42,8 +42,9 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
     images = None if images is None else [str(p) for p in ([images] if isinstance(images, (str, Path)) else images)]
     release = locate_release(benchmark, labels, gnd, images)  # fail before anything is written
+    outputs.check_apart(output, [labels, release.gnd_path, *(images or [])])
     verify_images(release, load_ground_truth(release.gnd_path))  # archives are read here, once
-    with outputs.staged_folder(output, overwrite) as tmp:
+    with outputs.staged_folder(output, overwrite, inputs=[labels, release.gnd_path, *(images or [])]) as tmp:
         infos, pair_report = {}, None
         for config in FEATURES:
             builder = ProxfordPrparis(

@@ -28,11 +28,18 @@ class DatasetError(ValueError):
     """The dataset cannot be opened or is not a pixret build."""
 
 
+def _expand(spec: str) -> Path:
+    try:
+        return Path(spec).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        raise DatasetError(f"{spec}: no such user's home folder") from None
+
+
 def looks_local(spec: str) -> bool:
     """Whether ``spec`` is meant as a local path rather than a Hub id."""
     if spec.startswith(HUB_PREFIX):
         return False
-    path = Path(spec).expanduser()
+    path = _expand(spec)
     first = Path(spec.split("/", 1)[0])
     return (path.exists() or spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") != 1
             or (first.is_dir() and str(first) != ".") or not _HUB_ID.match(spec))
@@ -47,7 +54,7 @@ class BuiltDataset:
         if not self.local and not _HUB_ID.match(self.spec):
             raise DatasetError(f"{spec}: not a Hub dataset id (owner/name)")
         if self.local:
-            folder = Path(spec).expanduser()
+            folder = _expand(spec)
             if not folder.exists():
                 hint = (f" (for the Hub dataset, write {HUB_PREFIX}{spec}: a folder named {spec.split('/')[0]}/ "
                         "is here)" if _HUB_ID.match(spec) else "")
@@ -62,14 +69,18 @@ class BuiltDataset:
 
         key = (config, split)
         if key not in self._cache:
+            if not self.local:
+                _reachable(self.spec)
             try:
-                self._cache[key] = datasets.load_dataset(str(Path(self.spec).expanduser()) if self.local else self.spec,
+                self._cache[key] = datasets.load_dataset(str(_expand(self.spec)) if self.local else self.spec,
                                                          config, split=split)
-            except (ValueError, FileNotFoundError) as err:
-                raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} ({_first_line(err)})"
-                                   ) from None
+            except (KeyboardInterrupt, DatasetError):
+                raise
             except ConnectionError as err:
                 raise DatasetError(f"{self.spec}: cannot reach the Hub ({_first_line(err)})") from None
+            except Exception as err:  # noqa: BLE001 - a damaged folder or card, no Hub: the message says which
+                raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} "
+                                   f"({type(err).__name__}: {_first_line(err)})") from None
         return self._cache[key]
 
     def split(self, protocol: str):
@@ -124,6 +135,23 @@ class BuiltDataset:
             return json.loads(path.read_text())
         except Exception:  # noqa: BLE001 - no file, no Hub, a bad file: all mean there is no report to show
             return None
+
+
+def _reachable(repo_id: str) -> None:
+    """One quick request before datasets' own (which retry for half a minute without a network)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return  # datasets reads its cache, or says it is offline
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{constants.ENDPOINT}/api/datasets/{repo_id}", timeout=5)
+    except urllib.error.HTTPError:
+        return  # the Hub answered (a 401 / 404 is datasets' to report)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{repo_id}: cannot reach the Hub at {constants.ENDPOINT} ({err}); set HF_HUB_OFFLINE=1 "
+                           "to use what is cached") from None
 
 
 def open_dataset(spec) -> BuiltDataset:

@@ -110,8 +110,12 @@ def crop_box(bbox) -> tuple[int, int, int, int]:
 
 
 def query_crop(image: Image.Image, bbox) -> Image.Image:
-    """The query's crop: what a query is evaluated on (revisitop's ``bbx``)."""
-    return image.convert("RGB").crop(crop_box(bbox))
+    """The query's crop: what a query is evaluated on (revisitop's ``bbx``), within the image."""
+    left, top, right, bottom = crop_box(bbox)
+    width, height = image.size
+    left, right = min(max(left, 0), width), min(max(right, 0), width)
+    top, bottom = min(max(top, 0), height), min(max(bottom, 0), height)
+    return image.convert("RGB").crop((left, top, max(right, left + 1), max(bottom, top + 1)))
 
 
 def box_mask(box, height: int, width: int) -> dict:

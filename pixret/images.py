@@ -72,6 +72,7 @@ class ImageSource:
         self.verified: set[str] = set()  # names read and decoded (pixret.release.verify_images)
         self._problems: dict[str, str] = {}  # found while an archive streamed by
         self._archive_sha256: dict[Path, str] = {}  # computed while streaming
+        self._searched: set[str] = set()  # names the archives were read for
 
     def describe(self) -> str:
         return ", ".join(str(p) for p in self.folders + self.archives)
@@ -88,9 +89,11 @@ class ImageSource:
     def load(self, names, progress: bool = True) -> list[str]:
         """Read the archives once, keeping the wanted ``names``; return the names found nowhere."""
         wanted = {n for n in names if self._path(n) is None}
-        for archive in self.archives:
-            if wanted - set(self._bytes):
-                self._read_archive(archive, wanted, progress)
+        new = wanted - self._searched
+        if new and self.archives:
+            for archive in self.archives:  # every one, also when the first had it all: a second copy must match
+                self._read_archive(archive, new, progress)
+            self._searched |= new
         return sorted(n for n in wanted if n not in self._bytes)
 
     def _read_archive(self, archive: Path, wanted: set, progress: bool) -> None:
@@ -120,6 +123,10 @@ class ImageSource:
                             self._bytes[name] = tar.extractfile(member).read()
                             self._where[name] = f"{archive}: {member.name}"
                             checks[name] = decoding.submit(self._check_one, name)
+                        elif name in wanted:  # a second copy: revisitop's flattening keeps one; same bytes or stop
+                            if tar.extractfile(member).read() != self._bytes[name]:
+                                self._problems[name] = (f"{base}: two different files, {self._where[name]} and "
+                                                        f"{archive}: {member.name}")
                         elif name is not None:
                             self.unlisted += 1
                 while stream.read(1 << 20):  # to the end: the gzip checksum is checked there
@@ -138,8 +145,8 @@ class ImageSource:
         for name, check in checks.items():
             size, problem = check.result()
             if problem:
-                self._problems[name] = problem
-            else:
+                self._problems.setdefault(name, problem)
+            elif name not in self._problems:
                 self._sizes[name] = size
 
     def _check_one(self, name: str):

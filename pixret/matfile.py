@@ -28,12 +28,20 @@ def load_gnd_mat(path) -> dict:
         raise ReleaseError(f"{path}: a gnd .mat file holds imlist, qimlist and gnd; this one lacks {missing}")
     try:
         gnd = []
-        for entry in data["gnd"].ravel():
-            lists = {k: (np.asarray(entry[k], np.int64).ravel() - 1).tolist() for k in ("easy", "hard", "junk")}
+        for q, entry in enumerate(data["gnd"].ravel()):
+            lists = {k: _zero_based(entry[k], f"{path}: query {q} '{k}'") for k in ("easy", "hard", "junk")}
             gnd.append({**lists, "bbx": np.asarray(entry["bbx"], np.float64).ravel().tolist()})
         return {"imlist": _names(data["imlist"]), "qimlist": _names(data["qimlist"]), "gnd": gnd}
     except (ValueError, TypeError, KeyError, IndexError) as err:
         raise ReleaseError(f"{path}: unexpected gnd structure ({err})") from None
+
+
+def _zero_based(values, where: str) -> list[int]:
+    """MATLAB's 1-based ids (stored as integers or as whole floats) as 0-based ints."""
+    ids = np.asarray(values).ravel()
+    if ids.size and (ids.dtype.kind not in "iuf" or not np.all(np.mod(ids, 1) == 0)):
+        raise ReleaseError(f"{where} must be whole-number index ids, got {ids[:5].tolist()}")
+    return (ids.astype(np.int64) - 1).tolist()
 
 
 def _names(cells) -> list[str]:

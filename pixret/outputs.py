@@ -20,15 +20,40 @@ def _umask() -> int:
     return mask
 
 
+class OutputOverlaps(ValueError):
+    """The output would replace or sit inside something the command reads."""
+
+
+def check_apart(output, inputs, flag: str = "--output") -> Path:
+    """``output`` resolved, after checking it is not the current folder (or one holding it) and that it
+    neither is, holds, nor sits inside any of ``inputs`` (files or folders the command reads)."""
+    try:
+        resolved = Path(output).expanduser().resolve()
+    except (OSError, RuntimeError) as err:
+        raise OutputOverlaps(f"{flag} {output}: not a usable path ({err})") from None
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise OutputOverlaps(f"{flag} {output} is the current folder (or holds it): choose a folder of its own")
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).expanduser().resolve()
+        if resolved == source or resolved in source.parents:
+            raise OutputOverlaps(f"{flag} {output} is or holds the input {given}: replacing it would destroy it")
+        if source in resolved.parents:
+            raise OutputOverlaps(f"{flag} {output} is inside the input {given}: write it elsewhere")
+    return resolved
+
+
 @contextlib.contextmanager
-def staged_folder(output, overwrite: bool = False, flag: str = "--overwrite"):
+def staged_folder(output, overwrite: bool = False, flag: str = "--overwrite", inputs=()):
     """Yield a temporary folder beside ``output``; on success it becomes ``output``
-    (the old one is removed only once the new one is in place), on any failure it is removed."""
-    output = Path(output)
+    (the old one is removed only once the new one is in place), on any failure it is removed.
+    ``inputs``: what the command reads, which the output may not replace or sit in."""
+    given, output = output, check_apart(output, inputs)
     if output.exists() and not overwrite:
-        raise OutputExists(f"{output} exists; pass {flag} to replace it")
+        raise OutputExists(f"{given} exists; pass {flag} to replace it")
     if output.exists() and not output.is_dir():
-        raise OutputExists(f"{output} exists and is not a folder")
+        raise OutputExists(f"{given} exists and is not a folder")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:

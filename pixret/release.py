@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -124,7 +125,11 @@ class GroundTruth:
 
 
 def load_ground_truth(path) -> GroundTruth:
-    """revisitop's gnd from its .pkl (0-based ids) or its .mat (MATLAB, 1-based ids: converted)."""
+    """revisitop's gnd from its .pkl (0-based ids) or its .mat (MATLAB, 1-based ids: converted).
+
+    Checked as revisitop writes it: unique names, integer ids within the imlist, each image at
+    most once per query (easy, hard and junk are disjoint), a finite query box with x1 < x2, y1 < y2.
+    """
     path = Path(path)
     if path.suffix.lower() == ".mat":
         from pixret.matfile import load_gnd_mat
@@ -134,32 +139,54 @@ def load_ground_truth(path) -> GroundTruth:
         data = load_pickle(path)
     if not isinstance(data, dict) or not {"gnd", "imlist", "qimlist"} <= set(data):
         raise ReleaseError(f"{path}: expected a dict with 'gnd', 'imlist', 'qimlist'")
-    index_names = [str(n) for n in data["imlist"]]
-    query_names = [str(n) for n in data["qimlist"]]
-    if len(data["gnd"]) != len(query_names):
-        raise ReleaseError(f"{path}: {len(data['gnd'])} gnd entries for {len(query_names)} queries")
+    index_names, query_names = _names(data["imlist"], "imlist", path), _names(data["qimlist"], "qimlist", path)
+    if not isinstance(data["gnd"], (list, tuple)) or len(data["gnd"]) != len(query_names):
+        raise ReleaseError(f"{path}: 'gnd' must be a list of one entry per query ({len(query_names)})")
     lists = {key: [] for key in ("easy", "hard", "junk")}
     bbx = []
     for q, entry in enumerate(data["gnd"]):
         if not isinstance(entry, dict):
             raise ReleaseError(f"{path}: gnd entry {q} is not a dict")
+        seen: dict[int, str] = {}
         for key, out in lists.items():
-            try:
-                ids = [int(i) for i in np.asarray(entry.get(key, []), dtype=np.int64).reshape(-1)]
-            except (TypeError, ValueError):
-                raise ReleaseError(f"{path}: query {q} '{key}' is not a list of index ids") from None
+            ids = _ids(entry.get(key, []), f"{path}: query {q} '{key}'")
             bad = [i for i in ids if not 0 <= i < len(index_names)]
             if bad:
                 raise ReleaseError(f"{path}: query {q} '{key}' has index ids outside the imlist: {bad[:5]}")
+            twice = [i for i in ids if i in seen] + [i for i in set(ids) if ids.count(i) > 1]
+            if twice:
+                where = seen.get(twice[0], key)
+                raise ReleaseError(f"{path}: query {q} lists index id {twice[0]} twice ('{where}' and '{key}'): "
+                                   "easy, hard and junk must be disjoint")
+            seen.update({i: key for i in ids})
             out.append(sorted(ids))
         try:
-            box = [float(v) for v in np.asarray(entry["bbx"], dtype=np.float64).reshape(-1)]
+            box = np.asarray(entry["bbx"], dtype=np.float64).reshape(-1)
         except (KeyError, TypeError, ValueError):
             raise ReleaseError(f"{path}: query {q} has no numeric 'bbx'") from None
-        if len(box) != 4:
-            raise ReleaseError(f"{path}: query {q} bbx must have 4 numbers, got {box}")
-        bbx.append(box)
+        if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+            raise ReleaseError(f"{path}: query {q} bbx must be [x1, y1, x2, y2] with x1 < x2, y1 < y2, got "
+                               f"{box.tolist()}")
+        bbx.append([float(v) for v in box])
     return GroundTruth(path, query_names, index_names, lists["easy"], lists["hard"], lists["junk"], bbx)
+
+
+def _names(values, key: str, path) -> list[str]:
+    if not isinstance(values, (list, tuple, np.ndarray)) or not all(isinstance(v, (str, np.str_)) for v in values):
+        raise ReleaseError(f"{path}: '{key}' must be a list of image names")
+    names = [str(v) for v in values]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ReleaseError(f"{path}: '{key}' names {twice!r} twice")
+    return names
+
+
+def _ids(values, where: str) -> list[int]:
+    """Index ids: integers (numpy or Python), not bools, strings or fractions."""
+    array = np.asarray(values).reshape(-1) if not isinstance(values, (str, bytes)) else np.asarray([values])
+    if array.size and (array.dtype.kind not in "iu"):
+        raise ReleaseError(f"{where} must be integer index ids, got {array[:5].tolist()}")
+    return [int(i) for i in array]
 
 
 def protocol_lists(gt: GroundTruth, protocol: str, query_id: int) -> tuple[list[int], list[int]]:
@@ -244,7 +271,7 @@ def load_pair2label(path) -> dict[tuple[int, int], str]:
     out = {}
     for key, value in data.items():
         parts = str(key).split("_")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not isinstance(value, str):
+        if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts) or not isinstance(value, str):
             raise ReleaseError(f"{path}: entry {key!r}: expected 'query_index' -> label path string")
         out[int(parts[0]), int(parts[1])] = value
     return out
@@ -268,8 +295,10 @@ def read_label(path) -> Label:
     """
     try:
         data = json.loads(read_bytes(path))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ReleaseError(f"{path}: not valid LabelMe JSON ({err})") from None
+    except RecursionError:
+        raise ReleaseError(f"{path}: not valid LabelMe JSON (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ReleaseError(f"{path}: not valid LabelMe JSON ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise ReleaseError(f"{path}: LabelMe JSON without a 'shapes' list")
     polygons, filled = [], []
@@ -278,9 +307,12 @@ def read_label(path) -> Label:
             raise ReleaseError(f"{path}: shape {k} is not an object with points and shape_type")
         kind = shape.get("shape_type")
         try:
-            points = np.asarray(shape["points"], dtype=np.float64)
+            points = np.asarray(shape["points"])
+            if points.dtype.kind not in "iuf":
+                raise TypeError
+            points = points.astype(np.float64)
         except (KeyError, TypeError, ValueError):
-            raise ReleaseError(f"{path}: shape {k} has no list of [x, y] points") from None
+            raise ReleaseError(f"{path}: shape {k} has no list of [x, y] numbers as points") from None
         if points.ndim != 2 or points.shape[1:] != (2,) or not np.isfinite(points).all():
             raise ReleaseError(f"{path}: shape {k} points must be finite [x, y] pairs")
         if kind in SHAPES_AS_POLYGONS:
@@ -304,7 +336,8 @@ def _dimension(data: dict, key: str, path) -> int | None:
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value != int(value) or value <= 0):
         raise ReleaseError(f"{path}: {key} must be a positive whole number, got {value!r}")
     return int(value)
 
@@ -395,11 +428,11 @@ def verify_images(release: Release, gt: GroundTruth, names=None, progress: bool 
     missing = images.load(names, progress)
     problems = {name: f"{name}.jpg: not in {images.describe()}" for name in missing}
     problems.update(images.check([n for n in names if n not in problems], progress))
-    if problems:
-        lines = [f"{problem} [{_role(gt, name)}]" for name, problem in sorted(problems.items())]
-        shown = "\n  ".join(lines[:20]) + (f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else "")
+    if problems:  # one line, every image named (up to 20) with what it is for the queries
+        items = [f"{problem} [{_role(gt, name)}]" for name, problem in sorted(problems.items())]
+        shown = "; ".join(items[:20]) + (f"; ... and {len(items) - 20} more" if len(items) > 20 else "")
         raise ReleaseError(f"{len(problems)} of the {len(names)} images the ground truth lists are missing or "
-                           f"corrupt:\n  {shown}")
+                           f"corrupt: {shown}")
     images.verified |= set(names)
 
 

@@ -269,6 +269,23 @@ METRIC_CASES = [
     ("distractors without ranks", lambda c: (c.update(ranks=None), c["options"].update(distractors=5)), ERROR,
      "distractors are declared but no ranks"),
     ("unknown argument", _set("rank", 5), ERROR, "unknown argument 'rank'; compute takes"),
+    ("string query_id", _set_pred("query_id", "0"), ERROR, PRED + ": its query_id is '0'"),
+    ("bbox of strings", _set_pred("bbox", ["1", "2", "3", "4"]), ERROR, PRED + ": bbox must be"),
+    ("bbox of bools", _set_pred("bbox", [True] * 4), ERROR, PRED + ": bbox must be"),
+    ("bbox 10**400", _set_pred("bbox", [10**400, 0, 1, 1]), ERROR, PRED + ": bbox must be"),
+    ("counts too long", _set_mask("counts", "0" * 10**6), ERROR, "RLE counts are longer .* than any RLE of a 24x32"),
+    ("masked ranks", _ranks(lambda r: np.ma.masked_array(r, mask=r == 3)), ERROR, "ranks are a masked array"),
+    ("square ranks", _ranks(lambda r: r[:, :4]), WARNING, r"ranks are square \(4 x 4\)"),
+    ("queries empty", _set("queries", []), ERROR, "queries must be a non-empty list"),
+    ("queries an int", _set("queries", 1), ERROR, "queries must be a non-empty list"),
+    ("index_size float", _set("index_size", 12.5), ERROR, "index_size must be an integer >= 1, got 12.5"),
+    ("num_queries huge", _set("num_queries", 10**12), ERROR, r"references lack queries \[4, 5,"),
+    ("official text", _set("official", "no"), ERROR, "official must be True"),
+    ("every box outside", _all_preds(lambda p: {"bbox": [1e9, 1e9, 10, 10]}), WARNING, "lie wholly outside"),
+    ("every ground truth empty", lambda c: [r.update(mask=masks.encode(np.zeros(SIZE, np.uint8))) for r in c["refs"]
+                                            if r["positive"]], WARNING, "every ground-truth mask .* is empty"),
+    ("references a generator", lambda c: c.update(refs=iter(c["refs"]), preds=[None] * len(c["refs"])), WARNING,
+     "every prediction .* is empty"),
 ]
 
 
@@ -292,6 +309,19 @@ def test_metric_bad_input(bases, metrics, case):
     else:
         with pytest.warns(UserWarning, match=message):
             module.compute(**call)
+
+
+def test_legal_forms_of_input_are_accepted(bases, metrics):
+    """numpy bytes for counts, a mix of numpy integer types for ids, tuples: the same figures, no warning."""
+    base, metric = bases["custom"], metrics["custom"]
+    expected = metric.compute(predictions=base["preds"], references=base["refs"], **base["options"])
+    refs = [{**r, "index_id": np.uint64(r["index_id"]) if k % 2 else np.int64(r["index_id"])}
+            for k, r in enumerate(base["refs"])]
+    preds = [None if p is None else {"mask": {**p["mask"], "counts": np.bytes_(p["mask"]["counts"].encode())},
+                                     "bbox": tuple(p["bbox"])} for p in base["preds"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert metric.compute(predictions=preds, references=tuple(refs), **base["options"]) == expected
 
 
 def test_good_ranks_forms_are_accepted(bases, metrics, tmp_path):
@@ -482,6 +512,22 @@ TOOL_CASES = [
                                        f["dataset"]], "exists; pass --overwrite"),
     ("build num-proc 0", lambda f: ["build", "--benchmark", "proxford", "--labels", f["release"], "--output",
                                     f"{f['dir']}/o", "--num-proc", "0"], "--num-proc must be at least 1"),
+    ("show output is the dataset", lambda f: ["show", "--dataset", f["dataset"], "--ranks", f"{f['dir']}/ranks.npy",
+                                              "--output", f["dataset"], "--overwrite"],
+     "is or holds the input .*: replacing it would destroy it"),
+    ("export output holds the dataset", lambda f: ["export-coco", "--dataset", f["dataset"], "--output",
+                                                   str(Path(f["dataset"]).parent), "--overwrite"],
+     "is or holds the input"),
+    ("build output is the release", lambda f: ["build", "--benchmark", "proxford", "--labels", f["release"],
+                                               "--output", f["release"], "--overwrite"], "is or holds the input"),
+    ("per-query over the predictions", lambda f: ["evaluate", "--dataset", f["dataset"], "--predictions",
+                                                  f"{f['dir']}/preds.json", "--per-query", f"{f['dir']}/preds.json"],
+     "--per-query .* is or holds the input"),
+    ("plots inside the dataset", lambda f: ["evaluate", "--dataset", f["dataset"], "--predictions",
+                                            f"{f['dir']}/preds.json", "--plots", f"{f['dataset']}/plots"],
+     "--plots .* is inside the input"),
+    ("string ids in results", lambda f: ["evaluate", "--dataset", f["dataset"], "--predictions", _write(
+        f["dir"], "sid.json", _entries(f, lambda e: e[0].update(query_id="0")))], "entry 0: needs integer query_id"),
     ("demo output file", lambda f: ["demo", "--small", "--output", f"{f['dir']}/preds.json"],
      "is not an earlier demo output"),
     ("demo foreign folder", lambda f: ["demo", "--small", "--output", str(f["dir"])], "is not an earlier demo output"),

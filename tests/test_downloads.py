@@ -71,7 +71,8 @@ def test_missing_and_corrupt_images_are_named(downloads, tmp_path):
     with pytest.raises(ReleaseError) as err:
         build("proxford", downloads["labels"], tmp_path / "out", images=[damaged], gnd=downloads["gnd_pkl"])
     message = str(err.value)
-    assert message.startswith("2 of the 16 images the ground truth lists are missing or corrupt:")
+    assert message.startswith("2 of the 16 images the ground truth lists are missing or corrupt: ")
+    assert "\n" not in message
     assert f"{positive}.jpg: not in {damaged} [index image" in message and "positive of 2 queries (0, 1)" in message
     assert f"{damaged}: {junk}.jpg: corrupt or unreadable JPEG" in message and "junk of" in message
     assert not (tmp_path / "out").exists()
@@ -124,7 +125,10 @@ def test_real_mat_and_pkl_build_the_same_rows(shared_dir, tmp_path):
     for q in range(len(gt.query_names)):
         for i in gt.easy[q] + gt.hard[q]:
             labels[q, i] = f"labels/{gt.index_names[i]}.json"
-    for name in gt.query_names + sorted({gt.index_names[i] for _, i in labels}):
+    query_jpeg = synthetic.jpeg_bytes(np.full((1024, 1024, 3), 90, np.uint8))  # the real query boxes fit in it
+    for name in gt.query_names:
+        (jpg / f"{name}.jpg").write_bytes(query_jpeg)
+    for name in sorted({gt.index_names[i] for _, i in labels}):
         (jpg / f"{name}.jpg").write_bytes(jpeg)
     (root / "labels").mkdir(parents=True)
     for rel in set(labels.values()):
@@ -143,3 +147,18 @@ def test_real_mat_and_pkl_build_the_same_rows(shared_dir, tmp_path):
     for key in tables[0]:
         assert tables[0][key].equals(tables[1][key]), key
     assert tables[0]["medium"].num_rows == 5526 + 1356
+
+
+def test_one_name_twice_in_the_archives(downloads, tmp_path):
+    """Flattened by name as revisitop does: a second copy must be the same file, else the build stops."""
+    with tarfile.open(downloads["oxford"]) as tar:
+        images = {m.name[:-4]: tar.extractfile(m).read() for m in tar.getmembers()}
+    same = synthetic.write_archive(tmp_path / "same.tgz", {"index_003": images["index_003"]})
+    report = build("proxford", downloads["labels"], tmp_path / "ok", images=[downloads["oxford"], same],
+                   gnd=downloads["gnd_pkl"])
+    assert report["counts"]["labelled_pairs"] == 20
+    other = synthetic.write_archive(tmp_path / "other.tgz", {"index_003": images["index_004"]})
+    with pytest.raises(ReleaseError, match=r"index_003.jpg: two different files, .*oxbuild_images-v1.tgz: "
+                                           r"index_003.jpg and .*other.tgz: index_003.jpg"):
+        build("proxford", downloads["labels"], tmp_path / "no", images=[downloads["oxford"], other],
+              gnd=downloads["gnd_pkl"])

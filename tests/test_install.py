@@ -43,7 +43,9 @@ def test_wheel_installs_and_works_outside_the_clone(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     pixret = str(tmp_path / "venv" / "bin" / "pixret")
-    assert "build,evaluate,show,export-coco,push,demo" in _run([pixret, "--help"], cwd=outside).replace(" ", "")
+    shown = _run([pixret, "--help"], cwd=outside)
+    assert all(f"    {command} " in shown or f"    {command}\n" in shown
+               for command in ("build", "evaluate", "show", "export-coco", "push", "demo")), shown
     _run([pixret, "demo", "--small", "--output", "demo"], cwd=outside)
     printed = _run([pixret, "evaluate", "--dataset", "demo/dataset", "--predictions", "demo/matcher/predictions.json",
                     "--ranks", "demo/matcher/ranks.npy", "--format", "json"], cwd=outside)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import datasets
 import evaluate
+import numpy as np
 
 from .benchmarks import BENCHMARKS, CITATION, CUSTOM
 from .rle import RLEError, counts_to_str, rle_feature
-from .references import check_references
+from .references import as_rows, check_references
 from .ranking import THRESHOLDS, locate
-from .scoring import evaluate_pixel_retrieval
+from .scoring import PREDICTION_KEYS, evaluate_pixel_retrieval
 
 # evaluate copies the sibling files this script imports at the start of a line (not recursively):
 # every file of the evaluation is named above, also those only the others use.
@@ -117,21 +118,34 @@ def _store_prediction(pred, r: int) -> dict:
         pred = {}
     if not isinstance(pred, dict):
         raise ValueError(f"{where}: expected a dict with 'mask' and/or 'bbox' (or None), got {type(pred).__name__}")
+    unknown = [k for k in pred if k not in PREDICTION_KEYS]
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r}; accepted keys: {', '.join(PREDICTION_KEYS)}")
     size, counts = _store_mask(pred.get("mask", pred.get("segmentation")), where)
     try:
         bbox = [] if pred.get("bbox") is None else [float(v) for v in pred["bbox"]]
-        ids = [-1 if pred.get(k) is None else int(pred[k]) for k in ("query_id", "index_id")]
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{where}: bbox must be [x, y, w, h] numbers and query_id / index_id integers") from None
+        raise ValueError(f"{where}: bbox must be [x, y, w, h] numbers") from None
+    ids = [-1 if pred.get(k) is None else _stored_id(pred[k], f"{where}: {k}") for k in ("query_id", "index_id")]
     return {"query_id": ids[0], "index_id": ids[1], "mask_size": size, "mask_counts": counts, "bbox": bbox}
+
+
+def _stored_id(value, where: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not 0 <= value < 2**63:
+        raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+    return int(value)
 
 
 def _store_reference(ref, r: int) -> dict:
     if not isinstance(ref, dict) or any(k not in ref for k in _REFERENCE_KEYS):
         raise ValueError(f"references row {r} of this batch: expected a row of the dataset's pairs config with "
                          f"{list(_REFERENCE_KEYS)}")
-    size, counts = _store_mask(ref["mask"], f"references row {r} of this batch")
-    return {"query_id": ref["query_id"], "index_id": ref["index_id"], "query_name": str(ref.get("query_name", "")),
+    where = f"references row {r} of this batch"
+    if not isinstance(ref["positive"], (bool, np.bool_)):
+        raise ValueError(f"{where}: positive must be true or false, got {ref['positive']!r}")
+    size, counts = _store_mask(ref["mask"], where)
+    return {"query_id": _stored_id(ref["query_id"], f"{where}: query_id"),
+            "index_id": _stored_id(ref["index_id"], f"{where}: index_id"), "query_name": str(ref.get("query_name", "")),
             "difficulty": ref["difficulty"], "positive": ref["positive"], "mask_size": size, "mask_counts": counts}
 
 
@@ -164,8 +178,8 @@ class PixretMap(evaluate.Metric):
             raise ValueError(f"unknown inputs {sorted(kwargs)}: add_batch takes predictions and references")
         if predictions is None or references is None:
             raise ValueError("add_batch needs both predictions and references")
-        if hasattr(references, "column_names"):
-            references = references.to_list()
+        references = references.to_list() if hasattr(references, "column_names") else as_rows(references, "references")
+        predictions = as_rows(predictions, "predictions")
         if len(predictions) != len(references):
             raise ValueError(f"{len(predictions)} predictions for {len(references)} references: they must align 1:1")
         return super().add_batch(predictions=[_store_prediction(p, r) for r, p in enumerate(predictions)],

@@ -28,6 +28,8 @@ _TABLE_IDS = 1 << 24  # rank rows are checked for duplicates with a table up to 
 
 def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The ranks as an integer ndarray (an ndarray is not copied), and the ranks row of each averaged query."""
+    if isinstance(ranks, np.ma.MaskedArray):
+        raise ValueError("ranks are a masked array: masked entries would be read as ids; pass a plain array")
     try:
         ranks = np.asarray(ranks)
     except ValueError as err:
@@ -53,6 +55,9 @@ def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarr
                          + f", got {ranks.shape}{hint}")
     if ranks.shape[1] == 0:
         warnings.warn("ranks have no columns: nothing is retrieved, every AP is 0", stacklevel=3)
+    if ranks.shape[0] == ranks.shape[1]:
+        warnings.warn(f"ranks are square ({ranks.shape[0]} x {ranks.shape[1]}): read as (queries, K), one row per "
+                      "query; revisitop's layout is (K, queries): if these are, pass ranks.T", stacklevel=3)
     rows = refs.queries if ranks.shape[0] == refs.num_queries else np.arange(refs.queries.size)
     return ranks, rows
 

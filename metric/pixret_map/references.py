@@ -62,16 +62,30 @@ def _columns(references, names) -> dict:
     return out
 
 
-def _int_column(values, what: str) -> np.ndarray:
-    try:
-        array = np.asarray(values)
-        if array.dtype.kind not in "iu":
-            raise TypeError
-        return array.astype(np.int64)
-    except (TypeError, ValueError, OverflowError):
-        bad = next(r for r, v in enumerate(values) if not isinstance(v, (int, np.integer)) or isinstance(v, bool)
-                   or not -2**63 <= v < 2**63)
-        raise ValueError(f"references row {bad}: {what} must be an integer, got {values[bad]!r}") from None
+def _int_column(values, what: str, where: str = "references row") -> np.ndarray:
+    """Integer ids as int64: Python or numpy integers (any mix), not bools, floats or strings."""
+    out = np.empty(len(values), np.int64)
+    for r, v in enumerate(values):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or not -2**63 <= v < 2**63:
+            raise ValueError(f"{where} {r}: {what} must be an integer, got {v!r}")
+        out[r] = v
+    return out
+
+
+def as_rows(values, what: str):
+    """A list-like of rows (a Dataset, list, tuple or array; other iterables are read into a list)."""
+    if hasattr(values, "column_names") or isinstance(values, (list, tuple, np.ndarray)):
+        return values
+    if values is None or isinstance(values, (str, bytes, dict, int, float)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{what} must be a list (or a datasets.Dataset) of rows, got {type(values).__name__}")
+    return list(values)
+
+
+def whole_number(value, what: str, low: int = 1) -> int:
+    """An option that must be an integer >= low (not a bool, a float or a string)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < low:
+        raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
 def protocol_of(difficulty: np.ndarray, positive: np.ndarray) -> str:
@@ -96,9 +110,12 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
     ``queries``: average over this subset of query ids only (the references must hold
     exactly these queries). Raises ValueError naming the row and pair.
     """
-    facts = BENCHMARKS.get(benchmark)
+    facts = BENCHMARKS.get(benchmark) if isinstance(benchmark, str) else None
     if facts is None and benchmark != CUSTOM:
         raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {[*BENCHMARKS, CUSTOM]}")
+    references = as_rows(references, "references")
+    index_size = None if index_size is None else whole_number(index_size, "index_size")
+    num_queries = None if num_queries is None else whole_number(num_queries, "num_queries")
     if len(references) == 0:
         raise ValueError("references are empty: pass a split of the dataset's pairs config")
     names = _REFERENCE_COLUMNS + (("query_name",) if facts else ())
@@ -136,29 +153,31 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
                          + (f" (the index has {index_size} images)" if index_size is not None else ""))
     if facts:
         _check_identity(facts, query_ids, columns["query_name"], where)
-    pair_key = query_ids * (int(index_ids.max()) + 1) + index_ids
-    unique_keys, first = np.unique(pair_key, return_index=True)
-    if unique_keys.size != pair_key.size:
-        row = int(np.setdiff1d(np.arange(pair_key.size), first)[0])
-        raise ValueError(f"{where(row)}: this pair appears twice")
+    order = np.lexsort((index_ids, query_ids))  # pairs side by side, without any overflowing key
+    repeated = np.flatnonzero((np.diff(query_ids[order]) == 0) & (np.diff(index_ids[order]) == 0))
+    if repeated.size:
+        raise ValueError(f"{where(int(max(order[repeated[0]], order[repeated[0] + 1])))}: this pair appears twice")
 
     present = np.unique(query_ids)
     subset = queries is not None
     if subset:
-        wanted = np.unique(np.asarray(_int_column(list(queries), "a query id in queries")))
-        if wanted.size == 0 or wanted.min() < 0 or wanted.max() >= num_queries:
-            raise ValueError(f"queries must be query ids 0..{num_queries - 1}, got {list(queries)}")
+        listed = np.asarray(queries, dtype=object) if not isinstance(queries, (str, bytes, dict)) else None
+        if listed is None or listed.ndim != 1 or listed.size == 0:
+            raise ValueError(f"queries must be a non-empty list of query ids, got {queries!r}")
+        wanted = np.unique(_int_column(list(listed), "query id", "queries item"))
+        if wanted.min() < 0 or wanted.max() >= num_queries:
+            raise ValueError(f"queries must be query ids 0..{num_queries - 1}, got {listed.tolist()[:10]}")
         extra, missing = np.setdiff1d(present, wanted), np.setdiff1d(wanted, present)
         if extra.size or missing.size:
             raise ValueError("references do not hold exactly the queries asked for: "
                              + (f"extra {extra.tolist()[:10]} " if extra.size else "")
                              + (f"missing {missing.tolist()[:10]}" if missing.size else ""))
     else:
-        missing = np.setdiff1d(np.arange(num_queries), present)
-        if missing.size:
+        if present.size < num_queries:  # (never an array of num_queries: that is the caller's number)
+            missing = np.setdiff1d(np.arange(min(num_queries, present.size + 10)), present)[:10]
             name = facts.pretty_name if facts else "the data"
-            raise ValueError(f"references lack queries {missing.tolist()[:10]}"
-                             + (" ..." if missing.size > 10 else "")
+            raise ValueError(f"references lack queries {missing.tolist()}"
+                             + (" ..." if num_queries - present.size > missing.size else "")
                              + f" ({present.size} of {num_queries} queries of {name}): figures would be averaged "
                              "over a subset; pass the whole split, or ask for a subset explicitly with "
                              "queries=[...] (pixret evaluate: --queries)")

@@ -131,7 +131,9 @@ def _read_entries(path: Path) -> list:
         try:
             table = pq.read_table(path)
         except Exception as err:  # noqa: BLE001 - any reader failure is a bad file
-            raise ResultsError(f"{path}: not a readable Parquet file ({err})") from None
+            raise ResultsError(f"{path}: not a readable Parquet file ({str(err).splitlines()[0]})") from None
+        if len(set(table.column_names)) != len(table.column_names):
+            raise ResultsError(f"{path}: Parquet with a column name twice ({table.column_names})")
         missing = {"query_id", "index_id"} - set(table.column_names)
         if missing:
             raise ResultsError(f"{path}: Parquet lacks the columns {sorted(missing)}")
@@ -142,8 +144,10 @@ def _read_entries(path: Path) -> list:
         return rows
     try:
         data = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultsError(f"{path}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: not valid JSON for predictions (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and numbers Python refuses to parse
+        raise ResultsError(f"{path}: not valid JSON ({str(err).splitlines()[0]})") from None
     except OSError as err:
         raise ResultsError(f"{path}: cannot read ({err.strerror or err})") from None
     if not isinstance(data, list):

@@ -30,7 +30,7 @@ def rle_feature() -> dict:
 def counts_to_bytes(counts) -> bytes:
     """``counts`` as pycocotools wants them: str -> ASCII bytes; bytes unchanged."""
     if isinstance(counts, bytes):
-        return counts
+        return bytes(counts)  # numpy.bytes_ is bytes to Python, not to pycocotools
     if isinstance(counts, str):
         try:
             return counts.encode("ascii")
@@ -94,6 +94,11 @@ def check(rles: list) -> tuple[list, list]:
             coco[k] = to_coco(rle)
         except RLEError as err:
             problems[k] = str(err)
+    for k, c in enumerate(coco):  # each run takes at most 7 characters, and there are at most h * w + 1 runs
+        if c is not None and len(c["counts"]) > 7 * (c["size"][0] * c["size"][1] + 1):
+            problems[k] = (f"RLE counts are longer ({len(c['counts'])} characters) than any RLE of a "
+                           f"{c['size'][0]}x{c['size'][1]} mask")
+            coco[k] = None
     owners = [k for k, c in enumerate(coco) if c is not None]
     if owners:
         areas = np.asarray([coco[k]["size"][0] * coco[k]["size"][1] for k in owners], np.int64)

@@ -21,11 +21,11 @@ from pycocotools import mask as cocomask
 if __package__:
     from . import rle
     from .ranking import KAPPAS, THRESHOLDS, ranking_figures
-    from .references import References, check_references
+    from .references import References, as_rows, check_references
 else:  # app.py imports the metric folder's files as top-level modules
     import rle
     from ranking import KAPPAS, THRESHOLDS, ranking_figures
-    from references import References, check_references
+    from references import References, as_rows, check_references
 
 PREDICTION_KEYS = ("mask", "segmentation", "bbox", "query_id", "index_id", "score")
 
@@ -38,6 +38,7 @@ def check_predictions(predictions, refs: References, rows: np.ndarray):
     Every prediction (junk rows included) is checked for its keys; raises ValueError naming
     the row and pair.
     """
+    predictions = as_rows(predictions, "predictions")
     if len(predictions) != len(refs.query_ids):
         raise ValueError(f"{len(predictions)} predictions for {len(refs.query_ids)} references: "
                          "they must align 1:1 with the rows of the split")
@@ -91,19 +92,24 @@ def _prediction_fields(pred, where: str, query_id: int, index_id: int):
 
 
 def _as_int(value):
+    """An id given in a prediction: an integer or a whole float (3.0); anything else is no id."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
     try:
-        return int(value) if float(value) == int(value) and not isinstance(value, bool) else None
-    except (TypeError, ValueError, OverflowError):
+        return int(value) if float(value) == int(value) else None
+    except (ValueError, OverflowError):
         return None
 
 
 def _box(box, where: str) -> np.ndarray:
     where = where.replace("references", "predictions")
     try:
-        if isinstance(box, (str, bytes, dict)):
+        if not isinstance(box, (list, tuple, np.ndarray)) or not all(
+                isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                for v in box):
             raise TypeError
         array = np.asarray([float(v) for v in box], np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{where}: bbox must be [x, y, w, h] numbers, got {box!r}") from None
     if array.shape != (4,) or not np.isfinite(array).all() or (array[2:] < 0).any():
         raise ValueError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0, got {box!r}")
@@ -172,6 +178,19 @@ def _warn_suspicious(refs: References, rows, masks, boxes, det) -> None:
                       stacklevel=3)
     if has_box.sum() >= 3:
         _warn_xyxy(refs, rows, boxes[has_box], det[has_box], np.flatnonzero(has_box))
+    if has_box.any():
+        given = boxes[has_box]
+        sizes = np.asarray([refs.masks[rows[k]]["size"] for k in np.flatnonzero(has_box)], np.float64)
+        outside = (given[:, 0] >= sizes[:, 1]) | (given[:, 1] >= sizes[:, 0]) | (given[:, 0] + given[:, 2] <= 0) \
+            | (given[:, 1] + given[:, 3] <= 0)
+        empty = (given[:, 2] == 0) | (given[:, 3] == 0)
+        if empty.all() or outside.mean() > 0.5:
+            warnings.warn(f"{int(empty.sum())} of {len(given)} predicted bboxes are empty (zero width or height) and "
+                          f"{int(outside.sum())} lie wholly outside their image: their detection IoU is 0",
+                          stacklevel=3)
+    if n and all(cocomask.area(refs.masks[r]) == 0 for r in rows):
+        warnings.warn(f"every ground-truth mask of the {n} scored positive pairs is empty: every IoU is 0 "
+                      "(the references look broken)", stacklevel=3)
 
 
 def _warn_xyxy(refs, rows, boxes, det, which) -> None:
@@ -199,6 +218,8 @@ def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=N
 
     See the metric card for the inputs; ``benchmark`` is the metric's config name.
     """
+    if not isinstance(official, (bool, np.bool_)):
+        raise ValueError(f"official must be True (the authors' evaluation) or False, got {official!r}")
     refs = check_references(references, benchmark, queries, index_size, num_queries)
     positive = refs.positive
     unlabelled = positive & ~refs.labelled

@@ -72,11 +72,14 @@ def main(argv=None) -> int:
 def run(function, args, interrupted: str) -> int:
     """Call a subcommand with the project's error and warning conventions."""
     # datasets: no log lines and no progress bars of its own (pixret draws its own); read when it is imported
-    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    os.environ.setdefault("DATASETS_VERBOSITY", "critical")  # its log lines repeat what our one line says
+    os.environ.setdefault("HF_HUB_VERBOSITY", "critical")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     if "datasets" in sys.modules:  # already imported (a caller's process)
-        sys.modules["datasets"].logging.set_verbosity_error()
+        sys.modules["datasets"].logging.set_verbosity(50)
         sys.modules["datasets"].disable_progress_bars()
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.logging.set_verbosity(50)
     with warnings.catch_warnings():
         if not args.debug:
             warnings.simplefilter("ignore")  # library chatter (deprecations, ...)

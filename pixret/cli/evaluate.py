@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from pathlib import Path
 
+import numpy as np
+
 from pixret.cli import UserError
-from pixret.dataset import open_dataset
+from pixret.dataset import looks_local, open_dataset
 from pixret.metric.benchmarks import R1M_DISTRACTORS
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
 from pixret.metric.analysis import breakdown
 from pixret.metric.tables import breakdown_table, compare, results_json, results_table
-from pixret.outputs import write_files, write_text
+from pixret.outputs import check_apart, write_files, write_text
 
 BREAKDOWN_K = 100
 
@@ -62,6 +65,11 @@ def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "
     if distractors and rank_array is None:
         raise UserError("--distractors describes the ranks: pass --ranks too")
     splits = {protocol: data.split(protocol) for protocol in protocols}
+    if queries is not None:  # the rows of these queries only; the metric then averages over them, and says so
+        outside = [q for q in queries if not 0 <= q < len(data.query_names)]
+        if outside:
+            raise UserError(f"--queries: queries must be query ids 0..{len(data.query_names) - 1}, got {outside}")
+        splits = {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
     results = score_protocols(splits, by_pair, rank_array, distractors=distractors, queries=queries,
                               official=official, **options)
     return results, data
@@ -93,11 +101,20 @@ def run(args) -> int:
         raise UserError(f"--distractors must be 0 or more, got {args.distractors}")
     if args.compare_paper and args.format == "json":
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
-    if args.per_query and not args.per_query.parent.is_dir():
-        raise UserError(f"--per-query {args.per_query}: folder {args.per_query.parent} not found")
     for flag, path in (("--predictions", args.predictions), ("--ranks", args.ranks)):
         if path is not None and not path.is_file():  # before the dataset is opened: fail fast
             raise UserError(f"{path}: {flag[2:]} file not found" if not path.exists() else f"{path}: not a file")
+    inputs = [args.predictions, args.ranks, args.dataset if looks_local(args.dataset) else None]
+    if args.per_query:
+        if not args.per_query.parent.is_dir():
+            raise UserError(f"--per-query {args.per_query}: folder {args.per_query.parent} not found")
+        if args.per_query.is_dir():
+            raise UserError(f"--per-query {args.per_query} is a folder: name the CSV file to write")
+        check_apart(args.per_query, inputs, "--per-query")
+    if args.plots:
+        if args.plots.exists() and not args.plots.is_dir():
+            raise UserError(f"--plots {args.plots} exists and is not a folder")
+        check_apart(args.plots, inputs, "--plots")
     name = args.name or args.predictions.stem
     results, data = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
                                    args.ranks_layout, args.distractors, args.queries, not args.unofficial)
@@ -111,11 +128,12 @@ def run(args) -> int:
     if args.compare_paper:
         print()
         print(comparison_text(results, data, name, args.ranks is not None, args.distractors > 0, args.format))
+    # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
+    written = write_plots(args.plots, results, data.query_names, name) if args.plots else []
     if args.per_query:
-        write_text(args.per_query, per_query_csv(results))
-    if args.plots:
-        for path in write_plots(args.plots, results, data.query_names, name):
-            print(f"wrote {path}")
+        written.append(write_text(args.per_query, per_query_csv(results)))
+    for path in written:  # on stderr: stdout is the figures (JSON with --format json)
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

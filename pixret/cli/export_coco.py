@@ -59,7 +59,7 @@ def export(dataset: str, output, protocols=("easy", "medium", "hard"), overwrite
     index = data.index.select_columns(["index_id", "name", "width", "height"])
     queries = data.queries.select_columns(["query_id", "name", "bbox"])
     splits = {protocol: data.split(protocol) for protocol in protocols}
-    with outputs.staged_folder(output, overwrite) as tmp:
+    with outputs.staged_folder(output, overwrite, inputs=[data.spec if data.local else None]) as tmp:
         for protocol, split in splits.items():
             document, unlabelled = coco_dict(split, index, queries, protocol)
             if unlabelled:

@@ -55,9 +55,18 @@ def add_arguments(parser) -> None:
 
 
 def _files(folder: Path) -> list[tuple[str, int]]:
-    return sorted((p.relative_to(folder).as_posix(), p.stat().st_size) for p in folder.rglob("*")
-                  if p.is_file() and not any(part in IGNORED or part.startswith(".") for part in
-                                              p.relative_to(folder).parts))
+    """The files to upload; a symlink that leaves the folder is an error (its target would be uploaded)."""
+    out = []
+    root = folder.resolve()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part in IGNORED or part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_symlink() and root not in path.resolve().parents:
+            raise ValidationError(f"{path}: a link to {path.resolve()}, outside {folder}: it would upload that")
+        if path.is_file():
+            out.append((relative.as_posix(), path.stat().st_size))
+    return out
 
 
 def card_links(text: str) -> list[str]:
@@ -85,7 +94,10 @@ def _start(kind: str, folder, repo_id: str) -> tuple[Plan, Path, str]:
         raise ValidationError(f"{readme}: no {kind} card" + (" (build the folder with `pixret build`)"
                                                               if kind == "dataset" else ""))
     plan = Plan(kind, folder, repo_id, _files(folder))
-    text = readme.read_text(encoding="utf-8")
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValidationError(f"{readme}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     broken = broken_links(text, {path for path, _ in plan.files})
     if broken:
         raise ValidationError(f"{readme}: links to files the repo would not have: {broken}")
@@ -98,7 +110,7 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
     from huggingface_hub import DatasetCard
 
     plan, readme, _ = _start("dataset", folder, repo_id)
-    data = DatasetCard.load(readme).data
+    data = _card_data(DatasetCard, readme)
     for key in ("pretty_name", "license", "configs", "dataset_info"):
         if not data.get(key):
             raise ValidationError(f"{readme}: the card's YAML lacks '{key}' (build the folder with `pixret build`)")
@@ -113,6 +125,10 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
         plan.checks.append(f"the build is {what}; its card says so")
     names = [path for path, _ in plan.files]
     for config in data.configs:
+        if not isinstance(config, dict) or not isinstance(config.get("data_files"), list) or not all(
+                isinstance(f, dict) and {"split", "path"} <= set(f) for f in config["data_files"]):
+            raise ValidationError(f"{readme}: config {config!r} must have data_files: a list of {{split, path}} (build "
+                                  "the folder with `pixret build`)")
         for files in config["data_files"]:
             if not fnmatch.filter(names, files["path"]):
                 raise ValidationError(f"{readme}: config {config['config_name']!r} split {files['split']!r}: "
@@ -126,9 +142,19 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
 def _report(folder: Path) -> dict:
     path = folder / "build_report.json"
     try:
-        return json.loads(path.read_text())
+        report = json.loads(path.read_text())
     except (OSError, ValueError):
-        raise ValidationError(f"{path}: missing or unreadable (build the folder with `pixret build`)") from None
+        report = None
+    if not isinstance(report, dict) or "benchmark" not in report:
+        raise ValidationError(f"{path}: missing or not a pixret build report (build the folder with `pixret build`)")
+    return report
+
+
+def _card_data(card_class, readme: Path):
+    try:
+        return card_class.load(readme).data
+    except Exception as err:  # noqa: BLE001 - YAML errors of several kinds: the card is not publishable
+        raise ValidationError(f"{readme}: the card's YAML cannot be read ({str(err).splitlines()[0]})") from None
 
 
 def plan_metric(folder, repo_id: str) -> Plan:
@@ -136,7 +162,7 @@ def plan_metric(folder, repo_id: str) -> Plan:
     from huggingface_hub import RepoCard
 
     plan, readme, _ = _start("metric", folder, repo_id)
-    data = RepoCard.load(readme).data
+    data = _card_data(RepoCard, readme)
     missing = [key for key in SPACE_KEYS if not data.get(key)]
     if missing:
         raise ValidationError(f"{readme}: the Space header lacks {missing}")

@@ -51,7 +51,8 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
         raise UserError(f"--top-k must be at least 1, got {top_k}")
     name = name or Path(predictions_path or ranks_path).stem
     split = data.split(protocol)
-    with outputs.staged_folder(output, overwrite) as tmp:
+    inputs = [ranks_path, predictions_path, data.spec if data.local else None]
+    with outputs.staged_folder(output, overwrite, inputs=inputs) as tmp:
         figures = _query_figures(tmp, split, predictions, ranks, data, query_ids)
         report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", data.queries, data.index,
                             split, {name: ranks}, {name: predictions}, query_ids, k=top_k, progress=bar,
