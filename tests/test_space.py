@@ -108,6 +108,20 @@ def test_space_errors_name_the_entry(space, tiny_dataset, tmp_path):
     assert "Traceback" not in space["log"].read_text()
 
 
+def test_the_folder_imports_the_same_names_as_a_package_and_from_its_folder():
+    """Each file imports its siblings relatively in the package and as top-level modules in the Space
+    (two branches): both must bind the same names."""
+    modules = sorted(p.stem for p in METRIC_DIR.glob("*.py") if p.stem not in ("app", "pixret_map", "__init__"))
+    code = ("import importlib, json, sys; print(json.dumps({m: sorted(vars(importlib.import_module(sys.argv[1] + m)))"
+            " for m in sys.argv[2:]}))")
+    names = [json.loads(subprocess.run([sys.executable, "-c", code, prefix, *modules], cwd=cwd, capture_output=True,
+                                       text=True, check=True).stdout)
+             for prefix, cwd in (("pixret.metric.", None), ("", METRIC_DIR))]
+    for module in modules:
+        assert set(names[0][module]) - {"__package__", "__spec__", "__file__", "__cached__", "__loader__"} == \
+            set(names[1][module]) - {"__package__", "__spec__", "__file__", "__cached__", "__loader__"}, module
+
+
 def test_space_imports_only_its_own_folder():
     """The Space installs requirements.txt from PyPI: pixret is not there."""
     for path in METRIC_DIR.glob("*.py"):

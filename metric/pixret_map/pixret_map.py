@@ -19,10 +19,10 @@ import evaluate
 import numpy as np
 
 from .benchmarks import BENCHMARKS, CITATION, CUSTOM
-from .rle import RLEError, counts_to_str, rle_feature
+from .rle import RLEError, from_coco, rle_feature, to_coco
 from .references import as_rows, check_references
 from .ranking import THRESHOLDS, locate
-from .scoring import PREDICTION_KEYS, evaluate_pixel_retrieval
+from .scoring import PREDICTION_KEYS, check_box, evaluate_pixel_retrieval
 
 # evaluate copies the sibling files this script imports at the start of a line (not recursively):
 # every file of the evaluation is named above, also those only the others use.
@@ -100,12 +100,11 @@ def _score(predictions, references, benchmark: str, options: dict) -> dict:
 def _store_mask(mask, where: str):
     if mask is None:
         return [], ""
-    if not isinstance(mask, dict) or "size" not in mask or "counts" not in mask:
-        raise ValueError(f"{where}: mask must be a COCO RLE dict with 'size' and 'counts' (or None)")
     try:
-        return [int(v) for v in mask["size"]], counts_to_str(mask["counts"])
-    except (RLEError, TypeError, ValueError) as err:
+        stored = from_coco(to_coco(mask))  # size and counts as the checks will read them
+    except RLEError as err:
         raise ValueError(f"{where}: mask: {err}") from None
+    return stored["size"], stored["counts"]
 
 
 def _stored_mask(size, counts):
@@ -122,10 +121,7 @@ def _store_prediction(pred, r: int) -> dict:
     if unknown:
         raise ValueError(f"{where}: unknown key {unknown[0]!r}; accepted keys: {', '.join(PREDICTION_KEYS)}")
     size, counts = _store_mask(pred.get("mask", pred.get("segmentation")), where)
-    try:
-        bbox = [] if pred.get("bbox") is None else [float(v) for v in pred["bbox"]]
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{where}: bbox must be [x, y, w, h] numbers") from None
+    bbox = [] if pred.get("bbox") is None else check_box(pred["bbox"], where).tolist()
     ids = [-1 if pred.get(k) is None else _stored_id(pred[k], f"{where}: {k}") for k in ("query_id", "index_id")]
     return {"query_id": ids[0], "index_id": ids[1], "mask_size": size, "mask_counts": counts, "bbox": bbox}
 
@@ -143,6 +139,8 @@ def _store_reference(ref, r: int) -> dict:
     where = f"references row {r} of this batch"
     if not isinstance(ref["positive"], (bool, np.bool_)):
         raise ValueError(f"{where}: positive must be true or false, got {ref['positive']!r}")
+    if not isinstance(ref["difficulty"], str):
+        raise ValueError(f"{where}: difficulty must be easy, hard or junk, got {ref['difficulty']!r}")
     size, counts = _store_mask(ref["mask"], where)
     return {"query_id": _stored_id(ref["query_id"], f"{where}: query_id"),
             "index_id": _stored_id(ref["index_id"], f"{where}: index_id"), "query_name": str(ref.get("query_name", "")),
@@ -166,8 +164,10 @@ class PixretMap(evaluate.Metric):
                             "https://github.com/filipradenovic/revisitop"],
         )
 
-    def compute(self, *, predictions=None, references=None, **kwargs):
+    def compute(self, *args, predictions=None, references=None, **kwargs):
         """Score the predictions (see the module's inputs description); one call is scored in memory."""
+        if args:
+            raise ValueError("compute takes keyword arguments: compute(predictions=..., references=..., ranks=...)")
         if predictions is not None and references is not None and self.num_process == 1 and len(self) == 0:
             return _score(predictions, references, self.config_name, kwargs)
         return super().compute(predictions=predictions, references=references, **kwargs)

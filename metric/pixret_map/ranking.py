@@ -41,8 +41,6 @@ def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarr
         raise ValueError(f"ranks must be integer index ids, got dtype {ranks.dtype}"
                          + (" (if they hold whole numbers: ranks.astype(np.int64))" if ranks.dtype.kind == "f"
                             else ""))
-    if not isinstance(distractors, (int, np.integer)) or isinstance(distractors, bool) or distractors < 0:
-        raise ValueError(f"distractors must be a non-negative integer (R1M: {R1M_DISTRACTORS}), got {distractors!r}")
     if refs.index_size is None:
         raise ValueError("ranks need the index size: pass index_size= (the number of index images) "
                          "for benchmark 'custom'")

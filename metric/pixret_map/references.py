@@ -161,7 +161,9 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
     present = np.unique(query_ids)
     subset = queries is not None
     if subset:
-        listed = np.asarray(queries, dtype=object) if not isinstance(queries, (str, bytes, dict)) else None
+        iterable = hasattr(queries, "__iter__") and not isinstance(queries, (str, bytes, dict))
+        listed = np.asarray(list(queries) if iterable and not isinstance(queries, np.ndarray) else queries,
+                            dtype=object) if iterable else None
         if listed is None or listed.ndim != 1 or listed.size == 0:
             raise ValueError(f"queries must be a non-empty list of query ids, got {queries!r}")
         wanted = np.unique(_int_column(list(listed), "query id", "queries item"))

@@ -26,10 +26,10 @@ import numpy as np
 
 if __package__:
     from . import rle
-    from .scoring import evaluate_pixel_retrieval
+    from .scoring import check_box, evaluate_pixel_retrieval
 else:  # app.py imports the metric folder's files as top-level modules
     import rle
-    from scoring import evaluate_pixel_retrieval
+    from scoring import check_box, evaluate_pixel_retrieval
 
 ENTRY_KEYS = ("query_id", "index_id", "segmentation", "mask", "bbox", "score", "category_id")
 
@@ -110,14 +110,9 @@ def _integer(value) -> int:
 
 def _box(box, where: str) -> list:
     try:
-        if isinstance(box, (str, bytes, dict)):
-            raise TypeError
-        values = [float(v) for v in box]
-    except (TypeError, ValueError):
-        raise ResultsError(f"{where}: bbox must be [x, y, w, h] numbers, got {box!r}") from None
-    if len(values) != 4 or not np.isfinite(values).all() or values[2] < 0 or values[3] < 0:
-        raise ResultsError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0, got {box!r}")
-    return values
+        return check_box(box, where).tolist()
+    except ValueError as err:
+        raise ResultsError(str(err)) from None
 
 
 def _read_entries(path: Path) -> list:
@@ -143,7 +138,7 @@ def _read_entries(path: Path) -> list:
                 del row[key]
         return rows
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes(), object_pairs_hook=_object)
     except RecursionError:
         raise ResultsError(f"{path}: not valid JSON for predictions (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and numbers Python refuses to parse
@@ -153,6 +148,15 @@ def _read_entries(path: Path) -> list:
     if not isinstance(data, list):
         raise ResultsError(f"{path}: expected a JSON list of predictions, got {type(data).__name__}")
     return data
+
+
+def _object(pairs: list) -> dict:
+    """A JSON object, refusing a key given twice (json would keep the last one without a word)."""
+    keys = [k for k, _ in pairs]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    if twice is not None:
+        raise ValueError(f"an object has the key {twice!r} twice")
+    return dict(pairs)
 
 
 def align(by_pair: dict, split) -> list:

@@ -20,10 +20,12 @@ from pycocotools import mask as cocomask
 
 if __package__:
     from . import rle
+    from .benchmarks import R1M_DISTRACTORS
     from .ranking import KAPPAS, THRESHOLDS, ranking_figures
     from .references import References, as_rows, check_references
 else:  # app.py imports the metric folder's files as top-level modules
     import rle
+    from benchmarks import R1M_DISTRACTORS
     from ranking import KAPPAS, THRESHOLDS, ranking_figures
     from references import References, as_rows, check_references
 
@@ -55,7 +57,7 @@ def check_predictions(predictions, refs: References, rows: np.ndarray):
             given_masks.append(mask)
             given_rows.append(r)
         if box is not None:
-            box = _box(box, where)
+            box = check_box(box, where)
             if r in scored:
                 boxes[scored[r]] = box
     coco, problems = rle.check(given_masks)
@@ -101,7 +103,8 @@ def _as_int(value):
         return None
 
 
-def _box(box, where: str) -> np.ndarray:
+def check_box(box, where: str) -> np.ndarray:
+    """A bbox [x, y, w, h] of finite numbers with w, h >= 0 (ValueError naming ``where`` otherwise)."""
     where = where.replace("references", "predictions")
     try:
         if not isinstance(box, (list, tuple, np.ndarray)) or not all(
@@ -220,6 +223,9 @@ def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=N
     """
     if not isinstance(official, (bool, np.bool_)):
         raise ValueError(f"official must be True (the authors' evaluation) or False, got {official!r}")
+    distractors = 0 if distractors is None else distractors
+    if not isinstance(distractors, (int, np.integer)) or isinstance(distractors, (bool, np.bool_)) or distractors < 0:
+        raise ValueError(f"distractors must be a non-negative integer (R1M: {R1M_DISTRACTORS}), got {distractors!r}")
     refs = check_references(references, benchmark, queries, index_size, num_queries)
     positive = refs.positive
     unlabelled = positive & ~refs.labelled

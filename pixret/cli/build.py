@@ -39,6 +39,10 @@ def run(args) -> int:
 
     if args.num_proc is not None and args.num_proc < 1:
         raise UserError(f"--num-proc must be at least 1, got {args.num_proc}")
+    if args.repo_id is not None:
+        from pixret.cli.push import check_repo_id
+
+        check_repo_id(args.repo_id)
     labels = args.labels or args.data_dir
     report = build(args.benchmark, labels, args.output, images=args.images, gnd=args.gnd, num_proc=args.num_proc,
                    overwrite=args.overwrite, ignore_extra_labels=args.ignore_extra_labels, repo_id=args.repo_id)

@@ -58,12 +58,21 @@ def _files(folder: Path) -> list[tuple[str, int]]:
     """The files to upload; a symlink that leaves the folder is an error (its target would be uploaded)."""
     out = []
     root = folder.resolve()
-    for path in sorted(folder.rglob("*")):
+    try:
+        paths = sorted(folder.rglob("*"))
+    except (OSError, RuntimeError) as err:
+        raise ValidationError(f"{folder}: cannot list its files ({err})") from None
+    for path in paths:
         relative = path.relative_to(folder)
         if any(part in IGNORED or part.startswith(".") for part in relative.parts):
             continue
-        if path.is_symlink() and root not in path.resolve().parents:
-            raise ValidationError(f"{path}: a link to {path.resolve()}, outside {folder}: it would upload that")
+        if path.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                raise ValidationError(f"{path}: a broken or looping link") from None
+            if root not in target.parents:
+                raise ValidationError(f"{path}: a link to {target}, outside {folder}: it would upload that")
         if path.is_file():
             out.append((relative.as_posix(), path.stat().st_size))
     return out
@@ -133,7 +142,11 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
             if not fnmatch.filter(names, files["path"]):
                 raise ValidationError(f"{readme}: config {config['config_name']!r} split {files['split']!r}: "
                                       f"no file matches {files['path']!r}")
-            split = datasets.load_dataset(str(plan.folder), config["config_name"], split=files["split"])
+            try:
+                split = datasets.load_dataset(str(plan.folder), config["config_name"], split=files["split"])
+            except Exception as err:  # noqa: BLE001 - a damaged Parquet file, a card that lies: not publishable
+                raise ValidationError(f"{plan.folder}: config {config['config_name']!r} split {files['split']!r} does "
+                                      f"not load ({type(err).__name__}: {str(err).splitlines()[0]})") from None
             plan.checks.append(f"load_dataset({config['config_name']!r}, split={files['split']!r}): "
                                f"{split.num_rows} rows")
     return plan
