@@ -26,7 +26,7 @@ import pyarrow as pa
 from pixret.masks import boxes
 from pixret.metric.benchmarks import CITATION, HOMEPAGE, PROTOCOLS
 from pixret.metric.rle import rle_feature
-from pixret.release import (Release, ReleaseError, load_ground_truth, locate_release, protocol_lists, read_pair_masks,
+from pixret.release import (Release, ReleaseError, locate_release, protocol_lists, read_pair_masks,
                             verify_images)
 
 
@@ -109,7 +109,7 @@ class ProxfordPrparis(datasets.ArrowBasedBuilder):
             self.release = locate_release(self.config.benchmark, self.config.data_dir, self.config.gnd,
                                           self.config.images)
         release = self.release
-        gt = load_ground_truth(release.gnd_path)
+        gt = release.ground_truth
         if self.config.name == "pairs":
             verify_images(release, gt, {gt.index_names[i] for q in range(len(gt.query_names))
                                         for i in gt.easy[q] + gt.hard[q]})

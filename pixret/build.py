@@ -24,7 +24,7 @@ from PIL import Image, ImageOps
 from pixret import __version__, card, outputs, report as pictures
 from pixret.images import combined_sha256, sha256_file
 from pixret.metric.benchmarks import BENCHMARKS, identify, lists_digest
-from pixret.release import ReleaseError, load_ground_truth, load_pair2label, locate_release, verify_images
+from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
 from proxford_prparis import FEATURES, ProxfordPrparis
 
 PREVIEW_QUERIES = 3
@@ -42,9 +42,10 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
     images = None if images is None else [str(p) for p in ([images] if isinstance(images, (str, Path)) else images)]
     release = locate_release(benchmark, labels, gnd, images)  # fail before anything is written
-    outputs.check_apart(output, [labels, release.gnd_path, *(images or [])])
-    verify_images(release, load_ground_truth(release.gnd_path))  # archives are read here, once
-    with outputs.staged_folder(output, overwrite, inputs=[labels, release.gnd_path, *(images or [])]) as tmp:
+    inputs = [labels, release.gnd_path, *(images or [])]
+    outputs.check_apart(output, inputs)  # before the slow part
+    verify_images(release, release.ground_truth)  # archives are read here, once
+    with outputs.staged_folder(output, overwrite, inputs=inputs) as tmp:
         infos, pair_report = {}, None
         for config in FEATURES:
             builder = ProxfordPrparis(
@@ -90,12 +91,9 @@ def _default_repo(benchmark: str, report: dict) -> str:
     return f"pixret/{benchmark}" if report["benchmark"] else f"pixret/{benchmark}-demo"
 
 
-
-
-
 def _report(release, benchmark: str, synthetic: bool, pair_report: dict, infos: dict) -> dict:
     """Provenance and counts of the build: what the card's provenance section shows."""
-    gt = load_ground_truth(release.gnd_path)
+    gt = release.ground_truth
     found = identify(gt.query_names)
     notes = []
     if found and lists_digest(gt.easy, gt.hard, gt.junk) != BENCHMARKS[found].gnd_sha256:

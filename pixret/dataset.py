@@ -17,7 +17,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify
+from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
 
 REPORT = "build_report.json"
 HUB_PREFIX = "hub:"
@@ -112,14 +112,12 @@ class BuiltDataset:
         return identify(self.query_names) or CUSTOM
 
     def metric_options(self, benchmark: str | None = None) -> dict:
-        """benchmark, index_size and num_queries for the metric, after checking a requested benchmark."""
-        found = self.benchmark
+        """benchmark (and for custom data index_size, num_queries) for the metric, after checking a requested one."""
+        options = metric_options(self.query_names, len(self.index_sizes))
+        found = options["benchmark"]
         if benchmark is not None and benchmark != found:
             what = BENCHMARKS[found].pretty_name if found in BENCHMARKS else "not one of the benchmarks (custom data)"
             raise DatasetError(f"--benchmark {benchmark}, but {self.spec} is {what} (by its query names)")
-        options = {"benchmark": found}
-        if found == CUSTOM:
-            options.update(index_size=len(self.index_sizes), num_queries=len(self.query_names))
         return options
 
     @cached_property

@@ -21,6 +21,7 @@ import json
 import math
 import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -211,6 +212,11 @@ class Release:
     gnd_path: Path
     pair2label_path: Path
     images: ImageSource
+
+    @cached_property
+    def ground_truth(self) -> GroundTruth:
+        """revisitop's gnd, read once for every config of a build."""
+        return load_ground_truth(self.gnd_path)
 
     def label_path(self, rel: str) -> Path:
         """The label file of a pair2labelpath entry; Windows separators are read as '/', a path

@@ -28,7 +28,7 @@ from PIL import Image
 import analysis
 import plots
 import tables
-from benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS, identify
+from benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS, metric_options
 from results import read_predictions, read_ranks, score_protocols
 
 NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret/")
@@ -37,12 +37,13 @@ PROTOCOLS = ("medium", "hard")
 
 @lru_cache(maxsize=4)
 def ground_truth(benchmark: str):
-    """(splits, query names, index sizes, benchmark the data is) of ``pixret/<benchmark>``."""
+    """(splits, query names, index sizes, the metric's options for the data) of ``pixret/<benchmark>``."""
     spec = f"{NAMESPACE}{benchmark}"
     splits = {p: datasets.load_dataset(spec, "pairs", split=p) for p in PROTOCOLS}
     names = datasets.load_dataset(spec, "queries", split="test", columns=["query_id", "name"])["name"]
     index = datasets.load_dataset(spec, "index", split="test", columns=["index_id", "height", "width"])
-    return splits, names, list(zip(index["height"], index["width"])), identify(names) or CUSTOM
+    sizes = list(zip(index["height"], index["width"]))
+    return splits, names, sizes, metric_options(names, len(sizes))
 
 
 def _path(upload):
@@ -56,12 +57,11 @@ def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
     if _path(predictions_file) is None:
         raise gr.Error("upload a predictions file (.json or .parquet)", print_exception=False)
     try:
-        splits, names, sizes, found = ground_truth(benchmark)
+        splits, names, sizes, options = ground_truth(benchmark)
     except Exception as err:  # noqa: BLE001 - no Hub, no such dataset: the page says so
         raise gr.Error(f"cannot load the ground truth {NAMESPACE}{benchmark}: {str(err).splitlines()[0]}",
                        print_exception=False) from None
-    options = {"benchmark": found} if found != CUSTOM else {"benchmark": CUSTOM, "index_size": len(sizes),
-                                                           "num_queries": len(names)}
+    found = options["benchmark"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

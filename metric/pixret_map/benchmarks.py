@@ -68,6 +68,13 @@ def identify(query_names) -> str | None:
     return next((b.name for b in BENCHMARKS.values() if b.query_names == names), None)
 
 
+def metric_options(query_names, index_size: int) -> dict:
+    """The metric's benchmark for data with these queries and index, with the sizes "custom" needs."""
+    found = identify(query_names)
+    return {"benchmark": found} if found else {"benchmark": CUSTOM, "index_size": index_size,
+                                               "num_queries": len(query_names)}
+
+
 _PROXFORD_QUERIES = (
     'all_souls_000013', 'all_souls_000026', 'oxford_002985', 'all_souls_000051', 'oxford_003410',
     'ashmolean_000058', 'ashmolean_000000', 'ashmolean_000269', 'ashmolean_000007', 'ashmolean_000305',
