@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 CATEGORIES = ("not retrieved", "IoU <= 0.5", "0.5 < IoU <= 0.75", "IoU > 0.75")
+TOP_K = 100  # "retrieved" in the breakdowns the tools and the Space show
 
 
 def _pairs(result: dict) -> dict:
@@ -40,6 +41,12 @@ def breakdown(result: dict, k: int = 100, iou: str = "seg") -> dict:
     counts["negatives above the median positive"] = int(sum(
         negatives_above_median(positions[pairs["query_id"] == q]) for q in np.unique(pairs["query_id"])))
     return counts
+
+
+def breakdowns(results: dict, k: int = TOP_K) -> dict:
+    """{"<protocol> <det|seg>": breakdown} of {protocol: results}, for each IoU the results have."""
+    return {f"{protocol} {iou}": breakdown(result, k, iou) for protocol, result in results.items()
+            for iou in ("det", "seg") if result["per_pair"].get(f"iou_{iou}") is not None}
 
 
 def negatives_above_median(positions: np.ndarray) -> int:

@@ -92,10 +92,8 @@ def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = Fals
     if caught:
         parts.append("\n".join(f"- warning: {message}" for message in caught))
     if has_ranks:
-        counts = {f"{p} {iou}": analysis.breakdown(r, 100, iou) for p, r in results.items()
-                  for iou in ("det", "seg") if r["per_pair"].get(f"iou_{iou}") is not None}
-        parts.append("Error breakdown of the positives (retrieved = in the top 100):\n\n"
-                     + tables.breakdown_table(counts, "markdown"))
+        parts.append(f"Error breakdown of the positives (retrieved = in the top {analysis.TOP_K}):\n\n"
+                     + tables.breakdown_table(analysis.breakdowns(results), "markdown"))
     synthetic = found == CUSTOM
     parts.append(tables.compare(benchmark, results, "your method", 1, synthetic=synthetic).render("markdown"))
     if has_ranks:

@@ -99,13 +99,9 @@ def precision_recall(result: dict, query_names, protocol: str = "", count: int =
     return figure
 
 
-def breakdown_bars(results: dict, k: int = 100) -> tuple[Figure, dict]:
+def breakdown_bars(results: dict, k: int = analysis.TOP_K) -> tuple[Figure, dict]:
     """Stacked bars of the error breakdown per protocol and IoU kind; also returns the counts."""
-    counts = {}
-    for protocol, result in results.items():
-        for iou in ("det", "seg"):
-            if result["per_pair"].get(f"iou_{iou}") is not None:
-                counts[f"{protocol} {iou}"] = analysis.breakdown(result, k, iou)
+    counts = analysis.breakdowns(results, k)
     figure = _figure(max(4.5, 1.3 * len(counts) + 2.5), 3.8)
     ax = figure.subplots()
     bottom = np.zeros(len(counts))
@@ -142,7 +138,8 @@ def query_figure(result: dict, query_id: int, query_name: str = "") -> Figure:
     return figure
 
 
-def save_all(folder, results: dict, query_names, name: str = "", k: int = 100, only=None) -> list[Path]:
+def save_all(folder, results: dict, query_names, name: str = "", k: int = analysis.TOP_K,
+             only=None) -> list[Path]:
     """Every figure of ``results`` (or those whose file stem is in ``only``) as PNGs in ``folder``."""
     folder = Path(folder)
     figures = {"map_vs_threshold": lambda: map_vs_threshold(results, name),

@@ -24,16 +24,16 @@ from pixret.cli import UserError
 from pixret.dataset import looks_local, open_dataset
 from pixret.metric.benchmarks import R1M_DISTRACTORS
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
-from pixret.metric.analysis import breakdown
+from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.tables import breakdown_table, compare, results_json, results_table
 from pixret.outputs import check_apart, write_files, write_text
 
-BREAKDOWN_K = 100
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True,
-                        help="built dataset folder or Hub id (owner/name; hub:owner/name where a folder owner/ is here)")
+                        help="built dataset folder or Hub id (owner/name; hub:owner/name where a folder owner/ "
+                             "is here)")
     parser.add_argument("--predictions", required=True, type=Path, help=".json (COCO results style) or .parquet")
     parser.add_argument("--ranks", type=Path, help=".npy of index ids per query, best first")
     parser.add_argument("--ranks-layout", choices=["queries-first", "revisitop"],
@@ -123,8 +123,8 @@ def run(args) -> int:
     else:
         print(results_table(results, args.format))
         if args.ranks is not None:
-            print(f"\nerror breakdown of the positives (retrieved = in the top {BREAKDOWN_K}, junk removed):")
-            print(breakdown_table(breakdown_counts(results), args.format))
+            print(f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):")
+            print(breakdown_table(breakdowns(results), args.format))
     if args.compare_paper:
         print()
         print(comparison_text(results, data, name, args.ranks is not None, args.distractors > 0, args.format))
@@ -137,16 +137,11 @@ def run(args) -> int:
     return 0
 
 
-def breakdown_counts(results: dict) -> dict:
-    return {f"{protocol} {iou}": breakdown(result, BREAKDOWN_K, iou) for protocol, result in results.items()
-            for iou in ("det", "seg") if result["per_pair"].get(f"iou_{iou}") is not None}
-
-
 def write_plots(folder, results: dict, query_names, name: str) -> list[Path]:
     """The evaluation's figures as PNGs in ``folder`` (created if needed; files are replaced whole)."""
     from pixret.metric import plots
 
-    return write_files(folder, lambda tmp: plots.save_all(tmp, results, query_names, name, BREAKDOWN_K))
+    return write_files(folder, lambda tmp: plots.save_all(tmp, results, query_names, name))
 
 
 def comparison_text(results: dict, data, name: str, with_ranks: bool, r1m: bool, fmt: str) -> str:
