@@ -166,8 +166,7 @@ def _warn_suspicious(refs: References, rows, masks, boxes, det) -> None:
                       "every IoU is 0", stacklevel=3)
         return
     if has_mask.any() and n:
-        empty = np.asarray([m is not None and cocomask.area(m) == 0 for m in masks], bool)
-        if empty[has_mask].all():
+        if not any(cocomask.area(m) for m in masks if m is not None):  # (a list of over 255 trips pycocotools)
             warnings.warn(f"every predicted mask ({int(has_mask.sum())}) is empty (zero area): every segmentation "
                           "IoU is 0", stacklevel=3)
     missing = ~(has_mask | has_box)
@@ -179,11 +178,11 @@ def _warn_suspicious(refs: References, rows, masks, boxes, det) -> None:
         warnings.warn(f"{int(box_only.sum())} of {n} scored positive pairs have a bbox but no mask while "
                       f"{int(has_mask.sum())} have a mask: segmentation figures count the box-only ones as IoU 0",
                       stacklevel=3)
-    if has_box.sum() >= 3:
-        _warn_xyxy(refs, rows, boxes[has_box], det[has_box], np.flatnonzero(has_box))
     if has_box.any():
-        given = boxes[has_box]
-        sizes = np.asarray([refs.masks[rows[k]]["size"] for k in np.flatnonzero(has_box)], np.float64)
+        given, which = boxes[has_box], np.flatnonzero(has_box)
+        sizes = np.asarray([refs.masks[rows[k]]["size"] for k in which], np.float64)  # height, width
+        if has_box.sum() >= 3:
+            _warn_xyxy(refs, rows, given, det[has_box], which, sizes)
         outside = (given[:, 0] >= sizes[:, 1]) | (given[:, 1] >= sizes[:, 0]) | (given[:, 0] + given[:, 2] <= 0) \
             | (given[:, 1] + given[:, 3] <= 0)
         empty = (given[:, 2] == 0) | (given[:, 3] == 0)
@@ -191,13 +190,12 @@ def _warn_suspicious(refs: References, rows, masks, boxes, det) -> None:
             warnings.warn(f"{int(empty.sum())} of {len(given)} predicted bboxes are empty (zero width or height) and "
                           f"{int(outside.sum())} lie wholly outside their image: their detection IoU is 0",
                           stacklevel=3)
-    if n and all(cocomask.area(refs.masks[r]) == 0 for r in rows):
+    if n and not any(cocomask.area(refs.masks[r]) for r in rows):
         warnings.warn(f"every ground-truth mask of the {n} scored positive pairs is empty: every IoU is 0 "
                       "(the references look broken)", stacklevel=3)
 
 
-def _warn_xyxy(refs, rows, boxes, det, which) -> None:
-    sizes = np.asarray([refs.masks[rows[k]]["size"] for k in which], np.float64)  # height, width
+def _warn_xyxy(refs, rows, boxes, det, which, sizes) -> None:
     x, y, w, h = boxes.T
     overflow = (x + w > sizes[:, 1] + 1) | (y + h > sizes[:, 0] + 1)
     as_xyxy = np.stack([x, y, w - x, h - y], 1)
