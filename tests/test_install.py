@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -36,9 +37,14 @@ def test_wheel_installs_and_works_outside_the_clone(tmp_path):
     for shipped in ("pixret/metric/pixret_map.py", "pixret/metric/rle.py", "pixret/metric/README.md",
                     "pixret/metric/paper/table2_map.csv", "pixret/templates/dataset_card.md", "proxford_prparis.py"):
         assert shipped in names, shipped
-    # a venv that sees the installed dependencies, with pixret itself only from the wheel
-    venv.create(tmp_path / "venv", system_site_packages=True, with_pip=False)
+    # a venv that sees the dependencies installed where the tests run (this interpreter's site-packages, added
+    # as plain path entries: the .pth files there, such as pixret's editable install, are not run), with pixret
+    # itself only from the wheel. (system_site_packages would see the base interpreter's, not a venv's.)
+    venv.create(tmp_path / "venv", with_pip=False)
     python = tmp_path / "venv" / "bin" / "python"
+    site_packages = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path)
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    Path(site_packages.strip(), "outer-site-packages.pth").write_text("".join(f"{p}\n" for p in ours))
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)], cwd=tmp_path)
     outside = tmp_path / "elsewhere"
     outside.mkdir()

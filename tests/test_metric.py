@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
+import time
 import uuid
 
 import numpy as np
@@ -338,39 +341,51 @@ def test_load_metric_outside_the_clone(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- distributed mode
-def _worker(process_id, out_dir, experiment_id, split_dir, queue):
-    import pixret
+_WORKER = """
+import json, sys
+import numpy as np
+from datasets import load_dataset
+import pixret
 
-    split = load_dataset(split_dir, "pairs", split="medium")
-    half = len(split) // 2
-    rows = range(half) if process_id == 0 else range(half, len(split))
-    part = split.select(rows)
-    metric = pixret.load_metric("custom", num_process=2, process_id=process_id, experiment_id=experiment_id,
-                                cache_dir=out_dir)
-    metric.add_batch(predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in part], references=part)
-    ranks = np.tile(np.arange(12), (4, 1))[:, ::-1].copy()
-    result = metric.compute(ranks=ranks, index_size=12)
-    queue.put((process_id, None if result is None else {k: v for k, v in result.items() if k != "per_query"}))
+process_id, out_dir, experiment_id, split_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+split = load_dataset(split_dir, "pairs", split="medium")
+half = len(split) // 2
+part = split.select(range(half) if process_id == 0 else range(half, len(split)))
+metric = pixret.load_metric("custom", num_process=2, process_id=process_id, experiment_id=experiment_id,
+                            cache_dir=out_dir, timeout=60)
+metric.add_batch(predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in part], references=part)
+result = metric.compute(ranks=np.tile(np.arange(12), (4, 1))[:, ::-1].copy(), index_size=12)
+print(json.dumps(None if result is None else {k: v for k, v in result.items() if k != "per_query"}))
+"""
 
 
 def test_distributed_two_processes_equal_one(tiny_dataset, tmp_path, custom_metric):
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
+    """Two real worker processes (as `pytest` or `python -m pytest` starts them: nothing from tests/ is
+    imported there); a worker that dies fails the test at once instead of leaving the other waiting."""
     experiment_id = uuid.uuid4().hex
-    procs = [ctx.Process(target=_worker, args=(p, str(tmp_path), experiment_id, str(tiny_dataset["out"]), queue))
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(p), str(tmp_path), experiment_id,
+                               str(tiny_dataset["out"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for p in (0, 1)]
-    for p in procs:
-        p.start()
-    results = dict(queue.get(timeout=240) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    deadline = time.monotonic() + 240
+    try:
+        while any(p.poll() is None for p in procs):
+            dead = [p for p in procs if p.poll() not in (None, 0)]
+            assert not dead, f"a worker died: {dead[0].communicate()[1][-3000:]}"
+            assert time.monotonic() < deadline, "the workers did not finish in 240 s"
+            time.sleep(0.1)
+        outputs = [p.communicate() for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert results[1] is None
     split = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
     single = custom_metric.compute(
         predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in split], references=split,
         ranks=np.tile(np.arange(12), (4, 1))[:, ::-1].copy(), index_size=12)
-    assert results[0] == {k: v for k, v in single.items() if k != "per_query"}
+    assert results[0] == json.loads(json.dumps({k: v for k, v in single.items() if k != "per_query"}))
     assert 0 < results[0]["miou_seg"] < 1
 
 
