@@ -25,12 +25,13 @@ __version__ = "0.2.0"
 
 
 def load_metric(config_name: str, **kwargs):
-    """The ``pixret_map`` evaluate module shipped with this package, for config
-    "proxford", "prparis" or "custom" (independent of the current directory)."""
-    import importlib.resources
+    """The ``pixret_map`` evaluate module of this package, for config "proxford", "prparis" or "custom".
 
-    import evaluate
+    The same module ``evaluate.load("pixret/pixret_map", config_name)`` gives, instantiated straight
+    from the installed package: nothing is copied into evaluate's modules cache (which may be
+    read-only or shared), and it does not depend on the current directory. ``kwargs`` are
+    evaluate's (``experiment_id``, ``num_process``, ``process_id``, ``cache_dir``, ...).
+    """
+    from pixret.metric.pixret_map import PixretMap
 
-    script = importlib.resources.files("pixret.metric") / "pixret_map.py"
-    with importlib.resources.as_file(script) as path:
-        return evaluate.load(str(path), config_name, **kwargs)
+    return PixretMap(config_name=config_name, **kwargs)

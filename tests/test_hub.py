@@ -35,7 +35,7 @@ def hub(tmp_path):
 @pytest.mark.parametrize("kind", ["dataset", "space"])
 def test_cards_pass_the_hub_card_checks(kind, tiny_dataset):
     """The stricter checks of the Hub's card documentation (hubemu's validate_yaml.advisory): none fires."""
-    folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "metric" / "pixret_map"
+    folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "pixret" / "metric"
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert _shared_tool("validate_yaml").advisory((folder / "README.md").read_text(), kind, files) == []
 
@@ -54,7 +54,7 @@ def test_push_then_load_by_hub_id(hub, tiny_dataset, tmp_path):
     out = _client(hub, tmp_path / "hf-push", f"""
         from pixret.cli import main
         assert main(["push", "dataset", {str(tiny_dataset["out"])!r}, "--repo-id", "pixret/proxford-demo"]) == 0
-        assert main(["push", "metric", {str(ROOT / "metric" / "pixret_map")!r}, "--repo-id", "pixret/pixret_map"]) == 0
+        assert main(["push", "metric", {str(ROOT / "pixret" / "metric")!r}, "--repo-id", "pixret/pixret_map"]) == 0
     """)
     assert "uploading" in out and "as hubemu" in out
     out = _client(hub, tmp_path / "hf-fresh", """

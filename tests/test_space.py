@@ -1,4 +1,4 @@
-"""The metric Space (metric/pixret_map/app.py) started on 127.0.0.1 from a copy of its folder,
+"""The metric Space (pixret/metric/app.py) started on 127.0.0.1 from a copy of its folder,
 called with the real gradio_client, against a locally built dataset."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pixret.cli import main
 
 pytestmark = pytest.mark.xdist_group("space")  # one worker: the module's fixtures are built once
 
-METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
+METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
 
 
 def _free_port() -> int:
@@ -108,18 +108,31 @@ def test_space_errors_name_the_entry(space, tiny_dataset, tmp_path):
     assert "Traceback" not in space["log"].read_text()
 
 
-def test_the_folder_imports_the_same_names_as_a_package_and_from_its_folder():
-    """Each file imports its siblings relatively in the package and as top-level modules in the Space
-    (two branches): both must bind the same names."""
-    modules = sorted(p.stem for p in METRIC_DIR.glob("*.py") if p.stem not in ("app", "pixret_map", "__init__"))
-    code = ("import importlib, json, sys; print(json.dumps({m: sorted(vars(importlib.import_module(sys.argv[1] + m)))"
-            " for m in sys.argv[2:]}))")
-    names = [json.loads(subprocess.run([sys.executable, "-c", code, prefix, *modules], cwd=cwd, capture_output=True,
-                                       text=True, check=True).stdout)
-             for prefix, cwd in (("pixret.metric.", None), ("", METRIC_DIR))]
-    for module in modules:
-        assert set(names[0][module]) - {"__package__", "__spec__", "__file__", "__cached__", "__loader__"} == \
-            set(names[1][module]) - {"__package__", "__spec__", "__file__", "__cached__", "__loader__"}, module
+def _relative_imports(path: Path) -> set[str]:
+    """Sibling modules a file imports relatively (``from .x import`` / ``from . import x``)."""
+    text = path.read_text()
+    named = set(re.findall(r"^\s*from \.(\w+) import", text, re.M))
+    for group in re.findall(r"^\s*from \. import ([\w, ]+)", text, re.M):
+        named |= {name.strip() for name in group.split(",")}
+    return named
+
+
+def test_the_evaluate_script_names_every_file_it_needs():
+    """evaluate.load copies the siblings the script imports at the start of a line, one level deep: the
+    script must name every file its imports reach (in the package, the Space and evaluate's copy alike)."""
+    script = METRIC_DIR / "pixret_map.py"
+    named = set(re.findall(r"^from \.(\w+) import", script.read_text(), re.M))
+    reached, todo = set(), set(named)
+    while todo:
+        module = todo.pop()
+        reached.add(module)
+        todo |= _relative_imports(METRIC_DIR / f"{module}.py") - reached
+    assert reached <= named, f"pixret_map.py does not name {sorted(reached - named)}"
+    # evaluate reads whatever follows a relative import on its line as a download address
+    assert not re.findall(r"^from \.\w+ import [^#\n]*#.*$", script.read_text(), re.M)
+    # and every file imports its siblings relatively only: no two-way import blocks
+    for path in METRIC_DIR.glob("*.py"):
+        assert "__package__" not in path.read_text(), path
 
 
 def test_space_imports_only_its_own_folder():

@@ -21,7 +21,7 @@ from pixret.cli.export_coco import export
 from pixret.cli.push import ValidationError, plan_dataset, plan_metric
 from pixret.cli.show import show
 
-METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
+METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
 
 
 def _gt_predictions(dataset_dir):

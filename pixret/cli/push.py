@@ -1,7 +1,7 @@
 """pixret push: publish a built dataset folder as a Hub dataset repo, or the metric folder as a Space.
 
     pixret push dataset build/proxford --repo-id pixret/proxford [--dry-run]
-    pixret push metric metric/pixret_map --repo-id pixret/pixret_map [--dry-run]
+    pixret push metric --repo-id pixret/pixret_map [--dry-run]        # the package's pixret/metric folder
 
 Before anything is uploaded the folder is validated: the card's YAML (configs and
 dataset_info for a dataset, the Space header for the metric), every config's data
@@ -46,7 +46,8 @@ class Plan:
 
 def add_arguments(parser) -> None:
     parser.add_argument("kind", choices=["dataset", "metric"])
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, nargs="?",
+                        help="the folder to publish (metric: default the installed package's pixret/metric)")
     parser.add_argument("--repo-id", required=True, help="e.g. pixret/proxford or pixret/pixret_map")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="validate and list, upload nothing")
@@ -179,11 +180,14 @@ def plan_metric(folder, repo_id: str) -> Plan:
     missing = [key for key in SPACE_KEYS if not data.get(key)]
     if missing:
         raise ValidationError(f"{readme}: the Space header lacks {missing}")
-    for required in (data.get("app_file"), "requirements.txt", f"{plan.folder.name}.py"):
+    script = f"{repo_id.split('/')[-1]}.py"  # what evaluate.load(repo_id) fetches
+    for required in (data.get("app_file"), "requirements.txt", script):
         if not (plan.folder / required).is_file():
-            raise ValidationError(f"{plan.folder / required}: missing")
-    module = evaluate.load(str(plan.folder), "custom")
-    plan.checks.append(f"evaluate.load({str(plan.folder)!r}): {type(module).__name__}")
+            raise ValidationError(f"{plan.folder / required}: missing" + (
+                f" (evaluate.load({repo_id!r}) runs {script}: name the Space after the script, e.g. "
+                f"{repo_id.split('/')[0]}/pixret_map)" if required == script else ""))
+    module = evaluate.load(str(plan.folder / script), "custom")  # as evaluate.load(repo_id) will
+    plan.checks.append(f"evaluate.load({str(plan.folder / script)!r}): {type(module).__name__}")
     return plan
 
 
@@ -224,8 +228,19 @@ def push(plan: Plan, private: bool = False, token: str | None = None) -> str:
     return str(getattr(commit, "commit_url", commit))
 
 
+def metric_folder() -> Path:
+    """The metric Space's folder: the installed package's ``pixret/metric``."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("pixret.metric")))
+
+
 def run(args) -> int:
     check_repo_id(args.repo_id)
+    if args.folder is None:
+        if args.kind == "dataset":
+            raise UserError("push dataset: name the built dataset folder")
+        args.folder = metric_folder()
     plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
             else plan_metric(args.folder, args.repo_id))
     for check in plan.checks:

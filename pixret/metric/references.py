@@ -12,12 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-if __package__:
-    from . import rle
-    from .benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES
-else:  # app.py imports the metric folder's files as top-level modules
-    import rle
-    from benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES
+from . import rle
+from .benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES
 
 
 @dataclass

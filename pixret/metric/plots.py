@@ -16,10 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-if __package__:
-    from . import analysis
-else:  # app.py imports the metric folder's files as top-level modules
-    import analysis
+from . import analysis
 
 COLOURS = {"det": "#1f77b4", "seg": "#d62728"}
 BREAKDOWN_COLOURS = ("#9e9e9e", "#e57373", "#ffb74d", "#66bb6a")

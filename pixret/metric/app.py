@@ -9,8 +9,8 @@ API (gradio_client): ``/evaluate`` takes (predictions file, ranks file or None, 
 and an optional ``r1m`` (the ranks include the 1,001,001 R1M distractors); it returns the
 JSON of ``pixret evaluate --format json``.
 
-This app runs from its own folder with only what requirements.txt installs: it imports
-the metric's sibling files as top-level modules, never the pixret package.
+This app runs from its own folder with only what requirements.txt installs: it registers the
+folder as a package of its own (its files import each other relatively), never the pixret package.
 """
 
 from __future__ import annotations
@@ -21,15 +21,29 @@ import os
 import warnings
 from functools import lru_cache
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import datasets
 import gradio as gr
 from PIL import Image
 
-import analysis
-import plots
-import tables
-from benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS, metric_options
-from results import read_predictions, read_ranks, score_protocols
+
+def _own_package(name: str = "pixret_space"):
+    """This folder (the Space repo: the metric's files, which import each other relatively) as a package."""
+    here = Path(__file__).resolve().parent
+    spec = importlib.util.spec_from_file_location(name, here / "__init__.py", submodule_search_locations=[str(here)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+_own_package()
+from pixret_space import analysis, plots, tables  # noqa: E402 - the package exists from here on
+from pixret_space.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS, metric_options  # noqa: E402
+from pixret_space.results import read_predictions, read_ranks, score_protocols  # noqa: E402
 
 NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret/")
 PROTOCOLS = ("medium", "hard")

@@ -14,19 +14,19 @@ distributed evaluation store the rows through evaluate's public API first.
 
 from __future__ import annotations
 
+import os
+
 import datasets
 import evaluate
 import numpy as np
 
+# evaluate.load copies the sibling files this script imports at the start of a line, one level deep:
+# every file the evaluation imports is named here, also those only the others use (a test checks it).
 from .benchmarks import BENCHMARKS, CITATION, CUSTOM
+from .ranking import KAPPAS, THRESHOLDS
+from .references import as_rows
 from .rle import RLEError, from_coco, rle_feature, to_coco
-from .references import as_rows, check_references
-from .ranking import THRESHOLDS, locate
 from .scoring import PREDICTION_KEYS, check_box, evaluate_pixel_retrieval
-
-# evaluate copies the sibling files this script imports at the start of a line (not recursively):
-# every file of the evaluation is named above, also those only the others use.
-__all__ = ["PixretMap", "evaluate_pixel_retrieval", "check_references", "locate", "THRESHOLDS"]
 
 _DESCRIPTION = """\
 Pixel retrieval metrics of the PROxford and PRParis benchmarks: mean mIoU of the
@@ -39,10 +39,10 @@ Configs: "proxford", "prparis" (the benchmarks; the references must be theirs) a
 "custom" (data in the same format that is not one of them, e.g. the pixret demo world).
 """
 
-_KWARGS_DESCRIPTION = """
+_KWARGS_DESCRIPTION = f"""
 Args:
     predictions: one per reference row (None = no localisation), a dict with `mask` (COCO RLE
-        {"size": [h, w], "counts": str}; `segmentation` is accepted as its COCO alias) and/or
+        {{"size": [h, w], "counts": str}}; `segmentation` is accepted as its COCO alias) and/or
         `bbox` ([x, y, w, h]: detection IoU then uses it), optionally `query_id` / `index_id`
         (checked against the row) and `score` (ignored). Any other key is an error.
     references: one protocol split of the dataset's `pairs` config (a Dataset or its row dicts),
@@ -55,8 +55,8 @@ Args:
     official: True (default) reproduces the authors' code; False: see the card.
     index_size, num_queries: for config "custom" (the benchmarks know theirs).
 Returns:
-    miou_det, miou_seg; with ranks also map_det, map_seg, image_map, image_mp@1, image_mp@5,
-    image_mp@10 (floats in [0, 1], None where unavailable), per_threshold (mAP at 0.50 ... 0.95),
+    miou_det, miou_seg; with ranks also map_det, map_seg, image_map, {", ".join(f"image_mp@{k}" for k in KAPPAS)}
+    (floats in [0, 1], None where unavailable), per_threshold (mAP at {THRESHOLDS[0]:.2f} ... {THRESHOLDS[-1]:.2f}),
     per_query (lists aligned with per_query["query_id"]) and, for a subset, subset.
 Examples:
     >>> metric = evaluate.load("pixret/pixret_map", "proxford")
@@ -164,6 +164,11 @@ class PixretMap(evaluate.Metric):
                             "https://github.com/filipradenovic/revisitop"],
         )
 
+    def _build_data_dir(self):
+        """evaluate's folder for this module's stored rows, created only when rows are stored (add_batch):
+        one compute(predictions=..., references=...) call writes nothing, also under a read-only cache."""
+        return os.path.join(self._data_dir_root, self.name, self.config_name)
+
     def compute(self, *args, predictions=None, references=None, **kwargs):
         """Score the predictions (see the module's inputs description); one call is scored in memory."""
         if args:
@@ -178,6 +183,12 @@ class PixretMap(evaluate.Metric):
             raise ValueError(f"unknown inputs {sorted(kwargs)}: add_batch takes predictions and references")
         if predictions is None or references is None:
             raise ValueError("add_batch needs both predictions and references")
+        try:
+            os.makedirs(self.data_dir, exist_ok=True)
+        except OSError as err:
+            raise OSError(f"cannot store the rows in evaluate's cache folder {self.data_dir} ({err.strerror or err}): "
+                          "pass cache_dir= to a writable folder, or score in one call with "
+                          "compute(predictions=..., references=...)") from None
         references = references.to_list() if hasattr(references, "column_names") else as_rows(references, "references")
         predictions = as_rows(predictions, "predictions")
         if len(predictions) != len(references):

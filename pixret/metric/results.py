@@ -24,12 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__:
-    from . import rle
-    from .scoring import check_box, evaluate_pixel_retrieval
-else:  # app.py imports the metric folder's files as top-level modules
-    import rle
-    from scoring import check_box, evaluate_pixel_retrieval
+from . import rle
+from .scoring import check_box, evaluate_pixel_retrieval
 
 ENTRY_KEYS = ("query_id", "index_id", "segmentation", "mask", "bbox", "score", "category_id")
 

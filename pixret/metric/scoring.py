@@ -18,16 +18,10 @@ import warnings
 import numpy as np
 from pycocotools import mask as cocomask
 
-if __package__:
-    from . import rle
-    from .benchmarks import R1M_DISTRACTORS
-    from .ranking import KAPPAS, THRESHOLDS, ranking_figures
-    from .references import References, as_rows, check_references
-else:  # app.py imports the metric folder's files as top-level modules
-    import rle
-    from benchmarks import R1M_DISTRACTORS
-    from ranking import KAPPAS, THRESHOLDS, ranking_figures
-    from references import References, as_rows, check_references
+from . import rle
+from .benchmarks import R1M_DISTRACTORS
+from .ranking import KAPPAS, THRESHOLDS, ranking_figures
+from .references import References, as_rows, check_references
 
 PREDICTION_KEYS = ("mask", "segmentation", "bbox", "query_id", "index_id", "score")
 

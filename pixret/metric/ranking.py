@@ -14,12 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-if __package__:
-    from .benchmarks import BENCHMARKS, R1M_DISTRACTORS
-    from .references import References
-else:  # app.py imports the metric folder's files as top-level modules
-    from benchmarks import BENCHMARKS, R1M_DISTRACTORS
-    from references import References
+from .benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from .references import References
 
 THRESHOLDS = np.arange(50, 100, 5) / 100  # 0.50 ... 0.95, the same floats as the authors' thresh / 100
 KAPPAS = (1, 5, 10)
