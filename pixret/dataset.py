@@ -17,6 +17,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
+from pixret.metric.errors import InputError
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
 
 REPORT = "build_report.json"
@@ -24,7 +25,7 @@ HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError):
     """The dataset cannot be opened or is not a pixret build."""
 
 

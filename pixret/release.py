@@ -31,16 +31,11 @@ from pixret import geometry
 from pixret import masks as masklib
 from pixret.errors import ReleaseError
 from pixret.images import ImageSource, open_images, read_jpeg
-from pixret.metric.benchmarks import BENCHMARKS as FACTS
-
-# benchmark: (revisitop dataset name, the release's pair2labelpath file prefix)
-BENCHMARKS = {name: (facts.revisitop_name, {"proxford": "oxford", "prparis": "paris"}[name])
-              for name, facts in FACTS.items()}
-PROTOCOLS = ("easy", "medium", "hard")
+from pixret.metric.benchmarks import BENCHMARKS, PROTOCOLS
 SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
 SHAPES_FILLED = ("rectangle", "circle")  # filled, and listed in the build report
 
-__all__ = ["ReleaseError", "BENCHMARKS", "PROTOCOLS", "GroundTruth", "Release", "locate_release",
+__all__ = ["ReleaseError", "GroundTruth", "Release", "locate_release",
            "load_ground_truth", "load_pickle", "load_npy_object", "load_pair2label", "protocol_lists",
            "read_label", "read_pair_masks", "read_jpeg"]
 
@@ -239,7 +234,7 @@ def locate_release(benchmark: str, labels, gnd=None, images=None) -> Release:
     archives; default: ``jpg/`` beside the gnd file)."""
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
-    name, prefix = BENCHMARKS[benchmark]
+    name, prefix = BENCHMARKS[benchmark].revisitop_name, BENCHMARKS[benchmark].label_prefix
     given = Path(labels)
     if not given.is_dir():
         raise ReleaseError(f"{given}: release folder not found")

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pixret.release import BENCHMARKS
+from pixret.metric.benchmarks import BENCHMARKS
 
 
 def gnd_dir(root, benchmark: str, layout: str = "authors") -> Path:
-    name = BENCHMARKS[benchmark][0]
+    name = BENCHMARKS[benchmark].revisitop_name
     if layout == "authors":
         return Path(root) / "revisitop" / "data" / name
     if layout == "revisitop":
@@ -34,14 +34,14 @@ def write_gnd(root, benchmark: str, gnd: dict, layout: str = "authors") -> Path:
     """gnd = revisitop's dict: imlist, qimlist, gnd (list of easy/hard/junk/bbx dicts)."""
     folder = gnd_dir(root, benchmark, layout)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"gnd_{BENCHMARKS[benchmark][0]}.pkl"
+    path = folder / f"gnd_{BENCHMARKS[benchmark].revisitop_name}.pkl"
     path.write_bytes(pickle.dumps(gnd, protocol=3))
     return path
 
 
 def write_pair2label(root, benchmark: str, pair2label: dict[tuple[int, int], str]) -> Path:
     """As the authors ship it: np.save of a dict {"q_i": path}."""
-    path = Path(root) / f"{BENCHMARKS[benchmark][1]}_pair2labelpath.npy"
+    path = Path(root) / f"{BENCHMARKS[benchmark].label_prefix}_pair2labelpath.npy"
     np.save(path, np.array({f"{q}_{i}": rel for (q, i), rel in pair2label.items()}, dtype=object),
             allow_pickle=True)
     return path

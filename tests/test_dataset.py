@@ -126,7 +126,9 @@ def test_card_declares_configs_and_sizes(built):
         assert info["dataset_size"] == sum(s["num_bytes"] for s in info["splits"]) > 0
     assert card.data.size_categories == ["n<1K"]  # 24 * 3 + 4 + 12 rows
     assert card.data.license == "other" and card.data.license_link == "LICENSE"
-    assert (built["out"] / "LICENSE").read_text().startswith("PROxford / PRParis")
+    license_text = (built["out"] / "LICENSE").read_text()
+    assert license_text.startswith("PROxford: terms") and "Oxford Buildings" in license_text
+    assert "Paris dataset" not in license_text  # its own benchmark's images only
     assert "instance-segmentation" in card.data.task_ids and "instance-segmentation" not in card.data.tags
     assert "not the PROxford benchmark" in card.text
     assert built["report"]["counts"]["labelled_pairs"] == 20

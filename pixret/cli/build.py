@@ -10,12 +10,14 @@ import argparse
 from pathlib import Path
 
 from pixret.cli import UserError
+from pixret.metric.benchmarks import BENCHMARKS
 
 INTERRUPTED = "interrupted: nothing was written (the partial build was removed)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--benchmark", required=True, choices=["proxford", "prparis"])
+    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS),
+                        help="which benchmark the release is (the registry in pixret.metric.benchmarks)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--labels", type=Path, help="the authors' label release folder (as extracted; the "
                        "<oxford|paris>_pair2labelpath.npy may be one folder deeper)")

@@ -22,7 +22,7 @@ import numpy as np
 
 from pixret.cli import UserError
 from pixret.dataset import looks_local, open_dataset
-from pixret.metric.benchmarks import R1M_DISTRACTORS
+from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
 from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.tables import breakdown_table, compare, results_json, results_table
@@ -43,7 +43,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--protocols", nargs="+", default=["medium", "hard"], choices=["easy", "medium", "hard"])
     parser.add_argument("--queries", nargs="+", type=int, metavar="QUERY_ID",
                         help="average over these queries only (the results say so)")
-    parser.add_argument("--benchmark", choices=["proxford", "prparis", "custom"],
+    parser.add_argument("--benchmark", choices=[*sorted(BENCHMARKS), CUSTOM],
                         help="check that the dataset is this benchmark (it is always established from the data)")
     parser.add_argument("--unofficial", action="store_true",
                         help="leave the ignored queries out of pixel mAP's denominator (not the paper's figure)")

@@ -1,8 +1,10 @@
-"""What the two benchmarks are: the facts every check and every table starts from.
+"""The benchmark registry: every fact about PROxford and PRParis (and any benchmark registered beside them).
 
 Query names, index sizes and list lengths are revisitop's (``gnd_roxford5k.pkl``,
-``gnd_rparis6k.pkl``); the ignore lists are those of the authors' evaluation code.
-Data is identified by these facts (its query names), never by a title.
+``gnd_rparis6k.pkl``); the ignore lists are those of the authors' evaluation code; the
+label prefixes those of their release. Data is identified by these facts (its query names
+and lists), never by a title. The metric's configs, the CLI's choices, the release reader,
+the dataset cards and the paper tables are derived from ``BENCHMARKS``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ POSITIVE_DIFFICULTIES = {"easy": ("easy",), "medium": ("easy", "hard"), "hard": 
 DIFFICULTIES = ("easy", "hard", "junk")
 R1M_DISTRACTORS = 1_001_001  # revisitop1m.txt
 CUSTOM = "custom"  # data in the benchmarks' format that is not one of them (the demo world, your own)
+PAPER_TABLES = ("table1_mean_miou.csv", "table2_map.csv")  # An et al.'s Table 1 and 2, in paper/
 HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
 CITATION = r"""@inproceedings{an2023pixel,
   title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
@@ -33,14 +36,26 @@ CITATION = r"""@inproceedings{an2023pixel,
 
 @dataclass(frozen=True)
 class Benchmark:
-    name: str  # metric config and dataset repo name
+    """Every fact about one benchmark: the checks, the build, the cards and the tables start here.
+
+    Adding a benchmark is one ``register(Benchmark(...))`` (plus its paper tables, if any).
+    """
+
+    name: str  # metric config, dataset repo name, ``--benchmark``
     pretty_name: str
-    revisitop_name: str
+    revisitop_name: str  # revisitop's dataset name: gnd_<revisitop_name>.pkl, data/datasets/<revisitop_name>/
+    revisitop_pretty: str
+    label_prefix: str  # the authors' label release: <label_prefix>_pair2labelpath.npy
+    images: tuple[str, ...]  # the image archives as downloaded (older mirrors' names after a "/")
+    images_url: str
+    images_source: str  # what the images are and whose terms they are under (card, LICENSE)
     query_names: tuple[str, ...]
     index_size: int
     counts: tuple[tuple[int, int, int], ...]  # (easy, hard, junk) list lengths per query
     ignored_queries: tuple[int, ...]  # skipped in pixel mAP by the authors' code, kept in its denominator
     gnd_sha256: str  # of the easy/hard/junk lists, see lists_digest
+    paper_tables: tuple[str, str] | None = PAPER_TABLES  # Table 1 / Table 2 CSVs (in paper/, or absolute paths)
+    reported_protocols: tuple[str, ...] = ("medium", "hard")  # the protocols the paper's tables report
 
     @property
     def num_queries(self) -> int:
@@ -51,6 +66,27 @@ class Benchmark:
         by_kind = dict(zip(DIFFICULTIES, self.counts[query_id]))
         positives = sum(by_kind[k] for k in POSITIVE_DIFFICULTIES[protocol])
         return positives, sum(by_kind.values()) - positives
+
+    @property
+    def siblings(self) -> list["Benchmark"]:
+        """The other benchmarks of the same paper tables."""
+        return [b for b in BENCHMARKS.values() if b.name != self.name and b.paper_tables
+                and b.paper_tables == self.paper_tables]
+
+
+def register(benchmark: Benchmark) -> Benchmark:
+    """Add a benchmark to the registry (the CLI's choices, the metric's configs and the cards follow it)."""
+    if benchmark.name in BENCHMARKS or benchmark.name == CUSTOM:
+        raise ValueError(f"a benchmark named {benchmark.name!r} exists already")
+    if len(benchmark.counts) != benchmark.num_queries or len(set(benchmark.query_names)) != benchmark.num_queries:
+        raise ValueError(f"{benchmark.name}: one (easy, hard, junk) count per query and unique query names needed")
+    BENCHMARKS[benchmark.name] = benchmark
+    return benchmark
+
+
+def unregister(name: str) -> None:
+    """Remove a registered benchmark (tests that register their own)."""
+    BENCHMARKS.pop(name, None)
 
 
 def lists_digest(easy, hard, junk) -> str:
@@ -138,9 +174,18 @@ _PRPARIS_COUNTS = (  # (easy, hard, junk) per query
     80), (11, 182, 105),
 )
 
-BENCHMARKS = {
-    "proxford": Benchmark("proxford", "PROxford", "roxford5k", _PROXFORD_QUERIES, 4993, _PROXFORD_COUNTS, (56, 63),
-                          "7465e8a0b04c9cd9f37f383d2f99b06732a9eb791375f69cb4ed9e45b6fcec25"),
-    "prparis": Benchmark("prparis", "PRParis", "rparis6k", _PRPARIS_QUERIES, 6322, _PRPARIS_COUNTS, (57, 59),
-                         "23baa2f349bf5ca3d1c1c2442b7b187df34d9ede6c07315bb7498ba9373af6da"),
-}
+BENCHMARKS: dict[str, Benchmark] = {}
+register(Benchmark(
+    "proxford", "PROxford", "roxford5k", "Revisited Oxford (ROxford5k)", "oxford",
+    ("oxbuild_images-v1.tgz/oxbuild_images.tgz",), "https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/",
+    "the Oxford Buildings dataset (https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/), photographs collected from "
+    "Flickr, each under the terms its owner published it with, redistributed for research purposes only",
+    _PROXFORD_QUERIES, 4993, _PROXFORD_COUNTS, (56, 63),
+    "7465e8a0b04c9cd9f37f383d2f99b06732a9eb791375f69cb4ed9e45b6fcec25"))
+register(Benchmark(
+    "prparis", "PRParis", "rparis6k", "Revisited Paris (RParis6k)", "paris",
+    ("paris_1-v1.tgz/paris_1.tgz", "paris_2-v1.tgz/paris_2.tgz"), "https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/",
+    "the Paris dataset (https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/), photographs collected from Flickr, "
+    "each under the terms its owner published it with, redistributed for research purposes only",
+    _PRPARIS_QUERIES, 6322, _PRPARIS_COUNTS, (57, 59),
+    "23baa2f349bf5ca3d1c1c2442b7b187df34d9ede6c07315bb7498ba9373af6da"))

@@ -23,6 +23,7 @@ import numpy as np
 # evaluate.load copies the sibling files this script imports at the start of a line, one level deep:
 # every file the evaluation imports is named here, also those only the others use (a test checks it).
 from .benchmarks import BENCHMARKS, CITATION, CUSTOM
+from .errors import InputError
 from .ranking import KAPPAS, THRESHOLDS
 from .references import as_rows
 from .rle import RLEError, from_coco, rle_feature, to_coco

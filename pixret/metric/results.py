@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from . import rle
+from .errors import InputError
 from .scoring import check_box, evaluate_pixel_retrieval
 
 ENTRY_KEYS = ("query_id", "index_id", "segmentation", "mask", "bbox", "score", "category_id")
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError):
     """A results file is malformed or does not fit the dataset."""
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
+
 MAX_SIDE = 2**31 - 1  # pycocotools stores height and width as 32-bit integers
 MAX_RUN = 2**32 - 1  # and each run
 
 
-class RLEError(ValueError):
+class RLEError(InputError):
     """A mask is not a valid compressed COCO RLE."""
 
 

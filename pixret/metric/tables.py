@@ -13,24 +13,42 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .benchmarks import BENCHMARKS, Benchmark
+
 PAPER = Path(__file__).resolve().parent / "paper"
 FIGURES = (("miou_det", "mIoU D"), ("miou_seg", "mIoU S"), ("map_det", "mAP det"), ("map_seg", "mAP seg"),
            ("image_map", "image mAP"), ("image_mp@1", "mP@1"), ("image_mp@5", "mP@5"), ("image_mp@10", "mP@10"))
-PROTOCOLS = ("medium", "hard")  # what the paper reports
 
 
-def read_paper_table(number: int) -> list[dict]:
-    """Rows of the paper's Table 1 or 2 as printed (strings; "" = not reported)."""
-    name = {1: "table1_mean_miou.csv", 2: "table2_map.csv"}[number]
-    lines = (PAPER / name).read_text(encoding="utf-8").splitlines()
-    return list(csv.DictReader(line for line in lines if not line.startswith("#")))
+def _facts(benchmark: str) -> Benchmark:
+    facts = BENCHMARKS.get(benchmark)
+    if facts is None or facts.paper_tables is None:
+        with_tables = sorted(b.name for b in BENCHMARKS.values() if b.paper_tables)
+        raise ValueError(f"no paper tables for {benchmark!r}: the paper's tables are for {with_tables}")
+    return facts
 
 
-def paper_notes(number: int) -> list[str]:
+def _paper_lines(benchmark: str, number: int) -> list[str]:
+    path = PAPER / _facts(benchmark).paper_tables[number - 1]  # an absolute path stays itself
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def read_paper_table(benchmark: str, number: int) -> list[dict]:
+    """Rows of the paper's Table 1 or 2 (of ``benchmark``'s paper) as printed (strings; "" = not reported)."""
+    return list(csv.DictReader(line for line in _paper_lines(benchmark, number) if not line.startswith("#")))
+
+
+def paper_notes(benchmark: str, number: int) -> list[str]:
     """The comment lines at the top of a table's CSV (what it is, how it was transcribed)."""
-    name = {1: "table1_mean_miou.csv", 2: "table2_map.csv"}[number]
-    return [line.lstrip("# ").rstrip() for line in (PAPER / name).read_text(encoding="utf-8").splitlines()
-            if line.startswith("#")]
+    return [line.lstrip("# ").rstrip() for line in _paper_lines(benchmark, number) if line.startswith("#")]
+
+
+def _columns(facts: Benchmark, table: int) -> list[tuple[str, str]]:
+    """(header, CSV column) of the benchmark's cells in Table 1 or 2, as the CSVs name them."""
+    if table == 1:
+        return [(f"{p} {k}", f"{facts.name}_{p}_{k}") for p in facts.reported_protocols for k in ("D", "S")]
+    return [(f"{r}{p}", f"{facts.name}_{c}{p[0].upper()}") for r, c in (("", ""), ("R1M ", "r1m_"))
+            for p in facts.reported_protocols]
 
 
 # ---------------------------------------------------------------- a method's own rows
@@ -117,31 +135,32 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     ``r1m``: the figures were computed with the 1M distractors (Table 2's R1M columns).
     Columns not computed (a protocol not evaluated, R1M or not) stay empty, never filled.
     """
-    prefix, pretty = benchmark, _pretty(benchmark)
-    paper = read_paper_table(table)
+    facts = _facts(benchmark)
+    protocols = facts.reported_protocols
+    paper = read_paper_table(benchmark, table)
+    columns = _columns(facts, table)
     notes = []
     if table == 1:
-        columns = [(f"{p} {k}", f"{prefix}_{p}_{k}") for p in PROTOCOLS for k in ("D", "S")]
-        yours = [_user_cell(results, p, "miou_det" if k == "D" else "miou_seg") for p in PROTOCOLS for k in "DS"]
-        title = f"Table 1 ({pretty}): pixel retrieval from ground-truth pairs, mean mIoU (%), D = box, S = mask"
+        yours = [_user_cell(results, p, "miou_det" if k == "D" else "miou_seg") for p in protocols for k in "DS"]
+        title = (f"Table 1 ({facts.pretty_name}): pixel retrieval from ground-truth pairs, mean mIoU (%), D = box, "
+                 "S = mask")
         group = "family"
         rows = paper
     else:
-        columns = [(f"{p}", f"{prefix}_{p[0].upper()}") for p in PROTOCOLS]
-        columns += [(f"R1M {p}", f"{prefix}_r1m_{p[0].upper()}") for p in PROTOCOLS]
-        mine = [_user_cell(results, p, "map_det") for p in PROTOCOLS]
-        yours = ["", ""] + mine if r1m else mine + ["", ""]
-        title = (f"Table 2 ({pretty}): pixel retrieval from the database, mAP@50:5:95 (%, detection IoU as in "
-                 "the paper)")
+        mine = [_user_cell(results, p, "map_det") for p in protocols]
+        blank = [""] * len(protocols)
+        yours = blank + mine if r1m else mine + blank
+        title = (f"Table 2 ({facts.pretty_name}): pixel retrieval from the database, mAP@50:5:95 (%, detection IoU "
+                 "as in the paper)")
         group = "ranking"
         rows = [r for r in paper if r["method"] != "Image level mAP"]
         image = [r for r in paper if r["method"] == "Image level mAP"]
-        notes.append("image-level mAP of the paper's rankings (medium / hard): " + "; ".join(
-            f"{r['ranking']} {r[f'{prefix}_M']} / {r[f'{prefix}_H']}" for r in image)
-            + "; yours: " + " / ".join(_user_cell(results, p, "image_map") or "-" for p in PROTOCOLS))
+        notes.append(f"image-level mAP of the paper's rankings ({' / '.join(protocols)}): " + "; ".join(
+            f"{r['ranking']} " + " / ".join(r[column] for _, column in columns[:len(protocols)]) for r in image)
+            + "; yours: " + " / ".join(_user_cell(results, p, "image_map") or "-" for p in protocols))
     header = [group, "method"] + [label for label, _ in columns]
     printed = [[r[group], r["method"]] + [r[key] for _, key in columns] for r in rows]
-    key_column = 2 if not (table == 2 and r1m) else 4
+    key_column = 2 if not (table == 2 and r1m) else 2 + len(protocols)
     user_value = _number(([""] * 2 + yours)[key_column])
     rank = len(printed) if user_value is None else sum(
         1 for row in printed if (_number(row[key_column]) or -1) >= user_value)
@@ -160,13 +179,6 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     return Comparison(title, header, ordered, rank, notes)
 
 
-def _pretty(benchmark: str) -> str:
-    names = {"proxford": "PROxford", "prparis": "PRParis"}  # the paper's two benchmarks
-    if benchmark not in names:
-        raise ValueError(f"the paper's tables are for {sorted(names)}, not {benchmark!r}")
-    return names[benchmark]
-
-
 def _user_cell(results: dict, protocol: str, key: str) -> str:
     value = results.get(protocol, {}).get(key)
     return "" if value is None else f"{100 * value:.1f}"
@@ -174,15 +186,9 @@ def _user_cell(results: dict, protocol: str, key: str) -> str:
 
 def paper_table(benchmark: str, table: int, fmt: str = "markdown") -> str:
     """The paper's Table 1 or 2 for one benchmark, as printed (the dataset and metric cards quote it)."""
-    prefix = benchmark
-    _pretty(benchmark)  # a known benchmark
-    if table == 1:
-        header = ["family", "method", "medium D", "medium S", "hard D", "hard S"]
-        keys = [f"{prefix}_{p}_{k}" for p in PROTOCOLS for k in "DS"]
-        first = "family"
-    else:
-        header = ["ranking", "method", "medium", "hard", "R1M medium", "R1M hard"]
-        keys = [f"{prefix}_{c}" for c in ("M", "H", "r1m_M", "r1m_H")]
-        first = "ranking"
-    rows = [[r[first], r["method"]] + [r[k] or "-" for k in keys] for r in read_paper_table(table)]
+    facts = _facts(benchmark)
+    first = "family" if table == 1 else "ranking"
+    columns = _columns(facts, table)
+    header = [first, "method"] + [label for label, _ in columns]
+    rows = [[r[first], r["method"]] + [r[key] or "-" for _, key in columns] for r in read_paper_table(benchmark, table)]
     return _render(header, rows, fmt)
