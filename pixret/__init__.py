@@ -22,6 +22,17 @@ The ``datasets`` builder is the top-level module ``proxford_prparis``.
 from __future__ import annotations
 
 __version__ = "0.2.0"
+__all__ = ["load_metric", "read_predictions", "align"]
+
+
+def __getattr__(name: str):
+    """``pixret.read_predictions`` (a result file -> {pair: prediction}) and ``pixret.align`` (-> the list the metric
+    takes, in the rows' order), from ``pixret.metric.results``; imported on first use (``pixret --help`` stays quick)."""
+    if name in ("read_predictions", "align"):
+        from pixret.metric import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module 'pixret' has no attribute {name!r}")
 
 
 def load_metric(config_name: str, **kwargs):

@@ -3,7 +3,7 @@
 For a query: its crop, then its top-k retrieved images, each with the predicted
 mask outline (magenta) and the ground-truth outline (yellow), framed by what the
 image is for the query. With predictions: green = true positive (a positive whose
-predicted mask has IoU > 0.5), red = false positive (a negative, or a positive
+predicted mask has IoU above the first threshold, 0.5), red = false positive (a negative, or a positive
 with IoU <= 0.5), grey = junk (ignored by the protocol). Without predictions the
 frames show retrieval alone: green = positive, red = negative, grey = junk.
 A static HTML page links the pictures (and each query's figures, when given).
@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pixret import geometry
 from pixret import masks as masklib
+from pixret.metric.figures import LOCALISED
 
 PREDICTION = (255, 0, 255)
 GROUND_TRUTH = (255, 230, 0)
@@ -113,7 +114,7 @@ def query_panel(query: dict, ranking, predicted: dict | None, truth: dict, index
         elif predicted is None:
             status, frame = ("positive", TRUE_POSITIVE) if positive else ("negative", FALSE_POSITIVE)
             caption = status
-        elif positive and score > 0.5:
+        elif positive and score > LOCALISED:
             status, frame, caption = "true positive", TRUE_POSITIVE, f"IoU {score:.2f}"
         else:
             status, frame = "false positive", FALSE_POSITIVE
@@ -192,8 +193,8 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, pre
                         for caption, path in (method_figures or {}).get(name, []))
         sections.append(f"<h2>{html.escape(name)}</h2>\n" + (f"<p>{shown}</p>\n" if shown else "") + "\n".join(rows))
     with_predictions = any(predictions.get(name) is not None for name in rankings)
-    frames = ((f'<b style="color:rgb{TRUE_POSITIVE}">true positive</b> (positive, IoU &gt; 0.5), '
-               f'<b style="color:rgb{FALSE_POSITIVE}">false positive</b> (a negative, or IoU &le; 0.5), ')
+    frames = ((f'<b style="color:rgb{TRUE_POSITIVE}">true positive</b> (positive, IoU &gt; {LOCALISED:g}), '
+               f'<b style="color:rgb{FALSE_POSITIVE}">false positive</b> (a negative, or IoU &le; {LOCALISED:g}), ')
               if with_predictions else
               (f'<b style="color:rgb{TRUE_POSITIVE}">positive</b>, <b style="color:rgb{FALSE_POSITIVE}">'
                "negative</b> (retrieval only: no predictions given), "))

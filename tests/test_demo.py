@@ -16,7 +16,8 @@ from datasets import load_dataset
 import pixret
 from pixret import baselines, report, world
 from pixret.cli import main
-from pixret.cli.demo import score
+from pixret.cli.demo import evaluate
+from pixret.cli.evaluate import ground_truth
 from pixret.dataset import open_dataset
 from pixret.release import load_ground_truth, load_pair2label, locate_release, read_label
 
@@ -134,10 +135,8 @@ def test_baselines_order(demo_run):
 
 def test_opencv_sift_baseline(demo_run):
     data = open_dataset(demo_run["folder"] / "dataset")
-    splits = {p: data.split(p) for p in ("medium", "hard")}
     sift = baselines.sift_matcher(list(data.queries), list(data.index))
-    options = {"index_size": len(data.index_sizes), "num_queries": len(data.query_names)}
-    scores = score(pixret.load_metric("custom"), sift, splits, options)
+    scores = evaluate(ground_truth(data), sift).figures()
     for protocol in ("medium", "hard"):
         assert demo_run["scores"]["whole image"][protocol]["miou_seg"] < scores[protocol]["miou_seg"] < 1.0
 

@@ -34,8 +34,8 @@ def evaluated(tiny_dataset, tmp_path_factory):
         entries.append({"query_id": row["query_id"], "index_id": row["index_id"], "segmentation": masks.encode(shifted)})
     (folder / "preds.json").write_text(json.dumps(entries))
     np.save(folder / "ranks.npy", np.stack([rng.permutation(12) for _ in range(4)]))
-    results, data = evaluate_files(str(tiny_dataset["out"]), folder / "preds.json", folder / "ranks.npy")
-    return {"results": results, "data": data, "folder": folder}
+    evaluation = evaluate_files(str(tiny_dataset["out"]), folder / "preds.json", folder / "ranks.npy")
+    return {"results": evaluation.results, "data": evaluation.truth, "folder": folder}
 
 
 def test_map_curve_mean_is_the_reported_map(evaluated):

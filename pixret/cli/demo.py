@@ -22,12 +22,12 @@ import warnings
 from pathlib import Path
 
 
-import pixret
 from pixret import baselines, outputs, report
 from pixret.cli import UserError
+from pixret.cli.evaluate import ground_truth
 from pixret.dataset import open_dataset
-from pixret.metric.results import align
-from pixret.metric.scoring import FIGURES
+from pixret.metric.results import Evaluation, evaluate_method
+from pixret.metric.tables import methods_table
 from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
@@ -44,45 +44,28 @@ def add_arguments(parser) -> None:
                         help='add the OpenCV SIFT + RANSAC baseline (pip install -e ".[opencv]")')
 
 
-def evaluate(metric, result, splits, options: dict) -> dict:
-    """{protocol: the metric's results} of one baseline (the metric's compute, in memory); the metric's
-    warnings are raised again with the baseline and protocol they are about."""
-    out = {}
-    for protocol in PROTOCOLS:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out[protocol] = metric.compute(predictions=align(result.predictions, splits[protocol]),
-                                           references=splits[protocol], ranks=result.ranks, **options)
-        for warning in caught:
-            warnings.warn(f"{result.name}, {protocol}: {warning.message}", warning.category, stacklevel=2)
-    return out
+def evaluate(truth, result) -> Evaluation:
+    """One baseline scored like result files (``evaluate_method``); the metric's warnings are raised again with
+    the baseline they are about."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluation = evaluate_method(truth, result.predictions, result.ranks, protocols=PROTOCOLS, name=result.name)
+    for warning in caught:
+        warnings.warn(f"{result.name}, {warning.message}", warning.category, stacklevel=2)
+    return evaluation
 
 
-def score(metric, result, splits, options: dict) -> dict:
-    """Table figures of one baseline per protocol."""
-    return {protocol: {k: v for k, v in figures.items() if k in FIGURES}
-            for protocol, figures in evaluate(metric, result, splits, options).items()}
-
-
-def tables(scores: dict) -> str:
-    def pct(value):
-        return "n/a" if value is None else f"{100 * value:.1f}"
-
-    lines = ["Table 1: mean mIoU on ground-truth pairs (%), D = detection, S = segmentation", "",
-             "| method | medium D | medium S | hard D | hard S |", "|---|---|---|---|---|"]
-    for name, s in scores.items():
-        lines.append(f"| {name} | " + " | ".join(pct(s[p][k]) for p in PROTOCOLS for k in ("miou_det", "miou_seg"))
-                     + " |")
-    lines += ["", "Table 2: pixel retrieval from the database, mAP@50:5:95 (%), and image-level mAP (%)", "",
-              "| method | medium det | medium seg | medium image | hard det | hard seg | hard image |",
-              "|---|---|---|---|---|---|---|"]
-    for name, s in scores.items():
-        lines.append(f"| {name} | " + " | ".join(pct(s[p][k]) for p in PROTOCOLS
-                                                 for k in ("map_det", "map_seg", "image_map")) + " |")
-    lines += ["", "Pixel mAP follows the authors' evaluation: at each IoU threshold, queries with no positive",
-              "localised above it leave the mean, so a method that localises a few images well per query can",
-              "score high there; read it together with mean mIoU."]
-    return "\n".join(lines) + "\n"
+def tables(evaluations: dict) -> str:
+    """Table 1 and Table 2 style results of every baseline ({name: Evaluation}), as Markdown."""
+    methods = {name: evaluation.results for name, evaluation in evaluations.items()}
+    return "\n".join([
+        "Table 1: mean mIoU on ground-truth pairs (%), D = detection, S = segmentation", "",
+        methods_table(methods, [(p, k) for p in PROTOCOLS for k in ("miou_det", "miou_seg")]), "",
+        "Table 2: pixel retrieval from the database, mAP@50:5:95 (%), and image-level mAP (%)", "",
+        methods_table(methods, [(p, k) for p in PROTOCOLS for k in ("map_det", "map_seg", "image_map")]), "",
+        "Pixel mAP follows the authors' evaluation: at each IoU threshold, queries with no positive",
+        "localised above it leave the mean, so a method that localises a few images well per query can",
+        "score high there; read it together with mean mIoU."]) + "\n"
 
 
 def _replaceable(output: Path) -> bool:
@@ -132,14 +115,11 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     results[3].save(folder / "matcher")  # result files for `pixret evaluate` and `pixret show`
 
     start = time.perf_counter()
-    metric = pixret.load_metric("custom")  # the demo world is not one of the benchmarks
-    options = data.metric_options()
-    del options["benchmark"]
-    evaluated = {r.name: evaluate(metric, r, splits, options) for r in bar(results, desc="scoring")}
-    scores = {name: {p: {k: v for k, v in figures.items() if k in FIGURES} for p, figures in per_protocol.items()}
-              for name, per_protocol in evaluated.items()}
+    truth = ground_truth(data)  # the demo world is not one of the benchmarks: scored as custom data
+    evaluations = {r.name: evaluate(truth, r) for r in bar(results, desc="scoring")}
+    scores = {name: evaluation.figures() for name, evaluation in evaluations.items()}
     timings["scoring"] = time.perf_counter() - start
-    text = tables(scores)
+    text = tables(evaluations)
     (folder / "tables.md").write_text(text)
 
     start = time.perf_counter()
@@ -153,9 +133,9 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     from pixret.metric import plots  # matplotlib, only when drawing
 
     method_figures = {}
-    for name, per_protocol in evaluated.items():  # figures of `pixret evaluate --plots`, per baseline
+    for name, evaluation in evaluations.items():  # figures of `pixret evaluate --plots`, per baseline
         (folder / "report" / report.slug(name)).mkdir(parents=True)
-        paths = plots.save_all(folder / "report" / report.slug(name), per_protocol, data.query_names, name,
+        paths = plots.save_all(folder / "report" / report.slug(name), evaluation.results, data.query_names, name,
                                only=("map_vs_threshold", "iou_histograms", "breakdown"))
         method_figures[name] = [(p.stem.replace("_", " "), p.relative_to(folder / "report").as_posix()) for p in paths]
     report.write_report(folder / "report", "pixret demo: top-ranked images per query", queries, index,

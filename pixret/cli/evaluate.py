@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from pixret.cli import UserError
-from pixret.dataset import looks_local, open_dataset
-from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
-from pixret.metric.results import read_predictions, read_ranks, score_protocols
+from pixret.dataset import BuiltDataset, looks_local, open_dataset
+from pixret.metric import results as result_files
 from pixret.metric.analysis import TOP_K, breakdowns
-from pixret.metric.tables import breakdown_table, compare, results_json, results_table
+from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
+from pixret.metric.tables import breakdown_table, compare, results_table
 from pixret.outputs import check_apart, write_files, write_text
-
 
 
 def add_arguments(parser) -> None:
@@ -55,24 +54,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("--name", help="the method's name in tables and plots (default: the predictions file's stem)")
 
 
+def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_files.GroundTruth:
+    """A built dataset (folder or Hub id) as the evaluation reads it; ``benchmark``: check it is that one."""
+    data.metric_options(benchmark)  # the benchmark it is, by its query names, against the one asked for
+    return result_files.GroundTruth(data.spec, data.query_names, data.index_sizes, data.split,
+                                    (data.report or {}).get("built_as"))
+
+
 def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
-                   ranks_layout=None, distractors: int = 0, queries=None, official: bool = True):
-    """({protocol: metric results}, the opened dataset) for result files."""
-    data = open_dataset(dataset)
-    options = data.metric_options(benchmark)
-    by_pair = read_predictions(predictions, len(data.query_names), data.index_sizes)
-    rank_array = None if ranks is None else read_ranks(ranks, len(data.query_names), ranks_layout)
-    if distractors and rank_array is None:
+                   ranks_layout=None, distractors: int = 0, queries=None, official: bool = True,
+                   name: str | None = None) -> result_files.Evaluation:
+    """Score result files on a built dataset (folder or Hub id): ``pixret.metric.results.evaluate_files``."""
+    if distractors and ranks is None:
         raise UserError("--distractors describes the ranks: pass --ranks too")
-    splits = {protocol: data.split(protocol) for protocol in protocols}
-    if queries is not None:  # the rows of these queries only; the metric then averages over them, and says so
-        outside = [q for q in queries if not 0 <= q < len(data.query_names)]
-        if outside:
-            raise UserError(f"--queries: queries must be query ids 0..{len(data.query_names) - 1}, got {outside}")
-        splits = {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
-    results = score_protocols(splits, by_pair, rank_array, distractors=distractors, queries=queries,
-                              official=official, **options)
-    return results, data
+    return result_files.evaluate_files(ground_truth(open_dataset(dataset), benchmark), predictions, ranks,
+                                       protocols=protocols, ranks_layout=ranks_layout, distractors=distractors,
+                                       queries=queries, official=official, name=name)
 
 
 def per_query_csv(results: dict) -> str:
@@ -102,8 +99,10 @@ def run(args) -> int:
     if args.compare_paper and args.format == "json":
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
     for flag, path in (("--predictions", args.predictions), ("--ranks", args.ranks)):
-        if path is not None and not path.is_file():  # before the dataset is opened: fail fast
-            raise UserError(f"{path}: {flag[2:]} file not found" if not path.exists() else f"{path}: not a file")
+        if path is not None and not path.exists():  # before the dataset is opened: fail fast
+            raise UserError(f"{path}: {flag[2:]} file not found")
+        if path is not None and path.is_dir():
+            raise UserError(f"{path}: a folder, not a {flag[2:]} file")
     inputs = [args.predictions, args.ranks, args.dataset if looks_local(args.dataset) else None]
     if args.per_query:
         if not args.per_query.parent.is_dir():
@@ -115,23 +114,26 @@ def run(args) -> int:
         if args.plots.exists() and not args.plots.is_dir():
             raise UserError(f"--plots {args.plots} exists and is not a folder")
         check_apart(args.plots, inputs, "--plots")
-    name = args.name or args.predictions.stem
-    results, data = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
-                                   args.ranks_layout, args.distractors, args.queries, not args.unofficial)
+    evaluation = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
+                                args.ranks_layout, args.distractors, args.queries, not args.unofficial,
+                                args.name or args.predictions.stem)
+    for note in evaluation.notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
-        print(results_json(results))
+        print(json.dumps(evaluation.figures(), indent=1))
     else:
-        print(results_table(results, args.format))
+        print(results_table(evaluation.results, args.format))
         if args.ranks is not None:
             print(f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):")
-            print(breakdown_table(breakdowns(results), args.format))
+            print(breakdown_table(breakdowns(evaluation.results), args.format))
     if args.compare_paper:
         print()
-        print(comparison_text(results, data, name, args.ranks is not None, args.distractors > 0, args.format))
+        print(comparison_text(evaluation, args.format))
     # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
-    written = write_plots(args.plots, results, data.query_names, name) if args.plots else []
+    written = write_plots(args.plots, evaluation.results, evaluation.truth.query_names, evaluation.name) \
+        if args.plots else []
     if args.per_query:
-        written.append(write_text(args.per_query, per_query_csv(results)))
+        written.append(write_text(args.per_query, per_query_csv(evaluation.results)))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
         print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -144,18 +146,19 @@ def write_plots(folder, results: dict, query_names, name: str) -> list[Path]:
     return write_files(folder, lambda tmp: plots.save_all(tmp, results, query_names, name))
 
 
-def comparison_text(results: dict, data, name: str, with_ranks: bool, r1m: bool, fmt: str) -> str:
-    """The paper's tables with the method's row, for the dataset's benchmark (or the one a custom build was made as)."""
-    benchmark = data.benchmark
-    synthetic = benchmark == "custom"
-    if synthetic:
-        built_as = (data.report or {}).get("built_as")
-        if built_as is None:
-            raise UserError(f"--compare-paper: {data.spec} is not PROxford or PRParis (by its query names) and has no "
-                            "build report naming the format it was built as")
-        benchmark = built_as
+def comparison_text(evaluation: result_files.Evaluation, fmt: str) -> str:
+    """The paper's tables with the method's row, for the dataset's benchmark (or the one a custom build was made
+    in the format of); a row that is not the paper's kind of figure is marked and not ranked."""
+    benchmark = evaluation.benchmark
+    if benchmark == CUSTOM:
+        benchmark = evaluation.truth.built_as
+        if benchmark is None:
+            raise UserError(f"--compare-paper: {evaluation.truth.name} is not one of the benchmarks (by its query "
+                            "names) and has no build report naming the format it was built as")
     fmt = "markdown" if fmt == "markdown" else "text"
-    tables = [compare(benchmark, results, name, 1, synthetic=synthetic).render(fmt)]
-    if with_ranks:
-        tables.append(compare(benchmark, results, name, 2, r1m=r1m, synthetic=synthetic).render(fmt))
+    results, reason = evaluation.results, evaluation.not_comparable
+    tables = [compare(benchmark, results, evaluation.name, 1, not_comparable=reason).render(fmt)]
+    if all(r.with_ranks for r in results.values()):
+        tables.append(compare(benchmark, results, evaluation.name, 2, r1m=evaluation.distractors > 0,
+                              not_comparable=reason).render(fmt))
     return "\n".join(tables)

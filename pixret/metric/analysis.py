@@ -2,8 +2,9 @@
 
 Error breakdown, in the spirit of COCO's ``analyze()`` but for pixel retrieval: each
 scored positive pair is either not retrieved in the top K, or retrieved but not
-localised (IoU <= 0.5, so it counts at no threshold), or localised with
-0.5 < IoU <= 0.75, or with IoU > 0.75 (the metric's strict "IoU > t" rule); and, per
+localised (IoU <= 0.5, the first threshold, so it counts at no threshold), or localised with
+0.5 < IoU <= 0.75 (the middle threshold), or with IoU > 0.75 (the metric's strict "IoU > t"
+rule; the cut points come from ``figures.THRESHOLDS``); and, per
 query, how many negatives rank above its median retrieved positive. Positions are
 revisitop's: 0-based, with the junk ranked before them removed.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-CATEGORIES = ("not retrieved", "IoU <= 0.5", "0.5 < IoU <= 0.75", "IoU > 0.75")
+from .figures import LOCALISED, WELL_LOCALISED
+
+CATEGORIES = ("not retrieved", f"IoU <= {LOCALISED:g}", f"{LOCALISED:g} < IoU <= {WELL_LOCALISED:g}",
+              f"IoU > {WELL_LOCALISED:g}")
 TOP_K = 100  # "retrieved" in the breakdowns the tools and the Space show
 
 
@@ -35,9 +39,9 @@ def breakdown(result: dict, k: int = 100, iou: str = "seg") -> dict:
     values, positions = pairs[key], pairs["position"]
     retrieved = (positions >= 0) & (positions < k)
     counts = {CATEGORIES[0]: int((~retrieved).sum()),
-              CATEGORIES[1]: int((retrieved & (values <= 0.5)).sum()),
-              CATEGORIES[2]: int((retrieved & (values > 0.5) & (values <= 0.75)).sum()),
-              CATEGORIES[3]: int((retrieved & (values > 0.75)).sum())}
+              CATEGORIES[1]: int((retrieved & (values <= LOCALISED)).sum()),
+              CATEGORIES[2]: int((retrieved & (values > LOCALISED) & (values <= WELL_LOCALISED)).sum()),
+              CATEGORIES[3]: int((retrieved & (values > WELL_LOCALISED)).sum())}
     counts["negatives above the median positive"] = int(sum(
         negatives_above_median(positions[pairs["query_id"] == q]) for q in np.unique(pairs["query_id"])))
     return counts

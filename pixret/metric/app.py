@@ -42,22 +42,29 @@ def _own_package(name: str = "pixret_space"):
 
 _own_package()
 from pixret_space import analysis, plots, tables  # noqa: E402 - the package exists from here on
-from pixret_space.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS, metric_options  # noqa: E402
-from pixret_space.results import read_predictions, read_ranks, score_protocols  # noqa: E402
+from pixret_space.benchmarks import BENCHMARKS, R1M_DISTRACTORS  # noqa: E402
+from pixret_space.errors import InputError  # noqa: E402
+from pixret_space.results import GroundTruth, evaluate_files  # noqa: E402
 
-NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret/")
+NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret")  # a Hub namespace, or a folder of built datasets
 PROTOCOLS = ("medium", "hard")
 
 
+def dataset_spec(benchmark: str) -> str:
+    """Where ``benchmark``'s built dataset is: ``<folder>/<benchmark>`` or the Hub id ``<namespace>/<benchmark>``."""
+    if os.path.isdir(NAMESPACE):
+        return os.path.join(NAMESPACE, benchmark)
+    return f"{NAMESPACE.rstrip('/')}/{benchmark}"
+
+
 @lru_cache(maxsize=4)
-def ground_truth(benchmark: str):
-    """(splits, query names, index sizes, the metric's options for the data) of ``pixret/<benchmark>``."""
-    spec = f"{NAMESPACE}{benchmark}"
+def ground_truth(benchmark: str) -> GroundTruth:
+    """The built dataset of ``benchmark`` (its pairs splits, query names and index image sizes)."""
+    spec = dataset_spec(benchmark)
     splits = {p: datasets.load_dataset(spec, "pairs", split=p) for p in PROTOCOLS}
     names = datasets.load_dataset(spec, "queries", split="test", columns=["query_id", "name"])["name"]
     index = datasets.load_dataset(spec, "index", split="test", columns=["index_id", "height", "width"])
-    sizes = list(zip(index["height"], index["width"]))
-    return splits, names, sizes, metric_options(names, len(sizes))
+    return GroundTruth(spec, names, list(zip(index["height"], index["width"])), splits.__getitem__)
 
 
 def _path(upload):
@@ -65,62 +72,54 @@ def _path(upload):
 
 
 def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
-    """({protocol: results}, warnings, the benchmark the data is, query names)."""
+    """(the Evaluation, its warnings) of the uploaded files; every problem is one message on the page."""
     if benchmark not in BENCHMARKS:
         raise gr.Error(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}", print_exception=False)
     if _path(predictions_file) is None:
         raise gr.Error("upload a predictions file (.json or .parquet)", print_exception=False)
     try:
-        splits, names, sizes, options = ground_truth(benchmark)
+        truth = ground_truth(benchmark)
     except Exception as err:  # noqa: BLE001 - no Hub, no such dataset: the page says so
-        raise gr.Error(f"cannot load the ground truth {NAMESPACE}{benchmark}: {str(err).splitlines()[0]}",
+        raise gr.Error(f"cannot load the ground truth {dataset_spec(benchmark)}: {str(err).splitlines()[0]}",
                        print_exception=False) from None
-    found = options["benchmark"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            by_pair = read_predictions(_path(predictions_file), len(names), sizes)
-            ranks = None if _path(ranks_file) is None else read_ranks(_path(ranks_file), len(names))
-            if r1m and ranks is None:
-                raise ValueError("R1M describes the ranks: upload a ranks file too")
-            results = score_protocols(splits, by_pair, ranks, distractors=R1M_DISTRACTORS if r1m else 0, **options)
-        except ValueError as err:  # the user's files: the message names the file, the entry and the pair
-            raise gr.Error(str(err).replace(str(_path(predictions_file)), "predictions")
-                           .replace(str(_path(ranks_file)), "ranks"), print_exception=False) from None
-    return results, [str(w.message) for w in caught if issubclass(w.category, UserWarning)], found, names
+            evaluation = evaluate_files(truth, _path(predictions_file), _path(ranks_file),
+                                        distractors=R1M_DISTRACTORS if r1m else 0, name="your method",
+                                        sources={"predictions": "predictions", "ranks": "ranks"})
+        except InputError as err:  # the user's files: the message names the file, the entry and the pair
+            raise gr.Error(str(err), print_exception=False) from None
+    return evaluation, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
 def evaluate_json(predictions_file, ranks_file, benchmark: str, r1m: bool = False) -> dict:
     """The API: the JSON of ``pixret evaluate --format json``."""
-    return json.loads(tables.results_json(score(predictions_file, ranks_file, benchmark, r1m)[0]))
+    return score(predictions_file, ranks_file, benchmark, r1m)[0].figures()
 
 
 def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
-    results, caught, found, names = score(predictions_file, ranks_file, benchmark, r1m)
-    has_ranks = all("position" in r["per_pair"] for r in results.values())
+    evaluation, caught = score(predictions_file, ranks_file, benchmark, r1m)
+    results = evaluation.results
+    with_ranks = all(r.with_ranks for r in results.values())
     parts = [tables.results_table(results, "markdown")]
-    if found == CUSTOM:
-        parts.insert(0, f"> **Note**: the dataset at `{NAMESPACE}{benchmark}` is not the real "
+    if evaluation.benchmark != benchmark:
+        parts.insert(0, f"> **Note**: the dataset at `{dataset_spec(benchmark)}` is not the real "
                         f"{BENCHMARKS[benchmark].pretty_name} (its queries are not revisitop's): figures are for "
                         "that data.")
-    if caught:
-        parts.append("\n".join(f"- warning: {message}" for message in caught))
-    if has_ranks:
+    if caught or evaluation.notes:
+        parts.append("\n".join([f"- warning: {message}" for message in caught]
+                               + [f"- note: {note}" for note in evaluation.notes]))
+    if with_ranks:
         parts.append(f"Error breakdown of the positives (retrieved = in the top {analysis.TOP_K}):\n\n"
                      + tables.breakdown_table(analysis.breakdowns(results), "markdown"))
-    synthetic = found == CUSTOM
-    parts.append(tables.compare(benchmark, results, "your method", 1, synthetic=synthetic).render("markdown"))
-    if has_ranks:
-        parts.append(tables.compare(benchmark, results, "your method", 2, r1m=r1m, synthetic=synthetic)
+    reason = evaluation.not_comparable
+    parts.append(tables.compare(benchmark, results, "your method", 1, not_comparable=reason).render("markdown"))
+    if with_ranks:
+        parts.append(tables.compare(benchmark, results, "your method", 2, r1m=r1m, not_comparable=reason)
                      .render("markdown"))
-    figures = [(plots.map_vs_threshold(results), "pixel mAP at each IoU threshold")] if has_ranks else []
-    figures.append((plots.iou_histograms(results), "IoU of the positives"))
-    for protocol, result in results.items():
-        figures.append((plots.per_query_bars(result, names, protocol), f"{protocol}: mean IoU per query"))
-    if has_ranks:
-        figures.append((plots.breakdown_bars(results)[0], "error breakdown"))
-    return (json.loads(tables.results_json(results)), "\n\n".join(parts),
-            [(_image(figure), caption) for figure, caption in figures])
+    shown = [(_image(make()), caption) for _, caption, make in plots.figures(results, evaluation.truth.query_names)]
+    return evaluation.figures(), "\n\n".join(parts), shown
 
 
 def _image(figure) -> Image.Image:

@@ -23,11 +23,14 @@ import numpy as np
 # evaluate.load copies the sibling files this script imports at the start of a line, one level deep:
 # every file the evaluation imports is named here, also those only the others use (a test checks it).
 from .benchmarks import BENCHMARKS, CITATION, CUSTOM
+from .boxes import MAJORITY
 from .errors import InputError
-from .ranking import KAPPAS, THRESHOLDS
-from .references import as_rows
+from .figures import KAPPAS, THRESHOLDS
+from .predictions import Where, as_rows, parse_prediction
+from .ranking import locate
+from .references import int_column
 from .rle import RLEError, from_coco, rle_feature, to_coco
-from .scoring import PREDICTION_KEYS, check_box, evaluate_pixel_retrieval
+from .scoring import evaluate_pixel_retrieval
 
 _DESCRIPTION = """\
 Pixel retrieval metrics of the PROxford and PRParis benchmarks: mean mIoU of the
@@ -93,18 +96,18 @@ _OPTIONS = ("ranks", "distractors", "queries", "official", "index_size", "num_qu
 def _score(predictions, references, benchmark: str, options: dict) -> dict:
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
-        raise ValueError(f"unknown argument {unknown[0]!r}; compute takes predictions, references and "
+        raise InputError(f"unknown argument {unknown[0]!r}; compute takes predictions, references and "
                          f"{', '.join(_OPTIONS)}")
-    return evaluate_pixel_retrieval(predictions, references, benchmark=benchmark, **options)
+    return dict(evaluate_pixel_retrieval(predictions, references, benchmark=benchmark, **options))
 
 
-def _store_mask(mask, where: str):
+def _store_mask(mask, where: Where):
     if mask is None:
         return [], ""
     try:
         stored = from_coco(to_coco(mask))  # size and counts as the checks will read them
     except RLEError as err:
-        raise ValueError(f"{where}: mask: {err}") from None
+        raise InputError(f"{where}: mask: {err}") from None
     return stored["size"], stored["counts"]
 
 
@@ -112,39 +115,29 @@ def _stored_mask(size, counts):
     return {"size": size, "counts": counts} if size else None
 
 
-def _store_prediction(pred, r: int) -> dict:
-    where = f"predictions row {r} of this batch"
-    if pred is None:
-        pred = {}
-    if not isinstance(pred, dict):
-        raise ValueError(f"{where}: expected a dict with 'mask' and/or 'bbox' (or None), got {type(pred).__name__}")
-    unknown = [k for k in pred if k not in PREDICTION_KEYS]
-    if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r}; accepted keys: {', '.join(PREDICTION_KEYS)}")
-    size, counts = _store_mask(pred.get("mask", pred.get("segmentation")), where)
-    bbox = [] if pred.get("bbox") is None else check_box(pred["bbox"], where).tolist()
-    ids = [-1 if pred.get(k) is None else _stored_id(pred[k], f"{where}: {k}") for k in ("query_id", "index_id")]
-    return {"query_id": ids[0], "index_id": ids[1], "mask_size": size, "mask_counts": counts, "bbox": bbox}
-
-
-def _stored_id(value, where: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not 0 <= value < 2**63:
-        raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
-    return int(value)
+def _store_prediction(value, r: int) -> dict:
+    """A prediction as stored: read by the one parser, as compute reads it."""
+    where = Where(f"predictions row {r} of this batch")
+    prediction = parse_prediction(value, where)
+    size, counts = _store_mask(prediction.mask, where)
+    return {"query_id": -1 if prediction.query_id is None else prediction.query_id,
+            "index_id": -1 if prediction.index_id is None else prediction.index_id,
+            "mask_size": size, "mask_counts": counts, "bbox": prediction.bbox or []}
 
 
 def _store_reference(ref, r: int) -> dict:
+    where = Where(f"references row {r} of this batch")
     if not isinstance(ref, dict) or any(k not in ref for k in _REFERENCE_KEYS):
-        raise ValueError(f"references row {r} of this batch: expected a row of the dataset's pairs config with "
-                         f"{list(_REFERENCE_KEYS)}")
-    where = f"references row {r} of this batch"
+        raise InputError(f"{where}: expected a row of the dataset's pairs config with {list(_REFERENCE_KEYS)}")
     if not isinstance(ref["positive"], (bool, np.bool_)):
-        raise ValueError(f"{where}: positive must be true or false, got {ref['positive']!r}")
+        raise InputError(f"{where}: positive must be true or false, got {ref['positive']!r}")
     if not isinstance(ref["difficulty"], str):
-        raise ValueError(f"{where}: difficulty must be easy, hard or junk, got {ref['difficulty']!r}")
+        raise InputError(f"{where}: difficulty must be easy, hard or junk, got {ref['difficulty']!r}")
+    ids = int_column([ref["query_id"], ref["index_id"]], "query_id / index_id", f"references row {r} of this batch,")
+    if (ids < 0).any():
+        raise InputError(f"{where}: query_id and index_id must be non-negative, got {ids.tolist()}")
     size, counts = _store_mask(ref["mask"], where)
-    return {"query_id": _stored_id(ref["query_id"], f"{where}: query_id"),
-            "index_id": _stored_id(ref["index_id"], f"{where}: index_id"), "query_name": str(ref.get("query_name", "")),
+    return {"query_id": int(ids[0]), "index_id": int(ids[1]), "query_name": str(ref.get("query_name", "")),
             "difficulty": ref["difficulty"], "positive": ref["positive"], "mask_size": size, "mask_counts": counts}
 
 
@@ -154,7 +147,7 @@ class PixretMap(evaluate.Metric):
 
     def _info(self):
         if self.config_name not in (*BENCHMARKS, CUSTOM):
-            raise ValueError(f"config_name must be one of {[*BENCHMARKS, CUSTOM]}, got {self.config_name!r} "
+            raise InputError(f"config_name must be one of {[*BENCHMARKS, CUSTOM]}, got {self.config_name!r} "
                              "(the benchmark is never guessed: name it)")
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
@@ -173,27 +166,33 @@ class PixretMap(evaluate.Metric):
     def compute(self, *args, predictions=None, references=None, **kwargs):
         """Score the predictions (see the module's inputs description); one call is scored in memory."""
         if args:
-            raise ValueError("compute takes keyword arguments: compute(predictions=..., references=..., ranks=...)")
-        if predictions is not None and references is not None and self.num_process == 1 and len(self) == 0:
+            raise InputError("compute takes keyword arguments: compute(predictions=..., references=..., ranks=...)")
+        if (predictions is None) != (references is None):
+            raise InputError("compute needs both predictions and references (or neither, after add_batch)")
+        if predictions is not None and self.num_process == 1 and len(self) == 0:
             return _score(predictions, references, self.config_name, kwargs)
+        if predictions is None and self.writer is None:  # nothing stored in this process
+            raise InputError("nothing to score: pass compute(predictions=..., references=...), or add_batch first "
+                             "(each compute() scores the rows added since the last one)")
         return super().compute(predictions=predictions, references=references, **kwargs)
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Add a batch of predictions and the reference rows they align with."""
         if kwargs:
-            raise ValueError(f"unknown inputs {sorted(kwargs)}: add_batch takes predictions and references")
+            raise InputError(f"unknown inputs {sorted(kwargs)}: add_batch takes predictions and references")
         if predictions is None or references is None:
-            raise ValueError("add_batch needs both predictions and references")
+            raise InputError("add_batch needs both predictions and references")
         try:
             os.makedirs(self.data_dir, exist_ok=True)
         except OSError as err:
             raise OSError(f"cannot store the rows in evaluate's cache folder {self.data_dir} ({err.strerror or err}): "
                           "pass cache_dir= to a writable folder, or score in one call with "
                           "compute(predictions=..., references=...)") from None
-        references = references.to_list() if hasattr(references, "column_names") else as_rows(references, "references")
+        references = as_rows(references, "references")
+        references = references.to_list() if hasattr(references, "to_list") else references
         predictions = as_rows(predictions, "predictions")
         if len(predictions) != len(references):
-            raise ValueError(f"{len(predictions)} predictions for {len(references)} references: they must align 1:1")
+            raise InputError(f"{len(predictions)} predictions for {len(references)} references: they must align 1:1")
         return super().add_batch(predictions=[_store_prediction(p, r) for r, p in enumerate(predictions)],
                                  references=[_store_reference(ref, r) for r, ref in enumerate(references)])
 

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import analysis
+from .figures import LOCALISED
 
 COLOURS = {"det": "#1f77b4", "seg": "#d62728"}
 BREAKDOWN_COLOURS = ("#9e9e9e", "#e57373", "#ffb74d", "#66bb6a")
@@ -127,7 +128,7 @@ def query_figure(result: dict, query_id: int, query_name: str = "") -> Figure:
         values = pairs.get(f"iou_{iou}")
         if values is not None:
             right.scatter(positions[ranked], np.asarray(values)[mine][ranked], s=14, color=COLOURS[iou], label=iou)
-    right.axhline(0.5, color="grey", lw=0.8, ls="--")
+    right.axhline(LOCALISED, color="grey", lw=0.8, ls="--")
     right.set(xlabel="position (junk removed)", ylabel="IoU", ylim=(-0.02, 1.02),
               title=f"{int((~ranked).sum())} positives not ranked" if (~ranked).any() else "IoU by position")
     if right.get_legend_handles_labels()[0]:
@@ -135,22 +136,31 @@ def query_figure(result: dict, query_id: int, query_name: str = "") -> Figure:
     return figure
 
 
+def figures(results: dict, query_names, name: str = "", k: int = analysis.TOP_K) -> list[tuple[str, str, object]]:
+    """The figures of an evaluation, the one list (``pixret evaluate --plots``, the Space, the demo report):
+    (file stem, caption, a function drawing it), in the order they are shown."""
+    with_ranks = all("position" in r["per_pair"] for r in results.values())
+    out = []
+    if with_ranks:
+        out.append(("map_vs_threshold", "pixel mAP at each IoU threshold", lambda: map_vs_threshold(results, name)))
+    out.append(("iou_histograms", "IoU of the positives", lambda: iou_histograms(results, name)))
+    for protocol, result in results.items():
+        out.append((f"per_query_{protocol}", f"{protocol}: mean IoU per query",
+                    lambda result=result, protocol=protocol: per_query_bars(result, query_names, protocol)))
+        if with_ranks:
+            out.append((f"precision_recall_{protocol}", f"{protocol}: worst queries by image AP",
+                        lambda result=result, protocol=protocol: precision_recall(result, query_names, protocol)))
+    if with_ranks:
+        out.append(("breakdown", f"error breakdown (retrieved = in the top {k})", lambda: breakdown_bars(results, k)[0]))
+    return out
+
+
 def save_all(folder, results: dict, query_names, name: str = "", k: int = analysis.TOP_K,
              only=None) -> list[Path]:
     """Every figure of ``results`` (or those whose file stem is in ``only``) as PNGs in ``folder``."""
     folder = Path(folder)
-    figures = {"map_vs_threshold": lambda: map_vs_threshold(results, name),
-               "iou_histograms": lambda: iou_histograms(results, name)}
-    for protocol, result in results.items():
-        figures[f"per_query_{protocol}"] = lambda result=result, protocol=protocol: per_query_bars(
-            result, query_names, protocol)
-        if "position" in result["per_pair"]:
-            figures[f"precision_recall_{protocol}"] = lambda result=result, protocol=protocol: precision_recall(
-                result, query_names, protocol)
-    if all("position" in r["per_pair"] for r in results.values()):
-        figures["breakdown"] = lambda: breakdown_bars(results, k)[0]
     paths = []
-    for stem, make in figures.items():
+    for stem, _, make in figures(results, query_names, name, k):
         if only is None or stem in only:
             make().savefig(folder / f"{stem}.png")
             paths.append(folder / f"{stem}.png")

@@ -11,40 +11,41 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from .errors import InputError
+from .figures import KAPPAS, THRESHOLDS
 from .references import References
 
-THRESHOLDS = np.arange(50, 100, 5) / 100  # 0.50 ... 0.95, the same floats as the authors' thresh / 100
-KAPPAS = (1, 5, 10)
 _TABLE_IDS = 1 << 24  # rank rows are checked for duplicates with a table up to this many ids, else by sorting
 
 
 def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The ranks as an integer ndarray (an ndarray is not copied), and the ranks row of each averaged query."""
     if isinstance(ranks, np.ma.MaskedArray):
-        raise ValueError("ranks are a masked array: masked entries would be read as ids; pass a plain array")
+        raise InputError("ranks are a masked array: masked entries would be read as ids; pass a plain array")
     try:
         ranks = np.asarray(ranks)
-    except ValueError as err:
-        raise ValueError(f"ranks must be a (num_queries, K) array of index ids ({err})") from None
+    except ValueError as err:  # ragged rows
+        raise InputError(f"ranks must be a (num_queries, K) array of index ids ({err})") from None
     if ranks.dtype == object:
-        raise ValueError("ranks must be a (num_queries, K) array of index ids; got rows of different lengths "
+        raise InputError("ranks must be a (num_queries, K) array of index ids; got rows of different lengths "
                          "or non-numbers")
     if ranks.dtype.kind not in "iu":
-        raise ValueError(f"ranks must be integer index ids, got dtype {ranks.dtype}"
+        raise InputError(f"ranks must be integer index ids, got dtype {ranks.dtype}"
                          + (" (if they hold whole numbers: ranks.astype(np.int64))" if ranks.dtype.kind == "f"
                             else ""))
     if refs.index_size is None:
-        raise ValueError("ranks need the index size: pass index_size= (the number of index images) "
+        raise InputError("ranks need the index size: pass index_size= (the number of index images) "
                          "for benchmark 'custom'")
     rows_wanted = (refs.num_queries,) + ((refs.queries.size,) if refs.subset else ())
     if ranks.ndim != 2 or ranks.shape[0] not in rows_wanted:
         hint = (" (that is revisitop's (K, num_queries) layout: pass ranks.T)"
                 if ranks.ndim == 2 and ranks.shape[1] in rows_wanted else "")
-        raise ValueError(f"ranks must have shape (num_queries={refs.num_queries}, K)"
+        raise InputError(f"ranks must have shape (num_queries={refs.num_queries}, K)"
                          + (f" or (len(queries)={refs.queries.size}, K)" if refs.subset else "")
                          + f", got {ranks.shape}{hint}")
     if ranks.shape[1] == 0:
@@ -97,7 +98,7 @@ def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int,
         list(pool.map(work, range(threads)))
     for result in results:
         if isinstance(result, str):
-            raise ValueError(result)
+            raise InputError(result)
     return results
 
 
@@ -215,35 +216,52 @@ def _junk_adjusted(row_position: np.ndarray, refs: References, by_query) -> np.n
     return out
 
 
-def ranking_figures(refs: References, ranks, distractors: int, det: np.ndarray, seg: np.ndarray | None,
-                    official: bool = True) -> dict:
-    """Pixel mAP (det, seg) and image mAP / mP@k; ``det`` / ``seg`` are IoUs of the scored rows."""
+@dataclass
+class RankingFigures:
+    """What a ranking gives: image-level figures, and pixel mAP per kind of IoU ("det", "seg")."""
+
+    image_map: float
+    image_mp: dict[int, float]  # k -> mP@k
+    image_aps: np.ndarray  # per query (nan: no positive)
+    image_precisions: np.ndarray  # per query x k
+    positions: np.ndarray  # per scored pair: junk-adjusted 0-based position in its query's ranking (-1: not ranked)
+    pixel_map: dict[str, float | None] = field(default_factory=dict)
+    pixel_map_per_threshold: dict[str, np.ndarray | None] = field(default_factory=dict)
+    pixel_aps: dict[str, np.ndarray | None] = field(default_factory=dict)  # per query x threshold (nan: none)
+
+
+def ranking_figures(refs: References, ranks, distractors: int, ious: dict, official: bool = True) -> RankingFigures:
+    """Pixel mAP for each of ``ious`` ({"det": IoUs of the scored rows, "seg": ... or None}) and image mAP / mP@k."""
     ranks, rank_rows = check_ranks(ranks, refs, distractors)
     by_query = [np.flatnonzero(refs.query_ids == q) for q in refs.queries]
     positions = locate(ranks, rank_rows, [refs.index_ids[rows] for rows in by_query], refs.index_size, distractors)
     row_position = np.empty(len(refs.query_ids), np.int64)
     for rows, found in zip(by_query, positions):
         row_position[rows] = found
+    return figures_from_positions(refs, row_position, by_query, ious, official)
+
+
+def figures_from_positions(refs: References, row_position: np.ndarray, by_query: list, ious: dict,
+                           official: bool = True) -> RankingFigures:
+    """The figures of a ranking given as each reference row's position in its query's ranking (-1: not ranked)."""
     scored = refs.positive & refs.labelled
     image_ap, image_mp, image_aps, image_prs = image_map(
         [row_position[rows[refs.positive[rows]]] for rows in by_query],
         [row_position[rows[~refs.positive[rows]]] for rows in by_query])
+    out = RankingFigures(image_ap, {k: float(v) for k, v in zip(KAPPAS, image_mp)}, image_aps, image_prs,
+                         _junk_adjusted(row_position, refs, by_query)[scored])
     # pixel mAP: unlabelled positives cannot be checked against a threshold: junk there
     pixel_positions = [row_position[rows[scored[rows]]] for rows in by_query]
     pixel_junk = [row_position[rows[~scored[rows]]] for rows in by_query]
     facts = BENCHMARKS.get(refs.benchmark)
     ignored = [k for k, q in enumerate(refs.queries) if facts and q in facts.ignored_queries]
-    out = {"image_map": image_ap, **{f"image_mp@{k}": float(v) for k, v in zip(KAPPAS, image_mp)},
-           "per_query": {"image_ap": image_aps, **{f"image_p@{k}": image_prs[:, j] for j, k in enumerate(KAPPAS)}},
-           "positions": _junk_adjusted(row_position, refs, by_query)[scored]}
-    for name, ious in (("det", det), ("seg", seg)):
-        if ious is None:
-            out[f"map_{name}"], out[f"map_{name}_per_threshold"], out["per_query"][f"ap_{name}"] = None, None, None
+    for name, values in ious.items():
+        if values is None:
+            out.pixel_map[name] = out.pixel_map_per_threshold[name] = out.pixel_aps[name] = None
             continue
         iou_of_row = np.zeros(len(refs.query_ids))
-        iou_of_row[scored] = ious
-        value, per_threshold, aps = pixel_map(pixel_positions, [iou_of_row[rows[scored[rows]]] for rows in by_query],
-                                              pixel_junk, ignored, official=official)
-        out[f"map_{name}"], out[f"map_{name}_per_threshold"], out["per_query"][f"ap_{name}"] = (
-            value, per_threshold, aps)
+        iou_of_row[scored] = values
+        out.pixel_map[name], out.pixel_map_per_threshold[name], out.pixel_aps[name] = pixel_map(
+            pixel_positions, [iou_of_row[rows[scored[rows]]] for rows in by_query], pixel_junk, ignored,
+            official=official)
     return out

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rle
-from .benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES
+from .benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES, lists_digest
+from .errors import InputError
+from .predictions import Where, as_rows
 
 
 @dataclass
@@ -25,8 +27,9 @@ class References:
     query_ids: np.ndarray  # per row
     index_ids: np.ndarray
     positive: np.ndarray  # bool
+    difficulty: np.ndarray  # per row: "easy", "hard" or "junk" (revisitop's class of the image for the query)
     masks: list  # per row: pycocotools RLE (counts as bytes) of a positive's mask, or None
-    queries: np.ndarray  # the query ids averaged over, sorted
+    queries: np.ndarray  # the query ids averaged over, in the order given (ranks rows of a subset follow it)
     num_queries: int  # of the benchmark (rows of a full ranking)
     index_size: int | None
     subset: bool
@@ -35,8 +38,11 @@ class References:
     def labelled(self) -> np.ndarray:
         return np.asarray([m is not None for m in self.masks], bool)
 
-    def where(self, row: int) -> str:
-        return f"references row {row} (pair ({self.query_ids[row]}, {self.index_ids[row]}))"
+    def pair(self, row: int) -> tuple[int, int]:
+        return int(self.query_ids[row]), int(self.index_ids[row])
+
+    def where(self, row: int, what: str = "references") -> Where:
+        return Where(f"{what} row {row}", self.pair(row))
 
 
 _REFERENCE_COLUMNS = ("query_id", "index_id", "difficulty", "positive", "mask")
@@ -47,40 +53,31 @@ def _columns(references, names) -> dict:
     if hasattr(references, "column_names"):
         missing = [c for c in names if c not in references.column_names]
         if missing:
-            raise ValueError(f"references lack the columns {missing}: pass a split of the dataset's pairs config")
+            raise InputError(f"references lack the columns {missing}: pass a split of the dataset's pairs config")
         return references.select_columns(list(names)).to_dict()
     out = {c: [] for c in names}
     for r, row in enumerate(references):
         if not isinstance(row, dict) or any(c not in row for c in names):
-            raise ValueError(f"references row {r}: expected a row of the dataset's pairs config with {list(names)}")
+            raise InputError(f"references row {r}: expected a row of the dataset's pairs config with {list(names)}")
         for c in names:
             out[c].append(row[c])
     return out
 
 
-def _int_column(values, what: str, where: str = "references row") -> np.ndarray:
+def int_column(values, what: str, where: str = "references row") -> np.ndarray:
     """Integer ids as int64: Python or numpy integers (any mix), not bools, floats or strings."""
     out = np.empty(len(values), np.int64)
     for r, v in enumerate(values):
         if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or not -2**63 <= v < 2**63:
-            raise ValueError(f"{where} {r}: {what} must be an integer, got {v!r}")
+            raise InputError(f"{where} {r}: {what} must be an integer, got {v!r}")
         out[r] = v
     return out
-
-
-def as_rows(values, what: str):
-    """A list-like of rows (a Dataset, list, tuple or array; other iterables are read into a list)."""
-    if hasattr(values, "column_names") or isinstance(values, (list, tuple, np.ndarray)):
-        return values
-    if values is None or isinstance(values, (str, bytes, dict, int, float)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{what} must be a list (or a datasets.Dataset) of rows, got {type(values).__name__}")
-    return list(values)
 
 
 def whole_number(value, what: str, low: int = 1) -> int:
     """An option that must be an integer >= low (not a bool, a float or a string)."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < low:
-        raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+        raise InputError(f"{what} must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
@@ -88,11 +85,11 @@ def protocol_of(difficulty: np.ndarray, positive: np.ndarray) -> str:
     """The revisitop protocol a pairs split follows, from its difficulty and positive columns."""
     bad = np.flatnonzero(~np.isin(difficulty, DIFFICULTIES))
     if bad.size:
-        raise ValueError(f"references row {bad[0]}: unknown difficulty {difficulty[bad[0]]!r}")
+        raise InputError(f"references row {bad[0]}: unknown difficulty {difficulty[bad[0]]!r}")
     for protocol, kinds in POSITIVE_DIFFICULTIES.items():
         if np.array_equal(np.isin(difficulty, kinds), positive):
             return protocol
-    raise ValueError("references mix protocols: their positive flags fit none of easy / medium / hard "
+    raise InputError("references mix protocols: their positive flags fit none of easy / medium / hard "
                      "(pass one split of the pairs config)")
 
 
@@ -104,29 +101,29 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
     their query names, and cover all its queries) or "custom" (data in the same format,
     e.g. the demo world: queries 0 .. num_queries - 1, default the largest id + 1).
     ``queries``: average over this subset of query ids only (the references must hold
-    exactly these queries). Raises ValueError naming the row and pair.
+    exactly these queries, in this order). Raises InputError naming the row and pair.
     """
     facts = BENCHMARKS.get(benchmark) if isinstance(benchmark, str) else None
     if facts is None and benchmark != CUSTOM:
-        raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {[*BENCHMARKS, CUSTOM]}")
+        raise InputError(f"unknown benchmark {benchmark!r}; expected one of {[*BENCHMARKS, CUSTOM]}")
     references = as_rows(references, "references")
     index_size = None if index_size is None else whole_number(index_size, "index_size")
     num_queries = None if num_queries is None else whole_number(num_queries, "num_queries")
     if len(references) == 0:
-        raise ValueError("references are empty: pass a split of the dataset's pairs config")
-    names = _REFERENCE_COLUMNS + (("query_name",) if facts else ())
+        raise InputError("references are empty: pass a split of the dataset's pairs config")
+    names = _REFERENCE_COLUMNS + (("query_name",) if facts or _has_query_names(references) else ())
     try:
         columns = _columns(references, names)
-    except ValueError as err:
+    except InputError as err:
         if facts and "query_name" in str(err):
-            raise ValueError(f"{err} (the query names tell which benchmark the references are)") from None
+            raise InputError(f"{err} (the query names tell which benchmark the references are)") from None
         raise
-    query_ids = _int_column(columns["query_id"], "query_id")
-    index_ids = _int_column(columns["index_id"], "index_id")
+    query_ids = int_column(columns["query_id"], "query_id")
+    index_ids = int_column(columns["index_id"], "index_id")
     positive_values = columns["positive"]
     bad = next((r for r, v in enumerate(positive_values) if not isinstance(v, (bool, np.bool_))), None)
     if bad is not None:
-        raise ValueError(f"references row {bad}: positive must be true or false, got {positive_values[bad]!r}")
+        raise InputError(f"references row {bad}: positive must be true or false, got {positive_values[bad]!r}")
     positive = np.asarray(positive_values, bool)
     protocol = protocol_of(np.asarray(columns["difficulty"], object), positive)
 
@@ -135,51 +132,47 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
         for what, given, expected in (("num_queries", num_queries, num_queries_expected),
                                       ("index_size", index_size, index_size_expected)):
             if given is not None and given != expected:
-                raise ValueError(f"{what}={given}, but {facts.pretty_name} has {expected}")
+                raise InputError(f"{what}={given}, but {facts.pretty_name} has {expected}")
         num_queries, index_size = num_queries_expected, index_size_expected
     else:
         num_queries = int(query_ids.max()) + 1 if num_queries is None else int(num_queries)
     where = _Rows(query_ids, index_ids)
     bad = np.flatnonzero((query_ids < 0) | (query_ids >= num_queries))
     if bad.size:
-        raise ValueError(f"{where(bad[0])}: unknown query id {query_ids[bad[0]]} (queries 0..{num_queries - 1})")
+        raise InputError(f"{where(bad[0])}: unknown query id {query_ids[bad[0]]} (queries 0..{num_queries - 1})")
     bad = np.flatnonzero((index_ids < 0) | (index_ids >= (index_size if index_size is not None else 2**62)))
     if bad.size:
-        raise ValueError(f"{where(bad[0])}: unknown index id {index_ids[bad[0]]}"
+        raise InputError(f"{where(bad[0])}: unknown index id {index_ids[bad[0]]}"
                          + (f" (the index has {index_size} images)" if index_size is not None else ""))
     if facts:
         _check_identity(facts, query_ids, columns["query_name"], where)
     order = np.lexsort((index_ids, query_ids))  # pairs side by side, without any overflowing key
     repeated = np.flatnonzero((np.diff(query_ids[order]) == 0) & (np.diff(index_ids[order]) == 0))
     if repeated.size:
-        raise ValueError(f"{where(int(max(order[repeated[0]], order[repeated[0] + 1])))}: this pair appears twice")
+        raise InputError(f"{where(int(max(order[repeated[0]], order[repeated[0] + 1])))}: this pair appears twice")
 
     present = np.unique(query_ids)
     subset = queries is not None
     if subset:
-        iterable = hasattr(queries, "__iter__") and not isinstance(queries, (str, bytes, dict))
-        listed = np.asarray(list(queries) if iterable and not isinstance(queries, np.ndarray) else queries,
-                            dtype=object) if iterable else None
-        if listed is None or listed.ndim != 1 or listed.size == 0:
-            raise ValueError(f"queries must be a non-empty list of query ids, got {queries!r}")
-        wanted = np.unique(_int_column(list(listed), "query id", "queries item"))
-        if wanted.min() < 0 or wanted.max() >= num_queries:
-            raise ValueError(f"queries must be query ids 0..{num_queries - 1}, got {listed.tolist()[:10]}")
+        wanted = _query_list(queries, num_queries)
         extra, missing = np.setdiff1d(present, wanted), np.setdiff1d(wanted, present)
         if extra.size or missing.size:
-            raise ValueError("references do not hold exactly the queries asked for: "
+            raise InputError("references do not hold exactly the queries asked for: "
                              + (f"extra {extra.tolist()[:10]} " if extra.size else "")
                              + (f"missing {missing.tolist()[:10]}" if missing.size else ""))
     else:
         if present.size < num_queries:  # (never an array of num_queries: that is the caller's number)
             missing = np.setdiff1d(np.arange(min(num_queries, present.size + 10)), present)[:10]
             name = facts.pretty_name if facts else "the data"
-            raise ValueError(f"references lack queries {missing.tolist()}"
+            raise InputError(f"references lack queries {missing.tolist()}"
                              + (" ..." if num_queries - present.size > missing.size else "")
                              + f" ({present.size} of {num_queries} queries of {name}): figures would be averaged "
                              "over a subset; pass the whole split, or ask for a subset explicitly with "
                              "queries=[...] (pixret evaluate: --queries)")
         wanted = present
+    difficulty = np.asarray(columns["difficulty"], object)
+    if not facts:
+        _refuse_a_benchmark(query_ids, index_ids, difficulty, columns.get("query_name"), subset)
     if facts:
         _check_row_counts(facts, protocol, query_ids, positive, wanted)
 
@@ -189,12 +182,52 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
     coco, problems = rle.check([masks[r] for r in given])
     for r, problem in zip(given, problems):
         if problem:
-            raise ValueError(f"{where(r)}: mask: {problem}")
+            raise InputError(f"{where(r)}: mask: {problem}")
     checked: list = [None] * len(masks)
     for r, c in zip(given, coco):
         checked[r] = c
-    return References(benchmark, protocol, query_ids, index_ids, positive, checked, wanted, num_queries,
+    return References(benchmark, protocol, query_ids, index_ids, positive, difficulty, checked, wanted, num_queries,
                       index_size, subset)
+
+
+def _has_query_names(references) -> bool:
+    if hasattr(references, "column_names"):
+        return "query_name" in references.column_names
+    return len(references) > 0 and isinstance(references[0], dict) and "query_name" in references[0]
+
+
+def _query_list(queries, num_queries: int) -> np.ndarray:
+    """The ``queries`` option: distinct query ids, kept in the order given (a subset's ranks rows follow it)."""
+    iterable = hasattr(queries, "__iter__") and not isinstance(queries, (str, bytes, dict))
+    listed = np.asarray(list(queries) if iterable and not isinstance(queries, np.ndarray) else queries,
+                        dtype=object) if iterable else None
+    if listed is None or listed.ndim != 1 or listed.size == 0:
+        raise InputError(f"queries must be a non-empty list of query ids, got {queries!r}")
+    wanted = int_column(list(listed), "query id", "queries item")
+    if wanted.min() < 0 or wanted.max() >= num_queries:
+        raise InputError(f"queries must be query ids 0..{num_queries - 1}, got {listed.tolist()[:10]}")
+    values, counts = np.unique(wanted, return_counts=True)
+    if (counts > 1).any():
+        raise InputError(f"queries lists query {int(values[counts > 1][0])} twice: each query once (a subset's "
+                         "ranks rows are read in the order of this list)")
+    return wanted
+
+
+def _refuse_a_benchmark(query_ids, index_ids, difficulty, query_names, subset: bool) -> None:
+    """Config "custom" on a benchmark's own references would silently drop its rules (the ignore list): refuse,
+    recognising the benchmark by its query names or by its easy / hard / junk lists."""
+    for facts in BENCHMARKS.values():
+        by_names = query_names is not None and query_ids.max() < facts.num_queries and np.array_equal(
+            np.asarray([str(n) for n in query_names], object), np.asarray(facts.query_names, object)[query_ids])
+        by_lists = not subset and not by_names and np.unique(query_ids).size == facts.num_queries and lists_digest(*(
+            [index_ids[(query_ids == q) & (difficulty == kind)] for q in range(facts.num_queries)]
+            for kind in ("easy", "hard", "junk"))) == facts.gnd_sha256
+        if by_names or by_lists:
+            raise InputError(f"these references are {facts.pretty_name} (by their "
+                             f"{'query names' if by_names else 'easy / hard / junk lists'}), but the metric's config "
+                             f"is {CUSTOM!r}, which leaves out {facts.pretty_name}'s rules (its ignored queries): load "
+                             f"the metric with config {facts.name!r} (pixret evaluate: --benchmark {facts.name})")
+
 
 
 class _Rows:
@@ -203,8 +236,8 @@ class _Rows:
     def __init__(self, query_ids, index_ids):
         self.query_ids, self.index_ids = query_ids, index_ids
 
-    def __call__(self, row) -> str:
-        return f"references row {int(row)} (pair ({self.query_ids[row]}, {self.index_ids[row]}))"
+    def __call__(self, row) -> Where:
+        return Where(f"references row {int(row)}", (self.query_ids[row], self.index_ids[row]))
 
 
 def _check_identity(facts, query_ids, query_names, where) -> None:
@@ -218,10 +251,10 @@ def _check_identity(facts, query_ids, query_names, where) -> None:
     others = [b for b in BENCHMARKS.values() if b is not facts
               and (np.asarray(b.query_names, object)[query_ids[bad] % b.num_queries] == names[bad]).all()]
     if others:
-        raise ValueError(f"these references are {others[0].pretty_name} (query {query_ids[row]} is "
+        raise InputError(f"these references are {others[0].pretty_name} (query {query_ids[row]} is "
                          f"{names[row]!r}), but the benchmark asked for is {facts.pretty_name}: load the metric "
                          f"with config {others[0].name!r} (pixret evaluate: --benchmark {others[0].name})")
-    raise ValueError(f"{where(row)}: query {query_ids[row]} is {names[row]!r}, but {facts.pretty_name}'s query "
+    raise InputError(f"{where(row)}: query {query_ids[row]} is {names[row]!r}, but {facts.pretty_name}'s query "
                      f"{query_ids[row]} is {expected[row]!r}: these references are not {facts.pretty_name}; "
                      f"for data in its format that is not the benchmark (the demo world, your own) use the "
                      f"config {CUSTOM!r}")
@@ -234,6 +267,6 @@ def _check_row_counts(facts, protocol, query_ids, positive, queries) -> None:
     for q in queries:
         expected = facts.protocol_counts(protocol, int(q))
         if (positives[q], junk[q]) != expected:
-            raise ValueError(f"references hold {positives[q]} positive and {junk[q]} junk rows for query {q}; "
+            raise InputError(f"references hold {positives[q]} positive and {junk[q]} junk rows for query {q}; "
                              f"{facts.pretty_name} {protocol} has {expected[0]} and {expected[1]}: pass the "
                              "whole split (rows filtered out change the figures)")

@@ -1,34 +1,40 @@
-"""A method's results: prediction and ranking files, read strictly, and scored protocol by protocol.
+"""A method's results: prediction and ranking files read strictly, and ``evaluate_files``, the one way result files
+are scored (by ``pixret evaluate``, ``pixret compare``, the Space and the demo).
 
 Inside pixret a method's predictions have one shape, keyed by pair::
 
     {(query_id, index_id): {"mask": RLE or None, "bbox": [x, y, w, h] or None}}
 
 ``read_predictions`` makes it from a file, ``align`` lines it up with the rows of a
-pairs split (the list the metric takes), ``score_protocols`` scores every protocol.
+pairs split (the list the metric takes), ``evaluate_files`` / ``evaluate_method`` score
+every protocol of a built dataset (a ``GroundTruth``) into an ``Evaluation``.
 
 Files:
 - predictions: a COCO-results-style JSON list, as detection toolkits write it, of
-  ``{"query_id", "index_id", "segmentation": RLE and/or "bbox": [x, y, w, h]}``
-  (``mask`` is accepted for ``segmentation``; ``score`` and ``category_id`` are ignored),
-  or Parquet with those columns;
+  ``{"query_id", "index_id", "segmentation": RLE and/or "bbox": [x, y, w, h]}`` read by
+  ``predictions.parse_prediction`` (``mask`` is accepted for ``segmentation``; ``score`` and
+  ``category_id`` are ignored), or Parquet with those columns; a pipe (``/dev/stdin``) works;
 - rankings: ``.npy`` of index ids, ours (num_queries, K) or revisitop's (K, num_queries).
-Every problem is a ``ResultsError`` naming the file, the entry and its pair.
+Every problem is a ``ResultsError`` naming the file (as the caller names it), the entry and its pair.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import stat
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import rle
+from .benchmarks import CUSTOM, PROTOCOLS, metric_options
 from .errors import InputError
-from .scoring import check_box, evaluate_pixel_retrieval
-
-ENTRY_KEYS = ("query_id", "index_id", "segmentation", "mask", "bbox", "score", "category_id")
+from .figures import Result
+from .predictions import Where, as_id, parse_prediction
+from .scoring import evaluate_pixel_retrieval
 
 
 class ResultsError(InputError):
@@ -36,114 +42,107 @@ class ResultsError(InputError):
 
 
 # ---------------------------------------------------------------- predictions
-def read_predictions(path, num_queries: int, index_sizes) -> dict:
+def read_predictions(path, num_queries: int, index_sizes, source: str | None = None) -> dict:
     """{(query_id, index_id): {"mask", "bbox"}} from a predictions file, every entry checked.
 
     ``index_sizes[i]`` = (height, width) of index image i: masks must have that size.
+    ``source``: how messages name the file (default: its path).
     """
     path = Path(path)
-    entries = _read_entries(path)
+    source = source or str(path)
+    entries = _read_entries(path, source)
     if not entries:
-        raise ResultsError(f"{path}: holds no predictions (an empty file would score 0 everywhere)")
+        raise ResultsError(f"{source}: holds no predictions (an empty file would score 0 everywhere)")
     out, where_of, masks, mask_pairs = {}, {}, [], []
     for n, entry in enumerate(entries):
-        where = f"{path}: entry {n}"
+        where = Where(f"{source}: entry {n}")
         if not isinstance(entry, dict):
             raise ResultsError(f"{where}: expected an object with query_id, index_id, segmentation and/or bbox")
         try:
-            pair = _integer(entry["query_id"]), _integer(entry["index_id"])
-        except (KeyError, TypeError, ValueError, OverflowError):
-            hint = (" (COCO's image_id: a pixret result names its pair with query_id and index_id)"
-                    if "image_id" in entry else "")
-            raise ResultsError(f"{where}: needs integer query_id and index_id{hint}") from None
+            if any(entry.get(k) is None for k in ("query_id", "index_id")):
+                hint = (" (COCO's image_id: a pixret result names its pair with query_id and index_id)"
+                        if "image_id" in entry else "")
+                raise InputError(f"{where}: needs integer query_id and index_id{hint}")
+            pair = as_id(entry["query_id"], where, "query_id"), as_id(entry["index_id"], where, "index_id")
+            where = where.at(pair)
+            prediction = parse_prediction(entry, where)
+        except InputError as err:
+            raise ResultsError(str(err)) from None
         q, i = pair
-        where = f"{where} (pair ({q}, {i}))"
-        unknown = [k for k in entry if k not in ENTRY_KEYS]
-        if unknown:
-            raise ResultsError(f"{where}: unknown key {unknown[0]!r}; accepted keys: {', '.join(ENTRY_KEYS)}")
-        if not 0 <= q < num_queries:
+        if not q < num_queries:
             raise ResultsError(f"{where}: unknown query_id {q} (the dataset has {num_queries} queries, ids 0.."
                                f"{num_queries - 1})")
-        if not 0 <= i < len(index_sizes):
+        if not i < len(index_sizes):
             raise ResultsError(f"{where}: unknown index_id {i} (the index has {len(index_sizes)} images, ids 0.."
                                f"{len(index_sizes) - 1})")
         if pair in out:
-            raise ResultsError(f"{where}: duplicate pair; {where_of[pair]} has it too")
-        if entry.get("mask") is not None and entry.get("segmentation") is not None:
-            raise ResultsError(f"{where}: has both 'mask' and 'segmentation' (the same field): keep one")
-        mask = entry.get("segmentation", entry.get("mask"))
-        box = entry.get("bbox")
-        if mask is None and box is None:
+            raise ResultsError(f"{where}: duplicate pair; entry {where_of[pair][1]} has it too")
+        if prediction.empty:
             raise ResultsError(f"{where}: has neither segmentation nor bbox")
-        if mask is not None:
-            if isinstance(mask, list):
-                raise ResultsError(f"{where}: segmentation must be a COCO RLE {{size, counts}}; polygons: "
-                                   "convert with pycocotools.mask.frPyObjects")
-            masks.append(mask)
+        if prediction.mask is not None:
+            masks.append(prediction.mask)
             mask_pairs.append(pair)
-        out[pair] = {"mask": None, "bbox": None if box is None else _box(box, where)}
-        where_of[pair] = where.split(": ", 1)[1]
+        out[pair] = {"mask": None, "bbox": prediction.bbox}
+        where_of[pair] = (where, n)
     coco, problems = rle.check(masks)
-    for pair, rle_, problem in zip(mask_pairs, coco, problems):
-        where = f"{path}: {where_of[pair]}"
+    for pair, checked, problem in zip(mask_pairs, coco, problems):
         if problem:
-            raise ResultsError(f"{where}: segmentation: {problem}")
+            raise ResultsError(f"{where_of[pair][0]}: segmentation: {problem}")
         expected = [int(v) for v in index_sizes[pair[1]]]
-        if rle_["size"] != expected:
-            raise ResultsError(f"{where}: mask size {rle_['size']} but index image {pair[1]} is {expected} "
-                               "(height, width)")
-        out[pair]["mask"] = rle.from_coco(rle_)
+        if checked["size"] != expected:
+            raise ResultsError(f"{where_of[pair][0]}: mask size {checked['size']} but index image {pair[1]} is "
+                               f"{expected} (height, width)")
+        out[pair]["mask"] = rle.from_coco(checked)
     return out
 
 
-def _integer(value) -> int:
-    """An id: an integer, or a float with an integral value (3.0); not a bool, not a string."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError
-    if float(value) != int(value):
-        raise ValueError
-    return int(value)
-
-
-def _box(box, where: str) -> list:
+def _raw(path: Path, source: str, what: str) -> bytes | None:
+    """The bytes of a file that is not a regular file (a pipe, /dev/stdin), None for a regular file."""
     try:
-        return check_box(box, where).tolist()
-    except ValueError as err:
-        raise ResultsError(str(err)) from None
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ResultsError(f"{source}: {what} file not found") from None
+    except OSError as err:
+        raise ResultsError(f"{source}: cannot read ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
+        raise ResultsError(f"{source}: a folder, not a {what} file")
+    if stat.S_ISREG(mode):
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ResultsError(f"{source}: cannot read ({err.strerror or err})") from None
 
 
-def _read_entries(path: Path) -> list:
-    if not path.exists():
-        raise ResultsError(f"{path}: predictions file not found")
-    if not path.is_file():
-        raise ResultsError(f"{path}: not a file")
+def _read_entries(path: Path, source: str) -> list:
+    raw = _raw(path, source, "predictions")
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(path)
+            table = pq.read_table(io.BytesIO(raw) if raw is not None else path)
         except Exception as err:  # noqa: BLE001 - any reader failure is a bad file
-            raise ResultsError(f"{path}: not a readable Parquet file ({str(err).splitlines()[0]})") from None
+            raise ResultsError(f"{source}: not a readable Parquet file ({str(err).splitlines()[0]})") from None
         if len(set(table.column_names)) != len(table.column_names):
-            raise ResultsError(f"{path}: Parquet with a column name twice ({table.column_names})")
+            raise ResultsError(f"{source}: Parquet with a column name twice ({table.column_names})")
         missing = {"query_id", "index_id"} - set(table.column_names)
         if missing:
-            raise ResultsError(f"{path}: Parquet lacks the columns {sorted(missing)}")
+            raise ResultsError(f"{source}: Parquet lacks the columns {sorted(missing)}")
         rows = table.to_pylist()
         for row in rows:  # a column that is null in one row is absent there
             for key in [k for k, v in row.items() if v is None and k in ("segmentation", "mask", "bbox")]:
                 del row[key]
         return rows
     try:
-        data = json.loads(path.read_bytes(), object_pairs_hook=_object)
+        data = json.loads(raw if raw is not None else path.read_bytes(), object_pairs_hook=_object)
     except RecursionError:
-        raise ResultsError(f"{path}: not valid JSON for predictions (nested too deeply)") from None
+        raise ResultsError(f"{source}: not valid JSON for predictions (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and numbers Python refuses to parse
-        raise ResultsError(f"{path}: not valid JSON ({str(err).splitlines()[0]})") from None
+        raise ResultsError(f"{source}: not valid JSON ({str(err).splitlines()[0]})") from None
     except OSError as err:
-        raise ResultsError(f"{path}: cannot read ({err.strerror or err})") from None
+        raise ResultsError(f"{source}: cannot read ({err.strerror or err})") from None
     if not isinstance(data, list):
-        raise ResultsError(f"{path}: expected a JSON list of predictions, got {type(data).__name__}")
+        raise ResultsError(f"{source}: expected a JSON list of predictions, got {type(data).__name__}")
     return data
 
 
@@ -173,31 +172,34 @@ def align(by_pair: dict, split) -> list:
 
 
 # ---------------------------------------------------------------- rankings
-def read_ranks(path, num_queries: int, layout: str | None = None) -> np.ndarray:
+def read_ranks(path, num_queries: int, layout: str | None = None, source: str | None = None) -> np.ndarray:
     """Rankings as (num_queries, K), memory-mapped: revisitop's (K, num_queries) is transposed (a view).
 
     ``layout`` "queries-first" (ours) or "revisitop"; required when both dimensions equal num_queries.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ResultsError(f"{path}: ranks file not found" if not path.exists() else f"{path}: not a file")
-    if path.suffix.lower() == ".npz":
-        raise ResultsError(f"{path}: an .npz archive; save the one ranks array with np.save(path.npy, ranks)")
+    source = source or str(path)
+    raw = _raw(path, source, "ranks")
+    if path.suffix.lower() == ".npz" or (raw or b"")[:2] == b"PK":
+        raise ResultsError(f"{source}: an .npz archive; save the one ranks array with np.save(path.npy, ranks)")
     try:
-        ranks = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise ResultsError(f"{path}: not a plain .npy array of index ids ({err})") from None
+        ranks = np.load(io.BytesIO(raw) if raw is not None else path, mmap_mode=None if raw is not None else "r",
+                        allow_pickle=False)
+    except Exception as err:  # noqa: BLE001 - a damaged header fails in many ways (ValueError, SyntaxError, ...)
+        reason = "it holds pickled objects, not index ids" if "allow_pickle" in str(err) else \
+            (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ResultsError(f"{source}: not a plain .npy array of index ids ({reason})") from None
     if not isinstance(ranks, np.ndarray):
-        raise ResultsError(f"{path}: not a .npy array")
+        raise ResultsError(f"{source}: not a .npy array")
     if ranks.ndim != 2:
-        raise ResultsError(f"{path}: ranks must be 2-D, got shape {ranks.shape}")
+        raise ResultsError(f"{source}: ranks must be 2-D, got shape {ranks.shape}")
     if ranks.dtype.kind not in "iu":
-        raise ResultsError(f"{path}: ranks must be integer index ids, got dtype {ranks.dtype}")
+        raise ResultsError(f"{source}: ranks must be integer index ids, got dtype {ranks.dtype}")
     if layout is None:
         fits = [name for name, rows in (("queries-first", ranks.shape[0]), ("revisitop", ranks.shape[1]))
                 if rows == num_queries]
         if len(fits) != 1:
-            raise ResultsError(f"{path}: shape {ranks.shape} with {num_queries} queries is "
+            raise ResultsError(f"{source}: shape {ranks.shape} with {num_queries} queries is "
                                + ("ambiguous" if fits else "neither (num_queries, K) nor (K, num_queries)")
                                + "; pass --ranks-layout queries-first|revisitop")
         layout = fits[0]
@@ -206,17 +208,131 @@ def read_ranks(path, num_queries: int, layout: str | None = None) -> np.ndarray:
     elif layout != "queries-first":
         raise ResultsError(f"unknown ranks layout {layout!r}; expected queries-first or revisitop")
     if ranks.shape[0] != num_queries:
-        raise ResultsError(f"{path}: {ranks.shape[0]} ranking rows for {num_queries} queries ({layout} layout)")
+        raise ResultsError(f"{source}: {ranks.shape[0]} ranking rows for {num_queries} queries ({layout} layout)")
     return ranks
 
 
-# ---------------------------------------------------------------- scoring files
-def score_protocols(splits: dict, by_pair: dict, ranks=None, **options) -> dict:
-    """{protocol: results of evaluate_pixel_retrieval} for splits {protocol: pairs split}.
+# ---------------------------------------------------------------- scoring a method on a built dataset
+@dataclass
+class GroundTruth:
+    """A built dataset as an evaluation needs it (``pixret.dataset`` and the Space make one)."""
 
-    ``options``: benchmark, distractors, queries, official, index_size, num_queries.
-    Warnings are raised again with the protocol they are about.
+    name: str  # how messages and tables name it: a folder or a Hub id
+    query_names: list[str]
+    index_sizes: list[tuple[int, int]]  # (height, width) by index id
+    load_split: object  # protocol -> the pairs split (a datasets.Dataset), loaded on demand
+    built_as: str | None = None  # the benchmark a custom build was made in the format of (its build report)
+
+    @property
+    def options(self) -> dict:
+        """The metric's benchmark for these queries (identity by facts), with the sizes "custom" needs."""
+        return metric_options(self.query_names, len(self.index_sizes))
+
+    @property
+    def benchmark(self) -> str:
+        return self.options["benchmark"]
+
+
+@dataclass
+class Evaluation:
+    """A method's figures on a built dataset, every protocol, and how they were obtained."""
+
+    name: str
+    truth: GroundTruth
+    results: dict[str, Result]  # protocol -> figures
+    official: bool = True
+    distractors: int = 0
+    queries: list[int] | None = None  # a subset, in the order asked
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a problem (predictions not scored, ...)
+
+    @property
+    def benchmark(self) -> str:
+        return self.truth.benchmark
+
+    @property
+    def not_comparable(self) -> str | None:
+        """Why these figures are not the paper's kind (None: they are)."""
+        if self.benchmark == CUSTOM:
+            return "on synthetic or custom data, not the benchmark"
+        if self.queries is not None:
+            return f"a subset of {len(self.queries)} of the {len(self.truth.query_names)} queries"
+        if not self.official:
+            return "the unofficial variant (official=False)"
+        return None
+
+    def figures(self) -> dict:
+        """{protocol: {figure: value}} (+ subset, skipped pairs), as ``pixret evaluate --format json`` prints it."""
+        return {p: {**r.figures(), **({"subset": r.subset} if r.subset is not None else {}),
+                    **({"skipped_pairs": r.skipped_pairs} if r.skipped_pairs else {})}
+                for p, r in self.results.items()}
+
+
+def evaluate_files(truth: GroundTruth, predictions, ranks=None, *, protocols=("medium", "hard"), ranks_layout=None,
+                   distractors: int = 0, queries=None, official: bool = True, name: str | None = None,
+                   sources: dict | None = None) -> Evaluation:
+    """Score a method's result files (predictions, optional ranks) on every protocol of ``truth``.
+
+    ``sources``: how messages name the files ({"predictions": ..., "ranks": ...}; default their paths).
     """
+    sources = sources or {}
+    by_pair = read_predictions(predictions, len(truth.query_names), truth.index_sizes, sources.get("predictions"))
+    rank_array = None if ranks is None else read_ranks(ranks, len(truth.query_names), ranks_layout,
+                                                       sources.get("ranks"))
+    return evaluate_method(truth, by_pair, rank_array, protocols=protocols, distractors=distractors, queries=queries,
+                           official=official, name=name or Path(predictions).stem)
+
+
+def evaluate_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=("medium", "hard"),
+                    distractors: int = 0, queries=None, official: bool = True, name: str = "method") -> Evaluation:
+    """Score a method given in memory ({pair: prediction}, ranks array) on every protocol of ``truth``.
+
+    Warnings of the metric are raised again with the protocol they are about.
+    """
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise InputError(f"unknown protocol {unknown[0]!r}; expected one of {PROTOCOLS}")
+    if distractors and ranks is None:
+        raise InputError("distractors describe the ranks: pass ranks too (pixret evaluate: --ranks)")
+    splits = {protocol: truth.load_split(protocol) for protocol in protocols}
+    if queries is not None:  # the rows of these queries only; the metric then averages over them, and says so
+        queries = [as_id(q, Where("queries"), "a query id") for q in queries]
+        outside = [q for q in queries if not q < len(truth.query_names)]
+        if outside:
+            raise InputError(f"queries must be query ids 0..{len(truth.query_names) - 1}, got {outside}")
+        splits = {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
+    results = score_protocols(splits, by_pair, ranks, distractors=distractors, queries=queries, official=official,
+                              **truth.options)
+    evaluation = Evaluation(name, truth, results, official, distractors, queries)
+    _account_for(by_pair, splits, evaluation)
+    return evaluation
+
+
+def _account_for(by_pair: dict, splits: dict, evaluation: Evaluation) -> None:
+    """Predictions for pairs no evaluated split holds are not scored: count them, and say when they look 1-based."""
+    held = set()
+    for split in splits.values():
+        held.update(zip(split["query_id"], split["index_id"]))
+    unused = [pair for pair in by_pair if pair not in held]
+    if not unused:
+        return
+    used = len(by_pair) - len(unused)
+    shifted = {what: sum((q - dq, i - di) in held for q, i in unused)
+               for what, dq, di in (("index_id", 0, 1), ("query_id", 1, 0), ("query_id and index_id", 1, 1))}
+    what, count = max(shifted.items(), key=lambda item: item[1])
+    if count > used:
+        warnings.warn(f"{len(unused)} of {len(by_pair)} predictions are for pairs no evaluated split holds, and "
+                      f"{count} of those would be with {what} - 1: the ids look 1-based (they are 0-based: "
+                      "revisitop's positions)", UserWarning, stacklevel=3)
+    elif not used:
+        warnings.warn(f"none of the {len(by_pair)} predictions is for a pair the evaluated splits hold: nothing is "
+                      "scored (are these results for this dataset?)", UserWarning, stacklevel=3)
+    else:
+        evaluation.notes.append(f"{len(unused)} of {len(by_pair)} predictions are for pairs the evaluated splits do "
+                                "not hold (negatives, or pairs of other protocols): not scored")
+
+
+def score_protocols(splits: dict, by_pair: dict, ranks=None, **options) -> dict:
+    """{protocol: Result} for splits {protocol: pairs split} (``options``: the metric's); warnings get the protocol."""
     out = {}
     for protocol, split in splits.items():
         with warnings.catch_warnings(record=True) as caught:

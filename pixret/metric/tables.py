@@ -9,15 +9,13 @@ source of the reference numbers in the dataset card, the metric card and the too
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .benchmarks import BENCHMARKS, Benchmark
+from .figures import FIGURES
 
 PAPER = Path(__file__).resolve().parent / "paper"
-FIGURES = (("miou_det", "mIoU D"), ("miou_seg", "mIoU S"), ("map_det", "mAP det"), ("map_seg", "mAP seg"),
-           ("image_map", "image mAP"), ("image_mp@1", "mP@1"), ("image_mp@5", "mP@5"), ("image_mp@10", "mP@10"))
 
 
 def _facts(benchmark: str) -> Benchmark:
@@ -52,18 +50,38 @@ def _columns(facts: Benchmark, table: int) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------- a method's own rows
-def results_json(results: dict) -> str:
-    """{protocol: figures} as JSON (the scalar figures; per-query and per-threshold lists left out)."""
-    return json.dumps({p: {k: r.get(k) for k, _ in FIGURES if k in r} | ({"subset": r["subset"]} if "subset" in r
-                                                                          else {})
-                       for p, r in results.items()}, indent=1)
-
-
 def results_table(results: dict, fmt: str = "text") -> str:
-    """One row per protocol, figures in %, as aligned text or Markdown."""
-    header = ["protocol"] + [label for _, label in FIGURES]
-    rows = [[p] + [_percent(r.get(key)) for key, _ in FIGURES] for p, r in results.items()]
+    """One row per protocol, figures in %, as aligned text or Markdown, with a line on what they are not."""
+    header = ["protocol"] + [f.label for f in FIGURES]
+    rows = [[p] + [_percent(r.get(f.key)) for f in FIGURES] for p, r in results.items()]
+    return "\n".join([_render(header, rows, fmt), *caveats(results)])
+
+
+def methods_table(methods: dict, columns: list[tuple[str, str]], fmt: str = "markdown") -> str:
+    """One row per method ({name: {protocol: result}}), one column per (protocol, figure key), in %."""
+    labels = {f.key: f.label for f in FIGURES}
+    header = ["method"] + [f"{protocol} {labels[key]}" for protocol, key in columns]
+    rows = [[name] + [_percent(results[protocol].get(key), 1) for protocol, key in columns]
+            for name, results in methods.items()]
     return _render(header, rows, fmt)
+
+
+def caveats(results: dict) -> list[str]:
+    """What the figures of ``results`` ({protocol: result}) are not: a subset, the unofficial variant, pairs left
+    out as the authors' code does. One line each, said wherever the figures are shown."""
+    first = next(iter(results.values()))
+    lines = []
+    if first.get("subset") is not None:
+        lines.append(f"subset: figures over {len(first['subset'])} queries only ({first['subset'][:20]}"
+                     f"{' ...' if len(first['subset']) > 20 else ''}), not the benchmark's figures")
+    if first.get("official") is False:
+        lines.append("unofficial variant (official=False): the ignored queries leave pixel mAP's denominator and "
+                     "easy positives without prediction count 0 in medium mIoU; not the paper's figures")
+    for protocol, r in results.items():
+        if r.get("skipped_pairs"):
+            lines.append(f"{protocol}: {r['skipped_pairs']} easy positives without prediction are left out of mean "
+                         "mIoU, as the authors' mious.py does (official=False counts them as 0)")
+    return lines
 
 
 def breakdown_table(counts: dict, fmt: str = "text") -> str:
@@ -128,11 +146,13 @@ def _number(cell: str) -> float | None:
 
 
 def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, r1m: bool = False,
-            synthetic: bool = False) -> Comparison:
+            not_comparable: str | None = None) -> Comparison:
     """The paper's Table 1 (mean mIoU) or Table 2 (mAP@50:5:95) for ``benchmark`` with the row of
     ``results`` ({protocol: figures}) inserted at its rank by the first column (medium D / medium).
 
     ``r1m``: the figures were computed with the 1M distractors (Table 2's R1M columns).
+    ``not_comparable``: why the figures are not the paper's kind (custom data, a subset of the queries, the
+    unofficial variant): the row is then marked so and put last, never ranked among the paper's.
     Columns not computed (a protocol not evaluated, R1M or not) stay empty, never filled.
     """
     facts = _facts(benchmark)
@@ -162,19 +182,20 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     printed = [[r[group], r["method"]] + [r[key] for _, key in columns] for r in rows]
     key_column = 2 if not (table == 2 and r1m) else 2 + len(protocols)
     user_value = _number(([""] * 2 + yours)[key_column])
-    rank = len(printed) if user_value is None else sum(
+    rank = len(printed) if user_value is None or not_comparable else sum(
         1 for row in printed if (_number(row[key_column]) or -1) >= user_value)
     order = sorted(range(len(printed)), key=lambda k: -(_number(printed[k][key_column]) or -1))
     ordered = [printed[k] for k in order]
-    ordered.insert(rank, ["(yours)", name] + yours)
+    ordered.insert(rank, ["(yours)", name + (f" (not comparable: {not_comparable})" if not_comparable else "")]
+                   + yours)
     if any("33." == cell for row in printed for cell in row):
         notes.append('"33." is printed so in the paper (its decimal lost); kept as printed, ranked as 33.0')
     if any(cell == "" for cell in yours):
         notes.append("your empty cells: not computed here (no masks, a protocol not evaluated, or the other "
                      "R1M setting); never filled")
-    if synthetic:
-        notes.insert(0, "your figures are on synthetic or custom data, not the benchmark: not comparable to the "
-                        "paper's; the table only shows the layout")
+    if not_comparable:
+        notes.insert(0, f"your figures are {not_comparable}: not comparable to the paper's, so not ranked among "
+                        "them; the table only shows the layout")
     notes.append(f"rows ordered by {header[key_column]}; source: An et al., ICCV 2023, Table {table}")
     return Comparison(title, header, ordered, rank, notes)
 

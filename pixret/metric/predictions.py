@@ -1,0 +1,129 @@
+"""The one reading of a prediction, wherever it comes from: a result file, ``compute``, ``add_batch``, the Space.
+
+A prediction localises the query's object in one index image::
+
+    {"mask": COCO RLE or None, "bbox": [x, y, w, h] or None}     # "segmentation" is COCO's name for "mask"
+
+optionally with ``query_id`` / ``index_id`` (its pair), ``score`` and ``category_id`` (both ignored). None, or
+neither a mask nor a box, means the method gives nothing for that pair (it abstains). Ids are integers, or
+floats with a whole value (3.0, as some JSON writers give them); nothing else is an id.
+
+Messages say where a value came from with a ``Where`` ("preds.json: entry 3 (pair (0, 9))"), built once by the
+caller in its own terms, never by editing another message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import InputError
+
+KEYS = ("mask", "segmentation", "bbox", "query_id", "index_id", "score", "category_id")
+ACCEPTED = ("mask (COCO alias: segmentation), bbox ([x, y, w, h]), query_id, index_id, score and category_id "
+            "(both ignored)")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a value is, in the caller's terms: ``what`` ("predictions row 3") and, once known, its pair."""
+
+    what: str
+    pair: tuple[int, int] | None = None
+
+    def __str__(self) -> str:
+        return self.what if self.pair is None else f"{self.what} (pair ({self.pair[0]}, {self.pair[1]}))"
+
+    def at(self, pair) -> "Where":
+        return replace(self, pair=(int(pair[0]), int(pair[1])))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    mask: dict | None  # as given (validated in bulk by the caller: rle.validate)
+    bbox: list[float] | None
+    query_id: int | None = None
+    index_id: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        """The method gives nothing for this pair."""
+        return self.mask is None and self.bbox is None
+
+
+def as_id(value, where: Where, name: str) -> int:
+    """An id: an integer, or a float with a whole value; not a bool, a string or a fraction."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{where}: {name} must be an integer, got {value!r}")
+    try:
+        whole = float(value) == int(value)
+    except (ValueError, OverflowError):
+        whole = False
+    if not whole or not 0 <= int(value) < 2**63:
+        raise InputError(f"{where}: {name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_box(box, where: Where) -> list[float]:
+    """A bbox [x, y, w, h] of finite numbers with w, h >= 0."""
+    try:
+        if not isinstance(box, (list, tuple, np.ndarray)) or not all(
+                isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                for v in box):
+            raise TypeError
+        array = np.asarray([float(v) for v in box], np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{where}: bbox must be [x, y, w, h] numbers, got {box!r}") from None
+    if array.shape != (4,) or not np.isfinite(array).all() or (array[2:] < 0).any():
+        raise InputError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0, got {box!r}")
+    return array.tolist()
+
+
+def parse_prediction(value, where: Where) -> Prediction:
+    """One prediction, every key checked (InputError naming ``where``); masks are validated later, in bulk."""
+    if value is None:
+        return Prediction(None, None)
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a dict with 'mask' and/or 'bbox' (or None), got {type(value).__name__}")
+    unknown = [k for k in value if k not in KEYS]
+    if unknown:
+        if {"size", "counts"} <= set(value):
+            raise InputError(f"{where}: this looks like a bare RLE; a prediction is {{'mask': rle, 'bbox': ...}}")
+        hint = (" (COCO's image_id: a pixret prediction names its pair with query_id and index_id)"
+                if "image_id" in unknown else "")
+        raise InputError(f"{where}: unknown key {unknown[0]!r}{hint}; accepted keys: {ACCEPTED}")
+    if "mask" in value and "segmentation" in value:
+        raise InputError(f"{where}: has both 'mask' and 'segmentation' (the same field): keep one")
+    field = "segmentation" if "segmentation" in value else "mask"  # messages use the caller's own key
+    mask = value.get(field)
+    if mask is not None and not isinstance(mask, dict):
+        polygons = isinstance(mask, (list, tuple))
+        raise InputError(f"{where}: {field}: expected a COCO RLE dict {{size, counts}}, got {type(mask).__name__}"
+                         + ("; polygons: convert with pycocotools.mask.frPyObjects (pixret.masks.from_polygons)"
+                            if polygons else ""))
+    box = value.get("bbox")
+    ids = [None if value.get(k) is None else as_id(value[k], where, k) for k in ("query_id", "index_id")]
+    return Prediction(mask, None if box is None else check_box(box, where), *ids)
+
+
+def check_pair(prediction: Prediction, pair: tuple[int, int], where: Where) -> None:
+    """A prediction that names its pair must be the pair of the row it is aligned with."""
+    for name, given, expected in (("query_id", prediction.query_id, pair[0]), ("index_id", prediction.index_id, pair[1])):
+        if given is not None and given != expected:
+            raise InputError(f"{where}: its {name} is {given} but the row is pair ({pair[0]}, {pair[1]}): "
+                             "predictions must align with the reference rows (pixret.align(by_pair, split))")
+
+
+def as_rows(values, what: str):
+    """A list-like of rows: a list, tuple or array, a datasets.Dataset (also a streaming one, read here), a
+    pandas DataFrame (its records), or any other iterable of rows (read into a list)."""
+    if hasattr(values, "column_names") and hasattr(values, "__len__"):
+        return values  # a datasets.Dataset
+    if isinstance(values, (list, tuple, np.ndarray)):
+        return values
+    if hasattr(values, "to_dict") and hasattr(values, "columns"):  # pandas: iterating it gives column names
+        return values.to_dict("records")
+    if values is None or isinstance(values, (str, bytes, dict, int, float)) or not hasattr(values, "__iter__"):
+        raise InputError(f"{what} must be a list (or a datasets.Dataset) of rows, got {type(values).__name__}")
+    return list(values)  # an IterableDataset (streaming), a generator, ...
