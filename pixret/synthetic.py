@@ -130,6 +130,19 @@ def write_tiny_release(root, benchmark: str = "proxford", gnd: dict | None = Non
     return {"gnd": gnd, "labels": labels}
 
 
+def split_rows(names, counts, index_size: int, mask: dict, protocol: str = "medium") -> list[dict]:
+    """Rows of a pairs split with these query names and (easy, hard, junk) list lengths, in memory (ids made up;
+    every positive has ``mask``): a benchmark-shaped split for checks that read names and list lengths."""
+    rows = []
+    for q, (name, per_kind) in enumerate(zip(names, counts)):
+        kinds = [k for k, n in zip(("easy", "hard", "junk"), per_kind) for _ in range(n)]
+        for i, kind in enumerate(kinds):
+            positive = kind in {"easy": ("easy",), "medium": ("easy", "hard"), "hard": ("hard",)}[protocol]
+            rows.append({"query_id": q, "index_id": (q * 37 + i * 11) % index_size, "query_name": name,
+                         "difficulty": kind, "positive": positive, "mask": mask if kind != "junk" else None})
+    return rows
+
+
 # ---------------------------------------------------------------- the downloads as published
 def write_archive(path, images: dict, folder_of=lambda name: "") -> Path:
     """A .tgz of JPEGs {name: bytes}: flat like oxbuild_images.tgz, or in sub-folders like the Paris

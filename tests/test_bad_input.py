@@ -41,18 +41,6 @@ SIZE = [24, 32]
 GOOD = masks.encode(np.pad(np.ones((10, 12), np.uint8), ((6, 8), (10, 10))))
 
 
-def split_rows(names, counts, index_size: int, protocol: str = "medium") -> list[dict]:
-    """Rows of a pairs split with these query names and (easy, hard, junk) list lengths (ids made up)."""
-    rows = []
-    for q, (name, per_kind) in enumerate(zip(names, counts)):
-        kinds = [k for k, n in zip(("easy", "hard", "junk"), per_kind) for _ in range(n)]
-        for i, kind in enumerate(kinds):
-            positive = kind in {"easy": ("easy",), "medium": ("easy", "hard"), "hard": ("hard",)}[protocol]
-            rows.append({"query_id": q, "index_id": (q * 37 + i * 11) % index_size, "query_name": name,
-                         "difficulty": kind, "positive": positive, "mask": GOOD if kind != "junk" else None})
-    return rows
-
-
 def _base(refs, num_queries: int, index_size: int, options: dict) -> dict:
     preds = [{"mask": GOOD, "bbox": [10.0, 6.0, 12.0, 10.0]} if r["positive"] else None for r in refs]
     rng = np.random.default_rng(0)
@@ -65,8 +53,9 @@ def bases():
     """PROxford-shaped (its query names and list lengths: what the identity and coverage checks read) and a
     small custom split (4 queries, 12 index images) for everything else: quick to score."""
     facts = BENCHMARKS["proxford"]
-    return {"proxford": _base(split_rows(facts.query_names, facts.counts, facts.index_size), 70, facts.index_size, {}),
-            "custom": _base(split_rows([f"q{q}" for q in range(4)], [(3, 2, 1)] * 4, 12), 4, 12,
+    return {"proxford": _base(synthetic.split_rows(facts.query_names, facts.counts, facts.index_size, GOOD), 70,
+                              facts.index_size, {}),
+            "custom": _base(synthetic.split_rows([f"q{q}" for q in range(4)], [(3, 2, 1)] * 4, 12, GOOD), 4, 12,
                             {"index_size": 12, "num_queries": 4})}
 
 
