@@ -40,7 +40,7 @@ def space(tiny_dataset, tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "PIXRET_DATASETS": f"{base / 'datasets'}/", "GRADIO_TEMP_DIR": str(base / "gradio-tmp"),
+           "PIXRET_DATASETS": str(base / "datasets"),  # a folder, no trailing slash "GRADIO_TEMP_DIR": str(base / "gradio-tmp"),
            "MPLBACKEND": "Agg"}
     log = open(base / "app.log", "w")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -104,6 +104,12 @@ def test_space_errors_name_the_entry(space, tiny_dataset, tmp_path):
     entries[3]["segmentation"]["counts"] += "\u0101"
     (tmp_path / "bad.json").write_text(json.dumps(entries))
     with pytest.raises(AppError, match=r"predictions: entry 3 \(pair \(\d, \d+\)\): segmentation: RLE counts contain"):
+        space["client"].predict(handle_file(str(tmp_path / "bad.json")), None, "proxford", api_name="/evaluate")
+    entries = _gt_entries(tiny_dataset)
+    entries[2]["bbox"] = [1, None, 2, 3]  # the message quotes the value: "None" stays "None"
+    (tmp_path / "bad.json").write_text(json.dumps(entries))
+    with pytest.raises(AppError, match=r"predictions: entry 2 \(pair .*\): bbox must be \[x, y, w, h\] numbers, got "
+                                       r"\[1, None, 2, 3\]"):
         space["client"].predict(handle_file(str(tmp_path / "bad.json")), None, "proxford", api_name="/evaluate")
     assert "Traceback" not in space["log"].read_text()
 
