@@ -401,3 +401,31 @@ def test_add_batch_then_compute_equals_one_call(splits, tiny_dataset, tmp_path):
     direct = pixret.load_metric("custom").compute(predictions=preds, references=split,
                                                   ranks=np.tile(np.arange(12), (4, 1)), index_size=12)
     assert stored == direct and stored["miou_seg"] == 1.0
+
+
+# ---------------------------------------------------------------- oracles: which half costs the most
+def test_oracles_equal_scoring_the_perfect_halves(splits, custom_metric):
+    """perfect_ranking = scoring a ranking that puts every positive first (in the method's own order) with the same
+    masks; perfect_masks = scoring the same ranking with IoU 1 everywhere, i.e. image mAP over the positives."""
+    split = splits["medium"]
+    rng = np.random.default_rng(11)
+    predictions = []
+    for row in split:
+        shifted = np.roll(masks.decode(row["mask"]), int(rng.integers(0, 8)), axis=0) if row["positive"] else None
+        predictions.append(None if shifted is None else {"mask": masks.encode(shifted)})
+    ranks = np.stack([rng.permutation(12)[:8] for _ in range(4)])  # K = 8: some positives are not ranked
+    result = custom_metric.compute(predictions=predictions, references=split, ranks=ranks, index_size=12)
+    oracles = result["oracles"]
+    assert oracles["perfect_masks"]["map_seg"] == pytest.approx(result["image_map"], abs=1e-12)
+    perfect = custom_metric.compute(predictions=[{"mask": r["mask"]} if r["positive"] else None for r in split],
+                                    references=split, ranks=ranks, index_size=12)
+    assert perfect["oracles"]["perfect_ranking"]["map_seg"] == 1.0
+    reranked = []
+    for q in range(4):
+        positives = {r["index_id"] for r in split if r["query_id"] == q and r["positive"]}
+        ranked = [i for i in ranks[q] if i in positives]
+        reranked.append(ranked + sorted(positives - set(ranked)) + [i for i in range(12) if i not in positives])
+    direct = custom_metric.compute(predictions=predictions, references=split, ranks=np.array(reranked), index_size=12)
+    for kind in ("det", "seg"):
+        assert oracles["perfect_ranking"][f"map_{kind}"] == pytest.approx(direct[f"map_{kind}"], abs=1e-12)
+    assert 0 < result["map_seg"] < min(oracles["perfect_ranking"]["map_seg"], oracles["perfect_masks"]["map_seg"])

@@ -92,6 +92,7 @@ def test_space_page_event_shows_tables_and_plots(space, tiny_dataset, tmp_path):
         handle_file(str(tmp_path / "preds.json")), handle_file(str(tmp_path / "ranks.npy")), "proxford", False,
         api_name="/evaluate_page")
     assert "| medium |" in report and "**Table 1 (PROxford)" in report and "**Table 2 (PROxford)" in report
+    assert "| protocol | mAP det | mAP seg | perfect ranking: det |" in report  # the oracles
     assert "is not the real PROxford" in report  # the tiny dataset is custom data: the page says so
     assert len(gallery) >= 5 and all(Path(item["image"]).stat().st_size > 5000 for item in gallery)
 

@@ -25,7 +25,7 @@ from pixret.dataset import BuiltDataset, looks_local, open_dataset
 from pixret.metric import results as result_files
 from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
-from pixret.metric.tables import breakdown_table, compare, results_table
+from pixret.metric.tables import breakdown_table, compare, oracle_table, results_table
 from pixret.outputs import check_apart, write_files, write_text
 
 
@@ -126,6 +126,8 @@ def run(args) -> int:
         if args.ranks is not None:
             print(f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):")
             print(breakdown_table(breakdowns(evaluation.results), args.format))
+            print("\nwhich half costs the most: pixel mAP with one half made perfect (the other as it is):")
+            print(oracle_table(evaluation.results, args.format))
     if args.compare_paper:
         print()
         print(comparison_text(evaluation, args.format))

@@ -113,6 +113,8 @@ def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = Fals
     if with_ranks:
         parts.append(f"Error breakdown of the positives (retrieved = in the top {analysis.TOP_K}):\n\n"
                      + tables.breakdown_table(analysis.breakdowns(results), "markdown"))
+        parts.append("Which half costs the most: pixel mAP with one half made perfect (the other as it is):\n\n"
+                     + tables.oracle_table(results, "markdown"))
     reason = evaluation.not_comparable
     parts.append(tables.compare(benchmark, results, "your method", 1, not_comparable=reason).render("markdown"))
     if with_ranks:

@@ -53,11 +53,14 @@ class Result(Mapping):
     per_threshold: dict | None = None  # {"threshold": [...], "map_det": [...], "map_seg": [...]}
     subset: list[int] | None = None  # the queries averaged over, when not all of the benchmark's
     skipped_pairs: int = 0  # official medium mIoU: easy positives without prediction left out, as the authors' code
+    oracles: dict | None = None  # with ranks: pixel mAP with a perfect ranking / perfect masks (scoring.oracles)
 
     def _keys(self) -> list[str]:
         keys = ["protocol", "official", "miou_det", "miou_seg"]
         if self.per_threshold is not None:
             keys += ["map_det", "map_seg", "image_map", *(f"image_mp@{k}" for k in self.image_mp), "per_threshold"]
+            if self.oracles is not None:
+                keys.append("oracles")
         keys += ["per_query", "per_pair"]
         if self.subset is not None:
             keys.append("subset")

@@ -230,15 +230,26 @@ class RankingFigures:
     pixel_aps: dict[str, np.ndarray | None] = field(default_factory=dict)  # per query x threshold (nan: none)
 
 
-def ranking_figures(refs: References, ranks, distractors: int, ious: dict, official: bool = True) -> RankingFigures:
-    """Pixel mAP for each of ``ious`` ({"det": IoUs of the scored rows, "seg": ... or None}) and image mAP / mP@k."""
+def rank_positions(refs: References, ranks, distractors: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each reference row's 0-based position in its query's ranking (-1: not ranked), and the rows of each query."""
     ranks, rank_rows = check_ranks(ranks, refs, distractors)
     by_query = [np.flatnonzero(refs.query_ids == q) for q in refs.queries]
     positions = locate(ranks, rank_rows, [refs.index_ids[rows] for rows in by_query], refs.index_size, distractors)
     row_position = np.empty(len(refs.query_ids), np.int64)
     for rows, found in zip(by_query, positions):
         row_position[rows] = found
-    return figures_from_positions(refs, row_position, by_query, ious, official)
+    return row_position, by_query
+
+
+def perfect_positions(refs: References, row_position: np.ndarray, by_query: list) -> np.ndarray:
+    """The ranking with every positive first, in the method's own order (those it did not rank after them, in row
+    order), and nothing else: a perfect image-level ranking that keeps the method's order among its positives."""
+    out = np.full(row_position.shape, -1, np.int64)
+    for rows in by_query:
+        positives = rows[refs.positive[rows]]
+        ranked = np.where(row_position[positives] >= 0, row_position[positives], np.iinfo(np.int64).max)
+        out[positives[np.lexsort((positives, ranked))]] = np.arange(positives.size)
+    return out
 
 
 def figures_from_positions(refs: References, row_position: np.ndarray, by_query: list, ious: dict,

@@ -262,8 +262,7 @@ class Evaluation:
 
     def figures(self) -> dict:
         """{protocol: {figure: value}} (+ subset, skipped pairs), as ``pixret evaluate --format json`` prints it."""
-        return {p: {**r.figures(), **({"subset": r.subset} if r.subset is not None else {}),
-                    **({"skipped_pairs": r.skipped_pairs} if r.skipped_pairs else {})}
+        return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs") if k in r}}
                 for p, r in self.results.items()}
 
 

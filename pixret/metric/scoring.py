@@ -6,7 +6,9 @@
     check_predictions              the predictions (predictions.parse_prediction), aligned with the rows
     pair_ious                      detection and segmentation IoU of each scored (prediction, reference) pair
     mean_miou                      Table 1
-    ranking.ranking_figures        pixel mAP@50:5:95 and image mAP / mP@k from the rankings (Table 2)
+    ranking.rank_positions         where each reference row is in its query's ranking (one pass)
+    ranking.figures_from_positions pixel mAP@50:5:95 and image mAP / mP@k (Table 2)
+    oracles                        pixel mAP with a perfect ranking, and with perfect masks
 
 Defaults equal the authors' released evaluation, quirks included (see the metric card);
 input that is legal but probably a mistake gets a warning saying what it looks like
@@ -26,7 +28,7 @@ from .boxes import box_iou, warn_box_convention
 from .errors import InputError
 from .figures import THRESHOLDS, Result, nan_to_none
 from .predictions import as_rows, check_pair, parse_prediction
-from .ranking import ranking_figures
+from .ranking import figures_from_positions, perfect_positions, rank_positions
 from .references import References, check_references
 
 
@@ -176,10 +178,22 @@ def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=N
     result = Result(refs.protocol, bool(official), miou_det, miou_seg if seg_available else None, per_query, per_pair,
                     subset=refs.queries.tolist() if refs.subset else None, skipped_pairs=int(skip.sum()))
     if ranks is not None:
-        figures = ranking_figures(refs, ranks, distractors, {"det": det, "seg": seg if seg_available else None},
-                                  official)
-        add_ranking(result, figures)
+        ious = {"det": det, "seg": seg if seg_available else None}
+        row_position, by_query = rank_positions(refs, ranks, distractors)
+        add_ranking(result, figures_from_positions(refs, row_position, by_query, ious, official))
+        result.oracles = oracles(refs, row_position, by_query, ious, official)
     return result
+
+
+def oracles(refs: References, row_position, by_query, ious: dict, official: bool = True) -> dict:
+    """Pixel mAP with one half of the method made perfect, to see which half costs the most:
+    ``perfect_ranking`` (the same masks, every positive ranked first in the method's own order) and
+    ``perfect_masks`` (the same ranking, every positive's IoU 1)."""
+    ones = {k: None if v is None else np.ones_like(v) for k, v in ious.items()}
+    ranking = figures_from_positions(refs, perfect_positions(refs, row_position, by_query), by_query, ious, official)
+    masks = figures_from_positions(refs, row_position, by_query, ones, official)
+    return {"perfect_ranking": {f"map_{k}": v for k, v in ranking.pixel_map.items()},
+            "perfect_masks": {f"map_{k}": v for k, v in masks.pixel_map.items()}}
 
 
 def add_ranking(result: Result, figures) -> None:

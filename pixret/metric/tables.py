@@ -57,6 +57,17 @@ def results_table(results: dict, fmt: str = "text") -> str:
     return "\n".join([_render(header, rows, fmt), *caveats(results)])
 
 
+def oracle_table(results: dict, fmt: str = "text") -> str:
+    """Pixel mAP as it is, with a perfect ranking (same masks) and with perfect masks (same ranking), per protocol:
+    which half of the method costs the most."""
+    header = ["protocol", "mAP det", "mAP seg", "perfect ranking: det", "seg", "perfect masks: det", "seg"]
+    rows = [[p, _percent(r["map_det"]), _percent(r["map_seg"])] + [_percent(r["oracles"][o][f"map_{k}"])
+                                                                   for o in ("perfect_ranking", "perfect_masks")
+                                                                   for k in ("det", "seg")]
+            for p, r in results.items() if r.get("oracles")]
+    return _render(header, rows, fmt)
+
+
 def methods_table(methods: dict, columns: list[tuple[str, str]], fmt: str = "markdown") -> str:
     """One row per method ({name: {protocol: result}}), one column per (protocol, figure key), in %."""
     labels = {f.key: f.label for f in FIGURES}
