@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -312,3 +313,28 @@ def test_damaged_npy_header_is_one_line(tiny_dataset, splits, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert code == 1 and err.startswith(f"error: {tmp_path / 'r.npy'}: not a plain .npy array of index ids")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_load_metric_with_unwritable_caches(tiny_dataset, tmp_path):
+    """pixret.load_metric copies nothing into evaluate's modules cache, and one compute writes nothing: both work
+    where the caches cannot be written (here they lie under a file); add_batch says where it cannot store rows."""
+    code = f"""
+import pixret
+from datasets import load_dataset
+split = load_dataset({str(tiny_dataset["out"])!r}, "pairs", split="medium")
+metric = pixret.load_metric("custom")
+print(metric.compute(predictions=[{{"mask": r["mask"]}} for r in split], references=split)["miou_seg"])
+try:
+    metric.add_batch(predictions=[None] * len(split), references=split)
+except OSError as err:
+    print(err)
+"""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env = {**os.environ, "HF_MODULES_CACHE": str(blocked / "modules"),
+           "HF_METRICS_CACHE": str(blocked / "metrics"), "HF_DATASETS_CACHE": str(tmp_path / "datasets")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.strip().splitlines()[-2:]
+    assert first == "1.0"
+    assert second.startswith(f"cannot store the rows in evaluate's cache folder {blocked / 'metrics'}")
