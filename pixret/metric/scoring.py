@@ -117,12 +117,15 @@ def _warn_suspicious(refs: References, rows, masks, boxes, det, abstained, skipp
             warnings.warn(f"every predicted mask ({int(has_mask.sum())}) is empty (zero area): every segmentation "
                           "IoU is 0", stacklevel=3)
     if abstained.any():
+        missing = f"{int(abstained.sum())} of {n} scored positive pairs have no prediction"
         counted = int(abstained.sum()) - skipped
-        warnings.warn(f"{int(abstained.sum())} of {n} scored positive pairs have no prediction: "
-                      + (f"{skipped} easy ones are left out of medium mean mIoU, as the authors' mious.py does "
-                         f"(official=False counts them as IoU 0), and {counted} count as IoU 0 there; "
-                         if skipped else "they count as IoU 0 in mean mIoU and ")
-                      + "all are not localised in pixel mAP", stacklevel=3)
+        if skipped:
+            warnings.warn(f"{missing}: none is localised in pixel mAP; in mean mIoU the {skipped} easy ones are left "
+                          "out of medium, as the authors' mious.py does (official=False counts them as IoU 0)"
+                          + (f", the other {counted} count as IoU 0" if counted else ""), stacklevel=3)
+        else:
+            warnings.warn(f"{missing}: they count as IoU 0 in mean mIoU and as not localised in pixel mAP",
+                          stacklevel=3)
     box_only = has_box & ~has_mask
     if box_only.any() and has_mask.any():
         warnings.warn(f"{int(box_only.sum())} of {n} scored positive pairs have a bbox but no mask while "
