@@ -49,6 +49,7 @@ class Terms:
     value: np.ndarray  # (Q, T) float, 0 where the query does not count
     counted: np.ndarray  # (Q, T) bool: in the denominator
     ignored: np.ndarray  # (Q,) bool: on the ignore list (pixel mAP only)
+    pixel: bool = False  # pixel mAP: a query's own figure is its AP over every threshold
 
     def point(self) -> float:
         """The figure, computed as the metric computes it (the same sums in the same order)."""
@@ -62,9 +63,9 @@ class Terms:
         """(Q,) each query's own figure, nan where it has none: its mean IoU or AP; for pixel mAP its AP
         averaged over the thresholds, 0 at those where it has no positive above t (it localised nothing
         there; the figure itself leaves it out of that threshold's mean), nan if it is ignored."""
-        if self.value.shape[1] == 1:
-            return np.where(self.counted[:, 0], self.value[:, 0], np.nan)
-        return np.where(self.ignored, np.nan, self.value.mean(axis=1))
+        if self.pixel:
+            return np.where(self.ignored, np.nan, self.value.mean(axis=1))
+        return np.where(self.counted[:, 0], self.value[:, 0], np.nan)
 
 
 def _figure(sums: np.ndarray, counts: np.ndarray):
@@ -89,6 +90,8 @@ def figure_terms(result: dict, benchmark: str, official: bool = True) -> dict[st
     if not isinstance(per_query, dict) or "query_id" not in per_query:
         raise InputError("a result needs per_query figures with query_id (the metric's results of one protocol)")
     query_ids = np.asarray(per_query["query_id"])
+    if query_ids.size == 0:
+        raise InputError("the result has no queries: there is nothing to resample")
     ignored = np.isin(query_ids, ignore_list(benchmark))
     out = {}
     for figure, key in PER_QUERY_KEYS.items():
@@ -102,8 +105,11 @@ def figure_terms(result: dict, benchmark: str, official: bool = True) -> dict[st
                 raise InputError(f"per_query {key}: query {query_ids[scored[0]]} has APs but {benchmark} ignores it "
                                  "in pixel mAP: these results were not scored as this benchmark")
             counted |= ignored[:, None] & bool(official)
+        pixel = figure in PIXEL_FIGURES
+        if not pixel and values.shape[1] != 1:
+            raise InputError(f"per_query {key}: one value per query expected, got {values.shape[1]}")
         out[figure] = Terms(np.where(counted, np.nan_to_num(values), 0.0), counted,
-                            ignored if figure in PIXEL_FIGURES else np.zeros_like(ignored))
+                            ignored if pixel else np.zeros_like(ignored), pixel)
     return out
 
 
@@ -143,8 +149,13 @@ def _check_options(resamples, seed) -> None:
         raise InputError(f"resamples must be a positive integer, got {resamples!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-    if resamples < 1000:
+
+
+def _draws(num_queries: int, resamples: int, seed: int) -> np.ndarray:
+    """The resample counts behind every interval (one warning when they are too few to be worth much)."""
+    if isinstance(resamples, (int, np.integer)) and 0 < resamples < 1000:
         warnings.warn(f"{resamples} resamples: 95% intervals from fewer than 1,000 are rough", stacklevel=3)
+    return resample_counts(resample_indices(num_queries, resamples, seed))
 
 
 def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
@@ -159,7 +170,7 @@ def bootstrap(result: dict, benchmark: str, official: bool = True, seed: int = 0
               resamples: int = RESAMPLES) -> dict[str, tuple[float, np.ndarray]]:
     """{figure: (the figure, its value in each of ``resamples`` resamples of the queries)}."""
     terms = figure_terms(result, benchmark, official)
-    counts = resample_counts(resample_indices(len(result["per_query"]["query_id"]), resamples, seed))
+    counts = _draws(len(result["per_query"]["query_id"]), resamples, seed)
     return {figure: (t.point(), t.resampled(counts)) for figure, t in terms.items()}
 
 
@@ -187,8 +198,8 @@ class Difference:
     exact: bool  # the p-value enumerates every swap (else: ``resamples`` random swaps)
     query_ids: np.ndarray
     per_query: np.ndarray  # (Q,) A's minus B's per-query figure (Terms.per_query), nan where either has none
-    a_better: tuple[tuple[int, float], ...]  # (query id, difference) better in A by more than the margin, largest first
-    b_better: tuple[tuple[int, float], ...]  # better in B by more than the margin, largest first
+    a_better: tuple[tuple[int, float], ...]  # (query id, A - B) where A is better by more than the margin, largest first
+    b_better: tuple[tuple[int, float], ...]  # (query id, A - B) where B is better by more than the margin, largest first
     samples: np.ndarray  # the bootstrap differences
 
 
@@ -206,7 +217,7 @@ def compare(result_a: dict, result_b: dict, benchmark: str, official: bool = Tru
                          f"{_ids(query_ids)} and {other.size} queries {_ids(other)}): compare results of one split")
     if not isinstance(margin, (int, float)) or not margin >= 0:
         raise InputError(f"margin must be a non-negative number, got {margin!r}")
-    counts = resample_counts(resample_indices(query_ids.size, resamples, seed))
+    counts = _draws(query_ids.size, resamples, seed)
     swaps = _RandomSwaps(query_ids.size, resamples, seed)
     out = {}
     for figure in (f for f in PER_QUERY_KEYS if f in terms_a and f in terms_b):
@@ -219,7 +230,7 @@ def compare(result_a: dict, result_b: dict, benchmark: str, official: bool = Tru
         out[figure] = Difference(
             figure, a.point(), b.point(), percentile_interval(samples_a, level), percentile_interval(samples_b, level),
             a.point() - b.point(), percentile_interval(samples_a - samples_b, level), p_value, exact, query_ids,
-            per_query, _beyond(query_ids, per_query, margin), _beyond(query_ids, -per_query, margin),
+            per_query, _beyond(query_ids, per_query, margin), _beyond(query_ids, -per_query, margin, -1),
             samples_a - samples_b)
     return out
 
@@ -229,11 +240,11 @@ def _ids(query_ids: np.ndarray) -> str:
     return f"[{shown}{', ...' if query_ids.size > 6 else ''}]"
 
 
-def _beyond(query_ids: np.ndarray, differences: np.ndarray, margin: float) -> tuple[tuple[int, float], ...]:
-    """(query id, difference) where the difference exceeds the margin, largest first (ties: by query id)."""
-    found = np.flatnonzero(np.nan_to_num(differences, nan=-np.inf) > margin)
-    order = found[np.lexsort((query_ids[found], -differences[found]))]
-    return tuple((int(query_ids[k]), float(differences[k])) for k in order)
+def _beyond(query_ids: np.ndarray, gains: np.ndarray, margin: float, sign: int = 1) -> tuple[tuple[int, float], ...]:
+    """(query id, sign * gain) where the gain exceeds the margin, largest gain first (ties: by query id)."""
+    found = np.flatnonzero(np.nan_to_num(gains, nan=-np.inf) > margin)
+    order = found[np.lexsort((query_ids[found], -gains[found]))]
+    return tuple((int(query_ids[k]), sign * float(gains[k])) for k in order)
 
 
 class _RandomSwaps:
