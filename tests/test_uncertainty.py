@@ -301,6 +301,11 @@ def two_methods(tiny_dataset, tmp_path):
     return {"dataset": str(out), "dir": tmp_path, **paths}
 
 
+def test_compare_help(capsys):
+    assert main(["--help"]) == 0 and "differences, p-values" in capsys.readouterr().out
+    assert main(["compare", "--help"]) == 0 and "--resamples RESAMPLES" in capsys.readouterr().out
+
+
 def test_compare_end_to_end(two_methods, capsys):
     (good, good_ranks), (rough, rough_ranks) = two_methods["good"], two_methods["rough"]
     base = ["compare", "--dataset", two_methods["dataset"], "--predictions", str(good), str(rough),

@@ -21,7 +21,7 @@ import warnings
 COMMANDS = {  # name: (module, one-line help)
     "build": ("build", "upstream release (folders or the original archives) -> hub-ready dataset folder"),
     "evaluate": ("evaluate", "score a method's result files: paper-style rows, tables, plots"),
-    "compare": ("compare", "compare two methods: figures with 95% intervals, their difference and its p-value"),
+    "compare": ("compare", "two methods on the same queries: figures with bootstrap intervals, differences, p-values"),
     "show": ("show", "HTML gallery of queries and their top-k images with outlines"),
     "export-coco": ("export_coco", "COCO instance-segmentation JSON per protocol"),
     "push": ("push", "validate and publish a dataset folder or the metric Space on the Hub"),

@@ -42,9 +42,9 @@ def per_query_differences(comparison: dict, query_names, names=("A", "B"), proto
             ax.axhline(level, color="grey", lw=0.8, ls="--")
         ax.axhline(0, color="black", lw=0.8)
         ax.set(xlim=(-0.6, order.size - 0.4), ylabel=f"{names[0]} - {names[1]} (points)",
-               title=f"{protocol} {LABELS[difference.figure]}: {names[0]} - {names[1]} per query, "
-                     f"{len(difference.a_better)} better in {names[0]}, {len(difference.b_better)} in {names[1]} "
-                     f"by > {100 * margin:g}".strip())
+               title=f"{protocol} {LABELS[difference.figure]}: {names[0]} - {names[1]} per query".strip()
+                     + f"\nbetter by > {100 * margin:g} points: {len(difference.a_better)} queries in {names[0]}, "
+                       f"{len(difference.b_better)} in {names[1]}")
     return figure
 
 
