@@ -274,6 +274,41 @@ def test_point_estimates_equal_the_metric_with_an_ignore_list(ignoring, official
     assert uncertainty.figure_terms(result, "ignoring", official)["map_det"].counted[2].all() == official
 
 
+def _proxford_split(protocol: str, rng) -> tuple[list, list]:
+    """A PROxford-shaped split in memory (its 70 query names and list lengths, made-up ids and small masks), and
+    predictions: the ground-truth rectangle moved by a random amount (IoUs spread over the thresholds)."""
+    facts = benchmarks.BENCHMARKS["proxford"]
+    rows, predictions = [], []
+    for q, (name, counts) in enumerate(zip(facts.query_names, facts.counts)):
+        kinds = [kind for kind, count in zip(("easy", "hard", "junk"), counts) for _ in range(count)]
+        for i, kind in enumerate(kinds):
+            positive = kind in benchmarks.POSITIVE_DIFFICULTIES[protocol]
+            truth = np.zeros((24, 32), np.uint8)
+            truth[4:16, 6:22] = 1
+            rows.append({"query_id": q, "index_id": (q * 37 + i * 11) % facts.index_size, "query_name": name,
+                         "difficulty": kind, "positive": positive, "mask": masks.encode(truth) if kind != "junk" else None})
+            moved = np.roll(truth, (int(rng.integers(-3, 4)), int(rng.integers(-6, 7))), axis=(0, 1))
+            predictions.append({"mask": masks.encode(moved)} if positive else None)
+    return rows, predictions
+
+
+@pytest.mark.parametrize("protocol", ["easy", "hard"])
+def test_point_estimates_equal_the_metric_on_70_queries(protocol):
+    """The whole benchmark's shape, its ignore list (56, 63) and, in easy, queries without positives (11, 66)."""
+    rng = np.random.default_rng(6)
+    rows, predictions = _proxford_split(protocol, rng)
+    ranks = np.stack([rng.permutation(benchmarks.BENCHMARKS["proxford"].index_size) for _ in range(70)])
+    for q, query_rows in enumerate([[r for r in rows if r["query_id"] == q] for q in range(70)]):
+        listed = [r["index_id"] for r in query_rows]  # to the top of the ranking, shuffled: APs of all sizes
+        rest = ranks[q][~np.isin(ranks[q], listed)]
+        ranks[q] = np.concatenate([rng.permutation(np.concatenate([listed, rest[:len(listed)]])), rest[len(listed):]])
+    result = pixret.load_metric("proxford").compute(predictions=predictions, references=rows, ranks=ranks)
+    assert (result["per_query"]["image_ap"][11] is None) == (protocol == "easy")
+    for figure, figure_terms in uncertainty.figure_terms(result, "proxford").items():
+        assert figure_terms.point() == result[figure], figure  # to the last bit
+    assert uncertainty.figure_terms(result, "proxford")["map_det"].ignored.nonzero()[0].tolist() == [56, 63]
+
+
 def test_point_estimates_equal_the_metric_on_custom_data(tiny_dataset, custom_metric):
     split = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
     result = custom_metric.compute(predictions=_predictions(split, 8, 4), references=split, ranks=_ranks(4, 12, 5),

@@ -38,6 +38,10 @@ EXACT_LIMIT = 1 << 16  # sign flips are enumerated when 2 ** (differing queries)
 PER_QUERY_KEYS = {"miou_det": "miou_det", "miou_seg": "miou_seg", "map_det": "ap_det", "map_seg": "ap_seg",
                   "image_map": "image_ap", **{f"image_mp@{k}": f"image_p@{k}" for k in KAPPAS}}
 PIXEL_FIGURES = ("map_det", "map_seg")  # the ones the ignore list applies to
+# The order in which the metric adds each figure's per-query values (the same order gives the same float):
+# mean_miou's nanmean, numpy's pairwise sum over every query (0 for those without positives); image_map's
+# mean over the queries with positives only, pairwise; the rest (mP@k, pixel mAP) query after query.
+SUMMATION = {"miou_det": "pairwise", "miou_seg": "pairwise", "image_map": "pairwise over counted"}
 HEADLINE = ("miou_det", "miou_seg", "map_det")  # the paper's Table 1 and Table 2 figures
 _TIE = 1e-9  # permuted statistics this close to the observed one count as ties (as extreme)
 
@@ -50,10 +54,17 @@ class Terms:
     counted: np.ndarray  # (Q, T) bool: in the denominator
     ignored: np.ndarray  # (Q,) bool: on the ignore list (pixel mAP only)
     pixel: bool = False  # pixel mAP: a query's own figure is its AP over every threshold
+    summation: str = "in order"  # how the metric adds the values up (SUMMATION)
 
     def point(self) -> float:
-        """The figure, computed as the metric computes it (the same sums in the same order)."""
-        return _figure(self.value.sum(axis=0), self.counted.sum(axis=0))
+        """The figure, to the last bit the metric's: the same values added in the same order."""
+        if self.summation == "pairwise":
+            sums = self.value.sum(axis=0)  # a (Q, 1) column sums as one contiguous run, pairwise
+        elif self.summation == "pairwise over counted":
+            sums = self.value[self.counted[:, 0]].sum(axis=0)
+        else:
+            sums = np.cumsum(self.value, axis=0)[-1]  # strictly query after query
+        return _figure(sums, self.counted.sum(axis=0))
 
     def resampled(self, counts: np.ndarray) -> np.ndarray:
         """The figure of each resample, from a (B, Q) matrix of how often each query is drawn."""
@@ -109,7 +120,7 @@ def figure_terms(result: dict, benchmark: str, official: bool = True) -> dict[st
         if not pixel and values.shape[1] != 1:
             raise InputError(f"per_query {key}: one value per query expected, got {values.shape[1]}")
         out[figure] = Terms(np.where(counted, np.nan_to_num(values), 0.0), counted,
-                            ignored if pixel else np.zeros_like(ignored), pixel)
+                            ignored if pixel else np.zeros_like(ignored), pixel, SUMMATION.get(figure, "in order"))
     return out
 
 
