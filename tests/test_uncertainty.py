@@ -199,8 +199,9 @@ def test_bad_results_are_refused(result, benchmark, message):
 
 def test_bad_options_are_refused():
     result = _result([0, 1], miou_det=[0.5, 0.6])
-    with pytest.raises(InputError, match="resamples must be a positive integer"):
-        uncertainty.intervals(result, "custom", resamples=0)
+    for resamples in (0, 2.5, 10**7):
+        with pytest.raises(InputError, match="resamples must be a whole number from 1 to 1,000,000"):
+            uncertainty.intervals(result, "custom", resamples=resamples)
     with pytest.raises(InputError, match="seed must be a non-negative integer"):
         uncertainty.intervals(result, "custom", seed=-1)
     with pytest.raises(InputError, match="level must be between 0 and 1"):
@@ -278,15 +279,16 @@ def _proxford_split(protocol: str, rng) -> tuple[list, list]:
     """A PROxford-shaped split in memory (its 70 query names and list lengths, made-up ids and small masks), and
     predictions: the ground-truth rectangle moved by a random amount (IoUs spread over the thresholds)."""
     facts = benchmarks.BENCHMARKS["proxford"]
+    truth = np.zeros((24, 32), np.uint8)
+    truth[4:16, 6:22] = 1
     rows, predictions = [], []
     for q, (name, counts) in enumerate(zip(facts.query_names, facts.counts)):
         kinds = [kind for kind, count in zip(("easy", "hard", "junk"), counts) for _ in range(count)]
         for i, kind in enumerate(kinds):
             positive = kind in benchmarks.POSITIVE_DIFFICULTIES[protocol]
-            truth = np.zeros((24, 32), np.uint8)
-            truth[4:16, 6:22] = 1
             rows.append({"query_id": q, "index_id": (q * 37 + i * 11) % facts.index_size, "query_name": name,
-                         "difficulty": kind, "positive": positive, "mask": masks.encode(truth) if kind != "junk" else None})
+                         "difficulty": kind, "positive": positive,
+                         "mask": None if kind == "junk" else masks.encode(truth)})
             moved = np.roll(truth, (int(rng.integers(-3, 4)), int(rng.integers(-6, 7))), axis=(0, 1))
             predictions.append({"mask": masks.encode(moved)} if positive else None)
     return rows, predictions
@@ -430,7 +432,7 @@ def other_benchmark(tmp_path_factory):
     ("one name twice", lambda f: ["--dataset", f["dataset"], "--predictions", f["good"], f["rough"], "--names", "x",
                                   "x"], "the two methods need different names, got 'x' twice"),
     ("no resamples", lambda f: ["--dataset", f["dataset"], "--predictions", f["good"], f["rough"], "--resamples", "0"],
-     "--resamples must be 1 or more, got 0"),
+     "--resamples must be from 1 to 1,000,000, got 0"),
     ("negative margin", lambda f: ["--dataset", f["dataset"], "--predictions", f["good"], f["rough"], "--margin",
                                    "-1"], "--margin must be 0 or more points"),
     ("B's file missing", lambda f: ["--dataset", f["dataset"], "--predictions", f["good"], f["dir"] + "/nope.json"],

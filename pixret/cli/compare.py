@@ -72,8 +72,8 @@ def _check_arguments(args) -> None:
     if args.names:
         if len(set(_pair(args.names, "--names", "names"))) < 2:
             raise UserError(f"--names: the two methods need different names, got {args.names[0]!r} twice")
-    if args.resamples < 1:
-        raise UserError(f"--resamples must be 1 or more, got {args.resamples}")
+    if not 1 <= args.resamples <= uncertainty.MAX_RESAMPLES:
+        raise UserError(f"--resamples must be from 1 to {uncertainty.MAX_RESAMPLES:,}, got {args.resamples}")
     if args.seed < 0:
         raise UserError(f"--seed must be 0 or more, got {args.seed}")
     if not args.margin >= 0:

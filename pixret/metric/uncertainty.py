@@ -31,6 +31,7 @@ from .errors import InputError
 from .ranking import KAPPAS
 
 RESAMPLES = 10_000
+MAX_RESAMPLES = 1_000_000  # the draws take resamples x queries x 16 bytes; more add nothing to a 95% interval
 LEVEL = 0.95
 MARGIN = 0.05  # a query "flips" when the methods differ on it by more than this (5 points)
 EXACT_LIMIT = 1 << 16  # sign flips are enumerated when 2 ** (differing queries) is at most this (or resamples)
@@ -156,8 +157,9 @@ def resample_counts(indices: np.ndarray) -> np.ndarray:
 
 
 def _check_options(resamples, seed) -> None:
-    if not isinstance(resamples, (int, np.integer)) or isinstance(resamples, bool) or resamples < 1:
-        raise InputError(f"resamples must be a positive integer, got {resamples!r}")
+    whole = isinstance(resamples, (int, np.integer)) and not isinstance(resamples, bool)
+    if not whole or not 1 <= resamples <= MAX_RESAMPLES:
+        raise InputError(f"resamples must be a whole number from 1 to {MAX_RESAMPLES:,}, got {resamples!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
 
@@ -209,8 +211,8 @@ class Difference:
     exact: bool  # the p-value enumerates every swap (else: ``resamples`` random swaps)
     query_ids: np.ndarray
     per_query: np.ndarray  # (Q,) A's minus B's per-query figure (Terms.per_query), nan where either has none
-    a_better: tuple[tuple[int, float], ...]  # (query id, A - B) where A is better by more than the margin, largest first
-    b_better: tuple[tuple[int, float], ...]  # (query id, A - B) where B is better by more than the margin, largest first
+    a_better: tuple[tuple[int, float], ...]  # (query id, A - B) where A is better by more than the margin, most first
+    b_better: tuple[tuple[int, float], ...]  # (query id, A - B) where B is better by more than the margin, most first
     samples: np.ndarray  # the bootstrap differences
 
 
