@@ -11,10 +11,10 @@ from its per-query terms (``result["per_query"]``) as
 
 A resample draws the queries with replacement: a query drawn twice counts twice, its drop / ignore
 status with it. The draws are one (B, Q) index matrix, turned into a (B, Q) count matrix by one
-bincount, so every resampled figure is two matrix products (no loop over resamples); intervals are
-percentile intervals. A paired comparison resamples both methods with the same draws, and tests "no
-difference" by swapping the two methods' terms query by query (sign flips): over every swap of the
-queries where they differ when there are few, else over ``resamples`` random swaps.
+bincount; the sums of every figure in every resample are then one matrix product (no loop over
+resamples); intervals are percentile intervals. A paired comparison resamples both methods with the
+same draws, and tests "no difference" by swapping the two methods' terms query by query (sign flips):
+over every swap of the queries where they differ when there are few, else over ``resamples`` random swaps.
 
 numpy only, relative imports only: this file ships in the metric's Space.
 """
@@ -69,7 +69,11 @@ class Terms:
 
     def resampled(self, counts: np.ndarray) -> np.ndarray:
         """The figure of each resample, from a (B, Q) matrix of how often each query is drawn."""
-        return _figure(counts @ self.value, counts @ self.counted)
+        return resampled(counts, [self])[0]
+
+    def columns(self) -> np.ndarray:
+        """(Q, 2T): value, then counted (as numbers), side by side: what a product with counts adds up."""
+        return np.hstack([self.value, self.counted])
 
     def per_query(self) -> np.ndarray:
         """(Q,) each query's own figure, nan where it has none: its mean IoU or AP; for pixel mAP its AP
@@ -84,6 +88,24 @@ def _figure(sums: np.ndarray, counts: np.ndarray):
     """Mean over the last axis of sums / counts, 0 where nothing counts (as ``ranking.pixel_map``)."""
     per_threshold = np.divide(sums, counts, out=np.zeros(np.shape(sums)), where=counts > 0)
     return float(per_threshold.mean()) if per_threshold.ndim == 1 else per_threshold.mean(axis=-1)
+
+
+def _blocks(product: np.ndarray, terms: list[Terms]):
+    """(sums, counts) of each of ``terms`` from a product with their columns side by side."""
+    start = 0
+    for t in terms:
+        width = t.value.shape[1]
+        yield product[:, start:start + width], product[:, start + width:start + 2 * width]
+        start += 2 * width
+
+
+def resampled(counts: np.ndarray, terms: list[Terms]) -> list[np.ndarray]:
+    """Each figure of ``terms`` in each resample (a row of ``counts``: how often each query is drawn).
+
+    One matrix product for them all: a few large products cost far less than many small ones.
+    """
+    product = counts @ np.hstack([t.columns() for t in terms])
+    return [_figure(sums, counted) for sums, counted in _blocks(product, terms)]
 
 
 # ---------------------------------------------------------------- per-query terms of a result
@@ -184,7 +206,8 @@ def bootstrap(result: dict, benchmark: str, official: bool = True, seed: int = 0
     """{figure: (the figure, its value in each of ``resamples`` resamples of the queries)}."""
     terms = figure_terms(result, benchmark, official)
     counts = _draws(len(result["per_query"]["query_id"]), resamples, seed)
-    return {figure: (t.point(), t.resampled(counts)) for figure, t in terms.items()}
+    return {figure: (t.point(), samples) for (figure, t), samples in zip(terms.items(), resampled(
+        counts, list(terms.values())))}
 
 
 def intervals(result: dict, benchmark: str, official: bool = True, seed: int = 0, resamples: int = RESAMPLES,
@@ -230,15 +253,16 @@ def compare(result_a: dict, result_b: dict, benchmark: str, official: bool = Tru
                          f"{_ids(query_ids)} and {other.size} queries {_ids(other)}): compare results of one split")
     if not isinstance(margin, (int, float)) or not margin >= 0:
         raise InputError(f"margin must be a non-negative number, got {margin!r}")
-    counts = _draws(query_ids.size, resamples, seed)
-    swaps = _RandomSwaps(query_ids.size, resamples, seed)
-    out = {}
-    for figure in (f for f in PER_QUERY_KEYS if f in terms_a and f in terms_b):
-        a, b = terms_a[figure], terms_b[figure]
+    figures = [f for f in PER_QUERY_KEYS if f in terms_a and f in terms_b]
+    pairs = [(terms_a[f], terms_b[f]) for f in figures]
+    for figure, (a, b) in zip(figures, pairs):
         if a.value.shape != b.value.shape:
             raise InputError(f"{figure}: the results have {a.value.shape[1]} and {b.value.shape[1]} thresholds")
-        samples_a, samples_b = a.resampled(counts), b.resampled(counts)
-        p_value, exact = sign_flip_test(a, b, swaps)
+    samples = resampled(_draws(query_ids.size, resamples, seed), [t for pair in pairs for t in pair])
+    tests = sign_flip_tests(pairs, resamples, seed)
+    out = {}
+    for k, (figure, (a, b), (p_value, exact)) in enumerate(zip(figures, pairs, tests)):
+        samples_a, samples_b = samples[2 * k], samples[2 * k + 1]
         per_query = a.per_query() - b.per_query()
         out[figure] = Difference(
             figure, a.point(), b.point(), percentile_interval(samples_a, level), percentile_interval(samples_b, level),
@@ -260,42 +284,44 @@ def _beyond(query_ids: np.ndarray, gains: np.ndarray, margin: float, sign: int =
     return tuple((int(query_ids[k]), sign * float(gains[k])) for k in order)
 
 
-class _RandomSwaps:
-    """One (resamples, Q) random swap matrix for every figure of a comparison, drawn when first needed."""
-
-    def __init__(self, num_queries: int, resamples: int, seed: int):
-        self.shape, self.seed, self._matrix = (resamples, num_queries), seed, None
-
-    def columns(self, queries: np.ndarray) -> np.ndarray:
-        if self._matrix is None:  # its own stream: the bootstrap's draws stay those of intervals()
-            self._matrix = np.random.default_rng([self.seed, 1]).integers(0, 2, self.shape).astype(np.float64)
-        return self._matrix[:, queries]
-
-
-def sign_flip_test(a: Terms, b: Terms, swaps: _RandomSwaps | None = None, resamples: int = RESAMPLES,
-                   seed: int = 0) -> tuple[float, bool]:
-    """(two-sided p-value, exact) of "A and B do not differ" on one figure: the share of swaps of the two
-    methods' terms, query by query, whose |A - B| is at least the observed one.
+def sign_flip_tests(pairs: list[tuple[Terms, Terms]], resamples: int = RESAMPLES,
+                    seed: int = 0) -> list[tuple[float, bool]]:
+    """(two-sided p-value, exact) of "A and B do not differ" for each (A, B) pair of one figure's terms: the
+    share of swaps of the two methods' terms, query by query, whose |A - B| is at least the observed one.
 
     Only queries where the terms differ can change anything: with n of them, every one of the 2^n swaps
-    is counted when 2^n <= max(resamples, EXACT_LIMIT) (exact), else random swaps ((1 + hits) / (1 + draws)).
+    is counted when 2^n <= max(resamples, EXACT_LIMIT) (exact), else ``resamples`` random swaps of every
+    query, the same for every pair ((1 + hits) / (1 + resamples), as extreme as observed).
     """
-    differ = np.flatnonzero((a.value != b.value).any(axis=1) | (a.counted != b.counted).any(axis=1))
-    n = differ.size
-    if n == 0:
-        return 1.0, True
-    resamples = swaps.shape[0] if swaps is not None else resamples
-    exact = 2 ** n <= max(resamples, EXACT_LIMIT)
-    if exact:
-        signs = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
-    else:
-        signs = (swaps or _RandomSwaps(a.value.shape[0], resamples, seed)).columns(differ)
-    value_shift = signs @ (b.value - a.value)[differ]  # what swapping moves from B's sums into A's
-    count_shift = signs @ (b.counted.astype(np.float64) - a.counted)[differ]
-    sums_a, sums_b = a.value.sum(axis=0), b.value.sum(axis=0)
-    counts_a, counts_b = a.counted.sum(axis=0), b.counted.sum(axis=0)
-    statistic = (_figure(sums_a + value_shift, counts_a + count_shift)
-                 - _figure(sums_b - value_shift, counts_b - count_shift))
-    observed = abs(_figure(sums_a[None], counts_a[None]) - _figure(sums_b[None], counts_b[None]))[0]
-    hits = int(np.count_nonzero(np.abs(statistic) >= observed - _TIE))
-    return (hits / signs.shape[0], True) if exact else ((1 + hits) / (1 + signs.shape[0]), False)
+    out, random = [], []
+    for k, (a, b) in enumerate(pairs):
+        differ = np.flatnonzero((a.value != b.value).any(axis=1) | (a.counted != b.counted).any(axis=1))
+        if 2 ** differ.size <= max(resamples, EXACT_LIMIT):
+            signs = ((np.arange(2 ** differ.size)[:, None] >> np.arange(differ.size)) & 1).astype(np.float64)
+            out.append((_hits(signs, differ, [(a, b)])[0] / signs.shape[0], True))
+        else:
+            out.append(None)
+            random.append(k)
+    if random:  # its own stream: the bootstrap's draws stay those of intervals()
+        num_queries = pairs[0][0].value.shape[0]
+        signs = np.random.default_rng([seed, 1]).integers(0, 2, (resamples, num_queries)).astype(np.float64)
+        for k, hits in zip(random, _hits(signs, np.arange(num_queries), [pairs[k] for k in random])):
+            out[k] = ((1 + hits) / (1 + resamples), False)
+    return out
+
+
+def _hits(signs: np.ndarray, rows: np.ndarray, pairs: list[tuple[Terms, Terms]]) -> list[int]:
+    """For each (A, B) pair: the rows of ``signs`` (1 = swap the query ``rows[j]``) giving |A - B| at least
+    the observed one (ties within _TIE count). One matrix product for every pair."""
+    moved = [Terms(b.value[rows] - a.value[rows], b.counted[rows].astype(np.float64) - a.counted[rows], a.ignored)
+             for a, b in pairs]  # what swapping a query moves from B's sums into A's
+    product = signs @ np.hstack([m.columns() for m in moved])
+    hits = []
+    for (a, b), (value_shift, count_shift) in zip(pairs, _blocks(product, moved)):
+        sums_a, sums_b = a.value.sum(axis=0), b.value.sum(axis=0)
+        counts_a, counts_b = a.counted.sum(axis=0), b.counted.sum(axis=0)
+        statistic = (_figure(sums_a + value_shift, counts_a + count_shift)
+                     - _figure(sums_b - value_shift, counts_b - count_shift))
+        observed = abs(_figure(sums_a[None], counts_a[None]) - _figure(sums_b[None], counts_b[None]))[0]
+        hits.append(int(np.count_nonzero(np.abs(statistic) >= observed - _TIE)))
+    return hits
