@@ -1,4 +1,4 @@
-"""The ``pixret`` command: build, evaluate, show, export-coco, push, demo.
+"""The ``pixret`` command: build, evaluate, compare, show, export-coco, push, demo.
 
     pixret build --benchmark proxford --labels LABELS --images oxbuild_images.tgz --gnd gnd_roxford5k.mat --output OUT
     pixret evaluate --dataset OUT --predictions preds.json --ranks ranks.npy --compare-paper
@@ -21,6 +21,7 @@ import warnings
 COMMANDS = {  # name: (module, one-line help)
     "build": ("build", "upstream release (folders or the original archives) -> hub-ready dataset folder"),
     "evaluate": ("evaluate", "score a method's result files: paper-style rows, tables, plots"),
+    "compare": ("compare", "two methods on the same queries: figures with bootstrap intervals, differences, p-values"),
     "show": ("show", "HTML gallery of queries and their top-k images with outlines"),
     "export-coco": ("export_coco", "COCO instance-segmentation JSON per protocol"),
     "push": ("push", "validate and publish a dataset folder or the metric Space on the Hub"),
