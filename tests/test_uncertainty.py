@@ -351,7 +351,7 @@ def test_compare_end_to_end(two_methods, capsys):
     captured = capsys.readouterr()
     printed = json.loads(captured.out)
     assert printed["names"] == ["good", "rough"] and printed["seed"] == 7
-    scored = [evaluate_files(two_methods["dataset"], p, r)[0] for p, r in (two_methods["good"], two_methods["rough"])]
+    scored = [evaluate_files(two_methods["dataset"], p, r).results for p, r in (two_methods["good"], two_methods["rough"])]
     for protocol in ("medium", "hard"):
         figures = printed["protocols"][protocol]["figures"]
         assert list(figures) == ["miou_det", "miou_seg", "map_det", "map_seg", "image_map", "image_mp@1",

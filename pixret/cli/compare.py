@@ -23,10 +23,10 @@ from pixret.cli.evaluate import evaluate_files
 from pixret.dataset import looks_local, open_dataset
 from pixret.metric import uncertainty
 from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
-from pixret.metric.tables import FIGURES, _render
+from pixret.metric.figures import FIGURE_KEYS, LABELS
+from pixret.metric.tables import _render
 from pixret.outputs import check_apart, write_files
 
-LABELS = dict(FIGURES)
 SHOWN_FLIPS = 8  # queries listed per side in text and Markdown (JSON has them all)
 
 
@@ -126,8 +126,9 @@ def run(args) -> int:
                       "difference is 0", UserWarning, stacklevel=1)
     if specs[0] != specs[1]:
         _check_same_benchmark(specs)
-    (results_a, data), (results_b, _) = (_score(name, spec, predictions, rank, args) for name, spec, predictions, rank
-                                         in zip(names, specs, args.predictions, ranks))
+    evaluation_a, evaluation_b = (_score(name, spec, predictions, rank, args) for name, spec, predictions, rank
+                                  in zip(names, specs, args.predictions, ranks))
+    results_a, results_b, data = evaluation_a.results, evaluation_b.results, evaluation_a.truth
     comparisons = {p: uncertainty.compare(results_a[p], results_b[p], data.benchmark, not args.unofficial, args.seed,
                                           args.resamples, margin=args.margin / 100) for p in args.protocols}
     missing = {p: _missing(results_a[p], results_b[p], names) for p in args.protocols}
@@ -159,7 +160,7 @@ def _score(name: str, spec: str, predictions: Path, ranks: Path | None, args):
 def _missing(result_a: dict, result_b: dict, names) -> dict[str, str]:
     """{figure: who lacks it} for figures only one of the two results has (a box-only method: no mIoU S)."""
     out = {}
-    for key, _ in FIGURES:
+    for key in FIGURE_KEYS:
         has = [result_a.get(key) is not None, result_b.get(key) is not None]
         if has[0] != has[1]:
             out[key] = names[has.index(False)]

@@ -13,10 +13,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .plots import DPI
-from .tables import FIGURES
+from .figures import LABELS
 from .uncertainty import HEADLINE, MARGIN
 
-LABELS = dict(FIGURES)
 BETTER = {"a": "#2e7d32", "b": "#c62828"}  # bars where A is better / where B is
 
 

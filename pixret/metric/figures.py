@@ -33,6 +33,7 @@ FIGURES = (
     *(Figure(f"image_mp@{k}", f"mP@{k}", f"revisitop's image-level mean precision at {k}") for k in KAPPAS),
 )
 FIGURE_KEYS = tuple(f.key for f in FIGURES)
+LABELS = {f.key: f.label for f in FIGURES}
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .benchmarks import BENCHMARKS, Benchmark
-from .figures import FIGURES
+from .figures import FIGURES, LABELS
 
 PAPER = Path(__file__).resolve().parent / "paper"
 
@@ -70,8 +70,7 @@ def oracle_table(results: dict, fmt: str = "text") -> str:
 
 def methods_table(methods: dict, columns: list[tuple[str, str]], fmt: str = "markdown") -> str:
     """One row per method ({name: {protocol: result}}), one column per (protocol, figure key), in %."""
-    labels = {f.key: f.label for f in FIGURES}
-    header = ["method"] + [f"{protocol} {labels[key]}" for protocol, key in columns]
+    header = ["method"] + [f"{protocol} {LABELS[key]}" for protocol, key in columns]
     rows = [[name] + [_percent(results[protocol].get(key), 1) for protocol, key in columns]
             for name, results in methods.items()]
     return _render(header, rows, fmt)

@@ -22,13 +22,14 @@ numpy only, relative imports only: this file ships in the metric's Space.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .benchmarks import BENCHMARKS, CUSTOM
 from .errors import InputError
-from .ranking import KAPPAS
+from .figures import KAPPAS
 
 RESAMPLES = 10_000
 MAX_RESAMPLES = 1_000_000  # the draws take resamples x queries x 16 bytes; more add nothing to a 95% interval
@@ -120,7 +121,7 @@ def ignore_list(benchmark: str) -> tuple[int, ...]:
 
 def figure_terms(result: dict, benchmark: str, official: bool = True) -> dict[str, Terms]:
     """{figure: Terms} of every figure ``result`` (one protocol's metric results) has per-query values for."""
-    per_query = result.get("per_query") if isinstance(result, dict) else None
+    per_query = result.get("per_query") if isinstance(result, Mapping) else None
     if not isinstance(per_query, dict) or "query_id" not in per_query:
         raise InputError("a result needs per_query figures with query_id (the metric's results of one protocol)")
     query_ids = np.asarray(per_query["query_id"])
