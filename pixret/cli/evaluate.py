@@ -26,6 +26,7 @@ from pixret.metric import results as result_files
 from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.tables import breakdown_table, compare, oracle_table, results_table
+from pixret.metric.uncertainty import MAX_RESAMPLES, RESAMPLES
 from pixret.outputs import check_apart, write_files, write_text
 
 
@@ -52,6 +53,10 @@ def add_arguments(parser) -> None:
                         help="print the paper's Table 1 (and Table 2 with --ranks) with your row at its rank")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures (curves, histograms, breakdown)")
     parser.add_argument("--name", help="the method's name in tables and plots (default: the predictions file's stem)")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES, metavar="N",
+                        help=f"bootstrap resamples of the queries for the 95%% intervals (default {RESAMPLES:,}; "
+                             "0: no intervals)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (the same seed, the same intervals)")
 
 
 def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_files.GroundTruth:
@@ -96,6 +101,8 @@ def _cell(value):
 def run(args) -> int:
     if args.distractors < 0:
         raise UserError(f"--distractors must be 0 or more, got {args.distractors}")
+    if not 0 <= args.resamples <= MAX_RESAMPLES:
+        raise UserError(f"--resamples must be 0 (no intervals) to {MAX_RESAMPLES:,}, got {args.resamples}")
     if args.compare_paper and args.format == "json":
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
     for flag, path in (("--predictions", args.predictions), ("--ranks", args.ranks)):
@@ -119,10 +126,11 @@ def run(args) -> int:
                                 args.name or args.predictions.stem)
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
+    intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
-        print(json.dumps(evaluation.figures(), indent=1))
+        print(json.dumps(evaluation.figures(intervals), indent=1))
     else:
-        print(results_table(evaluation.results, args.format))
+        print(results_table(evaluation.results, args.format, intervals))
         if args.ranks is not None:
             print(f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):")
             print(breakdown_table(breakdowns(evaluation.results), args.format))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rle
+from . import rle, uncertainty
 from .benchmarks import CUSTOM, PROTOCOLS, metric_options
 from .errors import InputError
 from .figures import Result
@@ -260,9 +260,16 @@ class Evaluation:
             return "the unofficial variant (official=False)"
         return None
 
-    def figures(self) -> dict:
-        """{protocol: {figure: value}} (+ subset, skipped pairs), as ``pixret evaluate --format json`` prints it."""
-        return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs") if k in r}}
+    def intervals(self, seed: int = 0, resamples: int = uncertainty.RESAMPLES) -> dict:
+        """{protocol: {figure: (low, high)}}: 95% bootstrap intervals over the queries (``uncertainty.intervals``)."""
+        return {p: uncertainty.intervals(r, self.benchmark, self.official, seed, resamples)
+                for p, r in self.results.items()}
+
+    def figures(self, intervals: dict | None = None) -> dict:
+        """{protocol: {figure: value}} (+ oracles, subset, skipped pairs, and ``intervals`` when given: {figure:
+        [low, high]}), as ``pixret evaluate --format json`` prints it and the Space's API returns it."""
+        return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs") if k in r},
+                    **({"intervals": {k: list(v) for k, v in intervals[p].items()}} if intervals else {})}
                 for p, r in self.results.items()}
 
 

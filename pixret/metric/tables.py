@@ -9,6 +9,7 @@ source of the reference numbers in the dataset card, the metric card and the too
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,21 @@ def _columns(facts: Benchmark, table: int) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------- a method's own rows
-def results_table(results: dict, fmt: str = "text") -> str:
-    """One row per protocol, figures in %, as aligned text or Markdown, with a line on what they are not."""
+def results_table(results: dict, fmt: str = "text", intervals: dict | None = None) -> str:
+    """One row per protocol, figures in %, as aligned text or Markdown, with a line on what they are not;
+    with ``intervals`` ({protocol: {figure: (low, high)}}) a row of 95% intervals under each protocol's."""
     header = ["protocol"] + [f.label for f in FIGURES]
-    rows = [[p] + [_percent(r.get(f.key)) for f in FIGURES] for p, r in results.items()]
-    return "\n".join([_render(header, rows, fmt), *caveats(results)])
+    rows = []
+    for p, r in results.items():
+        rows.append([p] + [_percent(r.get(f.key)) for f in FIGURES])
+        if intervals:
+            rows.append(["  95% interval"] + [_span(intervals[p].get(f.key)) for f in FIGURES])
+    return "\n".join([_render(header, rows, fmt), *caveats(results)]
+                     + (["95% intervals: bootstrap over the queries (pixret.metric.uncertainty)"] if intervals else []))
+
+
+def _span(interval) -> str:
+    return "-" if interval is None else f"{100 * interval[0]:.1f}-{100 * interval[1]:.1f}"
 
 
 def oracle_table(results: dict, fmt: str = "text") -> str:
@@ -124,11 +135,8 @@ def _render(header: list[str], rows: list[list[str]], fmt: str) -> str:
 
 
 def _is_number(cell) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        return cell in ("", "-")
+    """A cell to right-align: a number, an interval "low-high", or empty."""
+    return cell in ("", "-") or re.fullmatch(r"-?\d+(\.\d*)?(-\d+(\.\d*)?)?", str(cell)) is not None
 
 
 # ---------------------------------------------------------------- the paper's tables with your row
