@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pixret import hub_eval
 from pixret.cli import UserError
 from pixret.dataset import looks_local, open_dataset
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
@@ -53,6 +54,9 @@ def add_arguments(parser) -> None:
                         help="print the paper's Table 1 (and Table 2 with --ranks) with your row at its rank")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures (curves, histograms, breakdown)")
     parser.add_argument("--name", help="the method's name in tables and plots (default: the predictions file's stem)")
+    parser.add_argument("--eval-results", type=Path, metavar="DIR",
+                        help="write the leaderboard figures as Hub eval results, DIR/.eval_results/*.yaml, for "
+                             "`pixret push results DIR --model-repo OWNER/MODEL`")
 
 
 def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
@@ -118,6 +122,8 @@ def run(args) -> int:
     name = args.name or args.predictions.stem
     results, data = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
                                    args.ranks_layout, args.distractors, args.queries, not args.unofficial)
+    eval_results = (hub_eval.write_eval_results(args.eval_results, results, data, args.distractors, not args.unofficial)
+                    if args.eval_results else [])
     if args.format == "json":
         print(results_json(results))
     else:
@@ -129,7 +135,7 @@ def run(args) -> int:
         print()
         print(comparison_text(results, data, name, args.ranks is not None, args.distractors > 0, args.format))
     # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
-    written = write_plots(args.plots, results, data.query_names, name) if args.plots else []
+    written = eval_results + (write_plots(args.plots, results, data.query_names, name) if args.plots else [])
     if args.per_query:
         written.append(write_text(args.per_query, per_query_csv(results)))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
