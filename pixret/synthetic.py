@@ -104,12 +104,14 @@ def tiny_gnd(num_queries: int = 4, num_index: int = 12, seed: int = 0) -> dict:
             "qimlist": [f"query_{q:03d}" for q in range(num_queries)], "gnd": gnd}
 
 
-def tiny_benchmark(name: str, paper_tables=None, ignored_queries=(3,)):
-    """A registry entry whose revisitop ground truth is ``tiny_gnd()``: once registered, a tiny release
-    written with ``benchmark=name`` builds as that benchmark (tests of what only a real benchmark gets)."""
+def tiny_benchmark(name: str, paper_tables=None, ignored_queries=(3,), gnd: dict | None = None):
+    """A registry entry whose revisitop ground truth is ``gnd`` (default ``tiny_gnd()``): once registered, a
+    tiny release of that gnd written with ``benchmark=name`` builds as that benchmark (tests of what only a
+    real benchmark gets). Data is identified by its query names: while it is registered, other data with
+    these names is this benchmark too."""
     from pixret.metric.benchmarks import Benchmark, lists_digest
 
-    gnd = tiny_gnd()
+    gnd = gnd or tiny_gnd()
     title = name.capitalize()
     return Benchmark(
         name=name, pretty_name=f"PR{title}", revisitop_name=f"r{name}3k",
