@@ -348,7 +348,7 @@ def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | Non
     """What only the Hub can tell, before an upload: the model repo exists, and each dataset is a Benchmark
     whose eval.yaml defines the results' task ids (at the revision they name, if any). Returns what was checked."""
     from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.utils import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     api = HfApi(token=token)
     if not api.repo_exists(model_repo, repo_type="model"):
@@ -362,6 +362,9 @@ def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | Non
     for dataset_id, uses in by_dataset.items():
         try:
             path = hf_hub_download(dataset_id, EVAL_YAML, repo_type="dataset", token=token)
+        except GatedRepoError:
+            raise EvalResultsError(f"{uses[0][0]}: dataset.id {dataset_id} is gated: accept its terms on the Hub with "
+                                   "this token's account first") from None
         except RepositoryNotFoundError:
             raise EvalResultsError(f"{uses[0][0]}: dataset.id {dataset_id}: no such dataset on the Hub") from None
         except EntryNotFoundError:

@@ -372,7 +372,7 @@ def test_push_results_dry_run_and_warnings(tmp_path, capsys, monkeypatch):
     assert main(["push", "results", str(folder), "--model-repo", "me/matcher", "--dry-run"]) == 0
     captured = capsys.readouterr()
     assert "ok: 2 eval results files, 2 results: the Hub's schema, one value per dataset task" in captured.out
-    assert "would upload 2 files as a commit to model me/matcher:\n  .eval_results/a.yaml  " in captured.out
+    assert "would upload 2 files (0.0 MB) to model me/matcher:\n  .eval_results/a.yaml  " in captured.out
     where = folder / ".eval_results"
     for said in (f"{where}: notes.txt are not .yaml files: not uploaded",
                  f"{where / 'b.yaml'}: entry 0: value 0.335 looks like a fraction: PROxford's leaderboards are in "
@@ -424,7 +424,7 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in out
     assert "ok: model someone/pixel-matcher exists" in out
     assert f"ok: pixret/{TOY} is a Benchmark defining the 6 results' tasks" in out
-    assert "uploading 6 files as a commit to model someone/pixel-matcher as hubemu:" in out
+    assert "uploading 6 files (0.0 MB) to model someone/pixel-matcher as hubemu:" in out
     assert "error: --model-repo someone/no-such-model: no such model on the Hub" in err
     assert (f"pixret--{TOY}--hard_miou_det.yaml entry 0: dataset.task_id 'hard_miou' is not a task of pixret/{TOY} "
             "(its eval.yaml: medium_map_det, hard_map_det, medium_map_det_r1m") in err
@@ -455,4 +455,4 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr == ("error: cannot open a pull request on model someone/pixel-matcher: the Hub answered 400: "
                            "hubemu: pull requests are not emulated\n")
-    assert "uploading 6 files as a pull request to model someone/pixel-matcher as hubemu:" in done.stdout
+    assert "uploading 6 files (0.0 MB) to model someone/pixel-matcher in a pull request as hubemu:" in done.stdout

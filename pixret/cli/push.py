@@ -300,53 +300,46 @@ def push_results(plan: Plan, create_pr: bool = False, token: str | None = None) 
     return str(commit.pr_url if create_pr else commit.commit_url)
 
 
-def run_results(args) -> int:
+def _plan_results(args) -> Plan:
     if args.repo_id is not None or args.model_repo is None:
         raise UserError("push results: name the model with --model-repo OWNER/MODEL" +
                         (" (--repo-id is for dataset and metric)" if args.repo_id else ""))
+    if args.private or args.allow_synthetic:
+        raise UserError("push results: --private and --allow-synthetic are for dataset and metric")
     if args.folder is None:
         raise UserError("push results: name the folder holding .eval_results/ (pixret evaluate --eval-results DIR)")
     check_repo_id(args.model_repo, "--model-repo")
-    plan = plan_results(args.folder, args.model_repo)
-    for check in plan.checks:
-        print(f"ok: {check}")
-    user = None if args.dry_run else check_token()
-    if args.dry_run:  # like the other kinds, a dry run asks nothing of the Hub
-        print("not checked in a dry run: that the model exists and the datasets' eval.yaml define these tasks")
-    else:
-        for check in hub_eval.check_on_hub(plan.results, plan.repo_id):
-            print(f"ok: {check}")
-    what = "a pull request" if args.create_pr else "a commit"
-    print(f"{'would upload' if args.dry_run else 'uploading'} {len(plan.files)} files as {what} to model "
-          f"{plan.repo_id}" + (f" as {user}" if user else "") + ":")
-    for path, size in plan.files:
-        print(f"  {path}  {size:,} bytes")
-    if not args.dry_run:
-        print(push_results(plan, args.create_pr))
-    return 0
+    return plan_results(args.folder, args.model_repo)
 
 
 def run(args) -> int:
     if args.kind == "results":
-        return run_results(args)
-    if args.repo_id is None or args.model_repo or args.create_pr:
-        raise UserError(f"push {args.kind}: " + ("--repo-id is required" if args.repo_id is None else
-                                                 "--model-repo and --create-pr are for push results"))
-    check_repo_id(args.repo_id)
-    if args.folder is None:
-        if args.kind == "dataset":
-            raise UserError("push dataset: name the built dataset folder")
-        args.folder = metric_folder()
-    plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
-            else plan_metric(args.folder, args.repo_id))
+        plan = _plan_results(args)
+    else:
+        if args.repo_id is None or args.model_repo or args.create_pr:
+            raise UserError(f"push {args.kind}: " + ("--repo-id is required" if args.repo_id is None else
+                                                     "--model-repo and --create-pr are for push results"))
+        check_repo_id(args.repo_id)
+        if args.folder is None:
+            if args.kind == "dataset":
+                raise UserError("push dataset: name the built dataset folder")
+            args.folder = metric_folder()
+        plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
+                else plan_metric(args.folder, args.repo_id))
     for check in plan.checks:
         print(f"ok: {check}")
     user = None if args.dry_run else check_token()
+    if plan.kind == "results" and args.dry_run:  # like the other kinds, a dry run asks nothing of the Hub
+        print("not checked in a dry run: that the model exists and the datasets' eval.yaml define these tasks")
+    elif plan.kind == "results":
+        for check in hub_eval.check_on_hub(plan.results, plan.repo_id):
+            print(f"ok: {check}")
     total = sum(size for _, size in plan.files)
     print(f"{'would upload' if args.dry_run else 'uploading'} {len(plan.files)} files ({total / 1e6:.1f} MB) "
-          f"to {plan.repo_type} {plan.repo_id}" + (f" as {user}" if user else "") + ":")
+          f"to {plan.repo_type} {plan.repo_id}" + (" in a pull request" if args.create_pr else "")
+          + (f" as {user}" if user else "") + ":")
     for path, size in plan.files:
         print(f"  {path}  {size:,} bytes")
     if not args.dry_run:
-        print(push(plan, args.private))
+        print(push_results(plan, args.create_pr) if plan.kind == "results" else push(plan, args.private))
     return 0
