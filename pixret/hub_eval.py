@@ -7,7 +7,7 @@ each file a list of entries {dataset: {id, task_id, revision}, value, verifyToke
 name, user, org}, notes} (the schema: https://github.com/huggingface/hub-docs/blob/main/eval_results.yaml).
 
     write_eval_yaml(folder, report, repo_id)      pixret build (the real benchmarks only)
-    check_eval_yaml(path, configs, default)       pixret push dataset
+    check_eval_yaml(path, configs, default, ...)  pixret push dataset
     write_eval_results(dir, results, data, ...)   pixret evaluate --eval-results DIR
     read_eval_results(dir), check_on_hub(...)     pixret push results
 
@@ -38,6 +38,7 @@ CONFIG = "pairs"  # every task scores a protocol's split of the pairs config
 DEFAULT_SPLIT = "test"  # a task without split evaluates "test" (the Hub's rule)
 EVAL_YAML_KEYS = ("name", "description", "evaluation_framework", "tasks")
 TASK_KEYS = ("id", "config", "split")
+INSPECT_TASK_KEYS = ("field_spec", "solvers", "scorers")  # documented for evaluation_framework: inspect-ai
 RESULT_KEYS = ("dataset", "value", "verifyToken", "date", "source", "notes")
 DATASET_KEYS = ("id", "task_id", "revision")
 SOURCE_KEYS = ("url", "name", "user", "org")
@@ -110,8 +111,8 @@ def write_eval_yaml(folder, report: dict, repo_id: str) -> Path | None:
     return path
 
 
-def read_eval_yaml(text: str, where: str) -> dict:
-    """An eval.yaml checked against the Hub's specification alone; returns it."""
+def read_eval_yaml(text: str, where: str, warn: bool = True) -> dict:
+    """An eval.yaml checked against the Hub's specification alone (``warn``: about keys it does not have)."""
     doc = _load(text, where, EvalYamlError)
     if not isinstance(doc, dict):
         raise EvalYamlError(f"{where}: must be a mapping of {', '.join(EVAL_YAML_KEYS)}")
@@ -122,6 +123,7 @@ def read_eval_yaml(text: str, where: str) -> dict:
         raise EvalYamlError(f"{where}: tasks: " + ("missing (required)" if listed is None else
                                                    "must be a non-empty list of {id, config, split}"))
     seen = {}
+    known = TASK_KEYS + (INSPECT_TASK_KEYS if doc["evaluation_framework"] == "inspect-ai" else ())
     for k, task in enumerate(listed):
         at = f"tasks[{k}]"
         if not isinstance(task, dict):
@@ -132,23 +134,33 @@ def read_eval_yaml(text: str, where: str) -> dict:
         seen[task_id] = k
         for key in TASK_KEYS[1:]:
             _text(task, key, where, EvalYamlError, at, required=False)
-        _unknown(task, TASK_KEYS, f"{where}: {at}")
-    _unknown(doc, EVAL_YAML_KEYS, where)
-    if doc["evaluation_framework"] != FRAMEWORK:
-        warnings.warn(f"{where}: evaluation_framework {doc['evaluation_framework']!r}: pixret datasets are scored by "
-                      f"{FRAMEWORK!r}", stacklevel=2)
+        if warn:
+            _unknown(task, known, f"{where}: {at}")
+    if warn:
+        _unknown(doc, EVAL_YAML_KEYS, where)
     return doc
 
 
-def check_eval_yaml(path, configs: dict[str, list[str]], default: str | None) -> str:
-    """Check ``path`` against the spec and the dataset's card: every task's config and split exist
-    (``configs``: {config: splits}; ``default``: the default config). Returns what was checked."""
+def check_eval_yaml(path, configs: dict[str, list[str]], default: str | None, benchmark: str | None = None) -> str:
+    """Check a dataset folder's eval.yaml against the spec and its card: every task's config and split exist
+    (``configs``: {config: splits}; ``default``: the default config); for a build of a registered ``benchmark``,
+    a warning where it differs from what the build writes. Returns what was checked."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise EvalYamlError(f"{path}: cannot be read ({err})") from None
     doc = read_eval_yaml(text, str(path))
+    if doc["evaluation_framework"] != FRAMEWORK:
+        warnings.warn(f"{path}: evaluation_framework {doc['evaluation_framework']!r}: pixret datasets are scored by "
+                      f"{FRAMEWORK!r}", stacklevel=2)
+    if benchmark in BENCHMARKS:
+        ids, expected = [t["id"] for t in doc["tasks"]], [t.id for t in tasks(benchmark)]
+        missing, extra = [i for i in expected if i not in ids], [i for i in ids if i not in expected]
+        if missing or extra:
+            warnings.warn(f"{path}: its tasks differ from {BENCHMARKS[benchmark].pretty_name}'s leaderboards"
+                          + (f"; missing {missing}" if missing else "") + (f"; not pixret's {extra}" if extra else "")
+                          + " (pixret build writes them all)", stacklevel=2)
     for k, task in enumerate(doc["tasks"]):
         config = task.get("config", default)
         if config not in configs:
@@ -176,6 +188,13 @@ def write_eval_results(folder, results: dict, data, distractors: int = 0, offici
     if benchmark not in BENCHMARKS:
         raise EvalResultsError(f"--eval-results: {data.spec} is not one of the benchmarks (custom data by its query "
                                "names): it has no leaderboard")
+    if data.local and data.report is None:
+        raise EvalResultsError(f"--eval-results: {data.spec} has no build report: nothing says which data it is "
+                               "built from (build it with `pixret build`)")
+    if data.report is not None and data.report.get("benchmark") != benchmark:
+        raise EvalResultsError(f"--eval-results: {data.spec} has {BENCHMARKS[benchmark].pretty_name}'s queries but its "
+                               "build report says it is not the benchmark (" + ("; ".join(data.report.get("notes") or [])
+                               or "custom data") + ")")
     if not official:
         raise EvalResultsError("--eval-results: --unofficial changes pixel mAP's denominator; the leaderboards hold "
                                "the official figures (the authors' evaluation): drop --unofficial")
@@ -371,7 +390,7 @@ def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | Non
             raise EvalResultsError(f"{uses[0][0]}: dataset.id {dataset_id} has no {EVAL_YAML}: it is not a Hub "
                                    "Benchmark, and results on it appear on no leaderboard") from None
         defined = [t["id"] for t in read_eval_yaml(Path(path).read_text(encoding="utf-8"),
-                                                   f"{dataset_id}/{EVAL_YAML}")["tasks"]]
+                                                   f"{dataset_id}/{EVAL_YAML}", warn=False)["tasks"]]
         for where, dataset in uses:
             if dataset["task_id"] not in defined:
                 raise EvalResultsError(f"{where}: dataset.task_id {dataset['task_id']!r} is not a task of "

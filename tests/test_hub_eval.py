@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,12 @@ def toy(tmp_path_factory):
         distractor_ids = 12 + np.arange(8) * 1000  # ids after the index: R1M distractors interleaved
         np.save(base / "ranks_r1m.npy", np.stack([np.insert(row, [1, 3, 5, 7, 9, 11, 11, 12], distractor_ids)
                                                   for row in ranks]))
+        for name, says in (("relisted", {**report, "benchmark": None, "notes": ["its lists differ"]}),
+                           ("unreported", None)):  # copies whose build report says otherwise, or nothing
+            shutil.copytree(base / "out", base / name)
+            (base / name / "build_report.json").unlink()
+            if says:
+                (base / name / "build_report.json").write_text(json.dumps(says))
         yield {"out": base / "out", "report": report, "preds": base / "preds.json", "ranks": base / "ranks.npy",
                "ranks_r1m": base / "ranks_r1m.npy", "base": base}
     finally:
@@ -181,13 +188,25 @@ def test_push_dataset_names_the_field_of_a_bad_eval_yaml(toy, tmp_path, capsys, 
 
 def test_eval_yaml_warnings(toy, tmp_path):
     doc = yaml.safe_load((toy["out"] / "eval.yaml").read_text())
-    text = hub_eval._dump({**doc, "evaluation_framework": "inspect-ai", "leaderboard": True})
+    tasks = [{**doc["tasks"][0], "solvers": []}, {"id": "mine", "config": "pairs", "split": "easy"}, *doc["tasks"][2:]]
+    path = tmp_path / "eval.yaml"
+    path.write_text(hub_eval._dump({**doc, "evaluation_framework": "other", "leaderboard": True, "tasks": tasks}))
     with pytest.warns(UserWarning) as caught:
-        hub_eval.read_eval_yaml(text, "eval.yaml")
+        hub_eval.check_eval_yaml(path, *_card_configs(toy["out"]), TOY)
     said = [str(w.message) for w in caught]
-    assert "eval.yaml: unknown keys ['leaderboard'] (the Hub's specification has name, description, " \
-           "evaluation_framework, tasks)" in said
-    assert "eval.yaml: evaluation_framework 'inspect-ai': pixret datasets are scored by 'pixret'" in said
+    assert said == [
+        f"{path}: tasks[0]: unknown keys ['solvers'] (the Hub's specification has id, config, split)",
+        f"{path}: unknown keys ['leaderboard'] (the Hub's specification has name, description, evaluation_framework, "
+        "tasks)",
+        f"{path}: evaluation_framework 'other': pixret datasets are scored by 'pixret'",
+        f"{path}: its tasks differ from PRPixtoy's leaderboards; missing ['hard_map_det']; not pixret's ['mine'] "
+        "(pixret build writes them all)"]
+    # solvers are documented for inspect-ai's tasks; another dataset's eval.yaml read for its task ids says nothing
+    text = hub_eval._dump({**doc, "evaluation_framework": "inspect-ai", "tasks": tasks})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hub_eval.read_eval_yaml(text, "eval.yaml")
+        hub_eval.read_eval_yaml(hub_eval._dump({**doc, "x": 1}), "eval.yaml", warn=False)
 
 
 # ---------------------------------------------------------------- pixret evaluate --eval-results
@@ -255,6 +274,10 @@ BAD_EVALUATIONS = [
     ("custom data", lambda t, tiny: ["--dataset", str(tiny), "--predictions", str(t / "tiny.json"),
                                   "--eval-results", str(t / "m")],
      r"--eval-results: .* is not one of the benchmarks \(custom data by its query names\): it has no leaderboard"),
+    ("lists differ", lambda t, tiny: ["--dataset", str(t / "relisted"), "--eval-results", str(t / "m")],
+     r"relisted has PRPixtoy's queries but its build report says it is not the benchmark \(its lists differ\)"),
+    ("no build report", lambda t, tiny: ["--dataset", str(t / "unreported"), "--eval-results", str(t / "m")],
+     r"unreported has no build report: nothing says which data it is built from"),
     ("a subset", lambda t, tiny: ["--queries", "0", "1", "--eval-results", str(t / "m")],
      r"figures over a subset of the queries \(--queries\) are not the benchmark's figures"),
     ("unofficial", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--unofficial", "--eval-results", str(t / "m")],

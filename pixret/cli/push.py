@@ -183,7 +183,7 @@ def _check_eval_yaml(path: Path, configs, report: dict) -> str:
               if isinstance(c.get("data_files"), list)}
     default = next((c["config_name"] for c in configs if c.get("default")),
                    next(iter(splits)) if len(splits) == 1 else None)
-    return hub_eval.check_eval_yaml(path, splits, default)
+    return hub_eval.check_eval_yaml(path, splits, default, report.get("benchmark"))
 
 
 def _report(folder: Path) -> dict:
