@@ -389,7 +389,8 @@ def test_push_results_usage_errors(tmp_path, capsys, monkeypatch, name, argv, me
 def test_push_results_dry_run_and_warnings(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     fraction = _with(lambda e: (e.update(value=0.335, verifyToken="t", extra=1), e["dataset"].update(revision="main")))
-    folder = _results_dir(tmp_path, {**_files(GOOD), **_files(fraction, name="b.yaml"), "notes.txt": "x"})
+    folder = _results_dir(tmp_path, {**_files(_with(lambda e: e.update(value=0.9))), **_files(fraction, name="b.yaml"),
+                                     "notes.txt": "x"})
     (folder / ".eval_results" / "b.yaml").write_text((folder / ".eval_results" / "b.yaml").read_text().replace(
         "medium_map_det", "hard_map_det"))
     assert main(["push", "results", str(folder), "--model-repo", "me/matcher", "--dry-run"]) == 0
@@ -398,8 +399,8 @@ def test_push_results_dry_run_and_warnings(tmp_path, capsys, monkeypatch):
     assert "would upload 2 files (0.0 MB) to model me/matcher:\n  .eval_results/a.yaml  " in captured.out
     where = folder / ".eval_results"
     for said in (f"{where}: notes.txt are not .yaml files: not uploaded",
-                 f"{where / 'b.yaml'}: entry 0: value 0.335 looks like a fraction: PROxford's leaderboards are in "
-                 "percent",
+                 f"{where}: every value on the benchmarks' leaderboards is at most 1 (2 values): they look like "
+                 "fractions, and the leaderboards are in percent",
                  f"{where / 'b.yaml'}: entry 0: dataset.revision 'main' is not a commit hash",
                  f"{where / 'b.yaml'}: entry 0: unknown keys ['extra']"):
         assert said in captured.err, captured.err
