@@ -9,6 +9,7 @@ Modules:
     release    reading the upstream label release safely (gnd, pair2labelpath, LabelMe, JPEGs)
     dataset    opening a built dataset (a folder or a Hub id) and knowing which benchmark it is
     build      release -> hub-ready dataset folder (Parquet, card, report)
+    hub_eval   the benchmarks as Hub Benchmarks: eval.yaml, a model's .eval_results/*.yaml (leaderboards)
     synthetic  writing releases in the upstream layout (tests, benchmarks, demo)
     world      the demo's procedural pixel-retrieval world
     baselines  reference methods: ranking + mask per (query, image)

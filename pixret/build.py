@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image, ImageOps
 
-from pixret import __version__, card, outputs, report as pictures
+from pixret import __version__, card, hub_eval, outputs, report as pictures
 from pixret.images import combined_sha256, sha256_file
 from pixret.metric.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
@@ -66,6 +66,7 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
         shutil.rmtree(tmp / ".cache")
         report = _report(release, benchmark, synthetic, pair_report, infos)
         _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
+        hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
         outputs.write_text(tmp / "build_report.json", json.dumps(report, indent=1) + "\n")
     return report
 

@@ -104,6 +104,26 @@ def tiny_gnd(num_queries: int = 4, num_index: int = 12, seed: int = 0) -> dict:
             "qimlist": [f"query_{q:03d}" for q in range(num_queries)], "gnd": gnd}
 
 
+def tiny_benchmark(name: str, paper_tables=None, ignored_queries=(3,), gnd: dict | None = None):
+    """A registry entry whose revisitop ground truth is ``gnd`` (default ``tiny_gnd()``): once registered, a
+    tiny release of that gnd written with ``benchmark=name`` builds as that benchmark (tests of what only a
+    real benchmark gets). Data is identified by its query names: while it is registered, other data with
+    these names is this benchmark too."""
+    from pixret.metric.benchmarks import Benchmark, lists_digest
+
+    gnd = gnd or tiny_gnd()
+    title = name.capitalize()
+    return Benchmark(
+        name=name, pretty_name=f"PR{title}", revisitop_name=f"r{name}3k",
+        revisitop_pretty=f"Revisited {title} (R{title}3k)",
+        label_prefix=name, images=(f"{name}_images.tgz",), images_url=f"https://example.org/{name}",
+        images_source=f"made-up pictures (https://example.org/{name}), for the test",
+        query_names=tuple(gnd["qimlist"]), index_size=len(gnd["imlist"]),
+        counts=tuple((len(g["easy"]), len(g["hard"]), len(g["junk"])) for g in gnd["gnd"]),
+        ignored_queries=ignored_queries, paper_tables=paper_tables,
+        gnd_sha256=lists_digest(*([g[k] for g in gnd["gnd"]] for k in ("easy", "hard", "junk"))))
+
+
 def write_tiny_release(root, benchmark: str = "proxford", gnd: dict | None = None, layout: str = "authors",
                        height: int = 48, width: int = 64, seed: int = 0) -> dict:
     """A complete small release of random images and box labels (two polygons for odd ids);

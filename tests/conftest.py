@@ -5,6 +5,7 @@ Shared helpers live in the package (``pixret.synthetic``), not here: fixtures ar
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,32 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"needs {SHARED} (real revisitop ground truth, the Hub emulator); present in CI")
     return SHARED
+
+
+def _shared_tool(name: str):
+    """A test tool of ../shared/tools/hubemu (the one kind of module imported by path); skips where it is absent."""
+    folder = SHARED / "tools" / "hubemu"
+    if not (folder / f"{name}.py").is_file():
+        pytest.skip(f"needs the Hub emulator at {folder} (../shared; present in CI)")
+    sys.path.insert(0, str(folder))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(folder))
+
+
+@pytest.fixture
+def shared_tool():
+    """``shared_tool(name)`` imports a test tool of ../shared/tools/hubemu (hubemu, validate_yaml, ...)."""
+    return _shared_tool
+
+
+@pytest.fixture
+def hub(tmp_path):
+    """The Hub emulator on 127.0.0.1 (clients: new processes with ``hub.env(hf_home)``); no request left unrouted."""
+    with _shared_tool("hubemu").running(tmp_path / "hub") as running:
+        yield running
+        assert not running.unhandled(), running.unhandled()
 
 
 @pytest.fixture

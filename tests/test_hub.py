@@ -11,33 +11,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HUBEMU = ROOT.parent / "shared" / "tools" / "hubemu"
-
-
-def _shared_tool(name: str):
-    """A test tool of ../shared (the one kind of module imported by path)."""
-    if not (HUBEMU / f"{name}.py").is_file():
-        pytest.skip(f"needs the Hub emulator at {HUBEMU} (../shared; present in CI)")
-    sys.path.insert(0, str(HUBEMU))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(HUBEMU))
-
-
-@pytest.fixture
-def hub(tmp_path):
-    with _shared_tool("hubemu").running(tmp_path / "hub") as running:
-        yield running
-        assert not running.unhandled(), running.unhandled()
 
 
 @pytest.mark.parametrize("kind", ["dataset", "space"])
-def test_cards_pass_the_hub_card_checks(kind, tiny_dataset):
+def test_cards_pass_the_hub_card_checks(kind, tiny_dataset, shared_tool):
     """The stricter checks of the Hub's card documentation (hubemu's validate_yaml.advisory): none fires."""
     folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "pixret" / "metric"
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    assert _shared_tool("validate_yaml").advisory((folder / "README.md").read_text(), kind, files) == []
+    assert shared_tool("validate_yaml").advisory((folder / "README.md").read_text(), kind, files) == []
 
 
 def _run(hub, hf_home, args, timeout=300) -> str:

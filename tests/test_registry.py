@@ -13,7 +13,6 @@ import pixret
 from pixret import synthetic
 from pixret.cli import main
 from pixret.metric import benchmarks, tables
-from pixret.metric.benchmarks import Benchmark, lists_digest
 from pixret.metric.results import align
 
 TABLE1 = """# Table 1 of a made-up paper, for the test.
@@ -31,17 +30,9 @@ R,Matcher B,50.0,40.0,30.0,20.0
 @pytest.fixture
 def fake(tmp_path):
     """A third benchmark, registered from one entry: the tiny release's gnd is its revisitop ground truth."""
-    gnd = synthetic.tiny_gnd()
     (tmp_path / "t1.csv").write_text(TABLE1)
     (tmp_path / "t2.csv").write_text(TABLE2)
-    facts = Benchmark(
-        name="fake", pretty_name="PRFake", revisitop_name="rfake3k", revisitop_pretty="Revisited Fake (RFake3k)",
-        label_prefix="fake", images=("fake_images.tgz",), images_url="https://example.org/fake",
-        images_source="made-up pictures (https://example.org/fake), for the test",
-        query_names=tuple(gnd["qimlist"]), index_size=len(gnd["imlist"]),
-        counts=tuple((len(g["easy"]), len(g["hard"]), len(g["junk"])) for g in gnd["gnd"]), ignored_queries=(3,),
-        gnd_sha256=lists_digest(*([g[k] for g in gnd["gnd"]] for k in ("easy", "hard", "junk"))),
-        paper_tables=(str(tmp_path / "t1.csv"), str(tmp_path / "t2.csv")))
+    facts = synthetic.tiny_benchmark("fake", paper_tables=(str(tmp_path / "t1.csv"), str(tmp_path / "t2.csv")))
     benchmarks.register(facts)
     try:
         yield facts

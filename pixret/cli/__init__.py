@@ -24,7 +24,7 @@ COMMANDS = {  # name: (module, one-line help)
     "compare": ("compare", "two methods on the same queries: figures with bootstrap intervals, differences, p-values"),
     "show": ("show", "HTML gallery of queries and their top-k images with outlines"),
     "export-coco": ("export_coco", "COCO instance-segmentation JSON per protocol"),
-    "push": ("push", "validate and publish a dataset folder or the metric Space on the Hub"),
+    "push": ("push", "validate and publish a dataset folder, the metric Space, or a model's eval results on the Hub"),
     "demo": ("demo", "the whole project on a generated world, no download"),
 }
 

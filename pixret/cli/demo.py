@@ -117,7 +117,7 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     start = time.perf_counter()
     truth = ground_truth(data)  # the demo world is not one of the benchmarks: scored as custom data
     evaluations = {r.name: evaluate(truth, r) for r in bar(results, desc="scoring")}
-    scores = {name: evaluation.figures() for name, evaluation in evaluations.items()}
+    scores = {name: evaluation.figures(evaluation.intervals()) for name, evaluation in evaluations.items()}
     timings["scoring"] = time.perf_counter() - start
     text = tables(evaluations)
     (folder / "tables.md").write_text(text)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 
+from pixret import hub_eval
 from pixret.cli import UserError
 from pixret.dataset import BuiltDataset, looks_local, open_dataset
 from pixret.metric import results as result_files
@@ -57,6 +58,9 @@ def add_arguments(parser) -> None:
                         help=f"bootstrap resamples of the queries for the 95%% intervals (default {RESAMPLES:,}; "
                              "0: no intervals)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (the same seed, the same intervals)")
+    parser.add_argument("--eval-results", type=Path, metavar="DIR",
+                        help="write the leaderboard figures as Hub eval results, DIR/.eval_results/*.yaml, for "
+                             "`pixret push results DIR --model-repo OWNER/MODEL`")
 
 
 def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_files.GroundTruth:
@@ -66,13 +70,15 @@ def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_fil
                                     (data.report or {}).get("built_as"))
 
 
-def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
+def evaluate_files(dataset, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
                    ranks_layout=None, distractors: int = 0, queries=None, official: bool = True,
                    name: str | None = None) -> result_files.Evaluation:
-    """Score result files on a built dataset (folder or Hub id): ``pixret.metric.results.evaluate_files``."""
+    """Score result files on a built dataset (a folder or Hub id, or an opened one):
+    ``pixret.metric.results.evaluate_files``."""
     if distractors and ranks is None:
         raise UserError("--distractors describes the ranks: pass --ranks too")
-    return result_files.evaluate_files(ground_truth(open_dataset(dataset), benchmark), predictions, ranks,
+    data = dataset if isinstance(dataset, BuiltDataset) else open_dataset(dataset)
+    return result_files.evaluate_files(ground_truth(data, benchmark), predictions, ranks,
                                        protocols=protocols, ranks_layout=ranks_layout, distractors=distractors,
                                        queries=queries, official=official, name=name)
 
@@ -121,11 +127,15 @@ def run(args) -> int:
         if args.plots.exists() and not args.plots.is_dir():
             raise UserError(f"--plots {args.plots} exists and is not a folder")
         check_apart(args.plots, inputs, "--plots")
-    evaluation = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
+    data = open_dataset(args.dataset)
+    evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
                                 args.ranks_layout, args.distractors, args.queries, not args.unofficial,
                                 args.name or args.predictions.stem)
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
+    # leaderboard files first: a refusal (a subset, the unofficial variant, custom data) prints and writes nothing
+    eval_results = (hub_eval.write_eval_results(args.eval_results, evaluation.results, data, args.distractors,
+                                                not args.unofficial) if args.eval_results else [])
     intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
         print(json.dumps(evaluation.figures(intervals), indent=1))
@@ -140,8 +150,8 @@ def run(args) -> int:
         print()
         print(comparison_text(evaluation, args.format))
     # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
-    written = write_plots(args.plots, evaluation.results, evaluation.truth.query_names, evaluation.name) \
-        if args.plots else []
+    written = eval_results + (write_plots(args.plots, evaluation.results, data.query_names, evaluation.name)
+                              if args.plots else [])
     if args.per_query:
         written.append(write_text(args.per_query, per_query_csv(evaluation.results)))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)

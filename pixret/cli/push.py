@@ -1,14 +1,19 @@
-"""pixret push: publish a built dataset folder as a Hub dataset repo, or the metric folder as a Space.
+"""pixret push: publish a built dataset folder as a Hub dataset repo, the metric folder as a Space, or a
+model's eval results (leaderboard entries) to its model repo.
 
     pixret push dataset build/proxford --repo-id pixret/proxford [--dry-run]
     pixret push metric --repo-id pixret/pixret_map [--dry-run]        # the package's pixret/metric folder
+    pixret push results DIR --model-repo OWNER/MODEL [--create-pr] [--dry-run]   # DIR/.eval_results/*.yaml
 
 Before anything is uploaded the folder is validated: the card's YAML (configs and
 dataset_info for a dataset, the Space header for the metric), every config's data
 files, that every link and image of the card resolves inside the folder (or is an
 absolute URL), and that the folder loads (``load_dataset`` on every config and split,
 or ``evaluate.load`` of the metric). A build that is not the real benchmark (the demo
-world) is only uploaded to a repo whose name says demo, or with --allow-synthetic.
+world) is only uploaded to a repo whose name says demo, or with --allow-synthetic. A dataset's
+eval.yaml (a Hub Benchmark) is checked against the Hub's specification and the card's configs.
+Eval results are checked against the Hub's schema, then on the Hub: the model exists, each dataset
+is a Benchmark whose eval.yaml defines the results' tasks.
 Then the repo id and the token are checked, and only then is anything uploaded.
 """
 
@@ -17,9 +22,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixret import hub_eval
 from pixret.cli import UserError
 
 INTERRUPTED = "interrupted: the upload may be incomplete; run the same command again"
@@ -33,22 +40,27 @@ class ValidationError(UserError):
 
 @dataclass
 class Plan:
-    kind: str  # "dataset" or "metric"
+    kind: str  # "dataset", "metric" or "results"
     folder: Path
     repo_id: str
     files: list[tuple[str, int]] = field(default_factory=list)  # (relative path, bytes)
     checks: list[str] = field(default_factory=list)  # what was validated
+    results: dict = field(default_factory=dict)  # results: {file name: entries}
 
     @property
     def repo_type(self) -> str:
-        return "dataset" if self.kind == "dataset" else "space"
+        return {"dataset": "dataset", "metric": "space", "results": "model"}[self.kind]
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("kind", choices=["dataset", "metric"])
+    parser.add_argument("kind", choices=["dataset", "metric", "results"])
     parser.add_argument("folder", type=Path, nargs="?",
-                        help="the folder to publish (metric: default the installed package's pixret/metric)")
-    parser.add_argument("--repo-id", required=True, help="e.g. pixret/proxford or pixret/pixret_map")
+                        help="the folder to publish (metric: default the installed package's pixret/metric; "
+                             "results: the folder holding .eval_results/, as pixret evaluate --eval-results wrote it)")
+    parser.add_argument("--repo-id", help="dataset and metric: e.g. pixret/proxford or pixret/pixret_map")
+    parser.add_argument("--model-repo", metavar="OWNER/MODEL", help="results: the model repo the figures are of")
+    parser.add_argument("--create-pr", action="store_true",
+                        help="results: open a pull request (community results, e.g. on a model that is not yours)")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="validate and list, upload nothing")
     parser.add_argument("--allow-synthetic", action="store_true",
@@ -127,6 +139,11 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
     if data.get("license") == "other" and not (data.get("license_name") and data.get("license_link")):
         raise ValidationError(f"{readme}: license 'other' needs license_name and license_link")
     report = _report(plan.folder)
+    if (plan.folder / hub_eval.EVAL_YAML).is_file():
+        plan.checks.append(_check_eval_yaml(plan.folder / hub_eval.EVAL_YAML, data.configs, report))
+    elif report.get("benchmark") is not None:
+        warnings.warn(f"{plan.folder} has no {hub_eval.EVAL_YAML}: the dataset will not be a Hub Benchmark with "
+                      "leaderboards (rebuild it with this pixret)", stacklevel=2)
     if report.get("benchmark") is None:
         what = "a synthetic demo" if report.get("synthetic") else "not the benchmark (custom data)"
         if "demo" not in repo_id.lower() and not allow_synthetic:
@@ -151,6 +168,22 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
             plan.checks.append(f"load_dataset({config['config_name']!r}, split={files['split']!r}): "
                                f"{split.num_rows} rows")
     return plan
+
+
+def _check_eval_yaml(path: Path, configs, report: dict) -> str:
+    """The folder's eval.yaml against the spec and the card's configs; a build that is not the benchmark is none."""
+    if report.get("synthetic"):
+        raise ValidationError(f"{path}: a synthetic demo is not a benchmark: remove {path.name} (it would register "
+                              "the demo as a Hub Benchmark with leaderboards)")
+    if report.get("benchmark") is None:
+        warnings.warn(f"{path}: this build is not one of the benchmarks (custom data): its {path.name} registers it "
+                      "as a Hub Benchmark of its own", stacklevel=3)
+    configs = [c for c in configs if isinstance(c, dict) and "config_name" in c]  # malformed ones: the card's check
+    splits = {c["config_name"]: [f.get("split") for f in c["data_files"] if isinstance(f, dict)] for c in configs
+              if isinstance(c.get("data_files"), list)}
+    default = next((c["config_name"] for c in configs if c.get("default")),
+                   next(iter(splits)) if len(splits) == 1 else None)
+    return hub_eval.check_eval_yaml(path, splits, default, report.get("benchmark"))
 
 
 def _report(folder: Path) -> dict:
@@ -191,15 +224,15 @@ def plan_metric(folder, repo_id: str) -> Plan:
     return plan
 
 
-def check_repo_id(repo_id: str) -> None:
+def check_repo_id(repo_id: str, flag: str = "--repo-id") -> None:
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
         validate_repo_id(repo_id)
     except HFValidationError as err:
-        raise UserError(f"--repo-id {repo_id!r}: {str(err).splitlines()[0]}") from None
+        raise UserError(f"{flag} {repo_id!r}: {str(err).splitlines()[0]}") from None
     if repo_id.count("/") != 1:
-        raise UserError(f"--repo-id {repo_id!r}: expected owner/name")
+        raise UserError(f"{flag} {repo_id!r}: expected owner/name")
 
 
 def check_token(token: str | None = None) -> str:
@@ -235,22 +268,78 @@ def metric_folder() -> Path:
     return Path(str(importlib.resources.files("pixret.metric")))
 
 
-def run(args) -> int:
-    check_repo_id(args.repo_id)
+def plan_results(folder, repo_id: str) -> Plan:
+    """Eval results to upload: ``folder/.eval_results/*.yaml``, each checked against the Hub's schema."""
+    found = hub_eval.read_eval_results(folder)
+    where = Path(folder) / hub_eval.EVAL_RESULTS
+    plan = Plan("results", Path(folder), repo_id,
+                [(f"{hub_eval.EVAL_RESULTS}/{name}", (where / name).stat().st_size) for name in found])
+    plan.checks.append(f"{len(found)} eval results files, {sum(map(len, found.values()))} results: the Hub's schema, "
+                       "one value per dataset task")
+    plan.results = found
+    return plan
+
+
+def push_results(plan: Plan, create_pr: bool = False, token: str | None = None) -> str:
+    """Add the files to the model repo in one commit (or one pull request); returns its URL."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.utils import HfHubHTTPError
+
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(plan.folder / path))
+                  for path, _ in plan.files]
+    try:
+        commit = HfApi(token=token).create_commit(
+            plan.repo_id, operations, repo_type="model", create_pr=create_pr,
+            commit_message=f"Add eval results ({', '.join(Path(p).stem for p, _ in plan.files)}) with pixret push")
+    except HfHubHTTPError as err:
+        status = getattr(err.response, "status_code", None)
+        said = " ".join((getattr(err, "server_message", None) or str(err)).split())
+        hint = " (not your model? pass --create-pr to propose the results)" if status == 403 and not create_pr else ""
+        raise UserError(f"cannot {'open a pull request on' if create_pr else 'commit to'} model {plan.repo_id}: the "
+                        f"Hub answered {status}: {said}{hint}") from None
+    return str(commit.pr_url if create_pr else commit.commit_url)
+
+
+def _plan_results(args) -> Plan:
+    if args.repo_id is not None or args.model_repo is None:
+        raise UserError("push results: name the model with --model-repo OWNER/MODEL" +
+                        (" (--repo-id is for dataset and metric)" if args.repo_id else ""))
+    if args.private or args.allow_synthetic:
+        raise UserError("push results: --private and --allow-synthetic are for dataset and metric")
     if args.folder is None:
-        if args.kind == "dataset":
-            raise UserError("push dataset: name the built dataset folder")
-        args.folder = metric_folder()
-    plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
-            else plan_metric(args.folder, args.repo_id))
+        raise UserError("push results: name the folder holding .eval_results/ (pixret evaluate --eval-results DIR)")
+    check_repo_id(args.model_repo, "--model-repo")
+    return plan_results(args.folder, args.model_repo)
+
+
+def run(args) -> int:
+    if args.kind == "results":
+        plan = _plan_results(args)
+    else:
+        if args.repo_id is None or args.model_repo or args.create_pr:
+            raise UserError(f"push {args.kind}: " + ("--repo-id is required" if args.repo_id is None else
+                                                     "--model-repo and --create-pr are for push results"))
+        check_repo_id(args.repo_id)
+        if args.folder is None:
+            if args.kind == "dataset":
+                raise UserError("push dataset: name the built dataset folder")
+            args.folder = metric_folder()
+        plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
+                else plan_metric(args.folder, args.repo_id))
     for check in plan.checks:
         print(f"ok: {check}")
     user = None if args.dry_run else check_token()
+    if plan.kind == "results" and args.dry_run:  # like the other kinds, a dry run asks nothing of the Hub
+        print("not checked in a dry run: that the model exists and the datasets' eval.yaml define these tasks")
+    elif plan.kind == "results":
+        for check in hub_eval.check_on_hub(plan.results, plan.repo_id):
+            print(f"ok: {check}")
     total = sum(size for _, size in plan.files)
     print(f"{'would upload' if args.dry_run else 'uploading'} {len(plan.files)} files ({total / 1e6:.1f} MB) "
-          f"to {plan.repo_type} {plan.repo_id}" + (f" as {user}" if user else "") + ":")
+          f"to {plan.repo_type} {plan.repo_id}" + (" in a pull request" if args.create_pr else "")
+          + (f" as {user}" if user else "") + ":")
     for path, size in plan.files:
         print(f"  {path}  {size:,} bytes")
     if not args.dry_run:
-        print(push(plan, args.private))
+        print(push_results(plan, args.create_pr) if plan.kind == "results" else push(plan, args.private))
     return 0

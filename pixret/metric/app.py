@@ -95,14 +95,15 @@ def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
 
 def evaluate_json(predictions_file, ranks_file, benchmark: str, r1m: bool = False) -> dict:
     """The API: the JSON of ``pixret evaluate --format json``."""
-    return score(predictions_file, ranks_file, benchmark, r1m)[0].figures()
+    evaluation = score(predictions_file, ranks_file, benchmark, r1m)[0]
+    return evaluation.figures(evaluation.intervals())
 
 
 def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
     evaluation, caught = score(predictions_file, ranks_file, benchmark, r1m)
-    results = evaluation.results
+    results, intervals = evaluation.results, evaluation.intervals()
     with_ranks = all(r.with_ranks for r in results.values())
-    parts = [tables.results_table(results, "markdown")]
+    parts = [tables.results_table(results, "markdown", intervals)]
     if evaluation.benchmark != benchmark:
         parts.insert(0, f"> **Note**: the dataset at `{dataset_spec(benchmark)}` is not the real "
                         f"{BENCHMARKS[benchmark].pretty_name} (its queries are not revisitop's): figures are for "
@@ -121,7 +122,7 @@ def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = Fals
         parts.append(tables.compare(benchmark, results, "your method", 2, r1m=r1m, not_comparable=reason)
                      .render("markdown"))
     shown = [(_image(make()), caption) for _, caption, make in plots.figures(results, evaluation.truth.query_names)]
-    return evaluation.figures(), "\n\n".join(parts), shown
+    return evaluation.figures(intervals), "\n\n".join(parts), shown
 
 
 def _image(figure) -> Image.Image:

@@ -18,6 +18,7 @@ DIFFICULTIES = ("easy", "hard", "junk")
 R1M_DISTRACTORS = 1_001_001  # revisitop1m.txt
 CUSTOM = "custom"  # data in the benchmarks' format that is not one of them (the demo world, your own)
 PAPER_TABLES = ("table1_mean_miou.csv", "table2_map.csv")  # An et al.'s Table 1 and 2, in paper/
+HUB_OWNER = "pixret"  # the Hub namespace of the datasets and the metric Space
 HOMEPAGE = "https://github.com/anguoyuan/Pixel_retrieval-Segmented_instance_retrieval"
 CITATION = r"""@inproceedings{an2023pixel,
   title     = {Towards Content-based Pixel Retrieval in Revisited Oxford and Paris},
@@ -60,6 +61,11 @@ class Benchmark:
     @property
     def num_queries(self) -> int:
         return len(self.query_names)
+
+    @property
+    def hub_id(self) -> str:
+        """The dataset's home on the Hub (its leaderboard, for a registered Hub Benchmark)."""
+        return f"{HUB_OWNER}/{self.name}"
 
     def protocol_counts(self, protocol: str, query_id: int) -> tuple[int, int]:
         """(positives, junk) of one query under a protocol."""

@@ -217,7 +217,8 @@ def _refuse_a_benchmark(query_ids, index_ids, difficulty, query_names, subset: b
     """Config "custom" on a benchmark's own references would silently drop its rules (the ignore list): refuse,
     recognising the benchmark by its query names or by its easy / hard / junk lists."""
     for facts in BENCHMARKS.values():
-        by_names = query_names is not None and query_ids.max() < facts.num_queries and np.array_equal(
+        whole = subset or np.unique(query_ids).size == facts.num_queries  # (a subset asked for, or all its queries)
+        by_names = query_names is not None and whole and query_ids.max() < facts.num_queries and np.array_equal(
             np.asarray([str(n) for n in query_names], object), np.asarray(facts.query_names, object)[query_ids])
         by_lists = not subset and not by_names and np.unique(query_ids).size == facts.num_queries and lists_digest(*(
             [index_ids[(query_ids == q) & (difficulty == kind)] for q in range(facts.num_queries)]

@@ -1,0 +1,462 @@
+"""PROxford / PRParis as Hub Benchmarks: the dataset's ``eval.yaml`` and a model's ``.eval_results/*.yaml``.
+
+The Hub's Evaluation Results (https://huggingface.co/docs/hub/eval-results): a dataset repo with an
+``eval.yaml`` at its root (name, description, evaluation_framework, tasks: id / config / split) is a
+Benchmark, one leaderboard per task; a model repo publishes its scores as ``.eval_results/*.yaml``,
+each file a list of entries {dataset: {id, task_id, revision}, value, verifyToken, date, source: {url,
+name, user, org}, notes} (the schema: https://github.com/huggingface/hub-docs/blob/main/eval_results.yaml).
+
+    write_eval_yaml(folder, report, repo_id)      pixret build (the real benchmarks only)
+    check_eval_yaml(path, configs, default, ...)  pixret push dataset
+    write_eval_results(dir, results, data, ...)   pixret evaluate --eval-results DIR
+    read_eval_results(dir), check_on_hub(...)     pixret push results
+
+The tasks are the paper's figures, in percent as its tables print them: pixel mAP@50:5:95 (detection
+IoU) of each reported protocol without and with the R1M distractors (Table 2), and mean mIoU with box
+and mask IoU (Table 1). They are derived from the benchmark registry.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pixret import __version__
+from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from pixret.metric.errors import InputError
+
+EVAL_YAML = "eval.yaml"
+EVAL_RESULTS = ".eval_results"  # huggingface_hub.constants.EVAL_RESULTS_FOLDER
+FRAMEWORK = "pixret"
+CONFIG = "pairs"  # every task scores a protocol's split of the pairs config
+DEFAULT_SPLIT = "test"  # a task without split evaluates "test" (the Hub's rule)
+EVAL_YAML_KEYS = ("name", "description", "evaluation_framework", "tasks")
+TASK_KEYS = ("id", "config", "split")
+INSPECT_TASK_KEYS = ("field_spec", "solvers", "scorers")  # documented for evaluation_framework: inspect-ai
+RESULT_KEYS = ("dataset", "value", "verifyToken", "date", "source", "notes")
+DATASET_KEYS = ("id", "task_id", "revision")
+SOURCE_KEYS = ("url", "name", "user", "org")
+FIGURES = {"map_det": "pixel mAP@50:5:95 (detection IoU)", "miou_det": "mean mIoU (box IoU)",
+           "miou_seg": "mean mIoU (mask IoU)"}
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+
+
+class EvalYamlError(InputError):
+    """A dataset's eval.yaml does not follow the Hub's specification or does not match the dataset."""
+
+
+class EvalResultsError(InputError):
+    """Eval results cannot be written, or a .eval_results file does not follow the Hub's schema."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One leaderboard: a figure of the metric's results on one protocol's split."""
+
+    protocol: str
+    figure: str  # the metric's result key
+    r1m: bool = False  # ranks over the index and the R1M distractors
+
+    @property
+    def id(self) -> str:
+        return f"{self.protocol}_{self.figure}" + ("_r1m" if self.r1m else "")
+
+    @property
+    def title(self) -> str:
+        return f"{self.protocol}: {FIGURES[self.figure]}" + (f" with the {R1M_DISTRACTORS:,} R1M distractors"
+                                                             if self.r1m else "")
+
+
+def tasks(benchmark: str) -> list[Task]:
+    """The benchmark's leaderboards: Table 2's pixel mAP (without, then with R1M), then Table 1's mean mIoU D / S."""
+    protocols = BENCHMARKS[benchmark].reported_protocols
+    return ([Task(p, "map_det", r1m) for r1m in (False, True) for p in protocols]
+            + [Task(p, figure) for p in protocols for figure in ("miou_det", "miou_seg")])
+
+
+# ---------------------------------------------------------------- the dataset's eval.yaml
+def eval_yaml(benchmark: str, repo_id: str) -> dict:
+    """The eval.yaml of a benchmark's dataset repo, from the registry."""
+    facts = BENCHMARKS[benchmark]
+    protocols = " or ".join(facts.reported_protocols)
+    description = (
+        f"{facts.pretty_name} (An et al., ICCV 2023) is a pixel retrieval benchmark: retrieve the index images "
+        f"that show the query object and segment it in each. It labels the {facts.num_queries} queries of "
+        f"revisitop's {facts.revisitop_pretty} in its {facts.index_size:,} index images. Tasks, in percent (higher "
+        f"is better; P = {protocols}, the revisitop protocol): P_map_det, pixel mAP@50:5:95 with detection IoU over "
+        f"a ranking of the index (the paper's Table 2 figure); P_map_det_r1m, the same with the "
+        f"{R1M_DISTRACTORS:,} R1M distractors ranked too; P_miou_det and P_miou_seg, mean mIoU with box and mask "
+        "IoU on the ground-truth query-positive pairs (Table 1). Scored by pixret, identical to the authors' "
+        f"released evaluation: pixret evaluate --dataset {repo_id} --predictions PREDICTIONS --ranks RANKS "
+        "--eval-results DIR, then pixret push results DIR --model-repo OWNER/MODEL.")
+    return {"name": facts.pretty_name, "description": description, "evaluation_framework": FRAMEWORK,
+            "tasks": [{"id": t.id, "config": CONFIG, "split": t.protocol} for t in tasks(benchmark)]}
+
+
+def write_eval_yaml(folder, report: dict, repo_id: str) -> Path | None:
+    """``folder/eval.yaml`` for a build of a real benchmark (none for a synthetic or custom build)."""
+    if report.get("benchmark") is None or report.get("synthetic"):
+        return None
+    path = Path(folder) / EVAL_YAML
+    header = (f"# {BENCHMARKS[report['benchmark']].pretty_name} as a Hub Benchmark: "
+              "https://huggingface.co/docs/hub/eval-results (written by pixret build)\n")
+    path.write_text(header + _dump(eval_yaml(report["benchmark"], repo_id)), encoding="utf-8")
+    return path
+
+
+def read_eval_yaml(text: str, where: str, warn: bool = True) -> dict:
+    """An eval.yaml checked against the Hub's specification alone (``warn``: about keys it does not have)."""
+    doc = _load(text, where, EvalYamlError)
+    if not isinstance(doc, dict):
+        raise EvalYamlError(f"{where}: must be a mapping of {', '.join(EVAL_YAML_KEYS)}")
+    for key in EVAL_YAML_KEYS[:3]:
+        _text(doc, key, where, EvalYamlError)
+    listed = doc.get("tasks")
+    if not isinstance(listed, list) or not listed:
+        raise EvalYamlError(f"{where}: tasks: " + ("missing (required)" if listed is None else
+                                                   "must be a non-empty list of {id, config, split}"))
+    seen = {}
+    known = TASK_KEYS + (INSPECT_TASK_KEYS if doc["evaluation_framework"] == "inspect-ai" else ())
+    for k, task in enumerate(listed):
+        at = f"tasks[{k}]"
+        if not isinstance(task, dict):
+            raise EvalYamlError(f"{where}: {at}: must be a mapping of {', '.join(TASK_KEYS)}")
+        task_id = _text(task, "id", where, EvalYamlError, at)
+        if task_id in seen:
+            raise EvalYamlError(f"{where}: {at}.id {task_id!r} repeats tasks[{seen[task_id]}].id: task ids are unique")
+        seen[task_id] = k
+        for key in TASK_KEYS[1:]:
+            _text(task, key, where, EvalYamlError, at, required=False)
+        if warn:
+            _unknown(task, known, f"{where}: {at}")
+    if warn:
+        _unknown(doc, EVAL_YAML_KEYS, where)
+    return doc
+
+
+def check_eval_yaml(path, configs: dict[str, list[str]], default: str | None, benchmark: str | None = None) -> str:
+    """Check a dataset folder's eval.yaml against the spec and its card: every task's config and split exist
+    (``configs``: {config: splits}; ``default``: the default config); for a build of a registered ``benchmark``,
+    a warning where it differs from what the build writes. Returns what was checked."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise EvalYamlError(f"{path}: cannot be read ({err})") from None
+    doc = read_eval_yaml(text, str(path))
+    if doc["evaluation_framework"] != FRAMEWORK:
+        warnings.warn(f"{path}: evaluation_framework {doc['evaluation_framework']!r}: pixret datasets are scored by "
+                      f"{FRAMEWORK!r}", stacklevel=2)
+    if benchmark in BENCHMARKS:
+        ids, expected = [t["id"] for t in doc["tasks"]], [t.id for t in tasks(benchmark)]
+        missing, extra = [i for i in expected if i not in ids], [i for i in ids if i not in expected]
+        if missing or extra:
+            warnings.warn(f"{path}: its tasks differ from {BENCHMARKS[benchmark].pretty_name}'s leaderboards"
+                          + (f"; missing {missing}" if missing else "") + (f"; not pixret's {extra}" if extra else "")
+                          + " (pixret build writes them all)", stacklevel=2)
+    for k, task in enumerate(doc["tasks"]):
+        config = task.get("config", default)
+        if config not in configs:
+            raise EvalYamlError(f"{path}: tasks[{k}].config " + (f"{config!r} is not a config of the dataset card "
+                                f"({', '.join(configs)})" if "config" in task else "missing and the card names no "
+                                "default config"))
+        split = task.get("split", DEFAULT_SPLIT)
+        if split not in configs[config]:
+            raise EvalYamlError(f"{path}: tasks[{k}].split {split!r}{' (the default)' if 'split' not in task else ''} "
+                                f"is not a split of config {config!r} ({', '.join(configs[config])})")
+    return f"{path.name}: {len(doc['tasks'])} tasks, unique ids, their configs and splits in the card"
+
+
+# ---------------------------------------------------------------- a model's .eval_results/*.yaml
+def write_eval_results(folder, results: dict, data, distractors: int = 0, official: bool = True) -> list[Path]:
+    """``folder/.eval_results/<dataset>--<task>.yaml``, one file per leaderboard task among ``results``
+    ({protocol: the metric's results}) of ``data`` (a ``pixret.dataset.BuiltDataset``). Returns the paths.
+
+    Only the benchmark's own figures are written: all queries, the official evaluation, no other
+    distractors than R1M's; anything else is refused with the reason.
+    """
+    from pixret.outputs import check_apart, write_files
+
+    benchmark = data.benchmark
+    if benchmark not in BENCHMARKS:
+        raise EvalResultsError(f"--eval-results: {data.spec} is not one of the benchmarks (custom data by its query "
+                               "names): it has no leaderboard")
+    if data.local and data.report is None:
+        raise EvalResultsError(f"--eval-results: {data.spec} has no build report: nothing says which data it is "
+                               "built from (build it with `pixret build`)")
+    if data.report is not None and data.report.get("benchmark") != benchmark:
+        raise EvalResultsError(f"--eval-results: {data.spec} has {BENCHMARKS[benchmark].pretty_name}'s queries but its "
+                               "build report says it is not the benchmark (" + ("; ".join(data.report.get("notes") or [])
+                               or "custom data") + ")")
+    if not official:
+        raise EvalResultsError("--eval-results: --unofficial changes pixel mAP's denominator; the leaderboards hold "
+                               "the official figures (the authors' evaluation): drop --unofficial")
+    if any("subset" in result for result in results.values()):
+        raise EvalResultsError("--eval-results: figures over a subset of the queries (--queries) are not the "
+                               "benchmark's figures: evaluate every query")
+    if distractors not in (0, R1M_DISTRACTORS):
+        raise EvalResultsError(f"--eval-results: --distractors {distractors} is not R1M ({R1M_DISTRACTORS}): pixel "
+                               "mAP with these distractors is no leaderboard's figure")
+    out = Path(folder) / EVAL_RESULTS
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise EvalResultsError(f"--eval-results {folder} exists and is not a folder")
+    check_apart(out, [None if not data.local else data.spec], "--eval-results")
+    dataset_id, revision, provenance = _dataset_source(data, results)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    facts = BENCHMARKS[benchmark]
+    texts = {}
+    for task in tasks(benchmark):
+        value = results.get(task.protocol, {}).get(task.figure)
+        if value is None or (task.figure.startswith("map") and task.r1m != bool(distractors)):
+            continue  # not computed (no ranks; boxes only: no mask IoU), or the other distractor setting
+        notes = (f"pixret {__version__}, the official evaluation (= the authors' released code), all "
+                 f"{facts.num_queries} queries" + (f", ranks over the index and the {R1M_DISTRACTORS:,} R1M distractors"
+                                                   if task.r1m else "") + f"; data: {provenance}")
+        entry = {"dataset": {"id": dataset_id, "task_id": task.id, **({"revision": revision} if revision else {})},
+                 "value": round(100 * float(value), 2), "date": date, "notes": notes}
+        texts[_file_name(dataset_id, task.id)] = f"# {facts.pretty_name} {task.title}, percent\n" + _dump([entry])
+    if not texts:
+        raise EvalResultsError(f"--eval-results: no leaderboard figure among these results: the tasks are "
+                               f"{', '.join(t.id for t in tasks(benchmark))} (--protocols "
+                               f"{' '.join(facts.reported_protocols)}; --ranks for pixel mAP)")
+
+    def make(tmp: Path) -> list[Path]:
+        for name, text in texts.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        return [tmp / name for name in texts]
+
+    written = write_files(out, make)
+    earlier = sorted(p.name for p in out.glob(f"{_file_name(dataset_id, '*')}") if p.name not in texts)
+    if earlier:
+        warnings.warn(f"{out} also holds {', '.join(earlier)}, from an earlier evaluation: `pixret push results` "
+                      "publishes every file there; delete those that are not this model's figures", stacklevel=2)
+    return written
+
+
+def _file_name(dataset_id: str, task_id: str) -> str:
+    return f"{dataset_id.replace('/', '--')}--{task_id}.yaml"
+
+
+def _dataset_source(data, results: dict) -> tuple[str, str | None, str]:
+    """(dataset id, revision, provenance text) of the evaluated data: a Hub id at the commit it was loaded
+    from, or for a local folder the benchmark's Hub id and what the folder's build report says."""
+    if not data.local:
+        splits = [data.split(p) for p in results] + [data.queries, data.index]  # loaded already: cached
+        commits = {Path(f["filename"]).parent.name for split in splits for f in split.cache_files}
+        if len(commits) > 1:
+            raise EvalResultsError(f"--eval-results: {data.spec} was loaded from several commits "
+                                   f"({', '.join(sorted(commits))}): it changed during the evaluation; run it again")
+        commit = next(iter(commits), "")
+        if not _COMMIT.match(commit):
+            warnings.warn(f"cannot tell which commit of {data.spec} was loaded: the eval results name no revision",
+                          stacklevel=3)
+            return data.spec, None, f"{data.spec} from the Hub"
+        return data.spec, commit, f"{data.spec} at commit {commit}"
+    report = data.report or {}
+    sources = ", ".join(f"{s['name']} {s['sha256'][:12]}" for s in report.get("sources", []))
+    built = (f"built by pixret {report.get('pixret_version')} on {report.get('built_at')}; sha256 of its sources: "
+             f"{sources}" if report else "no build report")
+    return BENCHMARKS[data.benchmark].hub_id, None, f"a local build ({built})"
+
+
+def read_eval_results(folder) -> dict[str, list[dict]]:
+    """{file name: entries} of ``folder/.eval_results/*.yaml``, each checked against the Hub's schema;
+    one value per (dataset, task) across the files."""
+    folder = Path(folder)
+    where = folder / EVAL_RESULTS
+    if not folder.is_dir():
+        raise EvalResultsError(f"{folder}: folder not found")
+    if not where.is_dir():
+        loose = sorted(p.name for p in folder.glob("*.yaml"))
+        raise EvalResultsError(f"{folder}: no {EVAL_RESULTS}/ folder (write it with pixret evaluate --eval-results "
+                               f"{folder})" + (f"; it holds {', '.join(loose[:3])} directly: pass the folder above "
+                                               f"the {EVAL_RESULTS}/ the files belong in" if loose else ""))
+    files = sorted(p for p in where.iterdir() if not p.name.startswith("."))
+    misnamed = [p.name for p in files if p.suffix == ".yml"]
+    if misnamed:
+        raise EvalResultsError(f"{where}: {', '.join(misnamed)}: the Hub reads {EVAL_RESULTS}/*.yaml; rename to .yaml")
+    others = [p.name for p in files if p.suffix != ".yaml"]
+    if others:
+        warnings.warn(f"{where}: {', '.join(others)} are not .yaml files: not uploaded", stacklevel=2)
+    found, owner, ours = {}, {}, []  # ours: the values on the registered benchmarks' leaderboards
+    for path in (p for p in files if p.suffix == ".yaml"):
+        if not path.is_file():
+            raise EvalResultsError(f"{path}: not a file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise EvalResultsError(f"{path}: cannot be read ({err})") from None
+        entries = _load(text, str(path), EvalResultsError)
+        if not isinstance(entries, list) or not entries:
+            raise EvalResultsError(f"{path}: must be a non-empty list of results ({{dataset: {{id, task_id}}, "
+                                   "value, ...}), as the Hub's eval results schema says")
+        for k, entry in enumerate(entries):
+            key = check_entry(entry, f"{path}: entry {k}")
+            if key in owner:
+                raise EvalResultsError(f"{path}: entry {k}: a second value for dataset {key[0]} task {key[1]} "
+                                       f"(the first: {owner[key]}): one value per task")
+            owner[key] = f"{path.name} entry {k}"
+            ours += [entry["value"]] if any(b.hub_id == key[0] for b in BENCHMARKS.values()) else []
+        found[path.name] = entries
+    if not found:
+        raise EvalResultsError(f"{where}: no .yaml file to publish")
+    if ours and max(ours) <= 1 and max(ours) > 0:  # one low mAP is a method's; every figure at most 1% is not
+        warnings.warn(f"{where}: every value on the benchmarks' leaderboards is at most 1 ({len(ours)} values): they "
+                      "look like fractions, and the leaderboards are in percent", stacklevel=2)
+    return found
+
+
+def check_entry(entry, where: str) -> tuple[str, str]:
+    """Check one result against the Hub's schema; returns its (dataset id, task id)."""
+    if not isinstance(entry, dict):
+        raise EvalResultsError(f"{where}: must be a mapping of {', '.join(RESULT_KEYS)}")
+    dataset = entry.get("dataset")
+    if not isinstance(dataset, dict):
+        raise EvalResultsError(f"{where}: dataset: " + ("missing (required)" if dataset is None else
+                                                       "must be a mapping of id, task_id, revision"))
+    dataset_id = _text(dataset, "id", where, EvalResultsError, "dataset")
+    if not _HUB_ID.match(dataset_id):
+        raise EvalResultsError(f"{where}: dataset.id {dataset_id!r} is not a Hub dataset id (owner/name)")
+    task_id = _text(dataset, "task_id", where, EvalResultsError, "dataset")
+    revision = _text(dataset, "revision", where, EvalResultsError, "dataset", required=False)
+    if revision is not None and not _COMMIT.match(revision):
+        warnings.warn(f"{where}: dataset.revision {revision!r} is not a commit hash: it does not pin the data",
+                      stacklevel=3)
+    value = entry.get("value")
+    if "value" not in entry:
+        raise EvalResultsError(f"{where}: value: missing (required)")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EvalResultsError(f"{where}: value must be a finite number, got {value!r}")
+    facts = next((b for b in BENCHMARKS.values() if b.hub_id == dataset_id), None)
+    if facts and not 0 <= value <= 100:
+        raise EvalResultsError(f"{where}: value {value} is not a percentage (0..100), as {facts.pretty_name}'s "
+                               "leaderboards hold")
+    date = entry.get("date")
+    if isinstance(date, (datetime.date, datetime.datetime)):
+        raise EvalResultsError(f"{where}: date {date} must be a quoted string (YAML read it as a date), e.g. "
+                               f"\"{date.isoformat()}\"")
+    if _text(entry, "date", where, EvalResultsError, required=False) is not None:
+        try:
+            datetime.datetime.fromisoformat(date.replace("Z", "+00:00"))
+        except ValueError:
+            raise EvalResultsError(f"{where}: date {date!r} is not an ISO-8601 date or datetime") from None
+    for key in ("verifyToken", "notes"):
+        _text(entry, key, where, EvalResultsError, required=False)
+    source = entry.get("source")
+    if source is not None:
+        if not isinstance(source, dict):
+            raise EvalResultsError(f"{where}: source must be a mapping of {', '.join(SOURCE_KEYS)}")
+        url = _text(source, "url", where, EvalResultsError, "source")
+        if not re.match(r"^https?://\S+$", url):
+            raise EvalResultsError(f"{where}: source.url {url!r} is not an http(s) link")
+        for key in SOURCE_KEYS[1:]:
+            _text(source, key, where, EvalResultsError, "source", required=False)
+        _unknown(source, SOURCE_KEYS, f"{where}: source")
+    _unknown(dataset, DATASET_KEYS, f"{where}: dataset")
+    _unknown(entry, RESULT_KEYS, where)
+    return dataset_id, task_id
+
+
+def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | None = None) -> list[str]:
+    """What only the Hub can tell, before an upload: the model repo exists, and each dataset is a Benchmark
+    whose eval.yaml defines the results' task ids (at the revision they name, if any). Returns what was checked."""
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    api = HfApi(token=token)
+    if not api.repo_exists(model_repo, repo_type="model"):
+        raise EvalResultsError(f"--model-repo {model_repo}: no such model on the Hub (or your token cannot see it): "
+                               "eval results go to an existing model repo")
+    checks = [f"model {model_repo} exists"]
+    by_dataset: dict[str, list[tuple[str, dict]]] = {}
+    for name, entries in found.items():
+        for k, entry in enumerate(entries):
+            by_dataset.setdefault(entry["dataset"]["id"], []).append((f"{name} entry {k}", entry["dataset"]))
+    for dataset_id, uses in by_dataset.items():
+        try:
+            path = hf_hub_download(dataset_id, EVAL_YAML, repo_type="dataset", token=token)
+        except GatedRepoError:
+            raise EvalResultsError(f"{uses[0][0]}: dataset.id {dataset_id} is gated: accept its terms on the Hub with "
+                                   "this token's account first") from None
+        except RepositoryNotFoundError:
+            raise EvalResultsError(f"{uses[0][0]}: dataset.id {dataset_id}: no such dataset on the Hub") from None
+        except EntryNotFoundError:
+            raise EvalResultsError(f"{uses[0][0]}: dataset.id {dataset_id} has no {EVAL_YAML}: it is not a Hub "
+                                   "Benchmark, and results on it appear on no leaderboard") from None
+        defined = [t["id"] for t in read_eval_yaml(Path(path).read_text(encoding="utf-8"),
+                                                   f"{dataset_id}/{EVAL_YAML}", warn=False)["tasks"]]
+        for where, dataset in uses:
+            if dataset["task_id"] not in defined:
+                raise EvalResultsError(f"{where}: dataset.task_id {dataset['task_id']!r} is not a task of "
+                                       f"{dataset_id} (its {EVAL_YAML}: {', '.join(defined)})")
+            if dataset.get("revision"):
+                try:
+                    api.dataset_info(dataset_id, revision=dataset["revision"])
+                except RevisionNotFoundError:
+                    raise EvalResultsError(f"{where}: dataset.revision {dataset['revision']} is not a commit of "
+                                           f"{dataset_id}") from None
+        checks.append(f"{dataset_id} is a Benchmark defining the {len(uses)} results' tasks")
+    return checks
+
+
+# ---------------------------------------------------------------- YAML
+class _Loader(yaml.SafeLoader):
+    """yaml.safe_load that refuses a key given twice (safe_load keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", key_node.start_mark)
+            seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+        return super().construct_mapping(node, deep)
+
+
+def _load(text: str, where: str, error: type[InputError]):
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        raise error(f"{where}: not valid YAML ({err.problem or err.context}"
+                    + (f", line {mark.line + 1}" if mark else "") + ")") from None
+    except yaml.YAMLError as err:
+        raise error(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+
+
+class _Dumper(yaml.SafeDumper):
+    """yaml.safe_dump with long texts (description, notes) as folded blocks, as the Hub's examples write them."""
+
+
+_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style=">" if len(text) > 80 and "\n" not in text else None))
+
+
+def _dump(doc) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+
+
+def _text(mapping: dict, key: str, where: str, error: type[InputError], at: str = "", required: bool = True):
+    """``mapping[key]`` checked to be a non-empty string (None when absent and not required)."""
+    name = f"{at}.{key}" if at else key
+    if key not in mapping:
+        if required:
+            raise error(f"{where}: {name}: missing (required)")
+        return None
+    value = mapping[key]
+    if not isinstance(value, str) or not value.strip():
+        raise error(f"{where}: {name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _unknown(mapping: dict, known: tuple[str, ...], where: str) -> None:
+    extra = [str(k) for k in mapping if k not in known]
+    if extra:
+        warnings.warn(f"{where}: unknown keys {extra} (the Hub's specification has {', '.join(known)})", stacklevel=3)

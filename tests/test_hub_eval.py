@@ -1,0 +1,482 @@
+"""PROxford / PRParis as Hub Benchmarks (https://huggingface.co/docs/hub/eval-results): eval.yaml from the registry
+in every real build, checked by `pixret push dataset`; `pixret evaluate --eval-results` writing .eval_results/*.yaml;
+`pixret push results` checking and uploading them; a round trip against ../shared/tools/hubemu."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from datasets import load_dataset
+from huggingface_hub import DatasetCard, parse_eval_result_entries
+
+from pixret import __version__, hub_eval, synthetic
+from pixret.build import build
+from pixret.cli import main
+from pixret.metric import benchmarks
+from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+
+pytestmark = pytest.mark.xdist_group("hub_eval")  # one worker: the module's build is made once
+TOY, TOY_QUERIES = "pixtoy", 6  # a tiny world registered as a benchmark: its builds are "real", with an eval.yaml
+# 6 queries: names of its own, so that the session's 4-query tiny_dataset stays custom data while it is registered
+REGISTER = f"benchmarks.register(synthetic.tiny_benchmark({TOY!r}, gnd=synthetic.tiny_gnd({TOY_QUERIES})))"
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A real build of a registered benchmark, ground-truth predictions, and shuffled ranks (mAP below 100)."""
+    gnd = synthetic.tiny_gnd(TOY_QUERIES)
+    benchmarks.register(synthetic.tiny_benchmark(TOY, gnd=gnd))
+    try:
+        base = tmp_path_factory.mktemp("toy")
+        synthetic.write_tiny_release(base / "release", benchmark=TOY, gnd=gnd)
+        report = build(TOY, base / "release", base / "out")
+        medium = load_dataset(str(base / "out"), "pairs", split="medium")
+        predictions = [{"query_id": r["query_id"], "index_id": r["index_id"], "segmentation": r["mask"]}
+                       for r in medium if r["mask"] is not None]
+        (base / "preds.json").write_text(json.dumps(predictions))
+        tiny_positive = synthetic.tiny_gnd()["gnd"][0]["easy"][0]  # a prediction for the 4-query tiny_dataset
+        (base / "tiny.json").write_text(json.dumps([{"query_id": 0, "index_id": tiny_positive, "bbox": [0, 0, 9, 9]}]))
+        ranks = np.stack([np.random.default_rng(q).permutation(12) for q in range(TOY_QUERIES)])
+        np.save(base / "ranks.npy", ranks)
+        distractor_ids = 12 + np.arange(8) * 1000  # ids after the index: R1M distractors interleaved
+        np.save(base / "ranks_r1m.npy", np.stack([np.insert(row, [1, 3, 5, 7, 9, 11, 11, 12], distractor_ids)
+                                                  for row in ranks]))
+        for name, says in (("relisted", {**report, "benchmark": None, "notes": ["its lists differ"]}),
+                           ("unreported", None)):  # copies whose build report says otherwise, or nothing
+            shutil.copytree(base / "out", base / name)
+            (base / name / "build_report.json").unlink()
+            if says:
+                (base / name / "build_report.json").write_text(json.dumps(says))
+        yield {"out": base / "out", "report": report, "preds": base / "preds.json", "ranks": base / "ranks.npy",
+               "ranks_r1m": base / "ranks_r1m.npy", "base": base}
+    finally:
+        benchmarks.unregister(TOY)
+
+
+def _card_configs(folder: Path) -> tuple[dict, str]:
+    configs = DatasetCard.load(folder / "README.md").data.configs
+    return ({c["config_name"]: [f["split"] for f in c["data_files"]] for c in configs},
+            next(c["config_name"] for c in configs if c.get("default")))
+
+
+def _one_line_error(captured, pattern: str) -> None:
+    err = captured.err.strip().splitlines()
+    assert err and err[-1].startswith("error: ") and "Traceback" not in captured.err, captured.err
+    assert not any(line.startswith("error: ") for line in err[:-1]), captured.err
+    assert re.search(pattern, err[-1]), err[-1]
+
+
+# ---------------------------------------------------------------- eval.yaml
+@pytest.mark.parametrize("benchmark", ["proxford", "prparis"])
+def test_eval_yaml_of_each_benchmark_follows_the_docs(benchmark, tiny_dataset, tmp_path):
+    facts = BENCHMARKS[benchmark]
+    doc = hub_eval.eval_yaml(benchmark, facts.hub_id)
+    assert list(doc) == ["name", "description", "evaluation_framework", "tasks"]  # the spec's fields, no other
+    assert doc["name"] == facts.pretty_name and doc["evaluation_framework"] == "pixret"
+    assert f"{facts.num_queries} queries" in doc["description"] and f"{facts.index_size:,} index" in doc["description"]
+    assert f"pixret evaluate --dataset {facts.hub_id}" in doc["description"]
+    assert "pixret push results DIR --model-repo" in doc["description"]
+    ids = [t["id"] for t in doc["tasks"]]
+    assert ids == ["medium_map_det", "hard_map_det", "medium_map_det_r1m", "hard_map_det_r1m", "medium_miou_det",
+                   "medium_miou_seg", "hard_miou_det", "hard_miou_seg"]
+    assert all(t == {"id": t["id"], "config": "pairs", "split": t["id"].split("_")[0]} for t in doc["tasks"])
+    path = tmp_path / "eval.yaml"
+    path.write_text(hub_eval._dump(doc))
+    assert yaml.safe_load(path.read_text()) == doc
+    # every build has the same configs and splits: the tiny build's card is the one to check against
+    assert hub_eval.check_eval_yaml(path, *_card_configs(tiny_dataset["out"])).startswith("eval.yaml: 8 tasks")
+
+
+def test_a_real_build_has_eval_yaml_and_push_checks_it(toy, tiny_dataset, tmp_path, capsys):
+    assert not (tiny_dataset["out"] / "eval.yaml").exists()  # custom data: not a benchmark, no leaderboard
+    text = (toy["out"] / "eval.yaml").read_text()
+    assert text.startswith("# PRPixtoy as a Hub Benchmark: https://huggingface.co/docs/hub/eval-results")
+    doc = yaml.safe_load(text)
+    assert doc == hub_eval.eval_yaml(TOY, f"pixret/{TOY}")
+    assert main(["push", "dataset", str(toy["out"]), "--repo-id", f"pixret/{TOY}", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in captured.out
+    assert re.search(r"^  eval.yaml  \d", captured.out, re.M) and "warning" not in captured.err
+
+    # a real build without eval.yaml is legal but would be no Benchmark: a warning says so
+    folder = tmp_path / "old"
+    shutil.copytree(toy["out"], folder)
+    (folder / "eval.yaml").unlink()
+    assert main(["push", "dataset", str(folder), "--repo-id", f"pixret/{TOY}", "--dry-run"]) == 0
+    assert f"warning: {folder} has no eval.yaml: the dataset will not be a Hub Benchmark" in capsys.readouterr().err
+
+    # custom data with an eval.yaml of its own: a warning; the synthetic demo: refused
+    folder = tmp_path / "custom"
+    shutil.copytree(tiny_dataset["out"], folder)
+    (folder / "eval.yaml").write_text(text)
+    assert main(["push", "dataset", str(folder), "--repo-id", "me/custom-demo", "--dry-run"]) == 0
+    assert "is not one of the benchmarks (custom data): its eval.yaml registers it" in capsys.readouterr().err
+    report = json.loads((folder / "build_report.json").read_text())
+    (folder / "build_report.json").write_text(json.dumps({**report, "synthetic": True}))
+    assert main(["push", "dataset", str(folder), "--repo-id", "me/custom-demo", "--dry-run"]) == 1
+    _one_line_error(capsys.readouterr(), r"eval.yaml: a synthetic demo is not a benchmark: remove eval.yaml")
+
+
+def _edit(doc_change=None, text_change=None):
+    def edit(text: str) -> str:
+        if doc_change:
+            doc = yaml.safe_load(text)
+            doc_change(doc)
+            text = yaml.safe_dump(doc, sort_keys=False)
+        return text_change(text) if text_change else text
+    return edit
+
+
+def _set(path, value):
+    def change(doc):
+        *parents, last = path
+        target = doc
+        for key in parents:
+            target = target[key]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return change
+
+
+BAD_EVAL_YAML = [
+    ("not YAML", _edit(text_change=lambda t: t + "tasks: [unclosed\n"), r"eval.yaml: not valid YAML \(.*line \d+\)"),
+    ("key twice", _edit(text_change=lambda t: t + "name: again\n"),
+     r"eval.yaml: not valid YAML \(key 'name' given twice"),
+    ("not a mapping", _edit(text_change=lambda t: "- name: x\n"), "eval.yaml: must be a mapping of name, description"),
+    ("no name", _edit(_set(["name"], KeyError)), r"eval.yaml: name: missing \(required\)"),
+    ("framework number", _edit(_set(["evaluation_framework"], 3)),
+     "eval.yaml: evaluation_framework must be a non-empty"),
+    ("no tasks", _edit(_set(["tasks"], KeyError)), r"eval.yaml: tasks: missing \(required\)"),
+    ("tasks empty", _edit(_set(["tasks"], [])), "eval.yaml: tasks: must be a non-empty list"),
+    ("task a string", _edit(_set(["tasks", 2], "medium")), r"eval.yaml: tasks\[2\]: must be a mapping of id, config"),
+    ("task id number", _edit(_set(["tasks", 0, "id"], 3)), r"eval.yaml: tasks\[0\].id must be a non-empty string"),
+    ("task id missing", _edit(_set(["tasks", 1, "id"], KeyError)), r"eval.yaml: tasks\[1\].id: missing \(required\)"),
+    ("task ids repeat", _edit(_set(["tasks", 1, "id"], "medium_map_det")),
+     r"eval.yaml: tasks\[1\].id 'medium_map_det' repeats tasks\[0\].id: task ids are unique"),
+    ("unknown config", _edit(_set(["tasks", 0, "config"], "pair")),
+     r"eval.yaml: tasks\[0\].config 'pair' is not a config of the dataset card \(index, pairs, queries\)"),
+    ("unknown split", _edit(_set(["tasks", 3, "split"], "validation")),
+     r"eval.yaml: tasks\[3\].split 'validation' is not a split of config 'pairs' \(easy, medium, hard\)"),
+    ("the default split", _edit(_set(["tasks", 0, "split"], KeyError)),
+     r"eval.yaml: tasks\[0\].split 'test' \(the default\) is not a split of config 'pairs'"),
+]
+
+
+@pytest.mark.parametrize("name, edit, message", BAD_EVAL_YAML, ids=[c[0] for c in BAD_EVAL_YAML])
+def test_push_dataset_names_the_field_of_a_bad_eval_yaml(toy, tmp_path, capsys, name, edit, message):
+    folder = tmp_path / "ds"
+    shutil.copytree(toy["out"], folder)
+    (folder / "eval.yaml").write_text(edit((folder / "eval.yaml").read_text()))
+    assert main(["push", "dataset", str(folder), "--repo-id", f"pixret/{TOY}", "--dry-run"]) == 1
+    captured = capsys.readouterr()
+    _one_line_error(captured, message)
+    assert "would upload" not in captured.out and "load_dataset" not in captured.out  # before the slow checks
+
+
+def test_eval_yaml_warnings(toy, tmp_path):
+    doc = yaml.safe_load((toy["out"] / "eval.yaml").read_text())
+    tasks = [{**doc["tasks"][0], "solvers": []}, {"id": "mine", "config": "pairs", "split": "easy"}, *doc["tasks"][2:]]
+    path = tmp_path / "eval.yaml"
+    path.write_text(hub_eval._dump({**doc, "evaluation_framework": "other", "leaderboard": True, "tasks": tasks}))
+    with pytest.warns(UserWarning) as caught:
+        hub_eval.check_eval_yaml(path, *_card_configs(toy["out"]), TOY)
+    said = [str(w.message) for w in caught]
+    assert said == [
+        f"{path}: tasks[0]: unknown keys ['solvers'] (the Hub's specification has id, config, split)",
+        f"{path}: unknown keys ['leaderboard'] (the Hub's specification has name, description, evaluation_framework, "
+        "tasks)",
+        f"{path}: evaluation_framework 'other': pixret datasets are scored by 'pixret'",
+        f"{path}: its tasks differ from PRPixtoy's leaderboards; missing ['hard_map_det']; not pixret's ['mine'] "
+        "(pixret build writes them all)"]
+    # solvers are documented for inspect-ai's tasks; another dataset's eval.yaml read for its task ids says nothing
+    text = hub_eval._dump({**doc, "evaluation_framework": "inspect-ai", "tasks": tasks})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hub_eval.read_eval_yaml(text, "eval.yaml")
+        hub_eval.read_eval_yaml(hub_eval._dump({**doc, "x": 1}), "eval.yaml", warn=False)
+
+
+# ---------------------------------------------------------------- pixret evaluate --eval-results
+def _evaluate(toy, *extra) -> int:
+    return main(["evaluate", "--dataset", str(toy["out"]), "--predictions", str(toy["preds"]), *extra])
+
+
+def _written(folder: Path) -> dict:
+    """{task id: the one entry}, parsed with huggingface_hub's own reader of the format."""
+    out = {}
+    for path in sorted((folder / ".eval_results").glob("*.yaml")):
+        entries = parse_eval_result_entries(yaml.safe_load(path.read_text()))
+        assert len(entries) == 1 and path.name == f"pixret--{TOY}--{entries[0].task_id}.yaml"
+        out[entries[0].task_id] = entries[0]
+    return out
+
+
+def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
+    folder = tmp_path / "my-model"
+    assert _evaluate(toy, "--ranks", str(toy["ranks"]), "--format", "json", "--eval-results", str(folder)) == 0
+    captured = capsys.readouterr()
+    figures = json.loads(captured.out)
+    written = _written(folder)
+    assert sorted(written) == sorted(["medium_map_det", "hard_map_det", "medium_miou_det", "medium_miou_seg",
+                                      "hard_miou_det", "hard_miou_seg"])
+    for task_id, entry in written.items():
+        protocol, figure = task_id.split("_", 1)
+        assert entry.value == round(100 * figures[protocol][figure], 2)  # percent, as the paper's tables
+        assert entry.dataset_id == f"pixret/{TOY}" and entry.dataset_revision is None  # a local build: no commit
+        assert entry.source_url is None and entry.verify_token is None
+        age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(
+            entry.date.replace("Z", "+00:00"))
+        assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=5)
+        assert entry.notes.startswith(f"pixret {__version__}, the official evaluation (= the authors' released code),"
+                                      f" all {TOY_QUERIES} queries; data: a local build (built by pixret ")
+        assert toy["report"]["sources"][0]["sha256"][:12] in entry.notes
+        assert f"wrote {folder / '.eval_results' / f'pixret--{TOY}--{task_id}.yaml'}" in captured.err
+    assert 0 < written["hard_map_det"].value < 100 and written["medium_miou_seg"].value == 100.0
+    text = (folder / ".eval_results" / f"pixret--{TOY}--medium_map_det.yaml").read_text()
+    assert text.startswith("# PRPixtoy medium: pixel mAP@50:5:95 (detection IoU), percent\n")
+    assert re.search(r"^  date: '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'$", text, re.M)  # a quoted string, as the spec asks
+    assert sum(map(len, hub_eval.read_eval_results(folder).values())) == 6
+
+    # the same model with the R1M distractors: the _r1m tasks, and the files of the run above are pointed out
+    assert _evaluate(toy, "--ranks", str(toy["ranks_r1m"]), "--distractors", str(R1M_DISTRACTORS), "--format",
+                     "json", "--eval-results", str(folder)) == 0
+    captured = capsys.readouterr()
+    r1m = _written(folder)
+    assert r1m["medium_map_det_r1m"].value == round(100 * json.loads(captured.out)["medium"]["map_det"], 2)
+    assert r1m["medium_map_det_r1m"].value < written["medium_map_det"].value  # the distractors cost something
+    assert "R1M distractors" in r1m["hard_map_det_r1m"].notes and "R1M" not in r1m["hard_miou_det"].notes
+    assert (f"also holds pixret--{TOY}--hard_map_det.yaml, pixret--{TOY}--medium_map_det.yaml, from an earlier "
+            "evaluation: `pixret push results` publishes every file there") in captured.err
+
+    # without ranks there is no pixel mAP to publish; a box-only method has no mask IoU
+    boxes = [{k: p[k] for k in ("query_id", "index_id")} | {"bbox": [0, 0, 20, 20]}
+             for p in json.loads(toy["preds"].read_text())]
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    assert main(["evaluate", "--dataset", str(toy["out"]), "--predictions", str(tmp_path / "boxes.json"),
+                 "--eval-results", str(tmp_path / "boxes")]) == 0
+    assert sorted(_written(tmp_path / "boxes")) == ["hard_miou_det", "medium_miou_det"]
+
+
+BAD_EVALUATIONS = [
+    ("custom data", lambda t, tiny: ["--dataset", str(tiny), "--predictions", str(t / "tiny.json"),
+                                  "--eval-results", str(t / "m")],
+     r"--eval-results: .* is not one of the benchmarks \(custom data by its query names\): it has no leaderboard"),
+    ("lists differ", lambda t, tiny: ["--dataset", str(t / "relisted"), "--eval-results", str(t / "m")],
+     r"relisted has PRPixtoy's queries but its build report says it is not the benchmark \(its lists differ\)"),
+    ("no build report", lambda t, tiny: ["--dataset", str(t / "unreported"), "--eval-results", str(t / "m")],
+     r"unreported has no build report: nothing says which data it is built from"),
+    ("a subset", lambda t, tiny: ["--queries", "0", "1", "--eval-results", str(t / "m")],
+     r"figures over a subset of the queries \(--queries\) are not the benchmark's figures"),
+    ("unofficial", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--unofficial", "--eval-results", str(t / "m")],
+     "--unofficial changes pixel mAP's denominator"),
+    ("other distractors", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--distractors", "5", "--eval-results",
+                                        str(t / "m")], r"--distractors 5 is not R1M \(1001001\)"),
+    ("easy only", lambda t, tiny: ["--protocols", "easy", "--eval-results", str(t / "m")],
+     r"no leaderboard figure among these results: the tasks are medium_map_det, .* \(--protocols medium hard"),
+    ("a file", lambda t, tiny: ["--eval-results", str(t / "preds.json")], "preds.json exists and is not a folder"),
+    ("inside the dataset", lambda t, tiny: ["--eval-results", str(t / "out" / "m")],
+     "--eval-results .* is inside the input"),
+]
+
+
+@pytest.mark.parametrize("name, argv, message", BAD_EVALUATIONS, ids=[c[0] for c in BAD_EVALUATIONS])
+def test_evaluate_refuses_what_is_no_leaderboard_figure(toy, tiny_dataset, capsys, name, argv, message):
+    assert _evaluate(toy, *argv(toy["base"], tiny_dataset["out"])) == 1
+    captured = capsys.readouterr()
+    _one_line_error(captured, message)
+    assert not (toy["base"] / "m").exists() and not (toy["out"] / "m").exists() and captured.out == ""
+
+
+# ---------------------------------------------------------------- pixret push results: the files
+GOOD = {"dataset": {"id": "pixret/proxford", "task_id": "medium_map_det"}, "value": 33.5,
+        "date": "2026-01-15T10:30:00Z", "source": {"url": "https://example.org/logs", "name": "logs"}, "notes": "x"}
+
+
+def _with(change) -> dict:
+    entry = json.loads(json.dumps(GOOD))
+    change(entry)
+    return entry
+
+
+def _files(*entries, name="a.yaml", text=None):
+    return {name: text if text is not None else yaml.safe_dump(list(entries), sort_keys=False)}
+
+
+BAD_RESULTS = [
+    ("value missing", _files(_with(lambda e: e.pop("value"))), r"a.yaml: entry 0: value: missing \(required\)"),
+    ("value a string", _files(_with(lambda e: e.update(value="33.5"))),
+     "entry 0: value must be a finite number, got '33.5'"),
+    ("value a bool", _files(_with(lambda e: e.update(value=True))), "entry 0: value must be a finite number, got True"),
+    ("value nan", _files(text="- dataset: {id: a/b, task_id: t}\n  value: .nan\n"),
+     "value must be a finite number, got nan"),
+    ("value not percent", _files(_with(lambda e: e.update(value=133.5))),
+     r"value 133.5 is not a percentage \(0..100\), as PROxford's leaderboards hold"),
+    ("date unquoted", _files(text="- dataset: {id: a/b, task_id: t}\n  value: 1\n  date: 2025-01-15\n"),
+     r"entry 0: date 2025-01-15 must be a quoted string \(YAML read it as a date\), e.g. \"2025-01-15\""),
+    ("date not ISO", _files(_with(lambda e: e.update(date="yesterday"))), "date 'yesterday' is not an ISO-8601 date"),
+    ("no dataset", _files(_with(lambda e: e.pop("dataset"))), r"entry 0: dataset: missing \(required\)"),
+    ("dataset id no owner", _files(_with(lambda e: e["dataset"].update(id="proxford"))),
+     r"dataset.id 'proxford' is not a Hub dataset id \(owner/name\)"),
+    ("no task id", _files(_with(lambda e: e["dataset"].pop("task_id"))), r"entry 0: dataset.task_id: missing"),
+    ("source without url", _files(_with(lambda e: e["source"].pop("url"))), r"entry 0: source.url: missing"),
+    ("source url not http", _files(_with(lambda e: e["source"].update(url="logs/run1"))),
+     r"source.url 'logs/run1' is not an http\(s\) link"),
+    ("notes a list", _files(_with(lambda e: e.update(notes=["a"]))), r"notes must be a non-empty string, got \['a'\]"),
+    ("second entry", _files(GOOD, "medium"), "a.yaml: entry 1: must be a mapping of dataset, value"),
+    ("not a list", _files(text=yaml.safe_dump(GOOD)), "a.yaml: must be a non-empty list of results"),
+    ("empty", _files(text="[]\n"), "a.yaml: must be a non-empty list of results"),
+    ("key twice", _files(text="- value: 1\n  value: 2\n"),
+     r"a.yaml: not valid YAML \(key 'value' given twice, line 2\)"),
+    ("not YAML", _files(text="- {dataset: \n"), r"a.yaml: not valid YAML \("),
+    ("two values of a task", {**_files(GOOD), **_files(_with(lambda e: e.update(value=40.0)), name="b.yaml")},
+     r"b.yaml: entry 0: a second value for dataset pixret/proxford task medium_map_det \(the first: a.yaml entry 0\)"),
+    (".yml", _files(GOOD, name="a.yml"), r"a.yml: the Hub reads .eval_results/\*.yaml; rename to .yaml"),
+]
+
+
+def _results_dir(tmp_path, files: dict, inside=".eval_results") -> Path:
+    folder = tmp_path / "model"
+    (folder / inside).mkdir(parents=True)
+    for name, text in files.items():
+        (folder / inside / name).write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("name, files, message", BAD_RESULTS, ids=[c[0] for c in BAD_RESULTS])
+def test_push_results_names_the_field_of_a_bad_file(tmp_path, capsys, monkeypatch, name, files, message):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = _results_dir(tmp_path, files)
+    assert main(["push", "results", str(folder), "--model-repo", "me/matcher", "--dry-run"]) == 1
+    captured = capsys.readouterr()
+    _one_line_error(captured, re.escape(str(folder / ".eval_results")) + ".*" + message)
+    assert "would upload" not in captured.out
+
+
+BAD_PUSH = [
+    ("no model repo", ["push", "results", "{dir}"], "push results: name the model with --model-repo OWNER/MODEL$"),
+    ("repo id", ["push", "results", "{dir}", "--repo-id", "a/b"], r"--model-repo OWNER/MODEL \(--repo-id is for"),
+    ("model repo id", ["push", "results", "{dir}", "--model-repo", "a/b/c"], "--model-repo 'a/b/c'"),
+    ("no folder", ["push", "results", "--model-repo", "a/b"], "push results: name the folder holding .eval_results/"),
+    ("dataset with model", ["push", "dataset", "{dir}", "--repo-id", "a/b", "--model-repo", "c/d"],
+     "push dataset: --model-repo and --create-pr are for push results"),
+    ("dataset without repo", ["push", "dataset", "{dir}"], "push dataset: --repo-id is required"),
+    ("no .eval_results", ["push", "results", "{dir}/.eval_results", "--model-repo", "a/b"],
+     r"\.eval_results: no \.eval_results/ folder .*; it holds a.yaml directly: pass the folder above"),
+]
+
+
+@pytest.mark.parametrize("name, argv, message", BAD_PUSH, ids=[c[0] for c in BAD_PUSH])
+def test_push_results_usage_errors(tmp_path, capsys, monkeypatch, name, argv, message):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = _results_dir(tmp_path, _files(GOOD))
+    assert main([a.replace("{dir}", str(folder)) for a in argv] + ["--dry-run"]) == 1
+    _one_line_error(capsys.readouterr(), message)
+
+
+def test_push_results_dry_run_and_warnings(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    fraction = _with(lambda e: (e.update(value=0.335, verifyToken="t", extra=1), e["dataset"].update(revision="main")))
+    folder = _results_dir(tmp_path, {**_files(_with(lambda e: e.update(value=0.9))), **_files(fraction, name="b.yaml"),
+                                     "notes.txt": "x"})
+    (folder / ".eval_results" / "b.yaml").write_text((folder / ".eval_results" / "b.yaml").read_text().replace(
+        "medium_map_det", "hard_map_det"))
+    assert main(["push", "results", str(folder), "--model-repo", "me/matcher", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "ok: 2 eval results files, 2 results: the Hub's schema, one value per dataset task" in captured.out
+    assert "would upload 2 files (0.0 MB) to model me/matcher:\n  .eval_results/a.yaml  " in captured.out
+    where = folder / ".eval_results"
+    for said in (f"{where}: notes.txt are not .yaml files: not uploaded",
+                 f"{where}: every value on the benchmarks' leaderboards is at most 1 (2 values): they look like "
+                 "fractions, and the leaderboards are in percent",
+                 f"{where / 'b.yaml'}: entry 0: dataset.revision 'main' is not a commit hash",
+                 f"{where / 'b.yaml'}: entry 0: unknown keys ['extra']"):
+        assert said in captured.err, captured.err
+    assert "not checked in a dry run: that the model exists and the datasets' eval.yaml define" in captured.out
+
+
+# ---------------------------------------------------------------- against the Hub emulator
+def _process(hub, hf_home, args, ok=True) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, env=hub.env(hf_home), capture_output=True, text=True, timeout=300)
+    assert (result.returncode == 0) == ok, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def _python(hub, hf_home, code, ok=True) -> subprocess.CompletedProcess:
+    return _process(hub, hf_home, [sys.executable, "-c", textwrap.dedent(code)], ok)
+
+
+def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
+    folder, wrong = tmp_path / "matcher", tmp_path / "wrong"
+    # a dataset that is a Benchmark (its eval.yaml checked and uploaded), a model; then, in a process with an empty
+    # HF_HOME, the model evaluated on the dataset by hub id, and its results pushed
+    done = _python(hub, tmp_path / "hf-eval", f"""
+        import json, shutil, sys
+        from pixret import synthetic
+        from pixret.metric import benchmarks
+        {REGISTER}
+        from huggingface_hub import HfApi
+        from pixret.cli import main
+        assert main(["push", "dataset", {str(toy["out"])!r}, "--repo-id", "pixret/{TOY}"]) == 0
+        HfApi().create_repo("someone/pixel-matcher")
+        evaluate = ["evaluate", "--dataset", "hub:pixret/{TOY}", "--predictions", {str(toy["preds"])!r}]
+        assert main(evaluate + ["--ranks", {str(toy["ranks"])!r}, "--format", "json", "--eval-results",
+                                {str(folder)!r}]) == 0
+        assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/pixel-matcher"]) == 0
+        print("SHA", HfApi().dataset_info("pixret/{TOY}").sha)
+        assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/no-such-model"]) == 1
+        shutil.copytree({str(folder)!r}, {str(wrong)!r})
+        path = {str(wrong / ".eval_results" / f"pixret--{TOY}--hard_miou_det.yaml")!r}
+        text = open(path).read().replace("task_id: hard_miou_det", "task_id: hard_miou")
+        open(path, "w").write(text)
+        assert main(["push", "results", {str(wrong)!r}, "--model-repo", "someone/pixel-matcher"]) == 1
+    """)
+    out, err = done.stdout, done.stderr
+    commit = re.search(r"^SHA ([0-9a-f]{40})$", out, re.M).group(1)
+    assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in out
+    assert "ok: model someone/pixel-matcher exists" in out
+    assert f"ok: pixret/{TOY} is a Benchmark defining the 6 results' tasks" in out
+    assert "uploading 6 files (0.0 MB) to model someone/pixel-matcher as hubemu:" in out
+    assert "error: --model-repo someone/no-such-model: no such model on the Hub" in err
+    assert (f"pixret--{TOY}--hard_miou_det.yaml entry 0: dataset.task_id 'hard_miou' is not a task of pixret/{TOY} "
+            "(its eval.yaml: medium_map_det, hard_map_det, medium_map_det_r1m") in err
+    figures = json.loads(out[out.index("{"):out.index("\n}") + 2])
+
+    # read back by hub id, in a fresh process with a fresh HF_HOME, with huggingface_hub's own reader
+    out = _python(hub, tmp_path / "hf-fresh", """
+        import json, yaml
+        from huggingface_hub import HfApi, hf_hub_download, parse_eval_result_entries
+        files = [f for f in HfApi().list_repo_files("someone/pixel-matcher") if f.startswith(".eval_results/")]
+        entries = [e for f in files for e in parse_eval_result_entries(
+            yaml.safe_load(open(hf_hub_download("someone/pixel-matcher", f)).read()))]
+        print(json.dumps([{"file": f, **vars(e)} for f, e in zip(files, entries)]))
+    """).stdout
+    entries = {e["task_id"]: e for e in json.loads(out)}
+    assert sorted(entries) == sorted(["medium_map_det", "hard_map_det", "medium_miou_det", "medium_miou_seg",
+                                      "hard_miou_det", "hard_miou_seg"])
+    for task_id, entry in entries.items():
+        protocol, figure = task_id.split("_", 1)
+        assert entry["file"] == f".eval_results/pixret--{TOY}--{task_id}.yaml"
+        assert entry["dataset_id"] == f"pixret/{TOY}" and entry["dataset_revision"] == commit  # the commit it loaded
+        assert entry["value"] == round(100 * figures[protocol][figure], 2)
+        assert entry["notes"].endswith(f"data: pixret/{TOY} at commit {commit}")
+
+    # pull requests: the emulator has none, and the command says so in one line
+    done = _process(hub, tmp_path / "hf-pr", ["pixret", "push", "results", str(folder), "--model-repo",
+                                              "someone/pixel-matcher", "--create-pr"], ok=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == ("error: cannot open a pull request on model someone/pixel-matcher: the Hub answered 400: "
+                           "hubemu: pull requests are not emulated\n")
+    assert "uploading 6 files (0.0 MB) to model someone/pixel-matcher in a pull request as hubemu:" in done.stdout
