@@ -5,7 +5,8 @@
 
 DATASET is a built dataset folder or a Hub id (pixret/proxford). Predictions: a
 COCO-results-style JSON list of {query_id, index_id, segmentation (RLE) and/or bbox}
-or Parquet with those columns. Ranks: .npy of index ids, (num_queries, K) or
+or Parquet with those columns, or the authors' matching_result .npy
+(``pixret.metric.authors``). Ranks: .npy of index ids, (num_queries, K) or
 revisitop's (K, num_queries). Prints the paper-style row per protocol: mean mIoU
 (D/S), pixel mAP@50:5:95 (det/seg), image mAP and mP@1/5/10. The benchmark is
 established from the dataset's query names (``--benchmark`` only checks it).
@@ -25,6 +26,8 @@ from pixret.dataset import looks_local, open_dataset
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
 from pixret.metric.analysis import TOP_K, breakdowns
+from pixret.metric import authors
+from pixret.progress import bar
 from pixret.metric.tables import breakdown_table, compare, results_json, results_table
 from pixret.outputs import check_apart, write_files, write_text
 
@@ -34,7 +37,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True,
                         help="built dataset folder or Hub id (owner/name; hub:owner/name where a folder owner/ "
                              "is here)")
-    parser.add_argument("--predictions", required=True, type=Path, help=".json (COCO results style) or .parquet")
+    parser.add_argument("--predictions", required=True, type=Path,
+                        help=".json (COCO results style) or .parquet; or the authors' matching_result/<benchmark>.npy")
+    parser.add_argument("--predictions-format", choices=authors.PREDICTION_FORMATS,
+                        help="pixret (.json / .parquet) or authors (their matching result); default: .npy is authors")
+    parser.add_argument("--points-order", choices=authors.POINT_ORDERS,
+                        help="authors' format: the points are (x, y) (default) or their older (row, col)")
     parser.add_argument("--ranks", type=Path, help=".npy of index ids per query, best first")
     parser.add_argument("--ranks-layout", choices=["queries-first", "revisitop"],
                         help="(num_queries, K) or revisitop's (K, num_queries); needed only when ambiguous")
@@ -56,11 +64,15 @@ def add_arguments(parser) -> None:
 
 
 def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
-                   ranks_layout=None, distractors: int = 0, queries=None, official: bool = True):
+                   ranks_layout=None, distractors: int = 0, queries=None, official: bool = True,
+                   predictions_format=None, points_order=None):
     """({protocol: metric results}, the opened dataset) for result files."""
+    fmt = authors.predictions_format(predictions, predictions_format)
+    if points_order is not None and fmt != "authors":
+        raise UserError("--points-order describes the authors' matching result (.npy): pixret predictions have masks")
     data = open_dataset(dataset)
     options = data.metric_options(benchmark)
-    by_pair = read_predictions(predictions, len(data.query_names), data.index_sizes)
+    by_pair = read_predictions(predictions, len(data.query_names), data.index_sizes) if fmt == "pixret" else None
     rank_array = None if ranks is None else read_ranks(ranks, len(data.query_names), ranks_layout)
     if distractors and rank_array is None:
         raise UserError("--distractors describes the ranks: pass --ranks too")
@@ -70,6 +82,11 @@ def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "
         if outside:
             raise UserError(f"--queries: queries must be query ids 0..{len(data.query_names) - 1}, got {outside}")
         splits = {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
+    if fmt == "authors":  # every entry is checked; the scored pairs (the positives) are rasterised
+        scored = {(q, i) for split in splits.values()
+                  for q, i, positive in zip(split["query_id"], split["index_id"], split["positive"]) if positive}
+        by_pair = authors.read_matching_result(predictions, len(data.query_names), data.index_sizes,
+                                               points_order or "xy", scored, data.benchmark, bar)
     results = score_protocols(splits, by_pair, rank_array, distractors=distractors, queries=queries,
                               official=official, **options)
     return results, data
@@ -115,9 +132,10 @@ def run(args) -> int:
         if args.plots.exists() and not args.plots.is_dir():
             raise UserError(f"--plots {args.plots} exists and is not a folder")
         check_apart(args.plots, inputs, "--plots")
-    name = args.name or args.predictions.stem
+    name = args.name or authors.method_name(args.predictions)
     results, data = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
-                                   args.ranks_layout, args.distractors, args.queries, not args.unofficial)
+                                   args.ranks_layout, args.distractors, args.queries, not args.unofficial,
+                                   args.predictions_format, args.points_order)
     if args.format == "json":
         print(results_json(results))
     else:
