@@ -316,6 +316,8 @@ BAD_ENTRIES = [
     ("points None", {"qimlist_0_imlist_1": None}, r"'qimlist_0_imlist_1': expected an N x 2 list .*got NoneType"),
     ("points string", {"qimlist_0_imlist_1": "5,5"}, r"expected an N x 2 list or array of points, got str"),
     ("points number", {"qimlist_0_imlist_1": 3.0}, r"expected an N x 2 list or array of points, got float"),
+    ("points 0-d array", {"qimlist_0_imlist_1": np.array(2.0)}, r"got a 0-d array$"),
+    ("points a set", {"qimlist_0_imlist_1": {(1, 2), (3, 4), (5, 6)}}, r"got set"),
     ("ragged", {"qimlist_0_imlist_1": [[1, 2], [3], [4, 5]]}, r"rows of different lengths"),
     ("three columns", {"qimlist_0_imlist_1": [[1, 2, 1], [3, 4, 1], [5, 1, 1]]}, r"got shape \(3, 3\)$"),
     ("transposed", {"qimlist_0_imlist_1": np.array(SQUARE).T}, r"got shape \(2, 4\) \(2 x N: transpose it\)"),

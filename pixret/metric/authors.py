@@ -80,16 +80,34 @@ def read_matching_result(path, num_queries: int, index_sizes, points_order: str 
         raise AuthorsFormatError(f"{path}: holds no entries (an empty file would score 0 everywhere)")
     _check_name(path, benchmark)
     wanted = None if pairs is None else set(pairs)
-    out, read = {}, []  # read: (key, pair, points) of every entry with points
+    out, keys, pairs_read, arrays = {}, [], [], []  # the entries with points: their keys, pairs, points
     for key, value in (progress or _quiet)(data.items(), total=len(data), desc=f"reading {path.name}"):
         pair = _pair(key, path, num_queries, len(index_sizes))
-        points = _points(value, f"{path}: entry {key!r}")
-        if points is not None:
-            points = points[:, ::-1] if points_order == "rowcol" else points
-            read.append((key, pair, points))
+        points = _points(value, path, key)
         if wanted is None or pair in wanted:
-            out[pair] = None if points is None else polygon_prediction(points, *index_sizes[pair[1]])
-    _warn_suspicious(read, index_sizes, points_order, out)
+            out[pair] = None  # filled below when it has points
+        if points is not None:
+            keys.append(key)
+            pairs_read.append(pair)
+            arrays.append(points)
+    if not arrays:
+        return out
+    # the coordinates of every entry in one array: checked, and each entry's extent, in a few passes
+    counts = np.fromiter(map(len, arrays), np.int64, len(arrays))
+    starts = np.cumsum(counts) - counts
+    stacked = np.concatenate(arrays, dtype=np.float64)
+    bad = ~np.isfinite(stacked).all(1) | (np.abs(stacked) >= MAX_COORDINATE).any(1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        k = int(np.searchsorted(starts, row, side="right")) - 1
+        raise AuthorsFormatError(f"{path}: entry {keys[k]!r}: point {row - starts[k]} is {stacked[row].tolist()}, "
+                                 "not a pixel position")
+    stacked = stacked[:, ::-1] if points_order == "rowcol" else stacked
+    for k, pair in enumerate(pairs_read):
+        if pair in out:
+            out[pair] = polygon_prediction(stacked[starts[k]:starts[k] + counts[k]], *index_sizes[pair[1]])
+    extent = np.minimum.reduceat(stacked, starts), np.maximum.reduceat(stacked, starts)
+    _warn_suspicious(keys, pairs_read, *extent, index_sizes, points_order, out)
     return out
 
 
@@ -105,8 +123,10 @@ def _check_name(path: Path, benchmark: str | None) -> None:
 
 def _pair(key, path: Path, num_queries: int, index_size: int) -> tuple[int, int]:
     """(query id, index id) of a key 'qimlist_<q>_imlist_<i>', within the dataset."""
-    where = f"{path}: entry {key!r}"
     match = KEY.fullmatch(key) if isinstance(key, str) else None
+    if match is not None and int(match[1]) < num_queries and int(match[2]) < index_size:
+        return int(match[1]), int(match[2])
+    where = f"{path}: entry {key!r}"
     if match is None:
         hint = ""
         if isinstance(key, str) and re.fullmatch(r"[0-9]+_[0-9]+", key):
@@ -119,16 +139,19 @@ def _pair(key, path: Path, num_queries: int, index_size: int) -> tuple[int, int]
     if q >= num_queries:
         raise AuthorsFormatError(f"{where}: query id {q} is not in the dataset ({num_queries} queries, ids 0.."
                                  f"{num_queries - 1})")
-    if i >= index_size:
-        raise AuthorsFormatError(f"{where}: index id {i} is not in the index ({index_size} images, ids 0.."
-                                 f"{index_size - 1})")
-    return q, i
+    raise AuthorsFormatError(f"{where}: index id {i} is not in the index ({index_size} images, ids 0.."
+                             f"{index_size - 1})")
 
 
-def _points(value, where: str) -> np.ndarray | None:
-    """The N x 2 float points of an entry (None: an empty list, no region), checked."""
-    if value is None or isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
-        raise AuthorsFormatError(f"{where}: expected an N x 2 list or array of points, got {type(value).__name__}")
+def _points(value, path: Path, key) -> np.ndarray | None:
+    """The N x 2 points of an entry (None: an empty list, no region), checked but for their values."""
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 2 and len(value) >= 3 \
+            and value.dtype.kind in "iuf":
+        return value  # the common case, quickly
+    where = f"{path}: entry {key!r}"
+    if not isinstance(value, (list, tuple, np.ndarray)) or isinstance(value, np.ndarray) and value.ndim == 0:
+        got = "a 0-d array" if isinstance(value, np.ndarray) else type(value).__name__
+        raise AuthorsFormatError(f"{where}: expected an N x 2 list or array of points, got {got}")
     if len(value) == 0:
         return None
     try:
@@ -145,11 +168,6 @@ def _points(value, where: str) -> np.ndarray | None:
     if len(points) < 3:
         raise AuthorsFormatError(f"{where}: {len(points)} point{'s' if len(points) > 1 else ''}; a region needs at "
                                  "least 3 (an empty list says the method found nothing)")
-    points = points.astype(np.float64)
-    bad = ~np.isfinite(points).all(1) | (np.abs(points) >= MAX_COORDINATE).any(1)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise AuthorsFormatError(f"{where}: point {k} is {points[k].tolist()}, not a pixel position")
     return points
 
 
@@ -215,29 +233,29 @@ def _empty(height: int, width: int) -> dict:
 
 
 # ---------------------------------------------------------------- legal but suspicious
-def _warn_suspicious(read: list, index_sizes, points_order: str, out: dict) -> None:
-    """Polygons outside their image (all of them, or read in the wrong order), and regions that cover no pixel."""
-    if not read:
-        return
-    low = np.array([points.min(0) for _, _, points in read])
-    high = np.array([points.max(0) for _, _, points in read])
-    size = np.array([index_sizes[pair[1]][::-1] for _, pair, _ in read], np.float64)  # width, height
+def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray, index_sizes, points_order: str,
+                     out: dict) -> None:
+    """Regions outside their image (all of them, or read in the wrong order), and regions that cover no pixel.
+
+    ``low`` / ``high``: each region's smallest and largest (x, y).
+    """
+    size = np.array([index_sizes[i][::-1] for _, i in pairs], np.float64)  # width, height
     outside = (high <= 0).any(1) | (low >= size).any(1)
     other = "rowcol" if points_order == "xy" else "xy"
     overflow = (low < -1).any(1) | (high > size + 1).any(1)
     fits_swapped = (low[:, ::-1] >= -1).all(1) & (high[:, ::-1] <= size + 1).all(1)
-    if len(read) >= 3 and overflow.mean() > 0.5 and fits_swapped.all():
+    if len(keys) >= 3 and overflow.mean() > 0.5 and fits_swapped.all():
         warnings.warn(f"the points look like ({_order(other)}), not ({_order(points_order)}): {int(overflow.sum())} "
-                      f"of {len(read)} regions leave their image read as ({_order(points_order)}), all fit read as "
+                      f"of {len(keys)} regions leave their image read as ({_order(points_order)}), all fit read as "
                       f"({_order(other)}); if they are, pass points_order={other!r} (pixret evaluate: --points-order "
                       f"{other})", stacklevel=3)
     elif outside.any():
-        first = [f"{read[k][0]!r} (x {low[k, 0]:g}..{high[k, 0]:g}, y {low[k, 1]:g}..{high[k, 1]:g} in "
+        first = [f"{keys[k]!r} (x {low[k, 0]:g}..{high[k, 0]:g}, y {low[k, 1]:g}..{high[k, 1]:g} in "
                  f"{size[k, 0]:g} x {size[k, 1]:g})" for k in np.flatnonzero(outside)[:SHOWN]]
-        warnings.warn(f"{int(outside.sum())} of {len(read)} regions lie wholly outside their index image: "
+        warnings.warn(f"{int(outside.sum())} of {len(keys)} regions lie wholly outside their index image: "
                       f"{', '.join(first)}{' ...' if outside.sum() > SHOWN else ''}; they count as IoU 0",
                       stacklevel=3)
-    blank = [key for (key, pair, _), away in zip(read, outside) if not away and pair in out
+    blank = [key for key, pair, away in zip(keys, pairs, outside) if not away and out.get(pair) is not None
              and not cocomask.area(rle.to_coco(out[pair]["mask"]))]
     if blank:
         warnings.warn(f"{len(blank)} regions inside their image cover no pixel centre (collinear or sliver "
