@@ -116,9 +116,11 @@ def _quiet(items, **_):
 
 
 def _check_name(path: Path, benchmark: str | None) -> None:
-    if benchmark in BENCHMARKS and path.stem.lower() in BENCHMARKS and path.stem.lower() != benchmark:
-        warnings.warn(f"{path}: the file is named for {BENCHMARKS[path.stem.lower()].pretty_name} but the dataset is "
-                      f"{BENCHMARKS[benchmark].pretty_name}: is it the other benchmark's matching result?", stacklevel=3)
+    named = path.stem.lower()
+    if benchmark in BENCHMARKS and named in BENCHMARKS and named != benchmark:
+        warnings.warn(f"{path}: the file is named for {BENCHMARKS[named].pretty_name} but the dataset is "
+                      f"{BENCHMARKS[benchmark].pretty_name}: is it the other benchmark's matching result?",
+                      stacklevel=3)
 
 
 def _pair(key, path: Path, num_queries: int, index_size: int) -> tuple[int, int]:
@@ -186,9 +188,10 @@ def authors_box(points: np.ndarray) -> list[float]:
 def polygon_mask(points: np.ndarray, height: int, width: int) -> dict:
     """The polygon filled by pycocotools on a height x width image (a pycocotools RLE), exactly where it leaves it.
 
-    pycocotools clamps the rows of a polygon that leaves the image to its border, which
-    changes the shape: such a polygon is filled on a canvas that holds it, then cropped.
-    Beyond one image size around the image it is clipped first, so the canvas stays bounded.
+    On a polygon that leaves the image pycocotools is not exact (it rounds negative coordinates
+    towards zero and clamps rows to the border): such a polygon is filled on a canvas that holds
+    it, then cropped. Beyond one image size around the image it is clipped first (the canvas stays
+    bounded; the new vertices move the fill by at most a pixel along the clipped edges).
     """
     size = np.array([width, height])
     low, high = np.floor(points.min(0)), np.ceil(points.max(0))
