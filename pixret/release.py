@@ -16,10 +16,8 @@ Where the files are (``locate_release``):
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import pickle
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -31,6 +29,7 @@ from pixret import geometry
 from pixret import masks as masklib
 from pixret.errors import ReleaseError
 from pixret.images import ImageSource, open_images, read_jpeg
+from pixret.metric import safe_pickle
 from pixret.metric.benchmarks import BENCHMARKS, PROTOCOLS
 SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
 SHAPES_FILLED = ("rectangle", "circle")  # filled, and listed in the build report
@@ -41,62 +40,19 @@ __all__ = ["ReleaseError", "GroundTruth", "Release", "locate_release",
 
 
 # ---------------------------------------------------------------- pickles
-_SAFE_GLOBALS = {
-    # what np.save / pickle need to rebuild (object) arrays and numpy scalars
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # protocol-2 pickles of bytes
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
-
-
-def safe_unpickle(data: bytes, path) -> object:
-    try:
-        return _SafeUnpickler(io.BytesIO(data)).load()
-    except Exception as err:  # noqa: BLE001 - any failure means an unusable file
-        raise ReleaseError(f"{path}: not a plain-data pickle ({err})") from None
-
-
+# the restricted unpickler lives in the metric package (the Space reads the authors' files too)
 def load_pickle(path) -> object:
     """A .pkl file with builtin/numpy data only."""
-    return safe_unpickle(read_bytes(path), path)
+    return safe_pickle.load_pickle(path, ReleaseError)
 
 
 def load_npy_object(path) -> object:
     """What ``np.load(path, allow_pickle=True).item()`` returns, without running pickle code."""
-    raw = read_bytes(path)
-    stream = io.BytesIO(raw)
-    try:
-        version = np.lib.format.read_magic(stream)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0}.get(version, np.lib.format.read_array_header_2_0)
-        header = read_header(stream, max_header_size=1 << 20)
-    except Exception as err:  # noqa: BLE001
-        raise ReleaseError(f"{path}: not a .npy file ({err})") from None
-    shape, _, dtype = header
-    if not dtype.hasobject:
-        array = np.frombuffer(raw, dtype=dtype, offset=stream.tell()).reshape(shape)
-    else:
-        array = safe_unpickle(raw[stream.tell():], path)
-    if not isinstance(array, np.ndarray) or array.shape != ():
-        raise ReleaseError(f"{path}: expected a 0-d array holding a dict, got {getattr(array, 'shape', type(array))}")
-    return array.item()
+    return safe_pickle.load_npy_object(path, ReleaseError)
 
 
 def read_bytes(path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
+    return safe_pickle.read_bytes(path, ReleaseError)
 
 
 # ---------------------------------------------------------------- revisitop ground truth

@@ -5,7 +5,8 @@
 
 DATASET is a built dataset folder or a Hub id (pixret/proxford). Predictions: a
 COCO-results-style JSON list of {query_id, index_id, segmentation (RLE) and/or bbox}
-or Parquet with those columns. Ranks: .npy of index ids, (num_queries, K) or
+or Parquet with those columns, or the authors' matching_result .npy
+(``pixret.metric.authors``). Ranks: .npy of index ids, (num_queries, K) or
 revisitop's (K, num_queries). Prints the paper-style row per protocol: mean mIoU
 (D/S), pixel mAP@50:5:95 (det/seg), image mAP and mP@1/5/10. The benchmark is
 established from the dataset's query names (``--benchmark`` only checks it).
@@ -23,19 +24,25 @@ from pathlib import Path
 from pixret import hub_eval
 from pixret.cli import UserError
 from pixret.dataset import BuiltDataset, looks_local, open_dataset
-from pixret.metric import results as result_files
+from pixret.metric import authors, results as result_files
 from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.tables import breakdown_table, compare, oracle_table, results_table
 from pixret.metric.uncertainty import MAX_RESAMPLES, RESAMPLES
 from pixret.outputs import check_apart, write_files, write_text
+from pixret.progress import bar
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True,
                         help="built dataset folder or Hub id (owner/name; hub:owner/name where a folder owner/ "
                              "is here)")
-    parser.add_argument("--predictions", required=True, type=Path, help=".json (COCO results style) or .parquet")
+    parser.add_argument("--predictions", required=True, type=Path,
+                        help=".json (COCO results style) or .parquet; or the authors' matching_result/<benchmark>.npy")
+    parser.add_argument("--predictions-format", choices=authors.PREDICTION_FORMATS,
+                        help="pixret (.json / .parquet) or authors (their matching result); default: .npy is authors")
+    parser.add_argument("--points-order", choices=authors.POINT_ORDERS,
+                        help="authors' format: the points are (x, y) (default) or their older (row, col)")
     parser.add_argument("--ranks", type=Path, help=".npy of index ids per query, best first")
     parser.add_argument("--ranks-layout", choices=["queries-first", "revisitop"],
                         help="(num_queries, K) or revisitop's (K, num_queries); needed only when ambiguous")
@@ -72,15 +79,17 @@ def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_fil
 
 def evaluate_files(dataset, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
                    ranks_layout=None, distractors: int = 0, queries=None, official: bool = True,
-                   name: str | None = None) -> result_files.Evaluation:
-    """Score result files on a built dataset (a folder or Hub id, or an opened one):
-    ``pixret.metric.results.evaluate_files``."""
+                   name: str | None = None, predictions_format=None, points_order=None) -> result_files.Evaluation:
+    """Score result files (pixret's or the authors' format) on a built dataset (a folder or Hub id, or an opened
+    one): ``pixret.metric.results.evaluate_files``."""
     if distractors and ranks is None:
         raise UserError("--distractors describes the ranks: pass --ranks too")
     data = dataset if isinstance(dataset, BuiltDataset) else open_dataset(dataset)
     return result_files.evaluate_files(ground_truth(data, benchmark), predictions, ranks,
                                        protocols=protocols, ranks_layout=ranks_layout, distractors=distractors,
-                                       queries=queries, official=official, name=name)
+                                       queries=queries, official=official, name=name,
+                                       predictions_format=predictions_format, points_order=points_order,
+                                       progress=bar)
 
 
 def per_query_csv(results: dict) -> str:
@@ -111,6 +120,8 @@ def run(args) -> int:
         raise UserError(f"--resamples must be 0 (no intervals) to {MAX_RESAMPLES:,}, got {args.resamples}")
     if args.compare_paper and args.format == "json":
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
+    if args.points_order and authors.predictions_format(args.predictions, args.predictions_format) != "authors":
+        raise UserError("--points-order describes the authors' matching result (.npy): pixret predictions have masks")
     for flag, path in (("--predictions", args.predictions), ("--ranks", args.ranks)):
         if path is not None and not path.exists():  # before the dataset is opened: fail fast
             raise UserError(f"{path}: {flag[2:]} file not found")
@@ -130,7 +141,7 @@ def run(args) -> int:
     data = open_dataset(args.dataset)
     evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
                                 args.ranks_layout, args.distractors, args.queries, not args.unofficial,
-                                args.name or args.predictions.stem)
+                                args.name, args.predictions_format, args.points_order)
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
     # leaderboard files first: a refusal (a subset, the unofficial variant, custom data) prints and writes nothing

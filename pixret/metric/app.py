@@ -76,7 +76,7 @@ def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
     if benchmark not in BENCHMARKS:
         raise gr.Error(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}", print_exception=False)
     if _path(predictions_file) is None:
-        raise gr.Error("upload a predictions file (.json or .parquet)", print_exception=False)
+        raise gr.Error("upload a predictions file (.json or .parquet, or the authors' .npy)", print_exception=False)
     try:
         truth = ground_truth(benchmark)
     except Exception as err:  # noqa: BLE001 - no Hub, no such dataset: the page says so
@@ -140,8 +140,8 @@ with gr.Blocks(title="pixret_map: PROxford / PRParis") as demo:
                 "(70, K) or revisitop's (K, 70).")
     with gr.Row():
         with gr.Column(scale=1):
-            predictions = gr.File(label="Predictions (.json or .parquet)", file_types=[".json", ".parquet"],
-                                  type="filepath")
+            predictions = gr.File(label="Predictions (.json or .parquet; the authors' matching result .npy)",
+                                  file_types=[".json", ".parquet", ".npy"], type="filepath")
             ranks = gr.File(label="Ranks (.npy, optional)", file_types=[".npy"], type="filepath")
             benchmark = gr.Dropdown(sorted(BENCHMARKS), value="proxford", label="Benchmark")
             r1m = gr.Checkbox(False, label=f"ranks include the R1M distractors ({R1M_DISTRACTORS:,})")

@@ -76,7 +76,7 @@ def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int,
         position = np.full(top, -1, np.int64)
         seen = np.zeros(limit if limit <= _TABLE_IDS else 0, bool)
         for k in range(first, len(relevant), threads):
-            row = ranks[rows[k]]
+            row = np.ascontiguousarray(ranks[rows[k]])  # a copy only of a strided row (revisitop's layout, .T)
             if row.size == 0:
                 results[k] = np.full(relevant[k].shape, -1, np.int64)
                 continue

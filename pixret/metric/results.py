@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rle, uncertainty
+from . import authors, rle, uncertainty
 from .benchmarks import CUSTOM, PROTOCOLS, metric_options
 from .errors import InputError
 from .figures import Result
@@ -275,17 +275,42 @@ class Evaluation:
 
 def evaluate_files(truth: GroundTruth, predictions, ranks=None, *, protocols=("medium", "hard"), ranks_layout=None,
                    distractors: int = 0, queries=None, official: bool = True, name: str | None = None,
-                   sources: dict | None = None) -> Evaluation:
+                   sources: dict | None = None, predictions_format: str | None = None,
+                   points_order: str | None = None, progress=None) -> Evaluation:
     """Score a method's result files (predictions, optional ranks) on every protocol of ``truth``.
 
+    Predictions in pixret's format (JSON / Parquet) or the authors' matching result (``.npy``, see ``authors``;
+    ``predictions_format`` says which when the suffix does not, ``points_order`` "xy" or "rowcol").
     ``sources``: how messages name the files ({"predictions": ..., "ranks": ...}; default their paths).
     """
     sources = sources or {}
-    by_pair = read_predictions(predictions, len(truth.query_names), truth.index_sizes, sources.get("predictions"))
+    if authors.predictions_format(predictions, predictions_format) == "authors":
+        scored = {(q, i) for split in _splits(truth, protocols, queries).values()
+                  for q, i, positive in zip(split["query_id"], split["index_id"], split["positive"]) if positive}
+        by_pair = authors.read_matching_result(predictions, len(truth.query_names), truth.index_sizes,
+                                               points_order or "xy", scored, truth.benchmark, progress)
+    elif points_order is not None:
+        raise InputError("points_order describes the authors' matching result (.npy): pixret predictions have masks")
+    else:
+        by_pair = read_predictions(predictions, len(truth.query_names), truth.index_sizes, sources.get("predictions"))
     rank_array = None if ranks is None else read_ranks(ranks, len(truth.query_names), ranks_layout,
                                                        sources.get("ranks"))
     return evaluate_method(truth, by_pair, rank_array, protocols=protocols, distractors=distractors, queries=queries,
-                           official=official, name=name or Path(predictions).stem)
+                           official=official, name=name or authors.method_name(predictions))
+
+
+def _splits(truth: GroundTruth, protocols, queries=None) -> dict:
+    """{protocol: pairs split}, only the rows of ``queries`` when given (the metric then averages over them)."""
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise InputError(f"unknown protocol {unknown[0]!r}; expected one of {PROTOCOLS}")
+    splits = {protocol: truth.load_split(protocol) for protocol in protocols}
+    if queries is None:
+        return splits
+    outside = [q for q in queries if not q < len(truth.query_names)]
+    if outside:
+        raise InputError(f"queries must be query ids 0..{len(truth.query_names) - 1}, got {outside}")
+    return {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
 
 
 def evaluate_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=("medium", "hard"),
@@ -294,18 +319,11 @@ def evaluate_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=
 
     Warnings of the metric are raised again with the protocol they are about.
     """
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown:
-        raise InputError(f"unknown protocol {unknown[0]!r}; expected one of {PROTOCOLS}")
     if distractors and ranks is None:
         raise InputError("distractors describe the ranks: pass ranks too (pixret evaluate: --ranks)")
-    splits = {protocol: truth.load_split(protocol) for protocol in protocols}
-    if queries is not None:  # the rows of these queries only; the metric then averages over them, and says so
+    if queries is not None:
         queries = [as_id(q, Where("queries"), "a query id") for q in queries]
-        outside = [q for q in queries if not q < len(truth.query_names)]
-        if outside:
-            raise InputError(f"queries must be query ids 0..{len(truth.query_names) - 1}, got {outside}")
-        splits = {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
+    splits = _splits(truth, protocols, queries)
     results = score_protocols(splits, by_pair, ranks, distractors=distractors, queries=queries, official=official,
                               **truth.options)
     evaluation = Evaluation(name, truth, results, official, distractors, queries)

@@ -1,0 +1,270 @@
+"""The benchmark authors' result files, read as they are (their repository's ``evaluation_code`` layout).
+
+- matching result, ``<method>/matching_result/{proxford,prparis}.npy``: ``np.save`` of a dict
+  ``"qimlist_<query id>_imlist_<index id>"`` -> N x 2 points (x, y) outlining the region the
+  method found in that index image; an empty list means no region for that pair. Their older
+  files have (row, col) points: ``points_order="rowcol"``. Read with the restricted unpickler
+  (no code in the file runs), every entry checked.
+- image-level rankings: ``.npy`` of index ids, (database, queries) (revisitop's layout, R1M's
+  distractor ids after the index): ``results.read_ranks`` reads them as they are.
+
+Each polygon becomes a pixret prediction ``{"mask", "bbox"}``. The mask is the polygon filled by
+pycocotools on the index image (pixret's one rasteriser; the authors fill with OpenCV on
+int-truncated points, ~0.003 IoU apart, see the metric card). The bbox is the authors' box: from
+the min to the max of the int-truncated points, both included, not clipped to the image.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as cocomask
+
+from . import rle
+from .benchmarks import BENCHMARKS
+from .errors import InputError
+from .safe_pickle import load_npy_object
+
+PREDICTION_FORMATS = ("pixret", "authors")
+POINT_ORDERS = ("xy", "rowcol")
+KEY = re.compile(r"qimlist_(0|[1-9][0-9]*)_imlist_(0|[1-9][0-9]*)")  # the authors write str(id): no leading zeros
+MAX_COORDINATE = 2**31  # past any image; pycocotools and the authors' int conversion overflow there
+SHOWN = 3  # entries named in a warning
+
+
+class AuthorsFormatError(InputError):
+    """An authors' result file is malformed or does not fit the dataset."""
+
+
+def predictions_format(path, given: str | None = None) -> str:
+    """The format of a predictions file: ``given``, or by its suffix (``.npy``: the authors' matching result)."""
+    path = Path(path)
+    if given is None:
+        return "authors" if path.suffix.lower() == ".npy" else "pixret"
+    if given not in PREDICTION_FORMATS:
+        raise AuthorsFormatError(f"unknown predictions format {given!r}; expected one of {PREDICTION_FORMATS}")
+    if given == "pixret" and path.suffix.lower() == ".npy":
+        raise AuthorsFormatError(f"{path}: pixret predictions are JSON or Parquet; an .npy is the authors' matching "
+                                 "result (predictions format authors)")
+    return given
+
+
+def method_name(path) -> str:
+    """The method a result file is of: ``<method>`` in the authors' ``<method>/matching_result/<benchmark>.npy``."""
+    path = Path(path)
+    return path.parent.parent.name if path.parent.name == "matching_result" and path.parent.parent.name else path.stem
+
+
+def read_matching_result(path, num_queries: int, index_sizes, points_order: str = "xy", pairs=None,
+                         benchmark: str | None = None, progress=None) -> dict:
+    """{(query_id, index_id): {"mask", "bbox"} or None (an empty point list)} from an authors' matching result.
+
+    ``index_sizes[i]`` = (height, width) of index image i. Every entry is checked; only the
+    ``pairs`` given (the pairs that are scored, e.g. a split's positives) are rasterised and
+    returned, all when None. ``benchmark`` (the dataset's) is compared with the file's name;
+    ``progress`` wraps the entries (a tqdm bar).
+    """
+    if points_order not in POINT_ORDERS:
+        raise AuthorsFormatError(f"unknown points order {points_order!r}; expected one of {POINT_ORDERS}")
+    path = Path(path)
+    if not path.is_file():
+        raise AuthorsFormatError(f"{path}: predictions file not found" if not path.exists() else f"{path}: not a file")
+    data = load_npy_object(path, AuthorsFormatError)
+    if not isinstance(data, dict):
+        raise AuthorsFormatError(f"{path}: expected a dict 'qimlist_<query id>_imlist_<index id>' -> N x 2 points "
+                                 f"(np.save of a dict), got {type(data).__name__}")
+    if not data:
+        raise AuthorsFormatError(f"{path}: holds no entries (an empty file would score 0 everywhere)")
+    _check_name(path, benchmark)
+    wanted = None if pairs is None else set(pairs)
+    out, keys, pairs_read, arrays = {}, [], [], []  # the entries with points: their keys, pairs, points
+    for key, value in (progress or _quiet)(data.items(), total=len(data), desc=f"reading {path.name}"):
+        pair = _pair(key, path, num_queries, len(index_sizes))
+        points = _points(value, path, key)
+        if wanted is None or pair in wanted:
+            out[pair] = None  # filled below when it has points
+        if points is not None:
+            keys.append(key)
+            pairs_read.append(pair)
+            arrays.append(points)
+    if not arrays:
+        return out
+    # the coordinates of every entry in one array: checked, and each entry's extent, in a few passes
+    counts = np.fromiter(map(len, arrays), np.int64, len(arrays))
+    starts = np.cumsum(counts) - counts
+    stacked = np.concatenate(arrays, dtype=np.float64)
+    bad = ~np.isfinite(stacked).all(1) | (np.abs(stacked) >= MAX_COORDINATE).any(1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        k = int(np.searchsorted(starts, row, side="right")) - 1
+        raise AuthorsFormatError(f"{path}: entry {keys[k]!r}: point {row - starts[k]} is {stacked[row].tolist()}, "
+                                 "not a pixel position")
+    stacked = stacked[:, ::-1] if points_order == "rowcol" else stacked
+    for k, pair in enumerate(pairs_read):
+        if pair in out:
+            out[pair] = polygon_prediction(stacked[starts[k]:starts[k] + counts[k]], *index_sizes[pair[1]])
+    extent = np.minimum.reduceat(stacked, starts), np.maximum.reduceat(stacked, starts)
+    _warn_suspicious(keys, pairs_read, *extent, index_sizes, points_order, out)
+    return out
+
+
+def _quiet(items, **_):
+    return items
+
+
+def _check_name(path: Path, benchmark: str | None) -> None:
+    named = path.stem.lower()
+    if benchmark in BENCHMARKS and named in BENCHMARKS and named != benchmark:
+        warnings.warn(f"{path}: the file is named for {BENCHMARKS[named].pretty_name} but the dataset is "
+                      f"{BENCHMARKS[benchmark].pretty_name}: is it the other benchmark's matching result?",
+                      stacklevel=3)
+
+
+def _pair(key, path: Path, num_queries: int, index_size: int) -> tuple[int, int]:
+    """(query id, index id) of a key 'qimlist_<q>_imlist_<i>', within the dataset."""
+    match = KEY.fullmatch(key) if isinstance(key, str) else None
+    if match is not None and int(match[1]) < num_queries and int(match[2]) < index_size:
+        return int(match[1]), int(match[2])
+    where = f"{path}: entry {key!r}"
+    if match is None:
+        hint = ""
+        if isinstance(key, str) and re.fullmatch(r"[0-9]+_[0-9]+", key):
+            hint = (" ('q_i' keys are the authors' IoU file or pair-to-label dict; the matching result is "
+                    "matching_result/<benchmark>.npy)")
+        elif isinstance(key, str) and re.fullmatch(r"qimlist_[0-9]+_imlist_[0-9]+", key):
+            hint = " (ids without leading zeros, as the authors' evaluation looks them up)"
+        raise AuthorsFormatError(f"{where}: a key must be 'qimlist_<query id>_imlist_<index id>'{hint}")
+    q, i = int(match[1]), int(match[2])
+    if q >= num_queries:
+        raise AuthorsFormatError(f"{where}: query id {q} is not in the dataset ({num_queries} queries, ids 0.."
+                                 f"{num_queries - 1})")
+    raise AuthorsFormatError(f"{where}: index id {i} is not in the index ({index_size} images, ids 0.."
+                             f"{index_size - 1})")
+
+
+def _points(value, path: Path, key) -> np.ndarray | None:
+    """The N x 2 points of an entry (None: an empty list, no region), checked but for their values."""
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 2 and len(value) >= 3 \
+            and value.dtype.kind in "iuf":
+        return value  # the common case, quickly
+    where = f"{path}: entry {key!r}"
+    if not isinstance(value, (list, tuple, np.ndarray)) or isinstance(value, np.ndarray) and value.ndim == 0:
+        got = "a 0-d array" if isinstance(value, np.ndarray) else type(value).__name__
+        raise AuthorsFormatError(f"{where}: expected an N x 2 list or array of points, got {got}")
+    if len(value) == 0:
+        return None
+    try:
+        points = np.asarray(value)
+    except (ValueError, TypeError):
+        raise AuthorsFormatError(f"{where}: points must be an N x 2 array of numbers; rows of different "
+                                 "lengths") from None
+    if points.dtype.kind not in "iuf":
+        raise AuthorsFormatError(f"{where}: points must be numbers, got {points.dtype} values")
+    if points.ndim != 2 or points.shape[1] != 2:
+        hint = (" (2 x N: transpose it)" if points.ndim == 2 and points.shape[0] == 2 else
+                " (a flat list of coordinates? pair them as [[x, y], ...])" if points.ndim == 1 else "")
+        raise AuthorsFormatError(f"{where}: points must be an N x 2 array, got shape {points.shape}{hint}")
+    if len(points) < 3:
+        raise AuthorsFormatError(f"{where}: {len(points)} point{'s' if len(points) > 1 else ''}; a region needs at "
+                                 "least 3 (an empty list says the method found nothing)")
+    return points
+
+
+# ---------------------------------------------------------------- polygons -> predictions
+def polygon_prediction(points: np.ndarray, height: int, width: int) -> dict:
+    """A pixret prediction from the points (x, y) of a region in a height x width image."""
+    return {"mask": rle.from_coco(polygon_mask(points, height, width)), "bbox": authors_box(points)}
+
+
+def authors_box(points: np.ndarray) -> list[float]:
+    """[x, y, w, h] of the authors' box: min to max of the int-truncated points, both ends included."""
+    low, high = np.trunc(points.min(0)), np.trunc(points.max(0))
+    return [float(low[0]), float(low[1]), float(high[0] - low[0] + 1), float(high[1] - low[1] + 1)]
+
+
+def polygon_mask(points: np.ndarray, height: int, width: int) -> dict:
+    """The polygon filled by pycocotools on a height x width image (a pycocotools RLE), exactly where it leaves it.
+
+    On a polygon that leaves the image pycocotools is not exact (it rounds negative coordinates
+    towards zero and clamps rows to the border): such a polygon is filled on a canvas that holds
+    it, then cropped. Beyond one image size around the image it is clipped first (the canvas stays
+    bounded; the new vertices move the fill by at most a pixel along the clipped edges).
+    """
+    size = np.array([width, height])
+    low, high = np.floor(points.min(0)), np.ceil(points.max(0))
+    if (low >= 0).all() and (high <= size).all():
+        return _fill(points, height, width)
+    if (high <= 0).any() or (low >= size).any():
+        return _empty(height, width)
+    if (low < -size).any() or (high > 2 * size).any():
+        points = clip_polygon(points, -size, 2 * size)
+        if len(points) < 3:
+            return _empty(height, width)
+        low, high = np.floor(points.min(0)), np.ceil(points.max(0))
+    shift = np.maximum(-low, 0).astype(np.int64)  # whole pixels: the fill is the same, moved
+    canvas_width, canvas_height = (np.maximum(high, size) + shift).astype(np.int64)
+    filled = cocomask.decode(_fill(points + shift, int(canvas_height), int(canvas_width)))
+    return cocomask.encode(np.asfortranarray(filled[shift[1]:shift[1] + height, shift[0]:shift[0] + width]))
+
+
+def clip_polygon(points: np.ndarray, low, high) -> np.ndarray:
+    """The polygon clipped to the box ``low`` <= (x, y) <= ``high`` (Sutherland-Hodgman, one side at a time)."""
+    for axis in (0, 1):
+        for bound, keep in ((low[axis], np.greater_equal), (high[axis], np.less_equal)):
+            if len(points) == 0:
+                return points
+            following = np.roll(points, -1, axis=0)
+            inside = keep(points[:, axis], bound)
+            crosses = inside != np.roll(inside, -1)
+            step = np.where(crosses, following[:, axis] - points[:, axis], 1)
+            crossing = points + ((bound - points[:, axis]) / step)[:, None] * (following - points)
+            crossing[:, axis] = bound
+            # each edge gives its start if inside, then where it crosses the side
+            points = np.stack([points, crossing], 1)[np.stack([inside, crosses], 1)]
+    return points
+
+
+def _fill(points: np.ndarray, height: int, width: int) -> dict:
+    return cocomask.frPyObjects([points.ravel().tolist()], height, width)[0]
+
+
+def _empty(height: int, width: int) -> dict:
+    return cocomask.frPyObjects({"size": [height, width], "counts": [height * width]}, height, width)
+
+
+# ---------------------------------------------------------------- legal but suspicious
+def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray, index_sizes, points_order: str,
+                     out: dict) -> None:
+    """Regions outside their image (all of them, or read in the wrong order), and regions that cover no pixel.
+
+    ``low`` / ``high``: each region's smallest and largest (x, y).
+    """
+    size = np.array([index_sizes[i][::-1] for _, i in pairs], np.float64)  # width, height
+    outside = (high <= 0).any(1) | (low >= size).any(1)
+    other = "rowcol" if points_order == "xy" else "xy"
+    overflow = (low < -1).any(1) | (high > size + 1).any(1)
+    fits_swapped = (low[:, ::-1] >= -1).all(1) & (high[:, ::-1] <= size + 1).all(1)
+    if len(keys) >= 3 and overflow.mean() > 0.5 and fits_swapped.all():
+        warnings.warn(f"the points look like ({_order(other)}), not ({_order(points_order)}): {int(overflow.sum())} "
+                      f"of {len(keys)} regions leave their image read as ({_order(points_order)}), all fit read as "
+                      f"({_order(other)}); if they are, pass points_order={other!r} (pixret evaluate: --points-order "
+                      f"{other})", stacklevel=3)
+    elif outside.any():
+        first = [f"{keys[k]!r} (x {low[k, 0]:g}..{high[k, 0]:g}, y {low[k, 1]:g}..{high[k, 1]:g} in "
+                 f"{size[k, 0]:g} x {size[k, 1]:g})" for k in np.flatnonzero(outside)[:SHOWN]]
+        warnings.warn(f"{int(outside.sum())} of {len(keys)} regions lie wholly outside their index image: "
+                      f"{', '.join(first)}{' ...' if outside.sum() > SHOWN else ''}; they count as IoU 0",
+                      stacklevel=3)
+    blank = [key for key, pair, away in zip(keys, pairs, outside) if not away and out.get(pair) is not None
+             and not cocomask.area(rle.to_coco(out[pair]["mask"]))]
+    if blank:
+        warnings.warn(f"{len(blank)} regions inside their image cover no pixel centre (collinear or sliver "
+                      f"polygons): {', '.join(map(repr, blank[:SHOWN]))}{' ...' if len(blank) > SHOWN else ''}; "
+                      "their segmentation IoU is 0", stacklevel=3)
+
+
+def _order(points_order: str) -> str:
+    return "x, y" if points_order == "xy" else "row, col"
