@@ -26,8 +26,9 @@ from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
 from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.tables import breakdown_table, compare, results_json, results_table
-from pixret.outputs import check_apart, write_files, write_text
+from pixret import outputs
 
+PLOTS = "evaluate --plots"  # the command named in a --plots folder's marker
 
 
 def add_arguments(parser) -> None:
@@ -53,6 +54,8 @@ def add_arguments(parser) -> None:
                         help="print the paper's Table 1 (and Table 2 with --ranks) with your row at its rank")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures (curves, histograms, breakdown)")
     parser.add_argument("--name", help="the method's name in tables and plots (default: the predictions file's stem)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --per-query file (a regular "
+                        "file only) and an earlier --plots folder (only one this command wrote)")
 
 
 def evaluate_files(dataset: str, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
@@ -105,16 +108,10 @@ def run(args) -> int:
         if path is not None and not path.is_file():  # before the dataset is opened: fail fast
             raise UserError(f"{path}: {flag[2:]} file not found" if not path.exists() else f"{path}: not a file")
     inputs = [args.predictions, args.ranks, args.dataset if looks_local(args.dataset) else None]
-    if args.per_query:
-        if not args.per_query.parent.is_dir():
-            raise UserError(f"--per-query {args.per_query}: folder {args.per_query.parent} not found")
-        if args.per_query.is_dir():
-            raise UserError(f"--per-query {args.per_query} is a folder: name the CSV file to write")
-        check_apart(args.per_query, inputs, "--per-query")
+    if args.per_query:  # before the slow part: fail fast (and checked again when written)
+        outputs.check_file(args.per_query, args.overwrite, "--per-query", inputs)
     if args.plots:
-        if args.plots.exists() and not args.plots.is_dir():
-            raise UserError(f"--plots {args.plots} exists and is not a folder")
-        check_apart(args.plots, inputs, "--plots")
+        outputs.check_folder(args.plots, PLOTS, args.overwrite, "--plots", inputs)
     name = args.name or args.predictions.stem
     results, data = evaluate_files(args.dataset, args.predictions, args.ranks, args.protocols, args.benchmark,
                                    args.ranks_layout, args.distractors, args.queries, not args.unofficial)
@@ -129,19 +126,21 @@ def run(args) -> int:
         print()
         print(comparison_text(results, data, name, args.ranks is not None, args.distractors > 0, args.format))
     # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
-    written = write_plots(args.plots, results, data.query_names, name) if args.plots else []
+    written = write_plots(args.plots, results, data.query_names, name, args.overwrite, inputs) if args.plots else []
     if args.per_query:
-        written.append(write_text(args.per_query, per_query_csv(results)))
+        written.append(outputs.write_file(args.per_query, per_query_csv(results), args.overwrite, "--per-query", inputs))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
-def write_plots(folder, results: dict, query_names, name: str) -> list[Path]:
-    """The evaluation's figures as PNGs in ``folder`` (created if needed; files are replaced whole)."""
+def write_plots(folder, results: dict, query_names, name: str, overwrite: bool = False, inputs=()) -> list[Path]:
+    """The evaluation's figures as PNGs in ``folder``, a command output folder (see ``pixret.outputs``)."""
     from pixret.metric import plots
 
-    return write_files(folder, lambda tmp: plots.save_all(tmp, results, query_names, name))
+    with outputs.staged_folder(folder, overwrite, command=PLOTS, inputs=inputs, flag="--plots") as tmp:
+        names = [path.name for path in plots.save_all(tmp, results, query_names, name)]
+    return [Path(folder) / name for name in names]
 
 
 def comparison_text(results: dict, data, name: str, with_ranks: bool, r1m: bool, fmt: str) -> str:
