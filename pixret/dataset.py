@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pixret.metric.errors import InputError
 from pixret.outputs import read_json
@@ -210,14 +210,15 @@ def _card_split(folder: Path, config: str, split: str) -> tuple[str, int]:
     except Exception as err:  # noqa: BLE001 - YAML errors of several kinds: the card cannot be read
         raise DatasetError(f"{readme}: the card's YAML cannot be read ({_first_line(err)})") from None
     files = [f for f in configs.get(config, {}).get("data_files", []) if isinstance(f, dict) and f.get("split") == split]
-    if not files or not isinstance(files[0].get("path"), str):
-        raise DatasetError(f"{readme}: the card's configs name no data files for config {config!r} split {split!r} "
-                           "(rebuild the folder with `pixret build`)")
+    pattern = files[0].get("path") if files else None
+    if not isinstance(pattern, str) or PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
+        raise DatasetError(f"{readme}: the card's configs name no data file pattern inside the folder for config "
+                           f"{config!r} split {split!r} (rebuild the folder with `pixret build`)")
     info = infos.get(config)
     if info is None or info.splits is None or split not in info.splits:
         raise DatasetError(f"{readme}: the card's dataset_info has no row count for config {config!r} split "
                            f"{split!r} (rebuild the folder with `pixret build`)")
-    return files[0]["path"], info.splits[split].num_examples
+    return pattern, info.splits[split].num_examples
 
 
 def _shards(folder: Path, pattern: str, config: str, split: str) -> list[Path]:

@@ -14,8 +14,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from pixret.metric.errors import InputError
@@ -99,6 +101,10 @@ def _entries(folder: Path) -> list[str]:
     return sorted(out)
 
 
+def _count(items, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
 def _listing(names: list[str]) -> str:
     return ", ".join(names[:_SHOWN]) + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
 
@@ -127,7 +133,7 @@ def check_folder(output, command: str, overwrite: bool = False, flag: str = "--o
     written |= {parent.as_posix() for name in marker[1] for parent in Path(name).parents if parent != Path(".")}
     foreign = [name for name in entries if name not in written]
     if foreign:
-        raise OutputExists(f"{flag} {given} holds {len(foreign)} files {what} did not write ({_listing(foreign)}): "
+        raise OutputExists(f"{flag} {given} holds {_count(foreign, 'file')} {what} did not write ({_listing(foreign)}): "
                            "move them out or name another folder; nothing was replaced")
     if not overwrite:
         raise OutputExists(f"{given} exists; pass --overwrite to replace it")
@@ -156,6 +162,21 @@ def _write_marker(folder: Path, command: str) -> None:
 
 
 @contextlib.contextmanager
+def _signals_held():
+    """Ctrl-C, SIGTERM and SIGHUP wait while an output is swapped in and the old one removed (never the old one
+    left aside, hidden)."""
+    held = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
 def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), flag: str = "--output"):
     """Yield a temporary folder beside ``output``; on success it gets the marker of ``pixret command`` and
     becomes ``output`` (an earlier one is removed only once the new one is in place; a link named as
@@ -172,17 +193,18 @@ def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), f
         yield tmp
         _write_marker(tmp, command)
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a written folder gets normal permissions
-        old = output.with_name(f"{tmp.name}.old") if output.exists() else None
-        if old:
-            output.rename(old)
-        try:
-            tmp.rename(output)
-        except BaseException:
+        with _signals_held():
+            old = output.with_name(f"{tmp.name}.old") if output.exists() else None
             if old:
-                old.rename(output)
-            raise
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+                output.rename(old)
+            try:
+                tmp.rename(output)
+            except BaseException:
+                if old:
+                    old.rename(output)
+                raise
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_made(made)
