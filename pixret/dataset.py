@@ -158,13 +158,8 @@ class BuiltDataset:
 
 def read_report(path) -> dict | None:
     """A build report file: None when there is none; DatasetError when it is not a JSON object."""
-    try:
-        report = read_json(path, DatasetError)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as err:
-        raise DatasetError(f"{path}: cannot be read ({err.strerror})") from None
-    if not isinstance(report, dict):
+    report = read_json(path, DatasetError)
+    if report is not None and not isinstance(report, dict):
         raise DatasetError(f"{path}: not a pixret build report (a JSON {type(report).__name__}, not an object)")
     return report
 
@@ -174,7 +169,7 @@ def read_split(folder: Path, config: str, split: str, columns=None):
     import datasets
     import pyarrow as pa
 
-    pattern, num_rows = _card_split(folder, config, split)
+    pattern, num_rows, card_features = _card_split(folder, config, split)
     shards = _shards(folder, pattern, config, split)
     tables = [_read_shard(path, columns) for path in shards]
     for path, table in zip(shards[1:], tables[1:]):
@@ -186,7 +181,11 @@ def read_split(folder: Path, config: str, split: str, columns=None):
                            f"{', '.join(p.relative_to(folder).as_posix() for p in shards)} but the card's dataset_info "
                            f"says {num_rows}: a shard was edited or replaced; rebuild the folder with `pixret build`")
     table = pa.concat_tables(tables)
-    features = datasets.Features.from_arrow_schema(table.schema)  # the features the build stored in the schema
+    if b"huggingface" in (table.schema.metadata or {}):
+        features = datasets.Features.from_arrow_schema(table.schema)  # what the build stored in the schema
+    else:  # rewritten without them: the card's, as load_dataset would use (or, lacking those, the Arrow types)
+        known = {name: card_features[name] for name in table.column_names if name in (card_features or {})}
+        features = datasets.Features(known) if len(known) == table.num_columns else None
     stamp = [(p.as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in shards]
     fingerprint = datasets.fingerprint.Hasher.hash([stamp, columns])  # not a hash of the whole table (images)
     try:
@@ -196,8 +195,8 @@ def read_split(folder: Path, config: str, split: str, columns=None):
         raise DatasetError(f"{shards[0]}: its columns do not decode ({_first_line(err)})") from None
 
 
-def _card_split(folder: Path, config: str, split: str) -> tuple[str, int]:
-    """(the card's data file pattern, its dataset_info row count) of one split."""
+def _card_split(folder: Path, config: str, split: str):
+    """(the card's data file pattern, its dataset_info row count, its features) of one split."""
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard
@@ -209,7 +208,8 @@ def _card_split(folder: Path, config: str, split: str) -> tuple[str, int]:
         infos = DatasetInfosDict.from_dataset_card_data(data)
     except Exception as err:  # noqa: BLE001 - YAML errors of several kinds: the card cannot be read
         raise DatasetError(f"{readme}: the card's YAML cannot be read ({_first_line(err)})") from None
-    files = [f for f in configs.get(config, {}).get("data_files", []) if isinstance(f, dict) and f.get("split") == split]
+    files = [f for f in configs.get(config, {}).get("data_files", [])
+             if isinstance(f, dict) and f.get("split") == split]
     pattern = files[0].get("path") if files else None
     if not isinstance(pattern, str) or PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
         raise DatasetError(f"{readme}: the card's configs name no data file pattern inside the folder for config "
@@ -218,7 +218,7 @@ def _card_split(folder: Path, config: str, split: str) -> tuple[str, int]:
     if info is None or info.splits is None or split not in info.splits:
         raise DatasetError(f"{readme}: the card's dataset_info has no row count for config {config!r} split "
                            f"{split!r} (rebuild the folder with `pixret build`)")
-    return pattern, info.splits[split].num_examples
+    return pattern, info.splits[split].num_examples, info.features
 
 
 def _shards(folder: Path, pattern: str, config: str, split: str) -> list[Path]:

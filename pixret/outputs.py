@@ -45,12 +45,16 @@ def _umask() -> int:
 
 
 def read_json(path, error=InputError):
-    """The JSON document in ``path``; ``error`` names the file and the parser's position when it is not JSON.
-    A missing file raises FileNotFoundError (the caller decides what missing means)."""
+    """The JSON document in ``path``, None when there is no such file; ``error`` says why it cannot be read (the
+    parser's position when it is not JSON)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
     except UnicodeDecodeError as err:
         raise error(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise error(f"{path}: cannot be read ({err.strerror})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
@@ -80,12 +84,9 @@ def check_apart(output, inputs, flag: str = "--output") -> Path:
 def written_files(folder) -> tuple[str, list[str]] | None:
     """(command, files it wrote) from the marker of a folder a pixret command wrote; None without a marker."""
     path = Path(folder) / MARKER
-    try:
-        marker = read_json(path, OutputError)
-    except (FileNotFoundError, NotADirectoryError):
+    marker = read_json(path, OutputError)
+    if marker is None:
         return None
-    except OSError as err:
-        raise OutputError(f"{path}: cannot be read ({err.strerror})") from None
     if (not isinstance(marker, dict) or not isinstance(marker.get("command"), str)
             or not isinstance(marker.get("files"), list) or not all(isinstance(f, str) for f in marker["files"])):
         raise OutputError(f"{path}: not a pixret output marker (expected {{command, files}})")
@@ -131,10 +132,10 @@ def check_folder(output, command: str, overwrite: bool = False, flag: str = "--o
                            "new or empty folder")
     written = set(marker[1]) | {MARKER}
     written |= {parent.as_posix() for name in marker[1] for parent in Path(name).parents if parent != Path(".")}
-    foreign = [name for name in entries if name not in written]
+    foreign = [name + "/" * (output / name).is_dir() for name in entries if name not in written]
     if foreign:
-        raise OutputExists(f"{flag} {given} holds {_count(foreign, 'file')} {what} did not write ({_listing(foreign)}): "
-                           "move them out or name another folder; nothing was replaced")
+        raise OutputExists(f"{flag} {given} holds {_count(foreign, 'file')} {what} did not write "
+                           f"({_listing(foreign)}): move them out or name another folder; nothing was replaced")
     if not overwrite:
         raise OutputExists(f"{given} exists; pass --overwrite to replace it")
     return output

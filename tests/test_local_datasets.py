@@ -140,3 +140,11 @@ def test_a_shard_with_other_row_counts_than_the_card_is_an_error(folder, capsys)
     (folder / "index/test-00000-of-00001.parquet").write_bytes(b"PAR1 not parquet")
     with pytest.raises(DatasetError, match=r"index/test-00000-of-00001.parquet: not a readable Parquet file"):
         open_dataset(folder).index_sizes
+
+
+def test_a_shard_rewritten_without_its_features_decodes_with_the_cards(folder):
+    shard = folder / "index/test-00000-of-00001.parquet"
+    pq.write_table(pq.read_table(shard).replace_schema_metadata(None), shard)  # as pandas or another tool would
+    index = open_dataset(folder).index
+    assert index.features == load_dataset(str(folder), "index", split="test").features
+    assert index[0]["image"].size == (64, 48)  # a picture, not {bytes, path}

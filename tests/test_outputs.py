@@ -50,8 +50,9 @@ COMMANDS = {  # command: argv writing the folder `out`
     "build": lambda f, out: ["build", "--benchmark", "proxford", "--labels", f["release"], "--output", str(out)],
     "show": lambda f, out: ["show", "--dataset", f["dataset"], "--ranks", f"{f['dir']}/ranks.npy", "--output",
                             str(out), "--queries", "0", "--top-k", "2"],
-    "evaluate --plots": lambda f, out: ["evaluate", "--dataset", f["dataset"], "--predictions", f"{f['dir']}/preds.json",
-                                        "--ranks", f"{f['dir']}/ranks.npy", "--protocols", "medium", "--plots", str(out)],
+    "evaluate --plots": lambda f, out: ["evaluate", "--dataset", f["dataset"], "--predictions",
+                                        f"{f['dir']}/preds.json", "--ranks", f"{f['dir']}/ranks.npy",
+                                        "--protocols", "medium", "--plots", str(out)],
     "demo": lambda f, out: ["demo", "--small", "--output", str(out)],
 }
 
@@ -98,7 +99,7 @@ def test_overwrite_replaces_only_the_same_commands_untouched_output(files, tmp_p
     (out / "notes.txt").write_text("mine")  # a file the command did not write: refused, nothing replaced
     (out / "sub").mkdir()
     assert main(export + ["--overwrite"]) == 1
-    assert "holds 2 files `pixret export-coco` did not write (notes.txt, sub): move them out" in _error(capsys)
+    assert "holds 2 files `pixret export-coco` did not write (notes.txt, sub/): move them out" in _error(capsys)
     assert (out / "notes.txt").read_text() == "mine"
     (out / "notes.txt").unlink()
     (out / "sub").rmdir()

@@ -128,7 +128,8 @@ def run(args) -> int:
     # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
     written = write_plots(args.plots, results, data.query_names, name, args.overwrite, inputs) if args.plots else []
     if args.per_query:
-        written.append(outputs.write_file(args.per_query, per_query_csv(results), args.overwrite, "--per-query", inputs))
+        text = per_query_csv(results)
+        written.append(outputs.write_file(args.per_query, text, args.overwrite, "--per-query", inputs))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
         print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -40,8 +40,8 @@ SECRET_WORDS = ("token", "secret", "credential", "password", "passwd", "apikey",
 SECRET_NAMES = {".env": "an environment file", ".netrc": "a credentials file", ".git-credentials": "a credentials "
                 "file", ".pypirc": "a credentials file", ".npmrc": "a credentials file"}
 SECRET_PATTERNS = {"*.pem": "a key or certificate", "*.key": "a key", "*.p12": "a key store", "*.pfx": "a key store",
-                   "id_rsa*": "an SSH key", "id_ed25519*": "an SSH key", "id_ecdsa*": "an SSH key", "id_dsa*": "an SSH key",
-                   ".env.*": "an environment file", "*.env": "an environment file"}
+                   ".env.*": "an environment file", "*.env": "an environment file",
+                   **{f"id_{kind}*": "an SSH key" for kind in ("rsa", "ed25519", "ecdsa", "dsa")}}
 
 
 class ValidationError(UserError):
