@@ -19,6 +19,7 @@ own data. A Hub id is loaded with ``load_dataset``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -52,6 +53,23 @@ def looks_local(spec: str) -> bool:
     first = Path(spec.split("/", 1)[0])
     return (path.exists() or spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") != 1
             or (first.is_dir() and str(first) != ".") or not _HUB_ID.match(spec))
+
+
+class RowsById:
+    """Rows of a table by their id, each decoded when it is asked for (not every image held at once)."""
+
+    def __init__(self, table, key: str):
+        self.table = table
+        self.position = {int(value): k for k, value in enumerate(table[key])}
+
+    def __getitem__(self, row_id) -> dict:
+        return self.table[self.position[int(row_id)]]
+
+    def __iter__(self):
+        return iter(self.position)
+
+    def __len__(self) -> int:
+        return len(self.position)
 
 
 class BuiltDataset:
@@ -104,6 +122,19 @@ class BuiltDataset:
         if protocol not in PROTOCOLS:
             raise DatasetError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
         return self.load("pairs", protocol)
+
+    def rows(self, config: str, split: str, key: str, ids) -> RowsById:
+        """The rows whose ``key`` is in ``ids``, by id (a local folder: only the row groups holding them are read,
+        e.g. a few index images rather than all of them)."""
+        ids = sorted({int(i) for i in ids})
+        if self.local:
+            table = read_split(_expand(self.spec), config, split, where=(key, ids))
+        else:
+            import numpy as np
+
+            table = self.load(config, split)
+            table = table.select(np.flatnonzero(np.isin(table[key], ids)))
+        return RowsById(table, key)
 
     @property
     def queries(self):
@@ -164,18 +195,20 @@ def read_report(path) -> dict | None:
     return report
 
 
-def read_split(folder: Path, config: str, split: str, columns=None):
-    """One split of a built folder as it is on disk (see the module's docstring); DatasetError names the file."""
+def read_split(folder: Path, config: str, split: str, columns=None, where=None):
+    """One split of a built folder as it is on disk (see the module's docstring), only ``columns`` when given, and
+    with ``where`` = (key, ids) only the rows whose key is one of ids; DatasetError names the file."""
     import datasets
     import pyarrow as pa
 
     pattern, num_rows, card_features = _card_split(folder, config, split)
     shards = _shards(folder, pattern, config, split)
-    tables = [_read_shard(path, columns) for path in shards]
+    read = [_read_shard(path, columns, where) for path in shards]
+    tables = [table for table, _ in read]
     for path, table in zip(shards[1:], tables[1:]):
         if not table.schema.equals(tables[0].schema, check_metadata=False):
             raise DatasetError(f"{path}: its columns differ from those of {shards[0]} (another build's shard?)")
-    rows = sum(table.num_rows for table in tables)
+    rows = sum(count for _, count in read)
     if rows != num_rows:
         raise DatasetError(f"{folder}: config {config!r} split {split!r} has {rows} rows in "
                            f"{', '.join(p.relative_to(folder).as_posix() for p in shards)} but the card's dataset_info "
@@ -187,7 +220,7 @@ def read_split(folder: Path, config: str, split: str, columns=None):
         known = {name: card_features[name] for name in table.column_names if name in (card_features or {})}
         features = datasets.Features(known) if len(known) == table.num_columns else None
     stamp = [(p.as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in shards]
-    fingerprint = datasets.fingerprint.Hasher.hash([stamp, columns])  # not a hash of the whole table (images)
+    fingerprint = datasets.fingerprint.Hasher.hash([stamp, columns, where])  # not a hash of the table (images)
     try:
         return datasets.Dataset(datasets.table.InMemoryTable(table), info=datasets.DatasetInfo(features=features),
                                 split=datasets.NamedSplit(split), fingerprint=fingerprint)
@@ -248,18 +281,43 @@ def _shards(folder: Path, pattern: str, config: str, split: str) -> list[Path]:
     return found
 
 
-def _read_shard(path: Path, columns=None):
+def _read_shard(path: Path, columns=None, where=None):
+    """(the shard's table, its number of rows); ``where`` = (key, ids): only those rows, from the row groups whose
+    statistics say they may hold them."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
-        with pq.ParquetFile(path) as file:
-            absent = [c for c in columns or [] if c not in file.schema_arrow.names]
+        with pq.ParquetFile(path, memory_map=True) as file:  # no read buffers: the pages are the file's
+            names = file.schema_arrow.names
+            absent = [c for c in (columns or []) + ([where[0]] if where else []) if c not in names]
             if absent:
-                raise DatasetError(f"{path}: has no column {absent[0]!r} (its columns: {file.schema_arrow.names})")
-            return file.read(columns=columns)
+                raise DatasetError(f"{path}: has no column {absent[0]!r} (its columns: {names})")
+            if where is None:
+                return file.read(columns=columns), file.metadata.num_rows
+            key, ids = where
+            groups = [g for g in range(file.num_row_groups) if _may_hold(file.metadata.row_group(g),
+                                                                         names.index(key), ids)]
+            wanted = None if columns is None else sorted({*columns, key})
+            value_set = pa.array(ids, file.schema_arrow.field(key).type)
+            parts = []
+            for group in groups:  # one row group read at a time: only its wanted rows are kept
+                part = file.read_row_group(group, columns=wanted)
+                parts.append(part.filter(pc.is_in(part[key], value_set=value_set)))
+            table = pa.concat_tables(parts) if parts else file.read_row_groups([], columns=wanted)
+            return (table if columns is None else table.select(columns)), file.metadata.num_rows
     except (pa.ArrowException, OSError) as err:
         raise DatasetError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
+
+
+def _may_hold(group, column: int, ids: list[int]) -> bool:
+    """Whether a row group's min/max statistics of ``column`` leave room for one of the sorted ``ids``."""
+    stats = group.column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    k = bisect.bisect_left(ids, stats.min)
+    return k < len(ids) and ids[k] <= stats.max
 
 
 def _reachable(repo_id: str) -> None:

@@ -148,3 +148,25 @@ def test_a_shard_rewritten_without_its_features_decodes_with_the_cards(folder):
     index = open_dataset(folder).index
     assert index.features == load_dataset(str(folder), "index", split="test").features
     assert index[0]["image"].size == (64, 48)  # a picture, not {bytes, path}
+
+
+def test_rows_by_id_read_only_what_is_asked(folder):
+    """show reads the few index images it draws: rows by id come from the row groups that may hold them."""
+    data = open_dataset(folder)
+    rows = data.rows("index", "test", "index_id", [7, 2, 7])
+    assert sorted(rows) == [2, 7] and rows[7]["name"] == data.index[7]["name"]
+    assert rows[2]["image"].tobytes() == data.index[2]["image"].tobytes()
+    assert len(data.rows("index", "test", "index_id", [])) == 0
+    shard = folder / "index/test-00000-of-00001.parquet"
+    pq.write_table(pq.read_table(shard), shard, row_group_size=3)  # 4 row groups of 3 images
+    groups = pq.ParquetFile(shard).metadata
+    ids = [[groups.row_group(g).column(0).statistics.min, groups.row_group(g).column(0).statistics.max]
+           for g in range(groups.num_row_groups)]
+    assert ids == [[0, 2], [3, 5], [6, 8], [9, 11]]
+    image = groups.row_group(0).column(groups.schema.names.index("bytes"))  # the first 3 images' bytes
+    with shard.open("r+b") as file:  # break their page header: reading that row group fails
+        file.seek(image.data_page_offset)
+        file.write(b"\xff" * 16)
+    assert sorted(open_dataset(folder).rows("index", "test", "index_id", [4, 10])) == [4, 10]  # not read
+    with pytest.raises(DatasetError, match="index/test-00000-of-00001.parquet: not a readable Parquet file"):
+        open_dataset(folder).rows("index", "test", "index_id", [1])

@@ -147,7 +147,7 @@ def test_build_overwrite_replaces_an_earlier_build_only(files, tmp_path, capsys)
 # ---------------------------------------------------------------- evaluate --per-query / --plots
 def _evaluate(files, *extra):
     return main(["evaluate", "--dataset", files["dataset"], "--predictions", f"{files['dir']}/preds.json",
-                 "--ranks", f"{files['dir']}/ranks.npy", "--format", "json", *extra])
+                 "--ranks", f"{files['dir']}/ranks.npy", "--protocols", "medium", "--format", "json", *extra])
 
 
 def test_per_query_file_is_replaced_only_when_asked(files, tmp_path, capsys):

@@ -54,8 +54,11 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
     split = data.split(protocol)
     inputs = [ranks_path, predictions_path, data.spec if data.local else None]
     with outputs.staged_folder(output, overwrite, command="show", inputs=inputs) as tmp:
-        figures = _query_figures(tmp, split, predictions, ranks, data, query_ids)
-        report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", data.queries, data.index,
+        figures = _query_figures(tmp, split, predictions, ranks, data, query_ids)  # checks the ranks' ids too
+        shown = [i for q in query_ids for i in ranks[q][:top_k]]  # only their images are read
+        queries = data.rows("queries", "test", "query_id", query_ids)
+        index = data.rows("index", "test", "index_id", shown)
+        report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", queries, index,
                             split, {name: ranks}, {name: predictions}, query_ids, k=top_k, progress=bar,
                             figures=figures)
     return Path(output) / "index.html"
