@@ -93,20 +93,23 @@ class BuiltDataset:
 
     def load(self, config: str, split: str, columns=None):
         """One split of one config as a ``datasets.Dataset`` (only ``columns``, when given)."""
+        key = (config, split, None if columns is None else tuple(columns))
+        if key not in self._cache:
+            whole = self._cache.get((config, split, None))
+            if whole is None and not self.local:  # the Hub: the whole split, then its columns
+                whole = self._cache[(config, split, None)] = self._load_hub(config, split)
+            if whole is not None:
+                self._cache[key] = whole if columns is None else whole.select_columns(list(columns))
+            else:  # a folder: what is on disk, only the columns asked for
+                self._cache[key] = read_split(_expand(self.spec), config, split, columns)
+        return self._cache[key]
+
+    def _load_hub(self, config: str, split: str):
         import datasets  # here, not at the top: `pixret --help` and usage errors stay quick
 
-        key = (config, split, None if columns is None else tuple(columns))
-        whole = self._cache.get((config, split, None))
-        if key not in self._cache and whole is not None:
-            self._cache[key] = whole.select_columns(list(columns))
-        if key in self._cache:
-            return self._cache[key]
-        if self.local:
-            self._cache[key] = read_split(_expand(self.spec), config, split, columns)
-            return self._cache[key]
         _reachable(self.spec)
         try:
-            loaded = datasets.load_dataset(self.spec, config, split=split)
+            return datasets.load_dataset(self.spec, config, split=split)
         except (KeyboardInterrupt, DatasetError):
             raise
         except ConnectionError as err:
@@ -114,9 +117,6 @@ class BuiltDataset:
         except Exception as err:  # noqa: BLE001 - a damaged repo or card, no Hub: the message says which
             raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} "
                                f"({type(err).__name__}: {_first_line(err)})") from None
-        self._cache[(config, split, None)] = loaded
-        self._cache[key] = loaded if columns is None else loaded.select_columns(list(columns))
-        return self._cache[key]
 
     def split(self, protocol: str):
         if protocol not in PROTOCOLS:

@@ -129,7 +129,7 @@ def secret_kind(name: str) -> str | None:
     return next((what for pattern, what in SECRET_PATTERNS.items() if fnmatch.fnmatchcase(base, pattern)), None)
 
 
-def _warn_left(plan: "Plan") -> None:
+def _warn_left(plan: Plan) -> None:
     """A warning for the files that stay home, and a loud one for each that looks like a secret."""
     if not plan.left:
         return
