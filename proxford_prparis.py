@@ -105,7 +105,7 @@ class ProxfordPrparis(datasets.ArrowBasedBuilder):
     def _split_generators(self, dl_manager):
         if self.release is None:
             if not self.config.data_dir:
-                raise ValueError("pass data_dir=<folder of the upstream release>")
+                raise ReleaseError("pass data_dir=<folder of the upstream release>")
             self.release = locate_release(self.config.benchmark, self.config.data_dir, self.config.gnd,
                                           self.config.images)
         release = self.release

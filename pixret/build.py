@@ -45,7 +45,7 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     inputs = [labels, release.gnd_path, *(images or [])]
     outputs.check_apart(output, inputs)  # before the slow part
     verify_images(release, release.ground_truth)  # archives are read here, once
-    with outputs.staged_folder(output, overwrite, inputs=inputs) as tmp:
+    with outputs.staged_folder(output, overwrite, command="build", inputs=inputs) as tmp:
         infos, pair_report = {}, None
         for config in FEATURES:
             builder = ProxfordPrparis(

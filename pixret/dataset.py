@@ -8,21 +8,30 @@ A spec that looks like a path (it exists, starts with '.', '/' or '~', has more 
 one '/', or its first component is an existing folder) is never sent to the Hub; ``hub:``
 in front of an id says it is one even where a folder of that name's owner exists here
 (``hub:pixret/proxford`` in a clone of pixret, which has a ``pixret/`` folder).
+
+A local folder is read as it is on disk, every time it is opened: the Parquet shards its card's
+``configs:`` name, read with pyarrow (only the columns asked for), decoded with the features stored
+in their schema (as ``load_dataset`` decodes them), after checking that every shard of a split is
+there and that the row counts are the card's ``dataset_info``. ``datasets``' cache is not used: an
+edited, truncated or deleted shard is noticed, and two folders of the same name and card keep their
+own data. A Hub id is loaded with ``load_dataset``.
 """
 
 from __future__ import annotations
 
-import json
+import bisect
 import re
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pixret.metric.errors import InputError
+from pixret.outputs import read_json
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
 
 REPORT = "build_report.json"
 HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+_SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.parquet$")
 
 
 class DatasetError(InputError):
@@ -46,6 +55,23 @@ def looks_local(spec: str) -> bool:
             or (first.is_dir() and str(first) != ".") or not _HUB_ID.match(spec))
 
 
+class RowsById:
+    """Rows of a table by their id, each decoded when it is asked for (not every image held at once)."""
+
+    def __init__(self, table, key: str):
+        self.table = table
+        self.position = {int(value): k for k, value in enumerate(table[key])}
+
+    def __getitem__(self, row_id) -> dict:
+        return self.table[self.position[int(row_id)]]
+
+    def __iter__(self):
+        return iter(self.position)
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+
 class BuiltDataset:
     """The three configs of a built dataset, loaded on first use."""
 
@@ -65,29 +91,50 @@ class BuiltDataset:
                                    "build one with `pixret build`)")
         self._cache: dict = {}
 
-    def load(self, config: str, split: str):
+    def load(self, config: str, split: str, columns=None):
+        """One split of one config as a ``datasets.Dataset`` (only ``columns``, when given)."""
+        key = (config, split, None if columns is None else tuple(columns))
+        if key not in self._cache:
+            whole = self._cache.get((config, split, None))
+            if whole is None and not self.local:  # the Hub: the whole split, then its columns
+                whole = self._cache[(config, split, None)] = self._load_hub(config, split)
+            if whole is not None:
+                self._cache[key] = whole if columns is None else whole.select_columns(list(columns))
+            else:  # a folder: what is on disk, only the columns asked for
+                self._cache[key] = read_split(_expand(self.spec), config, split, columns)
+        return self._cache[key]
+
+    def _load_hub(self, config: str, split: str):
         import datasets  # here, not at the top: `pixret --help` and usage errors stay quick
 
-        key = (config, split)
-        if key not in self._cache:
-            if not self.local:
-                _reachable(self.spec)
-            try:
-                self._cache[key] = datasets.load_dataset(str(_expand(self.spec)) if self.local else self.spec,
-                                                         config, split=split)
-            except (KeyboardInterrupt, DatasetError):
-                raise
-            except ConnectionError as err:
-                raise DatasetError(f"{self.spec}: cannot reach the Hub ({_first_line(err)})") from None
-            except Exception as err:  # noqa: BLE001 - a damaged folder or card, no Hub: the message says which
-                raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} "
-                                   f"({type(err).__name__}: {_first_line(err)})") from None
-        return self._cache[key]
+        _reachable(self.spec)
+        try:
+            return datasets.load_dataset(self.spec, config, split=split)
+        except (KeyboardInterrupt, DatasetError):
+            raise
+        except ConnectionError as err:
+            raise DatasetError(f"{self.spec}: cannot reach the Hub ({_first_line(err)})") from None
+        except Exception as err:  # noqa: BLE001 - a damaged repo or card, no Hub: the message says which
+            raise DatasetError(f"{self.spec}: cannot load config {config!r} split {split!r} "
+                               f"({type(err).__name__}: {_first_line(err)})") from None
 
     def split(self, protocol: str):
         if protocol not in PROTOCOLS:
             raise DatasetError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
         return self.load("pairs", protocol)
+
+    def rows(self, config: str, split: str, key: str, ids) -> RowsById:
+        """The rows whose ``key`` is in ``ids``, by id (a local folder: only the row groups holding them are read,
+        e.g. a few index images rather than all of them)."""
+        ids = sorted({int(i) for i in ids})
+        if self.local:
+            table = read_split(_expand(self.spec), config, split, where=(key, ids))
+        else:
+            import numpy as np
+
+            table = self.load(config, split)
+            table = table.select(np.flatnonzero(np.isin(table[key], ids)))
+        return RowsById(table, key)
 
     @property
     def queries(self):
@@ -100,12 +147,12 @@ class BuiltDataset:
     @cached_property
     def index_sizes(self) -> list[tuple[int, int]]:
         """(height, width) of each index image, by id."""
-        table = self.index.select_columns(["height", "width"])
+        table = self.load("index", "test", ["height", "width"])  # not the image bytes
         return list(zip(table["height"], table["width"]))
 
     @cached_property
     def query_names(self) -> list[str]:
-        return self.queries["name"]
+        return self.load("queries", "test", ["name"])["name"]
 
     @cached_property
     def benchmark(self) -> str:
@@ -123,17 +170,154 @@ class BuiltDataset:
 
     @cached_property
     def report(self) -> dict | None:
-        """The build's report (provenance, counts), when the folder or repo has one."""
-        try:
-            if self.local:
-                path = Path(self.spec).expanduser() / REPORT
-            else:
-                from huggingface_hub import hf_hub_download
+        """The build's report (provenance, counts); None when the folder or repo has none. One that is there
+        but is not a JSON object is an error."""
+        if self.local:
+            path = _expand(self.spec) / REPORT
+        else:
+            from huggingface_hub import hf_hub_download
+            from huggingface_hub.errors import EntryNotFoundError
 
+            try:
                 path = Path(hf_hub_download(self.spec, REPORT, repo_type="dataset"))
-            return json.loads(path.read_text())
-        except Exception:  # noqa: BLE001 - no file, no Hub, a bad file: all mean there is no report to show
-            return None
+            except EntryNotFoundError:
+                return None
+            except Exception as err:  # noqa: BLE001 - no Hub, no access: the message says which
+                raise DatasetError(f"{self.spec}: cannot fetch {REPORT} ({_first_line(err)})") from None
+        return read_report(path)
+
+
+def read_report(path) -> dict | None:
+    """A build report file: None when there is none; DatasetError when it is not a JSON object."""
+    report = read_json(path, DatasetError)
+    if report is not None and not isinstance(report, dict):
+        raise DatasetError(f"{path}: not a pixret build report (a JSON {type(report).__name__}, not an object)")
+    return report
+
+
+def read_split(folder: Path, config: str, split: str, columns=None, where=None):
+    """One split of a built folder as it is on disk (see the module's docstring), only ``columns`` when given, and
+    with ``where`` = (key, ids) only the rows whose key is one of ids; DatasetError names the file."""
+    import datasets
+    import pyarrow as pa
+
+    pattern, num_rows, card_features = _card_split(folder, config, split)
+    shards = _shards(folder, pattern, config, split)
+    read = [_read_shard(path, columns, where) for path in shards]
+    tables = [table for table, _ in read]
+    for path, table in zip(shards[1:], tables[1:]):
+        if not table.schema.equals(tables[0].schema, check_metadata=False):
+            raise DatasetError(f"{path}: its columns differ from those of {shards[0]} (another build's shard?)")
+    rows = sum(count for _, count in read)
+    if rows != num_rows:
+        raise DatasetError(f"{folder}: config {config!r} split {split!r} has {rows} rows in "
+                           f"{', '.join(p.relative_to(folder).as_posix() for p in shards)} but the card's dataset_info "
+                           f"says {num_rows}: a shard was edited or replaced; rebuild the folder with `pixret build`")
+    table = pa.concat_tables(tables)
+    if b"huggingface" in (table.schema.metadata or {}):
+        features = datasets.Features.from_arrow_schema(table.schema)  # what the build stored in the schema
+    else:  # rewritten without them: the card's, as load_dataset would use (or, lacking those, the Arrow types)
+        known = {name: card_features[name] for name in table.column_names if name in (card_features or {})}
+        features = datasets.Features(known) if len(known) == table.num_columns else None
+    stamp = [(p.as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in shards]
+    fingerprint = datasets.fingerprint.Hasher.hash([stamp, columns, where])  # not a hash of the table (images)
+    try:
+        return datasets.Dataset(datasets.table.InMemoryTable(table), info=datasets.DatasetInfo(features=features),
+                                split=datasets.NamedSplit(split), fingerprint=fingerprint)
+    except (TypeError, ValueError, pa.ArrowException) as err:
+        raise DatasetError(f"{shards[0]}: its columns do not decode ({_first_line(err)})") from None
+
+
+def _card_split(folder: Path, config: str, split: str):
+    """(the card's data file pattern, its dataset_info row count, its features) of one split."""
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    readme = folder / "README.md"
+    try:
+        data = DatasetCard.load(readme).data
+        configs = MetadataConfigs.from_dataset_card_data(data)
+        infos = DatasetInfosDict.from_dataset_card_data(data)
+    except Exception as err:  # noqa: BLE001 - YAML errors of several kinds: the card cannot be read
+        raise DatasetError(f"{readme}: the card's YAML cannot be read ({_first_line(err)})") from None
+    files = [f for f in configs.get(config, {}).get("data_files", [])
+             if isinstance(f, dict) and f.get("split") == split]
+    pattern = files[0].get("path") if files else None
+    if not isinstance(pattern, str) or PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
+        raise DatasetError(f"{readme}: the card's configs name no data file pattern inside the folder for config "
+                           f"{config!r} split {split!r} (rebuild the folder with `pixret build`)")
+    info = infos.get(config)
+    if info is None or info.splits is None or split not in info.splits:
+        raise DatasetError(f"{readme}: the card's dataset_info has no row count for config {config!r} split "
+                           f"{split!r} (rebuild the folder with `pixret build`)")
+    return pattern, info.splits[split].num_examples, info.features
+
+
+def _shards(folder: Path, pattern: str, config: str, split: str) -> list[Path]:
+    """The files of a split, after checking they are <name>-SSSSS-of-NNNNN.parquet with none missing."""
+    found = sorted(p for p in folder.glob(pattern) if p.is_file())
+    if not found:
+        raise DatasetError(f"{folder / pattern}: no file (config {config!r} split {split!r} of the card); "
+                           "rebuild the folder with `pixret build`")
+    numbers = {}
+    for path in found:
+        match = _SHARD.search(path.name)
+        if match is None:
+            raise DatasetError(f"{path}: not a shard name (<split>-SSSSS-of-NNNNN.parquet) for config {config!r} "
+                               f"split {split!r}")
+        numbers[path] = (int(match[1]), int(match[2]))
+    total = numbers[found[0]][1]
+    expected = {f"{k:05d}-of-{total:05d}" for k in range(total)}
+    present = {f"{k:05d}-of-{n:05d}" for k, n in numbers.values()}
+    stem = _SHARD.sub("", found[0].name)
+    if present != expected:
+        missing = sorted(expected - present)
+        odd = sorted(present - expected)
+        what = (f"{len(missing)} of its {total} shards are missing: " + ", ".join(
+            (found[0].parent / f"{stem}-{m}.parquet").as_posix() for m in missing[:3]) if missing else
+            f"shards {', '.join(odd)} do not belong to a set of {total}")
+        raise DatasetError(f"{folder}: config {config!r} split {split!r}: {what}")
+    return found
+
+
+def _read_shard(path: Path, columns=None, where=None):
+    """(the shard's table, its number of rows); ``where`` = (key, ids): only those rows, from the row groups whose
+    statistics say they may hold them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path, memory_map=True) as file:  # no read buffers: the pages are the file's
+            names = file.schema_arrow.names
+            absent = [c for c in (columns or []) + ([where[0]] if where else []) if c not in names]
+            if absent:
+                raise DatasetError(f"{path}: has no column {absent[0]!r} (its columns: {names})")
+            if where is None:
+                return file.read(columns=columns), file.metadata.num_rows
+            key, ids = where
+            groups = [g for g in range(file.num_row_groups) if _may_hold(file.metadata.row_group(g),
+                                                                         names.index(key), ids)]
+            wanted = None if columns is None else sorted({*columns, key})
+            value_set = pa.array(ids, file.schema_arrow.field(key).type)
+            parts = []
+            for group in groups:  # one row group read at a time: only its wanted rows are kept
+                part = file.read_row_group(group, columns=wanted)
+                parts.append(part.filter(pc.is_in(part[key], value_set=value_set)))
+            table = pa.concat_tables(parts) if parts else file.read_row_groups([], columns=wanted)
+            return (table if columns is None else table.select(columns)), file.metadata.num_rows
+    except (pa.ArrowException, OSError) as err:
+        raise DatasetError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
+
+
+def _may_hold(group, column: int, ids: list[int]) -> bool:
+    """Whether a row group's min/max statistics of ``column`` leave room for one of the sorted ``ids``."""
+    stats = group.column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    k = bisect.bisect_left(ids, stats.min)
+    return k < len(ids) and ids[k] <= stats.max
 
 
 def _reachable(repo_id: str) -> None:

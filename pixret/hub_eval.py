@@ -175,14 +175,16 @@ def check_eval_yaml(path, configs: dict[str, list[str]], default: str | None, be
 
 
 # ---------------------------------------------------------------- a model's .eval_results/*.yaml
-def write_eval_results(folder, results: dict, data, distractors: int = 0, official: bool = True) -> list[Path]:
+def write_eval_results(folder, results: dict, data, distractors: int = 0, official: bool = True,
+                       overwrite: bool = False) -> list[Path]:
     """``folder/.eval_results/<dataset>--<task>.yaml``, one file per leaderboard task among ``results``
     ({protocol: the metric's results}) of ``data`` (a ``pixret.dataset.BuiltDataset``). Returns the paths.
 
     Only the benchmark's own figures are written: all queries, the official evaluation, no other
-    distractors than R1M's; anything else is refused with the reason.
+    distractors than R1M's; anything else is refused with the reason. A file of the same name (an earlier
+    evaluation's) is replaced only with ``overwrite``; every file is checked before any is written.
     """
-    from pixret.outputs import check_apart, write_files
+    from pixret.outputs import check_apart, check_file, write_text
 
     benchmark = data.benchmark
     if benchmark not in BENCHMARKS:
@@ -227,12 +229,10 @@ def write_eval_results(folder, results: dict, data, distractors: int = 0, offici
                                f"{', '.join(t.id for t in tasks(benchmark))} (--protocols "
                                f"{' '.join(facts.reported_protocols)}; --ranks for pixel mAP)")
 
-    def make(tmp: Path) -> list[Path]:
-        for name, text in texts.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        return [tmp / name for name in texts]
-
-    written = write_files(out, make)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = {name: check_file(out / name, overwrite, "--eval-results", [data.spec if data.local else None])
+               for name in texts}
+    written = [write_text(path, texts[name]) for name, path in targets.items()]
     earlier = sorted(p.name for p in out.glob(f"{_file_name(dataset_id, '*')}") if p.name not in texts)
     if earlier:
         warnings.warn(f"{out} also holds {', '.join(earlier)}, from an earlier evaluation: `pixret push results` "

@@ -472,7 +472,7 @@ TOOL_CASES = [
     ("export foreign folder", lambda f: ["export-coco", "--dataset", str(f["dir"]), "--output", f"{f['dir']}/c"],
      "not a built dataset folder"),
     ("export output exists", lambda f: ["export-coco", "--dataset", f["dataset"], "--output", str(f["dir"])],
-     "exists; pass --overwrite"),
+     "exists and is not an earlier `pixret export-coco` output .it has no .pixret-output.json."),
     ("push missing folder", lambda f: ["push", "dataset", "no/such", "--repo-id", "a/b", "--dry-run"],
      "no/such: folder not found"),
     ("push metric without card", lambda f: ["push", "metric", str(f["dir"]), "--repo-id", "a/b", "--dry-run"],
@@ -518,8 +518,9 @@ TOOL_CASES = [
     ("string ids in results", lambda f: ["evaluate", "--dataset", f["dataset"], "--predictions", _write(
         f["dir"], "sid.json", _entries(f, lambda e: e[0].update(query_id="0")))], "entry 0: query_id must be an integer, got '0'"),
     ("demo output file", lambda f: ["demo", "--small", "--output", f"{f['dir']}/preds.json"],
-     "is not an earlier demo output"),
-    ("demo foreign folder", lambda f: ["demo", "--small", "--output", str(f["dir"])], "is not an earlier demo output"),
+     "preds.json exists and is not a folder"),
+    ("demo foreign folder", lambda f: ["demo", "--small", "--output", str(f["dir"])],
+     "is not an earlier `pixret demo` output"),
     ("unknown flag", lambda f: ["evaluate", "--datset", "x"], "unrecognized arguments|required"),
 ]
 

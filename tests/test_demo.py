@@ -210,5 +210,5 @@ def test_demo_prints_tables_and_keeps_foreign_folders(demo_run, tmp_path, capsys
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     assert main(["demo", "--small", "--output", str(tmp_path / "mine")]) == 1
-    assert "is not an earlier demo output" in capsys.readouterr().err
+    assert "is not an earlier `pixret demo` output" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

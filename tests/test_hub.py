@@ -3,6 +3,8 @@ dataset and the metric Space, then, in fresh processes with an empty HF_HOME, lo
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -32,12 +34,19 @@ def _client(hub, hf_home, code) -> str:
 
 
 def test_push_then_load_by_hub_id(hub, tiny_dataset, tmp_path):
+    folder = tmp_path / "ds"  # the build, with a stray token file beside its files: it stays home
+    shutil.copytree(tiny_dataset["out"], folder)
+    (folder / "hf_token.txt").write_text("hf_not_for_the_hub")
     out = _client(hub, tmp_path / "hf-push", f"""
         from pixret.cli import main
-        assert main(["push", "dataset", {str(tiny_dataset["out"])!r}, "--repo-id", "pixret/proxford-demo"]) == 0
+        assert main(["push", "dataset", {str(folder)!r}, "--repo-id", "pixret/proxford-demo"]) == 0
         assert main(["push", "metric", {str(ROOT / "pixret" / "metric")!r}, "--repo-id", "pixret/pixret_map"]) == 0
+        import huggingface_hub
+        print("FILES", sorted(huggingface_hub.list_repo_files("pixret/proxford-demo", repo_type="dataset")))
     """)
     assert "uploading" in out and "as hubemu" in out
+    written = json.loads((folder / ".pixret-output.json").read_text())["files"]
+    assert f"FILES {sorted(written + ['.gitattributes'])}" in out  # no marker, no token
     out = _client(hub, tmp_path / "hf-fresh", """
         import re, requests, datasets, evaluate, huggingface_hub
         repo = "pixret/proxford-demo"

@@ -250,9 +250,14 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
     assert re.search(r"^  date: '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'$", text, re.M)  # a quoted string, as the spec asks
     assert sum(map(len, hub_eval.read_eval_results(folder).values())) == 6
 
-    # the same model with the R1M distractors: the _r1m tasks, and the files of the run above are pointed out
-    assert _evaluate(toy, "--ranks", str(toy["ranks_r1m"]), "--distractors", str(R1M_DISTRACTORS), "--format",
-                     "json", "--eval-results", str(folder)) == 0
+    # the same model with the R1M distractors: its mIoU files are those of the run above, replaced only when asked
+    args = ["--ranks", str(toy["ranks_r1m"]), "--distractors", str(R1M_DISTRACTORS), "--format", "json",
+            "--eval-results", str(folder)]
+    assert _evaluate(toy, *args) == 1
+    assert "medium_miou_det.yaml exists; pass --overwrite to replace it" in capsys.readouterr().err
+    assert _written(folder) == written  # refused before anything was written
+    # with --overwrite: the _r1m tasks, and the files of the run above that stay are pointed out
+    assert _evaluate(toy, *args, "--overwrite") == 0
     captured = capsys.readouterr()
     r1m = _written(folder)
     assert r1m["medium_map_det_r1m"].value == round(100 * json.loads(captured.out)["medium"]["map_det"], 2)

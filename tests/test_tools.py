@@ -211,7 +211,8 @@ def test_push_dry_run_validates_dataset_and_metric(tiny_dataset, capsys):
     assert main(["push", "dataset", str(tiny_dataset["out"]), "--repo-id", "pixret/proxford-demo", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would upload" in out and "pairs/medium-00000-of-00001.parquet" in out and "README.md" in out
-    assert "load_dataset('index', split='test'): 12 rows" in out and "links and images of the card resolve" in out
+    assert "config 'index' split 'test': 12 rows, as the card says" in out
+    assert "links and images of the card resolve" in out and ".pixret-output.json" not in out and "not uploaded" not in out
     plan = plan_metric(METRIC_DIR, "pixret/pixret_map")
     assert plan.repo_type == "space"
     assert {"pixret_map.py", "README.md", "app.py", "requirements.txt", "rle.py", "scoring.py",

@@ -6,17 +6,23 @@
 
 Every subcommand lives in its own module here (``add_arguments`` + ``run``). A user's
 mistake ends in one line ``error: ...`` on stderr and exit code 1 (``--debug`` shows
-the traceback), Ctrl-C in ``interrupted: ...`` and exit code 130; warnings about
-legal but suspicious input are ``warning: ...`` lines.
+the traceback), Ctrl-C in ``interrupted: ...`` and exit code 130, SIGTERM or SIGHUP like
+Ctrl-C (partial outputs removed) in ``terminated: ...`` and exit code 128 + the signal's
+number; warnings about legal but suspicious input are ``warning: ...`` lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
+
+from pixret.metric.errors import InputError
 
 COMMANDS = {  # name: (module, one-line help)
     "build": ("build", "upstream release (folders or the original archives) -> hub-ready dataset folder"),
@@ -31,6 +37,39 @@ COMMANDS = {  # name: (module, one-line help)
 
 class UserError(Exception):
     """A mistake in what the user asked for (a flag, a path); its message is the whole story."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the command stops as on Ctrl-C (what it was writing is removed)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
+def _terminate(signum, frame):
+    for number in STOP_SIGNALS:  # a second one must not cut the clean-up short
+        signal.signal(number, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """SIGTERM and SIGHUP raise Terminated while a command runs, where they would end the process (not under
+    `nohup`, which ignores SIGHUP; signal handlers live in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _terminate) for number in STOP_SIGNALS
+                if signal.getsignal(number) == signal.SIG_DFL}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +119,9 @@ def run(function, args, interrupted: str) -> int:
         sys.modules["datasets"].logging.set_verbosity(50)
         sys.modules["datasets"].disable_progress_bars()
     if "huggingface_hub" in sys.modules:
-        sys.modules["huggingface_hub"].utils.logging.set_verbosity(50)
+        from huggingface_hub.utils import logging as hub_logging  # (the package does not import .utils eagerly)
+
+        hub_logging.set_verbosity(50)
     with warnings.catch_warnings():
         if not args.debug:
             warnings.simplefilter("ignore")  # library chatter (deprecations, ...)
@@ -88,7 +129,12 @@ def run(function, args, interrupted: str) -> int:
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
         try:
-            return function(args) or 0
+            with _stop_signals():
+                return function(args) or 0
+        except Terminated as stop:
+            what = interrupted.removeprefix("interrupted: ")
+            print(f"terminated: {signal.Signals(stop.signum).name}; {what}", file=sys.stderr)
+            return 128 + stop.signum
         except KeyboardInterrupt:
             print(interrupted, file=sys.stderr)
             return 130
@@ -107,7 +153,9 @@ def _message(err: Exception) -> str:
     name = type(err).__name__.lower()
     if isinstance(err, (ConnectionError, TimeoutError)) or "connect" in name or "timeout" in name:
         return f"cannot reach the Hub ({text.splitlines()[0]})"
-    if isinstance(err, (UserError, ValueError, OSError, ImportError)) or type(err).__module__.startswith(
+    # the user's input (InputError: files, rows, options), the system's answer (OSError: a path, a permission, a
+    # full disk), an optional package missing, the Hub's answer; any other exception, a ValueError too, is ours
+    if isinstance(err, (UserError, InputError, OSError, ImportError)) or type(err).__module__.startswith(
             "huggingface_hub"):
         return text
     return (f"unexpected {type(err).__name__}: {text.splitlines()[0]} (this may be a pixret bug: rerun with --debug "

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from pixret.cli import UserError
+from pixret.outputs import check_folder
 from pixret.metric.benchmarks import BENCHMARKS
 
 INTERRUPTED = "interrupted: nothing was written (the partial build was removed)"
@@ -28,7 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--images-dir", type=Path, dest="images", action="append", help=argparse.SUPPRESS)  # the older name
     parser.add_argument("--gnd", type=Path, help="revisitop's gnd_<name>.pkl or .mat (default: found in the release)")
     parser.add_argument("--output", required=True, type=Path, help="dataset folder to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier `pixret build` output (only a folder this command wrote)")
     parser.add_argument("--num-proc", type=int, help="processes for the image tables")
     parser.add_argument("--ignore-extra-labels", action="store_true",
                         help="skip (and report) label entries for pairs that are not positives")
@@ -46,6 +48,7 @@ def run(args) -> int:
 
         check_repo_id(args.repo_id)
     labels = args.labels or args.data_dir
+    check_folder(args.output, "build", args.overwrite, inputs=[labels, args.gnd, *(args.images or [])])  # fail fast
     report = build(args.benchmark, labels, args.output, images=args.images, gnd=args.gnd, num_proc=args.num_proc,
                    overwrite=args.overwrite, ignore_extra_labels=args.ignore_extra_labels, repo_id=args.repo_id)
     counts = report["counts"]

@@ -25,9 +25,10 @@ from pixret.metric import uncertainty
 from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
 from pixret.metric.figures import FIGURE_KEYS, LABELS
 from pixret.metric.tables import _render
-from pixret.outputs import check_apart, write_files
+from pixret import outputs
 
 SHOWN_FLIPS = 8  # queries listed per side in text and Markdown (JSON has them all)
+PLOTS = "compare --plots"  # the command named in a --plots folder's marker
 
 
 def add_arguments(parser) -> None:
@@ -54,6 +55,7 @@ def add_arguments(parser) -> None:
                              f"{100 * uncertainty.MARGIN:g} points)")
     parser.add_argument("--plots", type=Path, metavar="DIR",
                         help="write PNGs: per-query differences, bootstrap distribution of the differences")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier --plots folder of this command")
     parser.add_argument("--format", choices=["text", "markdown", "json"], default="text")
 
 
@@ -86,7 +88,8 @@ def _check_arguments(args) -> None:
     if args.plots:
         if args.plots.exists() and not args.plots.is_dir():
             raise UserError(f"--plots {args.plots} exists and is not a folder")
-        check_apart(args.plots, [*predictions, *ranks, *(d for d in args.dataset if looks_local(d))], "--plots")
+        outputs.check_folder(args.plots, PLOTS, args.overwrite, "--plots",
+                             [*predictions, *ranks, *(d for d in args.dataset if looks_local(d))])
 
 
 def _same_file(a: Path | None, b: Path | None) -> bool:
@@ -139,8 +142,10 @@ def run(args) -> int:
     if args.plots:
         from pixret.metric import compare_plots
 
-        written = write_files(args.plots, lambda tmp: compare_plots.save_all(tmp, comparisons, data.query_names,
-                                                                            names, args.margin / 100))
+        inputs = [*args.predictions, *ranks, *(d for d in args.dataset if looks_local(d))]
+        with outputs.staged_folder(args.plots, args.overwrite, command=PLOTS, inputs=inputs, flag="--plots") as tmp:
+            drawn = compare_plots.save_all(tmp, comparisons, data.query_names, names, args.margin / 100)
+        written = [args.plots / path.name for path in drawn]
         for path in written:  # on stderr: stdout is the comparison (JSON with --format json)
             print(f"wrote {path}", file=sys.stderr)
     return 0

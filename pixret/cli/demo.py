@@ -23,7 +23,6 @@ from pathlib import Path
 
 
 from pixret import baselines, outputs, report
-from pixret.cli import UserError
 from pixret.cli.evaluate import ground_truth
 from pixret.dataset import open_dataset
 from pixret.metric.results import Evaluation, evaluate_method
@@ -33,11 +32,12 @@ from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
 PROTOCOLS = ("medium", "hard")
 MATCHER = "matcher (Harris + RANSAC)"
+INTERRUPTED = "interrupted: nothing was written (the partial demo output was removed)"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--output", type=Path, default=Path("demo_output"),
-                        help="folder to write (an earlier demo output there is replaced)")
+                        help="folder to write (an earlier `pixret demo` output there is replaced; nothing else)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small", action="store_true", help="a tiny world (for a quick check)")
     parser.add_argument("--with-opencv", action="store_true",
@@ -68,19 +68,11 @@ def tables(evaluations: dict) -> str:
         "score high there; read it together with mean mIoU."]) + "\n"
 
 
-def _replaceable(output: Path) -> bool:
-    """An earlier demo output (or an empty folder) may be replaced; anything else is the user's."""
-    return not output.exists() or (output.is_dir() and (not any(output.iterdir()) or (
-        (output / "results.json").is_file() and (output / "release" / "world.json").is_file())))
-
-
 def run_demo(output, config: WorldConfig | None = None, report_queries: int = 3, top_k: int = 6,
              with_opencv: bool = False) -> dict:
     config = config or WorldConfig()
     output = Path(output)
-    if not _replaceable(output):
-        raise UserError(f"--output {output} exists and is not an earlier demo output: choose another folder")
-    with outputs.staged_folder(output, overwrite=True) as tmp:
+    with outputs.staged_folder(output, overwrite=True, command="demo") as tmp:  # an earlier demo output only
         summary = _run(tmp, config, report_queries, top_k, with_opencv)
     summary["report"] = str(output / "report" / "index.html")
     return summary

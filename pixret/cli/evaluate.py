@@ -29,8 +29,10 @@ from pixret.metric.analysis import TOP_K, breakdowns
 from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.tables import breakdown_table, compare, oracle_table, results_table
 from pixret.metric.uncertainty import MAX_RESAMPLES, RESAMPLES
-from pixret.outputs import check_apart, write_files, write_text
+from pixret import outputs
 from pixret.progress import bar
+
+PLOTS = "evaluate --plots"  # the command named in a --plots folder's marker
 
 
 def add_arguments(parser) -> None:
@@ -68,6 +70,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eval-results", type=Path, metavar="DIR",
                         help="write the leaderboard figures as Hub eval results, DIR/.eval_results/*.yaml, for "
                              "`pixret push results DIR --model-repo OWNER/MODEL`")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --per-query file (a regular "
+                        "file only), an earlier --plots folder (only one this command wrote) and earlier "
+                        "--eval-results files of the same tasks")
 
 
 def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_files.GroundTruth:
@@ -128,16 +133,10 @@ def run(args) -> int:
         if path is not None and path.is_dir():
             raise UserError(f"{path}: a folder, not a {flag[2:]} file")
     inputs = [args.predictions, args.ranks, args.dataset if looks_local(args.dataset) else None]
-    if args.per_query:
-        if not args.per_query.parent.is_dir():
-            raise UserError(f"--per-query {args.per_query}: folder {args.per_query.parent} not found")
-        if args.per_query.is_dir():
-            raise UserError(f"--per-query {args.per_query} is a folder: name the CSV file to write")
-        check_apart(args.per_query, inputs, "--per-query")
+    if args.per_query:  # before the slow part: fail fast (and checked again when written)
+        outputs.check_file(args.per_query, args.overwrite, "--per-query", inputs)
     if args.plots:
-        if args.plots.exists() and not args.plots.is_dir():
-            raise UserError(f"--plots {args.plots} exists and is not a folder")
-        check_apart(args.plots, inputs, "--plots")
+        outputs.check_folder(args.plots, PLOTS, args.overwrite, "--plots", inputs)
     data = open_dataset(args.dataset)
     evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
                                 args.ranks_layout, args.distractors, args.queries, not args.unofficial,
@@ -146,7 +145,7 @@ def run(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     # leaderboard files first: a refusal (a subset, the unofficial variant, custom data) prints and writes nothing
     eval_results = (hub_eval.write_eval_results(args.eval_results, evaluation.results, data, args.distractors,
-                                                not args.unofficial) if args.eval_results else [])
+                                                not args.unofficial, args.overwrite) if args.eval_results else [])
     intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
         print(json.dumps(evaluation.figures(intervals), indent=1))
@@ -161,20 +160,23 @@ def run(args) -> int:
         print()
         print(comparison_text(evaluation, args.format))
     # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
-    written = eval_results + (write_plots(args.plots, evaluation.results, data.query_names, evaluation.name)
-                              if args.plots else [])
+    written = eval_results + (write_plots(args.plots, evaluation.results, data.query_names, evaluation.name,
+                                          args.overwrite, inputs) if args.plots else [])
     if args.per_query:
-        written.append(write_text(args.per_query, per_query_csv(evaluation.results)))
+        written.append(outputs.write_file(args.per_query, per_query_csv(evaluation.results), args.overwrite,
+                                          "--per-query", inputs))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
-def write_plots(folder, results: dict, query_names, name: str) -> list[Path]:
-    """The evaluation's figures as PNGs in ``folder`` (created if needed; files are replaced whole)."""
+def write_plots(folder, results: dict, query_names, name: str, overwrite: bool = False, inputs=()) -> list[Path]:
+    """The evaluation's figures as PNGs in ``folder``, a command output folder (see ``pixret.outputs``)."""
     from pixret.metric import plots
 
-    return write_files(folder, lambda tmp: plots.save_all(tmp, results, query_names, name))
+    with outputs.staged_folder(folder, overwrite, command=PLOTS, inputs=inputs, flag="--plots") as tmp:
+        names = [path.name for path in plots.save_all(tmp, results, query_names, name)]
+    return [Path(folder) / name for name in names]
 
 
 def comparison_text(evaluation: result_files.Evaluation, fmt: str) -> str:

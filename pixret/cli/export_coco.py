@@ -25,7 +25,8 @@ CATEGORY = {"id": 1, "name": "target", "supercategory": "landmark"}
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help="built dataset folder or Hub id (owner/name)")
     parser.add_argument("--output", required=True, type=Path, help="folder for <protocol>.json")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier `pixret export-coco` output (only a folder this command wrote)")
     parser.add_argument("--protocols", nargs="+", default=["easy", "medium", "hard"],
                         choices=["easy", "medium", "hard"])
 
@@ -56,10 +57,11 @@ def coco_dict(split, index, queries, protocol: str) -> tuple[dict, int]:
 
 def export(dataset: str, output, protocols=("easy", "medium", "hard"), overwrite: bool = False) -> list[Path]:
     data = open_dataset(dataset)
-    index = data.index.select_columns(["index_id", "name", "width", "height"])
-    queries = data.queries.select_columns(["query_id", "name", "bbox"])
+    index = data.load("index", "test", ["index_id", "name", "width", "height"])  # not the image bytes
+    queries = data.load("queries", "test", ["query_id", "name", "bbox"])
     splits = {protocol: data.split(protocol) for protocol in protocols}
-    with outputs.staged_folder(output, overwrite, inputs=[data.spec if data.local else None]) as tmp:
+    with outputs.staged_folder(output, overwrite, command="export-coco",
+                               inputs=[data.spec if data.local else None]) as tmp:
         for protocol, split in splits.items():
             document, unlabelled = coco_dict(split, index, queries, protocol)
             if unlabelled:

@@ -5,33 +5,49 @@ model's eval results (leaderboard entries) to its model repo.
     pixret push metric --repo-id pixret/pixret_map [--dry-run]        # the package's pixret/metric folder
     pixret push results DIR --model-repo OWNER/MODEL [--create-pr] [--dry-run]   # DIR/.eval_results/*.yaml
 
+Only the folder's own files are uploaded: for a dataset, the files ``pixret build`` wrote (the list
+in its ``.pixret-output.json``, which itself stays home); for the metric, its ``*.py``, ``README.md``,
+``requirements.txt`` and ``paper/*.csv``. Anything else in the folder is listed as not uploaded, with a
+warning, a loud one when its name looks like a secret (a token, .env, a key). ``--dry-run`` lists
+exactly what would go.
+
 Before anything is uploaded the folder is validated: the card's YAML (configs and
 dataset_info for a dataset, the Space header for the metric), every config's data
-files, that every link and image of the card resolves inside the folder (or is an
-absolute URL), and that the folder loads (``load_dataset`` on every config and split,
-or ``evaluate.load`` of the metric). A build that is not the real benchmark (the demo
-world) is only uploaded to a repo whose name says demo, or with --allow-synthetic. A dataset's
-eval.yaml (a Hub Benchmark) is checked against the Hub's specification and the card's configs.
-Eval results are checked against the Hub's schema, then on the Hub: the model exists, each dataset
-is a Benchmark whose eval.yaml defines the results' tasks.
-Then the repo id and the token are checked, and only then is anything uploaded.
+files, that every link and image of the card resolves inside the uploaded files (or is
+an absolute URL), and that the folder loads (every config and split read from its
+Parquet shards as the card describes them, or ``evaluate.load`` of the metric). A build
+that is not the real benchmark (the demo world) is only uploaded to a repo whose name
+says demo, or with --allow-synthetic. A dataset's eval.yaml (a Hub Benchmark) is checked
+against the Hub's specification and the card's configs. Eval results are checked against
+the Hub's schema, then on the Hub: the model exists, each dataset is a Benchmark whose
+eval.yaml defines the results' tasks. Then the repo id and the token are checked, and
+only then is anything uploaded.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pixret import hub_eval
 from pixret.cli import UserError
+from pixret.dataset import REPORT, DatasetError, read_report, read_split
+from pixret.outputs import MARKER, written_files
 
 INTERRUPTED = "interrupted: the upload may be incomplete; run the same command again"
 SPACE_KEYS = ("title", "sdk", "app_file", "sdk_version")
-IGNORED = ("__pycache__", ".cache")
+IGNORED = ("__pycache__",)  # Python's caches: never uploaded, not listed
+METRIC_FILES = ("*.py", "README.md", "requirements.txt", "paper/*.csv")  # the metric folder's own files
+SECRET_WORDS = ("token", "secret", "credential", "password", "passwd", "apikey", "api_key")
+SECRET_NAMES = {".env": "an environment file", ".netrc": "a credentials file", ".git-credentials": "a credentials "
+                "file", ".pypirc": "a credentials file", ".npmrc": "a credentials file"}
+SECRET_PATTERNS = {"*.pem": "a key or certificate", "*.key": "a key", "*.p12": "a key store", "*.pfx": "a key store",
+                   ".env.*": "an environment file", "*.env": "an environment file",
+                   **{f"id_{kind}*": "an SSH key" for kind in ("rsa", "ed25519", "ecdsa", "dsa")}}
 
 
 class ValidationError(UserError):
@@ -43,9 +59,10 @@ class Plan:
     kind: str  # "dataset", "metric" or "results"
     folder: Path
     repo_id: str
-    files: list[tuple[str, int]] = field(default_factory=list)  # (relative path, bytes)
+    files: list[tuple[str, int]] = field(default_factory=list)  # (relative path, bytes): what is uploaded
     checks: list[str] = field(default_factory=list)  # what was validated
     results: dict = field(default_factory=dict)  # results: {file name: entries}
+    left: list[tuple[str, int]] = field(default_factory=list)  # the folder's other files: not uploaded
 
     @property
     def repo_type(self) -> str:
@@ -67,28 +84,76 @@ def add_arguments(parser) -> None:
                         help="upload a build that is not the benchmark (the demo world) to a repo not named demo")
 
 
-def _files(folder: Path) -> list[tuple[str, int]]:
-    """The files to upload; a symlink that leaves the folder is an error (its target would be uploaded)."""
+def _all_files(folder: Path) -> list[str]:
+    """Every file and link below ``folder`` (relative, '/'-separated; links not followed), but Python's caches."""
     out = []
-    root = folder.resolve()
-    try:
-        paths = sorted(folder.rglob("*"))
-    except (OSError, RuntimeError) as err:
-        raise ValidationError(f"{folder}: cannot list its files ({err})") from None
-    for path in paths:
-        relative = path.relative_to(folder)
-        if any(part in IGNORED or part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_symlink():
+    for root, dirs, files in os.walk(folder, onerror=_unlistable):
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = [d for d in dirs if d not in IGNORED and d not in links]
+        relative = Path(root).relative_to(folder)
+        out += [(relative / name).as_posix() for name in files + links]
+    return sorted(out)
+
+
+def _unlistable(err: OSError):
+    raise ValidationError(f"{err.filename}: cannot list its files ({err.strerror})")
+
+
+def _own_files(kind: str, folder: Path, present: list[str]) -> list[str]:
+    """The files of the folder that are published: the build's own list, or the metric's files."""
+    if kind == "metric":
+        return [name for name in present if any(fnmatch.fnmatchcase(name, p) and name.count("/") == p.count("/")
+                                                for p in METRIC_FILES)]
+    marker = written_files(folder)
+    if marker is None:
+        raise ValidationError(f"{folder / MARKER}: missing (the list of the files `pixret build` wrote); build the "
+                              "folder with `pixret build`")
+    if marker[0] != "build":
+        raise ValidationError(f"{folder} is a `pixret {marker[0]}` output, not a dataset `pixret build` wrote")
+    return sorted(set(marker[1]) & set(present))  # one gone missing: the card checks below say what it breaks
+
+
+def _sized(folder: Path, names: list[str], uploaded: bool) -> list[tuple[str, int]]:
+    """(name, bytes) of files; a link to be uploaded must stay inside the folder (its target would be uploaded)."""
+    out, root = [], folder.resolve()
+    for name in names:
+        path = folder / name
+        if uploaded and path.is_symlink():
             try:
                 target = path.resolve(strict=True)
             except (OSError, RuntimeError):
                 raise ValidationError(f"{path}: a broken or looping link") from None
             if root not in target.parents:
                 raise ValidationError(f"{path}: a link to {target}, outside {folder}: it would upload that")
-        if path.is_file():
-            out.append((relative.as_posix(), path.stat().st_size))
+        out.append((name, path.stat().st_size if uploaded else path.lstat().st_size))
     return out
+
+
+def secret_kind(name: str) -> str | None:
+    """What a file name says it holds, when that looks like a secret (a token, an environment file, a key)."""
+    base = PurePosixPath(name).name.lower()
+    word = next((w for w in SECRET_WORDS if w in base), None)
+    if word:
+        return f"its name says {word}"
+    if base in SECRET_NAMES:
+        return SECRET_NAMES[base]
+    return next((what for pattern, what in SECRET_PATTERNS.items() if fnmatch.fnmatchcase(base, pattern)), None)
+
+
+def _warn_left(plan: Plan) -> None:
+    """A warning for the files that stay home, and a loud one for each that looks like a secret."""
+    if not plan.left:
+        return
+    names = [name for name, _ in plan.left]
+    owner = "`pixret build` did not write them" if plan.kind == "dataset" else (
+        f"they are not the metric's files ({', '.join(METRIC_FILES)})")
+    warnings.warn(f"{len(names)} files in {plan.folder} are not uploaded: {owner} ({', '.join(names[:5])}"
+                  f"{' ...' if len(names) > 5 else ''})", stacklevel=3)
+    for name in names:
+        kind = secret_kind(name)
+        if kind:
+            warnings.warn(f"{plan.folder / name} LOOKS LIKE A SECRET ({kind}): it is NOT uploaded, but keep secrets "
+                          "out of a folder you publish", stacklevel=3)
 
 
 def card_links(text: str) -> list[str]:
@@ -115,7 +180,11 @@ def _start(kind: str, folder, repo_id: str) -> tuple[Plan, Path, str]:
     if not readme.is_file():
         raise ValidationError(f"{readme}: no {kind} card" + (" (build the folder with `pixret build`)"
                                                               if kind == "dataset" else ""))
-    plan = Plan(kind, folder, repo_id, _files(folder))
+    present = _all_files(folder)
+    own = _own_files(kind, folder, present)
+    left = [name for name in present if name not in set(own) and name != MARKER]
+    plan = Plan(kind, folder, repo_id, _sized(folder, own, True), left=_sized(folder, left, False))
+    _warn_left(plan)
     try:
         text = readme.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -128,7 +197,6 @@ def _start(kind: str, folder, repo_id: str) -> tuple[Plan, Path, str]:
 
 
 def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
-    import datasets
     from huggingface_hub import DatasetCard
 
     plan, readme, _ = _start("dataset", folder, repo_id)
@@ -161,12 +229,11 @@ def plan_dataset(folder, repo_id: str, allow_synthetic: bool = False) -> Plan:
                 raise ValidationError(f"{readme}: config {config['config_name']!r} split {files['split']!r}: "
                                       f"no file matches {files['path']!r}")
             try:
-                split = datasets.load_dataset(str(plan.folder), config["config_name"], split=files["split"])
-            except Exception as err:  # noqa: BLE001 - a damaged Parquet file, a card that lies: not publishable
-                raise ValidationError(f"{plan.folder}: config {config['config_name']!r} split {files['split']!r} does "
-                                      f"not load ({type(err).__name__}: {str(err).splitlines()[0]})") from None
-            plan.checks.append(f"load_dataset({config['config_name']!r}, split={files['split']!r}): "
-                               f"{split.num_rows} rows")
+                split = read_split(plan.folder, config["config_name"], files["split"])
+            except DatasetError as err:  # a damaged or missing shard, a card that lies: not publishable
+                raise ValidationError(str(err)) from None
+            plan.checks.append(f"config {config['config_name']!r} split {files['split']!r}: {split.num_rows} rows, "
+                               "as the card says, every shard read")
     return plan
 
 
@@ -187,13 +254,16 @@ def _check_eval_yaml(path: Path, configs, report: dict) -> str:
 
 
 def _report(folder: Path) -> dict:
-    path = folder / "build_report.json"
+    path = folder / REPORT
     try:
-        report = json.loads(path.read_text())
-    except (OSError, ValueError):
-        report = None
-    if not isinstance(report, dict) or "benchmark" not in report:
-        raise ValidationError(f"{path}: missing or not a pixret build report (build the folder with `pixret build`)")
+        report = read_report(path)
+    except DatasetError as err:
+        raise ValidationError(f"{err} (build the folder with `pixret build`)") from None
+    if report is None:
+        raise ValidationError(f"{path}: missing (build the folder with `pixret build`)")
+    if "benchmark" not in report:
+        raise ValidationError(f"{path}: not a pixret build report (no 'benchmark'; build the folder with `pixret "
+                              "build`)")
     return report
 
 
@@ -248,15 +318,14 @@ def check_token(token: str | None = None) -> str:
 
 
 def push(plan: Plan, private: bool = False, token: str | None = None) -> str:
-    """Create the repo if needed and upload the folder in one commit; returns the commit URL."""
-    from huggingface_hub import HfApi
+    """Create the repo if needed and upload the plan's files in one commit; returns the commit URL."""
+    from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi(token=token)
     extra = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}
     api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, **extra)
-    commit = api.upload_folder(folder_path=str(plan.folder), repo_id=plan.repo_id, repo_type=plan.repo_type,
-                               ignore_patterns=[f"**/{p}/**" for p in IGNORED] + [f"{p}/**" for p in IGNORED]
-                               + [".*", "**/.*"],
+    operations = [CommitOperationAdd(path, str(plan.folder / path)) for path, _ in plan.files]  # the plan, exactly
+    commit = api.create_commit(plan.repo_id, operations, repo_type=plan.repo_type,
                                commit_message=f"Upload {plan.kind} with pixret push")
     return str(getattr(commit, "commit_url", commit))
 
@@ -340,6 +409,10 @@ def run(args) -> int:
           + (f" as {user}" if user else "") + ":")
     for path, size in plan.files:
         print(f"  {path}  {size:,} bytes")
+    if plan.left:
+        print(f"not uploaded: {len(plan.left)} other files of {plan.folder}:")
+        for path, size in plan.left:
+            print(f"  {path}  {size:,} bytes" + ("  (looks like a secret)" if secret_kind(path) else ""))
     if not args.dry_run:
         print(push_results(plan, args.create_pr) if plan.kind == "results" else push(plan, args.private))
     return 0

@@ -27,7 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ranks-layout", choices=["queries-first", "revisitop"])
     parser.add_argument("--predictions", type=Path, help=".json (COCO results style) or .parquet")
     parser.add_argument("--output", required=True, type=Path, help="gallery folder to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier `pixret show` output (only a folder this command wrote)")
     parser.add_argument("--protocol", default="medium", choices=["easy", "medium", "hard"])
     parser.add_argument("--queries", nargs="+", type=int, metavar="QUERY_ID", help="query ids (default: all)")
     parser.add_argument("--top-k", type=int, default=8)
@@ -52,9 +53,12 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
     name = name or Path(predictions_path or ranks_path).stem
     split = data.split(protocol)
     inputs = [ranks_path, predictions_path, data.spec if data.local else None]
-    with outputs.staged_folder(output, overwrite, inputs=inputs) as tmp:
-        figures = _query_figures(tmp, split, predictions, ranks, data, query_ids)
-        report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", data.queries, data.index,
+    with outputs.staged_folder(output, overwrite, command="show", inputs=inputs) as tmp:
+        figures = _query_figures(tmp, split, predictions, ranks, data, query_ids)  # checks the ranks' ids too
+        shown = [i for q in query_ids for i in ranks[q][:top_k]]  # only their images are read
+        queries = data.rows("queries", "test", "query_id", query_ids)
+        index = data.rows("index", "test", "index_id", shown)
+        report.write_report(tmp, f"{name}: top-{top_k} per query ({protocol})", queries, index,
                             split, {name: ranks}, {name: predictions}, query_ids, k=top_k, progress=bar,
                             figures=figures)
     return Path(output) / "index.html"

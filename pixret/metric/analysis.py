@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
 from .figures import LOCALISED, WELL_LOCALISED
 
 CATEGORIES = ("not retrieved", f"IoU <= {LOCALISED:g}", f"{LOCALISED:g} < IoU <= {WELL_LOCALISED:g}",
@@ -23,7 +24,7 @@ TOP_K = 100  # "retrieved" in the breakdowns the tools and the Space show
 def _pairs(result: dict) -> dict:
     per_pair = result.get("per_pair")
     if not per_pair or "position" not in per_pair:
-        raise ValueError("the error breakdown needs results computed with ranks")
+        raise InputError("the error breakdown needs results computed with ranks")
     return {k: np.asarray(v) for k, v in per_pair.items() if v is not None}
 
 
@@ -35,7 +36,7 @@ def breakdown(result: dict, k: int = 100, iou: str = "seg") -> dict:
     pairs = _pairs(result)
     key = f"iou_{iou}"
     if key not in pairs:
-        raise ValueError(f"no {iou} IoUs in these results (a box-only method has no segmentation)")
+        raise InputError(f"no {iou} IoUs in these results (a box-only method has no segmentation)")
     values, positions = pairs[key], pairs["position"]
     retrieved = (positions >= 0) & (positions < k)
     counts = {CATEGORIES[0]: int((~retrieved).sum()),

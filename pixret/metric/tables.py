@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .benchmarks import BENCHMARKS, Benchmark
+from .errors import InputError
 from .figures import FIGURES, LABELS
 
 PAPER = Path(__file__).resolve().parent / "paper"
@@ -23,7 +24,7 @@ def _facts(benchmark: str) -> Benchmark:
     facts = BENCHMARKS.get(benchmark)
     if facts is None or facts.paper_tables is None:
         with_tables = sorted(b.name for b in BENCHMARKS.values() if b.paper_tables)
-        raise ValueError(f"no paper tables for {benchmark!r}: the paper's tables are for {with_tables}")
+        raise InputError(f"no paper tables for {benchmark!r}: the paper's tables are for {with_tables}")
     return facts
 
 

@@ -1,0 +1,332 @@
+"""No command deletes or overwrites what the user did not ask it to: --overwrite replaces only the same command's own
+output (its .pixret-output.json marker), files are written only over regular files, SIGTERM / SIGHUP leave
+nothing, a failed build leaves no parent folder it made, push uploads only the folder's own files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixret import synthetic
+from pixret.cli import main
+from pixret.dataset import DatasetError, open_dataset
+from pixret.outputs import MARKER
+
+METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
+
+
+@pytest.fixture
+def files(tiny_dataset, tmp_path):
+    """Result files for the tiny dataset: ground-truth predictions and ranks."""
+    data = open_dataset(tiny_dataset["out"])
+    entries = [{"query_id": r["query_id"], "index_id": r["index_id"], "segmentation": r["mask"]}
+               for r in data.split("medium") if r["mask"] is not None]
+    (tmp_path / "preds.json").write_text(json.dumps(entries))
+    np.save(tmp_path / "ranks.npy", np.tile(np.arange(12), (4, 1)))
+    return {"dir": tmp_path, "dataset": str(tiny_dataset["out"]), "release": str(tiny_dataset["root"])}
+
+
+def _home(folder: Path) -> Path:
+    """A folder like a home folder: someone's Documents/ in it."""
+    (folder / "Documents").mkdir(parents=True)
+    (folder / "Documents" / "thesis.txt").write_text("four years of work")
+    return folder
+
+
+COMMANDS = {  # command: argv writing the folder `out`
+    "export-coco": lambda f, out: ["export-coco", "--dataset", f["dataset"], "--output", str(out),
+                                   "--protocols", "medium"],
+    "build": lambda f, out: ["build", "--benchmark", "proxford", "--labels", f["release"], "--output", str(out)],
+    "show": lambda f, out: ["show", "--dataset", f["dataset"], "--ranks", f"{f['dir']}/ranks.npy", "--output",
+                            str(out), "--queries", "0", "--top-k", "2"],
+    "evaluate --plots": lambda f, out: ["evaluate", "--dataset", f["dataset"], "--predictions",
+                                        f"{f['dir']}/preds.json", "--ranks", f"{f['dir']}/ranks.npy",
+                                        "--protocols", "medium", "--plots", str(out)],
+    "demo": lambda f, out: ["demo", "--small", "--output", str(out)],
+}
+
+
+def _error(capsys) -> str:
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "Traceback" not in captured.err, captured.err
+    return err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_overwrite_refuses_a_folder_the_command_did_not_write(command, files, tmp_path, capsys, monkeypatch):
+    """`pixret export-coco --output ~ --overwrite` wiped a home folder: now every command refuses it, and a link to
+    it, saying why; nothing in it is touched and nothing is left beside it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    home = _home(tmp_path / "home")
+    link = tmp_path / "link"
+    link.symlink_to(home)
+    for output in (home, link):
+        assert main(COMMANDS[command](files, output) + ["--overwrite"] * (command != "demo")) == 1
+        err = _error(capsys)
+        assert f"--{'plots' if command == 'evaluate --plots' else 'output'} {output} exists and is not an earlier " \
+               f"`pixret {command}` output (it has no {MARKER})" in err, err
+        assert (home / "Documents" / "thesis.txt").read_text() == "four years of work"
+        assert sorted(p.name for p in home.iterdir()) == ["Documents"]
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["home", "link", "preds.json",
+                                                                               "ranks.npy"]
+
+
+def test_overwrite_replaces_only_the_same_commands_untouched_output(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "coco"
+    export = COMMANDS["export-coco"](files, out)
+    assert main(export) == 0
+    marker = json.loads((out / MARKER).read_text())
+    assert marker["command"] == "export-coco" and marker["files"] == ["medium.json"]
+    assert main(export) == 1
+    assert _error(capsys).endswith(f"{out} exists; pass --overwrite to replace it")
+    (out / "medium.json").write_text("old")
+    assert main(export + ["--overwrite"]) == 0  # its own output, edited: replaced whole
+    assert json.loads((out / "medium.json").read_text())["categories"][0]["name"] == "target"
+
+    (out / "notes.txt").write_text("mine")  # a file the command did not write: refused, nothing replaced
+    (out / "sub").mkdir()
+    assert main(export + ["--overwrite"]) == 1
+    assert "holds 2 files `pixret export-coco` did not write (notes.txt, sub/): move them out" in _error(capsys)
+    assert (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    (out / "sub").rmdir()
+
+    show = COMMANDS["show"](files, out) + ["--overwrite"]  # another command's output: refused
+    assert main(show) == 1
+    assert f"--output {out} is an earlier `pixret export-coco` output, not a `pixret show` one" in _error(capsys)
+    (out / MARKER).write_text("{not json")
+    assert main(export + ["--overwrite"]) == 1
+    assert f"{out / MARKER}: not valid JSON (Expecting property name enclosed in double quotes at line 1 column 2)" \
+        in _error(capsys)
+    assert (out / "medium.json").exists()
+
+
+def test_empty_folder_is_filled_and_a_link_keeps_pointing_to_the_new_output(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(COMMANDS["export-coco"](files, empty)) == 0  # no --overwrite needed: nothing to lose
+    assert sorted(p.name for p in empty.iterdir()) == [MARKER, "medium.json"]
+
+    target = tmp_path / "disk" / "coco"
+    shutil.copytree(empty, target)
+    link = tmp_path / "coco"
+    link.symlink_to(target)
+    (target / "medium.json").write_text("old")
+    assert main(COMMANDS["export-coco"](files, link) + ["--overwrite"]) == 0
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert json.loads((target / "medium.json").read_text())["images"]  # the new output, at the link's target
+    assert sorted(p.name for p in target.parent.iterdir()) == ["coco"]  # no staging or old copy left
+
+
+def test_build_overwrite_replaces_an_earlier_build_only(files, tmp_path, capsys):
+    out = tmp_path / "ds"
+    build = COMMANDS["build"](files, out)
+    assert main(build) == 0
+    assert main(build + ["--overwrite"]) == 0
+    assert json.loads((out / MARKER).read_text())["command"] == "build"
+    (out / "hf_token.txt").write_text("hf_secret")
+    assert main(build + ["--overwrite"]) == 1
+    assert "holds 1 file `pixret build` did not write (hf_token.txt)" in _error(capsys)
+    assert (out / "hf_token.txt").read_text() == "hf_secret"
+
+
+# ---------------------------------------------------------------- evaluate --per-query / --plots
+def _evaluate(files, *extra):
+    return main(["evaluate", "--dataset", files["dataset"], "--predictions", f"{files['dir']}/preds.json",
+                 "--ranks", f"{files['dir']}/ranks.npy", "--protocols", "medium", "--format", "json", *extra])
+
+
+def test_per_query_file_is_replaced_only_when_asked(files, tmp_path, capsys):
+    csv = tmp_path / "pq.csv"
+    csv.write_text("my notes")
+    assert _evaluate(files, "--per-query", str(csv)) == 1
+    assert _error(capsys).endswith(f"--per-query {csv} exists; pass --overwrite to replace it")
+    assert csv.read_text() == "my notes"
+    assert _evaluate(files, "--per-query", str(csv), "--overwrite") == 0
+    assert csv.read_text().startswith("protocol,query_id,miou_det")
+    capsys.readouterr()
+    target = tmp_path / "kept.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert _evaluate(files, "--per-query", str(link), "--overwrite") == 0  # written at the link's target
+    assert link.is_symlink() and target.read_text().startswith("protocol,")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def _specials(tmp_path: Path) -> dict:
+    """Things that are not regular files: a folder, a FIFO, a socket, and (as root) a character device like
+    /dev/null (made here: the real one is never put at risk)."""
+    made = {"folder": tmp_path / "folder", "fifo": tmp_path / "fifo", "socket": tmp_path / "socket"}
+    made["folder"].mkdir()
+    os.mkfifo(made["fifo"])
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(made["socket"]))
+    server.close()
+    if os.geteuid() == 0:
+        made["device"] = tmp_path / "null"
+        os.mknod(made["device"], stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    return made
+
+
+def test_per_query_never_replaces_what_is_not_a_regular_file(files, tmp_path, capsys):
+    kinds = {"folder": "a folder", "fifo": "a named pipe (FIFO)", "socket": "a socket", "device": "a character device"}
+    (tmp_path / "special").mkdir()
+    for name, path in _specials(tmp_path / "special").items():
+        mode = path.lstat().st_mode
+        for extra in ([], ["--overwrite"]):
+            assert _evaluate(files, "--per-query", str(path), *extra) == 1
+            assert _error(capsys).endswith(f"--per-query {path} is {kinds[name]}: pixret replaces only regular files; "
+                                           "name a file to write")
+            assert path.lstat().st_mode == mode  # still what it was
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_plots_folder_follows_the_output_folder_rule(files, tmp_path, capsys):
+    plots = tmp_path / "plots"
+    assert _evaluate(files, "--plots", str(plots)) == 0
+    capsys.readouterr()
+    written = json.loads((plots / MARKER).read_text())
+    assert written["command"] == "evaluate --plots" and "map_vs_threshold.png" in written["files"]
+    assert _evaluate(files, "--plots", str(plots)) == 1
+    assert _error(capsys).endswith(f"{plots} exists; pass --overwrite to replace it")
+    assert _evaluate(files, "--plots", str(plots), "--overwrite") == 0
+    capsys.readouterr()
+    (plots / "mine.png").write_bytes(b"x")
+    assert _evaluate(files, "--plots", str(plots), "--overwrite") == 1
+    assert "holds 1 file `pixret evaluate --plots` did not write (mine.png)" in _error(capsys)
+    (tmp_path / "notes.txt").write_text("mine")
+    assert _evaluate(files, "--plots", str(tmp_path / "notes.txt"), "--overwrite") == 1
+    assert _error(capsys).endswith(f"--plots {tmp_path / 'notes.txt'} exists and is not a folder: name a new folder")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------- signals, failed builds: nothing left
+def _run_and_signal(argv, staging: Path, signum: int, tmp_path: Path):
+    """Start `pixret ...`, send ``signum`` once its staging folder (.out.XXXX in ``staging``) exists."""
+    process = subprocess.Popen(["pixret", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (staging.is_dir() and any(p.name.startswith(".out.")
+                                                                   for p in staging.iterdir())):
+        time.sleep(0.02)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_terminated_build_leaves_nothing(signum, tmp_path):
+    release = tmp_path / "release"
+    synthetic.write_tiny_release(release, gnd=synthetic.tiny_gnd(num_queries=8, num_index=300), height=120,
+                                 width=160)
+    out = tmp_path / "new" / "deeper" / "out"
+    code, stdout, stderr = _run_and_signal(["build", "--benchmark", "proxford", "--labels", str(release), "--output",
+                                            str(out)], out.parent, signum, tmp_path)
+    assert code == 128 + signum, (stdout, stderr)
+    assert stderr.strip() == (f"terminated: {signal.Signals(signum).name}; nothing was written (the partial build was "
+                              "removed)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]  # no out, no staging, no new/deeper/
+
+
+def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MARKER).write_text(json.dumps({"command": "demo", "files": ["results.json"]}))
+    (out / "results.json").write_text("earlier")
+    code, stdout, stderr = _run_and_signal(["demo", "--small", "--output", str(out)], tmp_path, signal.SIGTERM,
+                                           tmp_path)
+    assert code == 143, (stdout, stderr)
+    assert stderr.strip().splitlines()[-1] == ("terminated: SIGTERM; nothing was written (the partial demo output "
+                                               "was removed)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (out / "results.json").read_text() == "earlier"
+
+
+def test_failed_build_removes_the_parent_folders_it_made(release, tmp_path, capsys):
+    label = next((release["root"] / "labels").rglob("*.json"))
+    label.write_text("{not json")  # found while the build writes: after its folders were made
+    out = tmp_path / "new" / "deeper" / "out"
+    argv = ["build", "--benchmark", "proxford", "--labels", str(release["root"]), "--output", str(out)]
+    assert main(argv) == 1
+    assert str(label) in _error(capsys)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()  # a parent that was there before stays
+    assert main(argv[:-1] + [str(tmp_path / "kept" / "new" / "out")]) == 1
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == []
+
+
+# ---------------------------------------------------------------- push: the folder's own files only
+def test_push_uploads_only_the_builds_files(tiny_dataset, tmp_path, capsys):
+    folder = tmp_path / "ds"
+    shutil.copytree(tiny_dataset["out"], folder)
+    written = json.loads((folder / MARKER).read_text())["files"]
+    for name in ("hf_token.txt", ".env", "notes.md", "keys/server.pem"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text("x")
+    assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    listed, left = captured.out.split("would upload ", 1)[1].split("not uploaded: ")
+    assert sorted(line.split()[0] for line in listed.splitlines()[1:]) == sorted(written)
+    assert MARKER not in captured.out
+    assert left.startswith(f"4 other files of {folder}:")
+    assert "  hf_token.txt  1 bytes  (looks like a secret)" in left and "  notes.md  1 bytes\n" in left
+    assert f"warning: 4 files in {folder} are not uploaded: `pixret build` did not write them" in captured.err
+    for name, kind in (("hf_token.txt", "its name says token"), (".env", "an environment file"),
+                       ("keys/server.pem", "a key or certificate")):
+        assert f"warning: {folder / name} LOOKS LIKE A SECRET ({kind}): it is NOT uploaded" in captured.err
+    assert "notes.md LOOKS" not in captured.err
+
+    (folder / MARKER).unlink()
+    assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 1
+    assert f"{folder / MARKER}: missing (the list of the files `pixret build` wrote)" in _error(capsys)
+
+
+def test_push_metric_uploads_only_the_metric_files(tmp_path, capsys):
+    folder = tmp_path / "pixret_map"
+    shutil.copytree(METRIC_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "id_rsa").write_text("x")
+    (folder / "scratch.ipynb").write_text("{}")
+    (folder / "paper" / "draft.txt").write_text("x")
+    assert main(["push", "metric", str(folder), "--repo-id", "x/pixret_map", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    listed = [line.split()[0] for line in captured.out.split("would upload ", 1)[1].split("not uploaded")[0]
+              .splitlines()[1:]]
+    expected = sorted(p.relative_to(folder).as_posix() for pattern in ("*.py", "README.md", "requirements.txt",
+                                                                       "paper/*.csv") for p in folder.glob(pattern))
+    assert sorted(listed) == expected and "pixret_map.py" in listed
+    assert "not uploaded: 3 other files" in captured.out
+    assert f"warning: {folder / 'id_rsa'} LOOKS LIKE A SECRET (an SSH key)" in captured.err
+
+
+# ---------------------------------------------------------------- a corrupt build report is said to be one
+def test_corrupt_build_report_is_not_called_missing(tiny_dataset, files, tmp_path, capsys):
+    folder = tmp_path / "ds"
+    shutil.copytree(tiny_dataset["out"], folder)
+    (folder / "build_report.json").write_text('{"benchmark": null,\n "built_as": proxford}')
+    position = "Expecting value at line 2 column 14"
+    assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 1
+    assert f"{folder / 'build_report.json'}: not valid JSON ({position})" in _error(capsys)
+    with pytest.raises(DatasetError, match=rf"build_report.json: not valid JSON \({position}\)"):
+        open_dataset(folder).report
+    assert main(["evaluate", "--dataset", str(folder), "--predictions", f"{files['dir']}/preds.json",
+                 "--compare-paper"]) == 1  # custom data: the report says which benchmark's tables apply
+    assert f"not valid JSON ({position})" in _error(capsys)
+    (folder / "build_report.json").unlink()
+    assert open_dataset(folder).report is None
+    assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 1
+    assert _error(capsys).endswith("links to files the repo would not have: ['build_report.json']")
