@@ -27,10 +27,10 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image, ImageOps
 
 from pixret import __version__, card, outputs, report as pictures, rows
-from pixret.images import combined_sha256, sha256_file
+from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.progress import bar
-from pixret.release import ReleaseError, load_pair2label, locate_release, read_bytes, verify_images
+from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
 
 PREVIEW_QUERIES = 3
 
@@ -70,8 +70,8 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
 
 @contextlib.contextmanager
 def _writing(output):
-    """An OSError while the output is written is one line naming it and the OS's reason (everything read
-    in there goes through readers that raise ReleaseError); the staged folder is removed on the way out."""
+    """An OSError while the output is written (disk full, file too large, no permission) becomes one line naming
+    the output and the OS's reason. Inputs read in there go through readers that raise ReleaseError instead."""
     try:
         yield
     except outputs.OutputExists:

@@ -79,7 +79,7 @@ class ImageSource:
         self._sizes: dict[str, tuple[int, int]] = {}
         self.unlisted = 0  # archive members that are no wanted image (counted, ignored)
         self.verified: set[str] = set()  # names read and decoded (pixret.release.verify_images)
-        self._problems: dict[str, str] = {}  # found while an archive streamed by
+        self._problems: dict[str, str] = {}  # found while an archive streamed by or a folder was listed
         self._archive_sha256: dict[Path, str] = {}  # computed while streaming
         self._sha256: dict[str, str] = {}  # of folder images, computed while checking them
         self._searched: set[str] = set()  # names the archives were read for
