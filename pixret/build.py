@@ -5,8 +5,8 @@ The folder gets ``<config>/<split>-SSSSS-of-NNNNN.parquet`` (image bytes embedde
 metadata as ``load_dataset`` expects), a dataset card (``README.md``) whose YAML ``configs:`` make it
 loadable with no code and whose ``dataset_info`` is what was written, ``LICENSE``, ``preview.jpg`` (a
 picture made from the data) and ``build_report.json`` (provenance, counts, and what was kept but is
-worth knowing). Everything is read and checked before the output is begun; it is written under a
-temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
+worth knowing). The labels are read and every image checked before the output is begun; it is
+written under a temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     outputs.check_apart(output, inputs)  # before the slow part
     verify_images(release, release.ground_truth)  # archives are read here, once
     tables = rows.Tables(release, ignore_extra_labels)
-    report = _report(release, benchmark, synthetic, tables.report)  # every label read and checked
+    report = _report(release, benchmark, synthetic, tables)  # every label read and checked
     max_shard_size = convert_file_size_to_int(max_shard_size)
     with _writing(output), outputs.staged_folder(output, overwrite, inputs=inputs) as tmp:
         infos = {config: write_config(tmp, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
@@ -87,19 +87,19 @@ def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
     splits = datasets.SplitDict()
     for split in rows.SPLITS[config]:
         splits.add(write_split(folder / config, split, rows.FEATURES[config], tables.tables(config, split),
-                               max_shard_size))
+                               max_shard_size, tables.num_rows(config, split)))
     info = rows.dataset_info(benchmark, config, splits)
     info.download_size = sum(p.stat().st_size for p in (folder / config).glob("*.parquet"))
     info.dataset_size = sum(split.num_bytes for split in splits.values())
     return info
 
 
-def write_split(folder: Path, split: str, features: datasets.Features, arrow_tables,
-                max_shard_size: int) -> datasets.SplitInfo:
+def write_split(folder: Path, split: str, features: datasets.Features, arrow_tables, max_shard_size: int,
+                num_rows: int | None = None) -> datasets.SplitInfo:
     """Write Arrow tables as ``<split>-SSSSS-of-NNNNN.parquet``, starting a new shard once one holds more than
     ``max_shard_size`` bytes; the shard count is known at the end, so shards get their final names then."""
     pending, written, writer, shard_bytes = [], [], None, 0
-    progress = bar(desc=f"writing {folder.name}/{split}", unit="row")
+    progress = bar(total=num_rows, desc=f"writing {folder.name}/{split}", unit="row")
     try:
         for table in arrow_tables:
             if writer is None or shard_bytes > max_shard_size:
@@ -130,10 +130,10 @@ def _default_repo(benchmark: str, report: dict) -> str:
     return f"pixret/{benchmark}" if report["benchmark"] else f"pixret/{benchmark}-demo"
 
 
-def _report(release, benchmark: str, synthetic: bool, pair_report: dict) -> dict:
+def _report(release, benchmark: str, synthetic: bool, tables: rows.Tables) -> dict:
     """Provenance and counts of the build: what the card's provenance section shows. Reads the sources
     (ReleaseError if one cannot be read), writes nothing."""
-    gt = release.ground_truth
+    gt, pair_report = release.ground_truth, tables.report
     found = identify(gt.query_names)
     notes = []
     if found and lists_digest(gt.easy, gt.hard, gt.junk) != BENCHMARKS[found].gnd_sha256:
@@ -164,7 +164,7 @@ def _report(release, benchmark: str, synthetic: bool, pair_report: dict) -> dict
         "notes": notes,
         **pair_report,
         "counts": {**pair_report["counts"], "positives_medium": pair_report["counts"]["positive_pairs"],
-                   "rows_medium": sum(len(e) + len(h) + len(j) for e, h, j in zip(gt.easy, gt.hard, gt.junk))},
+                   "rows_medium": tables.num_rows("pairs", "medium")},
     }
 
 

@@ -100,6 +100,14 @@ class Tables:
         verify_images(self.release, self.gt, names)
         return (query_rows if config == "queries" else index_rows)(self.gt, self.release.images)
 
+    def num_rows(self, config: str, split: str) -> int:
+        """How many rows ``rows(config, split)`` gives (known before they are made)."""
+        gt = self.gt
+        if config == "pairs":
+            return sum(len(positives) + len(junk) for positives, junk in
+                       (protocol_lists(gt, split, q) for q in range(len(gt.query_names))))
+        return len(gt.query_names if config == "queries" else gt.index_names)
+
     def tables(self, config: str, split: str) -> Iterator[pa.Table]:
         """The rows of a split as Arrow tables of TABLE_ROWS rows (datasets' per-example encoding would be most
         of the build's time)."""

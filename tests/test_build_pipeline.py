@@ -40,6 +40,7 @@ def test_builder_class_gives_the_rows_of_the_build(release, tmp_path):
         if config == "pairs":
             assert builder.report["counts"] == {k: v for k, v in report["counts"].items()
                                                 if k not in ("positives_medium", "rows_medium")}
+            assert report["counts"]["rows_medium"] == builder.as_dataset("medium").num_rows == 24
 
 
 def test_shards_are_named_and_cut_at_the_max_shard_size(tmp_path):
@@ -113,6 +114,21 @@ def test_polygon_leaving_the_image_is_cut_like_exact_clipping(case, polygon):
     ys, xs = np.nonzero(cut ^ exact)
     assert _near_edges(polygon, ys, xs).all(), f"{case}: pixels away from the outline differ: {list(zip(xs, ys))[:5]}"
     assert (cut & exact).sum() / (cut | exact).sum() > 0.97
+
+
+def test_mask_is_the_crop_of_a_canvas_holding_the_polygon():
+    """Exactly what pycocotools draws on a canvas that holds the whole polygon, cut to the image; pycocotools
+    alone is exact to the right and below, not to the left and above (it truncates negative coordinates)."""
+    pad, inexact = 100, 0
+    for case, polygon in _cases():
+        if "far" in case:
+            continue
+        canvas = masks.decode(geometry.rasterise([polygon + pad], H + 2 * pad, W + 2 * pad))[pad:pad + H, pad:pad + W]
+        assert np.array_equal(masks.decode(geometry.rasterise_in_image([polygon], H, W)), canvas), case
+        direct = masks.decode(geometry.rasterise([polygon], H, W))
+        assert np.array_equal(direct, canvas) or (polygon < 0).any(), case
+        inexact += not np.array_equal(direct, canvas)
+    assert inexact > 0
 
 
 def test_clamping_the_vertices_is_what_the_check_catches():
