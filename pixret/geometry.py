@@ -113,11 +113,10 @@ def rasterise_in_image(polygons, height: int, width: int) -> dict:
     size are cut off geometrically first (``clip_polygon``), which keeps the canvas and the work bounded.
     """
     polygons = [np.asarray(p, float) for p in polygons if len(p) >= 3]
-    if not polygons:
-        return rasterise([], height, width)
-    low, high = np.min([p.min(0) for p in polygons], 0), np.max([p.max(0) for p in polygons], 0)
-    if (low >= 0).all() and (high <= [width, height]).all():
+    points = np.concatenate(polygons) if polygons else np.zeros((0, 2))
+    if ((points >= 0) & (points <= [width, height])).all():  # inside (or nothing): pycocotools as it is
         return rasterise(polygons, height, width)
+    low, high = points.min(0), points.max(0)
     margin = max(height, width)
     if (low < -margin).any() or (high > [width + margin, height + margin]).any():
         polygons = [clip_polygon(p + margin, width + 2 * margin, height + 2 * margin) - margin for p in polygons]

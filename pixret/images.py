@@ -288,8 +288,8 @@ def open_images(paths, workers: int | None = None) -> ImageSource:
     folders, archives = [], []
     for path in map(Path, paths):
         if path.is_dir():
-            holds_images = any(image_name(file_name) for file_name in _file_names(path))
-            folders.append(path / "jpg" if (path / "jpg").is_dir() and not holds_images else path)
+            inner = (path / "jpg").is_dir() and not any(image_name(file_name) for file_name in _file_names(path))
+            folders.append(path / "jpg" if inner else path)
         elif path.is_file() and is_archive(path):
             archives.append(path)
         elif path.exists():
