@@ -7,9 +7,10 @@ The release is written once into --workdir (kept for reruns): revisitop's real
 ground truth, one LabelMe file per (query group, positive image) as upstream
 (2,463 for ROxford), synthetic 1024x768 JPEGs for the 4,993 index and 70 query
 images, and the same JPEGs as a flat ``oxbuild_images.tgz``. Then, from one run:
-the pairs config alone (target < 10 s), the whole build from the folder and from
-the archive, a plain ``tarfile`` pass over the archive, and reading the JPEG files
-(bytes only, and bytes plus the 1/8-scale decode the build does to refuse corrupt files).
+the pairs config alone through the ``datasets`` builder class (target < 10 s), the whole
+build from the folder (image checks on every core, then on one: ``--num-proc 1``) and from
+the archive, a plain ``tarfile`` pass over the archive, and reading the JPEG files (bytes
+only, and bytes plus the 1/8-scale decode the build does to refuse corrupt files).
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ def main():
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pixret-bench-build")
     parser.add_argument("--height", type=int, default=768)
     parser.add_argument("--width", type=int, default=1024)
-    parser.add_argument("--num-proc", type=int, default=None)
     args = parser.parse_args()
     release = args.workdir / f"release-{args.width}x{args.height}"
     if not (release / "oxford_pair2labelpath.npy").exists():
@@ -98,10 +98,15 @@ def main():
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         start = time.perf_counter()
-        build("proxford", release, Path(tmp) / "out", num_proc=args.num_proc)
+        build("proxford", release, Path(tmp) / "out")
         t_build = time.perf_counter() - start
         size = sum(p.stat().st_size for p in (Path(tmp) / "out").rglob("*.parquet"))
     print(f"whole build from the folder (pairs + queries + index, {size / 1e6:.0f} MB of Parquet): {t_build:.2f} s")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        start = time.perf_counter()
+        build("proxford", release, Path(tmp) / "out", num_proc=1)
+        t_one = time.perf_counter() - start
+    print(f"the same with --num-proc 1 (images checked on one core): {t_one:.2f} s")
 
     archive = args.workdir / f"oxbuild_images-{args.width}x{args.height}.tgz"
     if not archive.exists():

@@ -1,100 +1,140 @@
 """Upstream release -> hub-ready dataset folder.
 
-The folder gets ``<config>/<split>-00000-of-0000N.parquet`` (image bytes embedded),
-a dataset card (``README.md``) whose YAML ``configs:`` make it loadable with no code,
-``LICENSE``, ``preview.jpg`` (a picture made from the data) and ``build_report.json``
-(provenance, counts, and what was kept but is worth knowing). It is built under a
-temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
+The folder gets ``<config>/<split>-SSSSS-of-NNNNN.parquet`` (image bytes embedded; the rows of
+``pixret.rows``, written here with datasets' own Parquet writer, so the features are in the schema
+metadata as ``load_dataset`` expects), a dataset card (``README.md``) whose YAML ``configs:`` make it
+loadable with no code and whose ``dataset_info`` is what was written, ``LICENSE``, ``preview.jpg`` (a
+picture made from the data) and ``build_report.json`` (provenance, counts, and what was kept but is
+worth knowing). The labels are read and every image checked before the output is begun; it is
+written under a temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from datasets.arrow_writer import ParquetWriter
+from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image, ImageOps
 
-from pixret import __version__, card, hub_eval, outputs, report as pictures
-from pixret.images import combined_sha256, sha256_file
+from pixret import __version__, card, hub_eval, outputs, report as pictures, rows
+from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.benchmarks import BENCHMARKS, identify, lists_digest
+from pixret.progress import bar
 from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
-from proxford_prparis import FEATURES, ProxfordPrparis
 
 PREVIEW_QUERIES = 3
 
 
+class OutputWriteError(OSError):
+    """The output could not be written (disk full, file too large, no permission); the message says which
+    output and the operating system's reason."""
+
+
 def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int | None = None,
-          overwrite: bool = False, ignore_extra_labels: bool = False, max_shard_size: str = "500MB",
+          overwrite: bool = False, ignore_extra_labels: bool = False, max_shard_size: str | int = "500MB",
           synthetic: bool = False, repo_id: str | None = None) -> dict:
     """Write the dataset folder; return the build report.
 
     ``labels``: the authors' label release folder; ``images``: folders and/or .tgz archives
     (default ``jpg/`` beside the gnd); ``gnd``: revisitop's .pkl or .mat (default: in the release).
+    ``max_shard_size``: a split's Parquet file is cut after the Arrow table that takes it past this
+    (uncompressed) size, as datasets cuts its shards. ``num_proc``: threads decoding the images to check
+    them (default: one per core; the check is most of a build's work).
     """
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
     images = None if images is None else [str(p) for p in ([images] if isinstance(images, (str, Path)) else images)]
-    release = locate_release(benchmark, labels, gnd, images)  # fail before anything is written
+    release = locate_release(benchmark, labels, gnd, images, workers=num_proc)  # fail before anything is written
     inputs = [labels, release.gnd_path, *(images or [])]
-    outputs.check_apart(output, inputs)  # before the slow part
+    outputs.check_folder(output, "build", overwrite, inputs=inputs)  # before the slow part
     verify_images(release, release.ground_truth)  # archives are read here, once
-    with outputs.staged_folder(output, overwrite, command="build", inputs=inputs) as tmp:
-        infos, pair_report = {}, None
-        for config in FEATURES:
-            builder = ProxfordPrparis(
-                config_name=config, data_dir=str(labels), benchmark=benchmark, images=images,
-                gnd=None if gnd is None else str(gnd), ignore_extra_labels=ignore_extra_labels,
-                cache_dir=str(tmp / ".cache"),
-            )
-            builder.release = release
-            prepared = tmp / ".cache" / f"{config}-parquet"
-            try:
-                builder.download_and_prepare(output_dir=str(prepared), file_format="parquet",
-                                             max_shard_size=max_shard_size, num_proc=num_proc)
-            except datasets.exceptions.DatasetGenerationError as err:
-                raise _release_error(err) from None
-            pair_report = builder.report or pair_report
-            infos[config] = builder.info
-            _move_shards(prepared, tmp / config, builder.name)
-        shutil.rmtree(tmp / ".cache")
-        report = _report(release, benchmark, synthetic, pair_report, infos)
+    tables = rows.Tables(release, ignore_extra_labels)
+    report = _report(release, benchmark, synthetic, tables)  # every label read and checked
+    max_shard_size = convert_file_size_to_int(max_shard_size)
+    with _writing(output), outputs.staged_folder(output, overwrite, command="build", inputs=inputs) as tmp:
+        infos = {config: write_config(tmp, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
         _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
         hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
         outputs.write_text(tmp / "build_report.json", json.dumps(report, indent=1) + "\n")
     return report
 
 
-def _release_error(err: Exception) -> Exception:
-    """The ReleaseError (or interrupt) under datasets' generation error, if there is one."""
-    cause = err
-    while cause is not None and not isinstance(cause, (ReleaseError, KeyboardInterrupt)):
-        cause = cause.__cause__ or cause.__context__
-    return cause or err
+@contextlib.contextmanager
+def _writing(output):
+    """An OSError while the output is written (disk full, file too large, no permission) becomes one line naming
+    the output and the OS's reason. Inputs read in there go through readers that raise ReleaseError instead."""
+    try:
+        yield
+    except outputs.OutputExists:
+        raise
+    except OSError as err:
+        raise OutputWriteError(f"cannot write {output}: {err.strerror or err}") from None
 
 
-def _move_shards(prepared: Path, target: Path, builder_name: str) -> None:
-    """datasets writes <builder>-<split>[-SSSSS-of-NNNNN].parquet; the Hub convention is <split>-SSSSS-of-NNNNN."""
-    target.mkdir(parents=True)
-    for path in sorted(prepared.glob(f"{builder_name}-*.parquet")):
-        rest = path.stem[len(builder_name) + 1:]
-        split, _, shard = rest.partition("-")
-        path.rename(target / f"{split}-{shard or '00000-of-00001'}.parquet")
+def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
+                 max_shard_size: int) -> datasets.DatasetInfo:
+    """Write the splits of one config to ``folder/config/``; return its DatasetInfo (sizes as written)."""
+    (folder / config).mkdir()
+    splits = datasets.SplitDict()
+    for split in rows.SPLITS[config]:
+        splits.add(write_split(folder / config, split, rows.FEATURES[config], tables.tables(config, split),
+                               max_shard_size, tables.num_rows(config, split)))
+    info = rows.dataset_info(benchmark, config, splits)
+    info.download_size = sum(p.stat().st_size for p in (folder / config).glob("*.parquet"))
+    info.dataset_size = sum(split.num_bytes for split in splits.values())
+    return info
+
+
+def write_split(folder: Path, split: str, features: datasets.Features, arrow_tables, max_shard_size: int,
+                num_rows: int | None = None) -> datasets.SplitInfo:
+    """Write Arrow tables as ``<split>-SSSSS-of-NNNNN.parquet``, starting a new shard once one holds more than
+    ``max_shard_size`` bytes; the shard count is known at the end, so shards get their final names then."""
+    pending, written, writer, shard_bytes = [], [], None, 0
+    progress = bar(total=num_rows, desc=f"writing {folder.name}/{split}", unit="row")
+    try:
+        for table in arrow_tables:
+            if writer is None or shard_bytes > max_shard_size:
+                if writer is not None:
+                    written.append(writer.finalize())
+                    writer.close()
+                pending.append(folder / f".{split}-{len(pending):05d}.parquet")
+                writer, shard_bytes = ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=True), 0
+            writer.write_table(table)
+            shard_bytes += table.nbytes
+            progress.update(table.num_rows)
+        if writer is None:  # no row: one empty shard, so that the split exists
+            pending.append(folder / f".{split}-00000.parquet")
+            writer = ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=True)
+        written.append(writer.finalize())
+    finally:
+        if writer is not None:
+            writer.close()
+        progress.close()
+    for k, path in enumerate(pending):
+        path.rename(folder / f"{split}-{k:05d}-of-{len(pending):05d}.parquet")
+    lengths = [num_examples for num_examples, _ in written]
+    return datasets.SplitInfo(name=split, num_bytes=sum(size for _, size in written), num_examples=sum(lengths),
+                              shard_lengths=lengths)
 
 
 def _default_repo(benchmark: str, report: dict) -> str:
     return f"pixret/{benchmark}" if report["benchmark"] else f"pixret/{benchmark}-demo"
 
 
-def _report(release, benchmark: str, synthetic: bool, pair_report: dict, infos: dict) -> dict:
-    """Provenance and counts of the build: what the card's provenance section shows."""
-    gt = release.ground_truth
+def _report(release, benchmark: str, synthetic: bool, tables: rows.Tables) -> dict:
+    """Provenance and counts of the build: what the card's provenance section shows. Reads the sources
+    (ReleaseError if one cannot be read), writes nothing."""
+    gt, pair_report = release.ground_truth, tables.report
     found = identify(gt.query_names)
     notes = []
     if found and lists_digest(gt.easy, gt.hard, gt.junk) != BENCHMARKS[found].gnd_sha256:
@@ -108,10 +148,10 @@ def _report(release, benchmark: str, synthetic: bool, pair_report: dict, infos: 
         {"name": release.gnd_path.name, "what": "revisitop ground truth", "sha256": sha256_file(release.gnd_path)},
         {"name": release.pair2label_path.name, "what": "pair -> label file", "sha256": sha256_file(release.pair2label_path)},
         {"name": f"{len(label_files)} label files", "what": "LabelMe JSON, combined",
-         "sha256": combined_sha256({p.relative_to(release.root).as_posix(): p.read_bytes() for p in label_files})},
+         "sha256": combined_sha256({p.relative_to(release.root).as_posix(): hashlib.sha256(read_bytes(p)).hexdigest()
+                                    for p in label_files})},
         *release.images.provenance(gt.index_names + gt.query_names),
     ]
-    medium = infos["pairs"].splits["medium"]
     return {
         "pixret_version": __version__,
         "built_at": datetime.date.today().isoformat(),
@@ -125,7 +165,7 @@ def _report(release, benchmark: str, synthetic: bool, pair_report: dict, infos: 
         "notes": notes,
         **pair_report,
         "counts": {**pair_report["counts"], "positives_medium": pair_report["counts"]["positive_pairs"],
-                   "rows_medium": medium.num_examples},
+                   "rows_medium": tables.num_rows("pairs", "medium")},
     }
 
 
@@ -135,8 +175,8 @@ def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: s
     labelled = sorted({q for q, positive, mask in zip(medium["query_id"], medium["positive"], medium["mask"])
                        if positive and mask is not None})
     chosen = labelled[:: max(1, len(labelled) // PREVIEW_QUERIES)][:PREVIEW_QUERIES]
-    rows = [dict(zip(medium, values)) for values in zip(*medium.values())]
-    example = next((row for row in rows if row["positive"] and row["mask"] is not None), None)
+    medium_rows = [dict(zip(medium, values)) for values in zip(*medium.values())]
+    example = next((row for row in medium_rows if row["positive"] and row["mask"] is not None), None)
     if chosen:
         shown = [i for q in chosen for i in sorted(i for i, pq_, positive, mask in zip(
             medium["index_id"], medium["query_id"], medium["positive"], medium["mask"])

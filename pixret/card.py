@@ -8,7 +8,6 @@ metric's ``paper/`` tables, the one source for every card and tool.
 
 from __future__ import annotations
 
-import copy
 import importlib.resources
 import json
 from pathlib import Path
@@ -76,8 +75,7 @@ def size_category(num_examples: int) -> str:
 
 def write_card(folder: Path, report: dict, infos: dict, repo_id: str, example_row: dict | None,
                preview_caption: str) -> None:
-    """README.md and LICENSE of a built folder; ``infos``: {config: DatasetInfo} of the build."""
-    infos = {config: copy.deepcopy(info) for config, info in infos.items()}  # the sizes below are the card's
+    """README.md and LICENSE of a built folder; ``infos``: {config: DatasetInfo} of the build, sizes included."""
     built_as = report["built_as"]
     facts = BENCHMARKS[built_as]
     synthetic, real = report["synthetic"], report["benchmark"] is not None
@@ -97,10 +95,6 @@ def write_card(folder: Path, report: dict, infos: dict, repo_id: str, example_ro
         banner = (f"**This is not the {facts.pretty_name} benchmark**: its queries are not revisitop's. It was built "
                   f"by pixret from a release in the {facts.pretty_name} format.\n\n")
 
-    for config, info in infos.items():
-        shards = sorted((folder / config).glob("*.parquet"))
-        info.download_size = sum(p.stat().st_size for p in shards)
-        info.dataset_size = sum(split.num_bytes for split in info.splits.values())
     num_examples = sum(split.num_examples for info in infos.values() for split in info.splits.values())
     data = DatasetCardData(
         pretty_name=pretty,

@@ -103,6 +103,32 @@ def rasterise(polygons, height: int, width: int) -> dict:
     return masks.from_polygons(polygons, height, width)
 
 
+def rasterise_in_image(polygons, height: int, width: int) -> dict:
+    """Union of polygons as the mask of a height x width image, cut at the image's edges as if the image went on:
+    the *mask* is clipped, not the vertices (clamping vertices to the border changes the shape).
+
+    pycocotools cuts a polygon exactly where it leaves the image to the right or below, but truncates negative
+    coordinates towards zero; so a polygon leaving to the left or above is moved right / down by whole pixels
+    onto a canvas that holds it, rasterised there, and the image cropped out. Parts farther out than one image
+    size are cut off geometrically first (``clip_polygon``), which keeps the canvas and the work bounded.
+    """
+    polygons = [np.asarray(p, float) for p in polygons if len(p) >= 3]
+    points = np.concatenate(polygons) if polygons else np.zeros((0, 2))
+    if ((points >= 0) & (points <= [width, height])).all():  # inside (or nothing): pycocotools as it is
+        return rasterise(polygons, height, width)
+    low, high = points.min(0), points.max(0)
+    margin = max(height, width)
+    if (low < -margin).any() or (high > [width + margin, height + margin]).any():
+        polygons = [clip_polygon(p + margin, width + 2 * margin, height + 2 * margin) - margin for p in polygons]
+        polygons = [p for p in polygons if len(p) >= 3]
+        if not polygons:
+            return rasterise([], height, width)
+        low = np.min([p.min(0) for p in polygons], 0)
+    dx, dy = (int(v) for v in np.ceil(np.maximum(-low, 0)))
+    canvas = rasterise([p + [dx, dy] for p in polygons], height + dy, width + dx)
+    return canvas if dx == dy == 0 else masks.encode(masks.decode(canvas)[dy:, dx:])
+
+
 def crop_box(bbox) -> tuple[int, int, int, int]:
     """The pixel box (left, top, right, bottom) of a query bbox [x, y, w, h], rounded as PIL rounds a crop."""
     x, y, w, h = (float(v) for v in bbox)

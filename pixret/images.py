@@ -2,7 +2,10 @@
 
 Archives are read the way revisitop's ``download.py`` extracts them: members are
 matched by file name, sub-folders ignored (Oxford's archive is flat, Paris's
-``paris/<landmark>/<name>.jpg`` is split over two archives). Each archive is read
+``paris/<landmark>/<name>.jpg`` is split over two archives). One rule names an image file
+in folders and archives alike (``image_name``: ``<name>.jpg``, the extension in any case);
+two different files of one name (``a.jpg`` and ``a.JPG``, or copies in two archives) stop
+the build, two identical ones are one image. Each archive is read
 once, as a stream, and only the wanted members are kept in memory; nothing is
 extracted to disk. Every image is checked once by decoding it (at 1/8 scale,
 which still runs the whole entropy stream), on all cores.
@@ -17,12 +20,14 @@ import os
 import tarfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from pixret.progress import bar as progress_bar
 
 from pixret.errors import ReleaseError
+from pixret.metric import safe_pickle
 
 EXIF_ORIENTATION = 0x0112
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
@@ -49,11 +54,15 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
 
 def read_jpeg(path) -> tuple[bytes, tuple[int, int]]:
     """A JPEG file's bytes and its (height, width) as displayed."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
+    data = read_bytes(path)
     return data, jpeg_size(data, path)
+
+
+def image_name(file_name: str) -> str | None:
+    """The image name of a file (``index_002.jpg`` or ``index_002.JPG`` -> ``index_002``), None if it is no JPEG:
+    the one rule for names in folders and in archives."""
+    stem, dot, extension = file_name.rpartition(".")
+    return stem if dot and stem and extension.lower() == "jpg" else None
 
 
 def is_archive(path: Path) -> bool:
@@ -63,22 +72,42 @@ def is_archive(path: Path) -> bool:
 class ImageSource:
     """Images by name from folders and archives (the first place that has a name wins)."""
 
-    def __init__(self, folders: list[Path], archives: list[Path]):
+    def __init__(self, folders: list[Path], archives: list[Path], workers: int | None = None):
         self.folders, self.archives = folders, archives
+        self.workers = workers or os.cpu_count() or 1  # threads decoding images to check them
         self._bytes: dict[str, bytes] = {}  # from archives
         self._where: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self.unlisted = 0  # archive members that are no wanted image (counted, ignored)
         self.verified: set[str] = set()  # names read and decoded (pixret.release.verify_images)
-        self._problems: dict[str, str] = {}  # found while an archive streamed by
+        self._problems: dict[str, str] = {}  # found while an archive streamed by or a folder was listed
         self._archive_sha256: dict[Path, str] = {}  # computed while streaming
+        self._sha256: dict[str, str] = {}  # of folder images, computed while checking them
         self._searched: set[str] = set()  # names the archives were read for
 
     def describe(self) -> str:
         return ", ".join(str(p) for p in self.folders + self.archives)
 
+    @cached_property
+    def _files(self) -> dict[str, Path]:
+        """{image name: file} of the folders (the first folder that has a name wins), listed once."""
+        files: dict[str, Path] = {}
+        for folder in self.folders:
+            here: dict[str, Path] = {}
+            for file_name in _file_names(folder):
+                name = image_name(file_name)
+                if name is None:
+                    continue
+                if name in here:  # index_002.jpg and index_002.JPG: one image if they are the same file
+                    if read_bytes(folder / file_name) != read_bytes(here[name]):
+                        self._problems[name] = f"{name}.jpg: two different files, {here[name]} and {folder / file_name}"
+                    continue
+                here[name] = folder / file_name
+            files = {**here, **files}
+        return files
+
     def _path(self, name: str) -> Path | None:
-        return next((folder / f"{name}.jpg" for folder in self.folders if (folder / f"{name}.jpg").is_file()), None)
+        return self._files.get(name)
 
     def where(self, name: str) -> str:
         if name in self._where:
@@ -106,7 +135,7 @@ class ImageSource:
         bar = progress_bar(total=size, unit="B", unit_scale=True, desc=f"reading {archive.name}",
                            disable=None if progress else True)
         digest = hashlib.sha256()
-        decoding = ThreadPoolExecutor(os.cpu_count() or 1)  # images are checked while the archive streams by
+        decoding = ThreadPoolExecutor(self.workers)  # images are checked while the archive streams by
         checks = {}
         try:
             with open(archive, "rb") as raw:
@@ -118,7 +147,7 @@ class ImageSource:
                         if not member.isfile():
                             continue
                         base = member.name.rsplit("/", 1)[-1]
-                        name = base[:-4] if base.lower().endswith(".jpg") else None
+                        name = image_name(base)
                         if name in wanted and name not in self._bytes:
                             self._bytes[name] = tar.extractfile(member).read()
                             self._where[name] = f"{archive}: {member.name}"
@@ -150,8 +179,12 @@ class ImageSource:
                 self._sizes[name] = size
 
     def _check_one(self, name: str):
+        """(size, None) or (None, problem); a folder image's SHA-256 is taken on the way (for the provenance)."""
         try:
-            return jpeg_size(self.bytes(name), self.where(name)), None
+            data = self.bytes(name)
+            if name not in self._bytes:
+                self._sha256[name] = hashlib.sha256(data).hexdigest()
+            return jpeg_size(data, self.where(name)), None
         except ReleaseError as err:
             return None, str(err)
 
@@ -161,10 +194,7 @@ class ImageSource:
         path = self._path(name)
         if path is None:
             raise ReleaseError(f"{name}.jpg: image not found in {self.describe()}")
-        try:
-            return path.read_bytes()
-        except OSError as err:
-            raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
+        return read_bytes(path)
 
     def size(self, name: str) -> tuple[int, int]:
         """(height, width) as displayed; the image is decoded (checked) on first use."""
@@ -173,11 +203,11 @@ class ImageSource:
         return self._sizes[name]
 
     def check(self, names, progress: bool = True) -> dict[str, str]:
-        """Decode every image of ``names`` once (all cores); {name: problem} of those that fail."""
+        """Decode every image of ``names`` once (``workers`` threads); {name: problem} of those that fail."""
         names = list(dict.fromkeys(names))
         problems = {n: self._problems[n] for n in names if n in self._problems}
         todo = [n for n in names if n not in self._sizes and n not in problems]
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(self.workers) as pool:
             for name, (size, problem) in progress_bar(zip(todo, pool.map(self._check_one, todo)), total=len(todo),
                                                       desc="checking images", unit="image",
                                                       disable=None if progress else True):
@@ -187,14 +217,14 @@ class ImageSource:
                     self._sizes[name] = size
         return problems
 
-
     def provenance(self, names) -> list[dict]:
         """Where the images of ``names`` came from, with SHA-256s (archives whole, folders combined)."""
         out = [{"name": archive.name, "what": "image archive",
                 "sha256": self._archive_sha256.get(archive) or sha256_file(archive)} for archive in self.archives]
         for folder in self.folders:
-            found = {f"{n}.jpg": (folder / f"{n}.jpg").read_bytes() for n in dict.fromkeys(names)
-                     if n not in self._bytes and self._path(n) == folder / f"{n}.jpg"}
+            found = {self._path(n).name: self._sha256.get(n) or hashlib.sha256(self.bytes(n)).hexdigest()
+                     for n in dict.fromkeys(names)
+                     if n not in self._bytes and self._path(n) is not None and self._path(n).parent == folder}
             if found:
                 out.append({"name": f"{len(found)} images in {folder.name}/", "what": "JPEG, combined",
                             "sha256": combined_sha256(found)})
@@ -202,16 +232,34 @@ class ImageSource:
 
 
 def sha256_file(path) -> str:
+    """SHA-256 of a file the build reads (ReleaseError naming it if it cannot be read)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
     return digest.hexdigest()
 
 
-def combined_sha256(named: dict) -> str:
-    """SHA-256 over the sorted "SHA-256  name" lines of many files' bytes (sha256sum's format)."""
-    lines = sorted(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in named.items())
+def read_bytes(path) -> bytes:
+    """A file's bytes (ReleaseError naming it if it cannot be read)."""
+    return safe_pickle.read_bytes(path, ReleaseError)
+
+
+def _file_names(folder: Path) -> list[str]:
+    """The names of the files in an images folder, sorted."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entry.name for entry in entries if entry.is_file())
+    except OSError as err:
+        raise ReleaseError(f"{folder}: cannot list the images folder ({err.strerror or err})") from None
+
+
+def combined_sha256(digests: dict[str, str]) -> str:
+    """SHA-256 over the sorted "SHA-256  name" lines of many files ({name: hex SHA-256}; sha256sum's format)."""
+    lines = sorted(f"{digest}  {name}\n" for name, digest in digests.items())
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
@@ -232,16 +280,18 @@ class _Counting(io.RawIOBase):
         return n
 
 
-def open_images(paths) -> ImageSource:
-    """Folders (holding ``<name>.jpg`` or ``jpg/<name>.jpg``) and archives, in the order given."""
+def open_images(paths, workers: int | None = None) -> ImageSource:
+    """Folders (holding ``<name>.jpg`` or ``jpg/<name>.jpg``) and archives, in the order given; ``workers``: threads
+    that decode images to check them (default: one per core)."""
     folders, archives = [], []
     for path in map(Path, paths):
         if path.is_dir():
-            folders.append(path / "jpg" if (path / "jpg").is_dir() and not any(path.glob("*.jpg")) else path)
+            inner = (path / "jpg").is_dir() and not any(image_name(file_name) for file_name in _file_names(path))
+            folders.append(path / "jpg" if inner else path)
         elif path.is_file() and is_archive(path):
             archives.append(path)
         elif path.exists():
             raise ReleaseError(f"{path}: images must be a folder of .jpg files or a .tgz / .tar archive")
         else:
             raise ReleaseError(f"{path}: images folder or archive not found")
-    return ImageSource(folders, archives)
+    return ImageSource(folders, archives, workers)

@@ -28,7 +28,7 @@ from pixret.progress import bar
 from pixret import geometry
 from pixret import masks as masklib
 from pixret.errors import ReleaseError
-from pixret.images import ImageSource, open_images, read_jpeg
+from pixret.images import ImageSource, open_images, read_bytes, read_jpeg
 from pixret.metric import safe_pickle
 from pixret.metric.benchmarks import BENCHMARKS, PROTOCOLS
 SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
@@ -49,10 +49,6 @@ def load_pickle(path) -> object:
 def load_npy_object(path) -> object:
     """What ``np.load(path, allow_pickle=True).item()`` returns, without running pickle code."""
     return safe_pickle.load_npy_object(path, ReleaseError)
-
-
-def read_bytes(path) -> bytes:
-    return safe_pickle.read_bytes(path, ReleaseError)
 
 
 # ---------------------------------------------------------------- revisitop ground truth
@@ -184,10 +180,10 @@ def _gnd_candidates(root: Path, name: str) -> list[Path]:
             root / "revisitop" / "data" / "datasets" / name / gnd_file, root / name / gnd_file, root / gnd_file]
 
 
-def locate_release(benchmark: str, labels, gnd=None, images=None) -> Release:
+def locate_release(benchmark: str, labels, gnd=None, images=None, workers: int | None = None) -> Release:
     """Find the files of ``benchmark``: the label release ``labels`` (or one folder inside it),
     revisitop's ``gnd`` (default: found in the release) and ``images`` (folders and/or .tgz
-    archives; default: ``jpg/`` beside the gnd file)."""
+    archives; default: ``jpg/`` beside the gnd file; ``workers`` threads check them)."""
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
     name, prefix = BENCHMARKS[benchmark].revisitop_name, BENCHMARKS[benchmark].label_prefix
@@ -217,7 +213,7 @@ def locate_release(benchmark: str, labels, gnd=None, images=None) -> Release:
         images = [gnd_path.parent / "jpg"]
         if not images[0].is_dir():
             raise ReleaseError(f"{images[0]}: images folder not found (pass the images: --images)")
-    return Release(benchmark, root, gnd_path, found[0], open_images(images))
+    return Release(benchmark, root, gnd_path, found[0], open_images(images, workers))
 
 
 def load_pair2label(path) -> dict[tuple[int, int], str]:
@@ -241,6 +237,7 @@ class Label:
     height: int | None  # imageHeight, when the file has it
     width: int | None
     filled: list[str] = field(default_factory=list)  # "shape k: rectangle" for shapes filled as polygons
+    names: list = field(default_factory=list)  # the shapes' distinct "label" values, in order of appearance
 
 
 def read_label(path) -> Label:
@@ -258,10 +255,12 @@ def read_label(path) -> Label:
         raise ReleaseError(f"{path}: not valid LabelMe JSON ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise ReleaseError(f"{path}: LabelMe JSON without a 'shapes' list")
-    polygons, filled = [], []
+    polygons, filled, names = [], [], []
     for k, shape in enumerate(data["shapes"]):
         if not isinstance(shape, dict):
             raise ReleaseError(f"{path}: shape {k} is not an object with points and shape_type")
+        if shape.get("label") not in names:
+            names.append(shape.get("label"))
         kind = shape.get("shape_type")
         try:
             points = np.asarray(shape["points"])
@@ -286,7 +285,12 @@ def read_label(path) -> Label:
                                "make a mask")
     if not polygons:
         raise ReleaseError(f"{path}: label has no shape")
-    return Label(polygons, _dimension(data, "imageHeight", path), _dimension(data, "imageWidth", path), filled)
+    height, width = _dimension(data, "imageHeight", path), _dimension(data, "imageWidth", path)
+    if (height is None) != (width is None):
+        given, value, missing = ("imageHeight", height, "imageWidth") if width is None else ("imageWidth", width,
+                                                                                              "imageHeight")
+        raise ReleaseError(f"{path}: {given} is {value} but {missing} is missing (LabelMe writes both)")
+    return Label(polygons, height, width, filled, names)
 
 
 def _dimension(data: dict, key: str, path) -> int | None:
@@ -313,13 +317,15 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
 
     Errors (ReleaseError) for anything that would make a wrong mask; the report
     lists what is kept but worth knowing: positives without a label (null mask),
-    polygons clipped to the image, rectangles and circles filled, empty masks,
-    ignored extra label entries.
+    polygons clipped to the image (the mask is cut at the image's edges), rectangles and
+    circles filled, empty masks, ignored extra label entries, and label files whose shapes
+    carry several ``label`` names (all merged into the mask: the release's names are not
+    known, so they are listed, not chosen from).
     """
     pair2label = load_pair2label(release.pair2label_path)
     positives = {(q, i) for q in range(len(gt.query_names)) for i in gt.easy[q] + gt.hard[q]}
     report = {"unlabelled_positives": [], "clipped": [], "filled_shapes": [], "empty_masks": [],
-              "ignored_label_entries": []}
+              "ignored_label_entries": [], "label_files_with_several_labels": []}
     for (q, i), rel in sorted(pair2label.items()):
         if (q, i) not in positives:
             where = f"{release.pair2label_path}: entry '{q}_{i}' ({rel})"
@@ -346,21 +352,21 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
                 labels[path] = read_label(path)
             except ReleaseError as err:
                 raise ReleaseError(f"{err} (pair {q}_{i})") from None
+            if len(labels[path].names) > 1:
+                report["label_files_with_several_labels"].append(
+                    {"query_id": q, "index_id": i, "label": rel, "labels": labels[path].names})
         label = labels[path]
-        if (label.height, label.width) != (None, None) and (label.height, label.width) != (height, width):
+        if label.height is not None and (label.height, label.width) != (height, width):
             raise ReleaseError(f"{where}: label is for a {label.width}x{label.height} image, "
                                f"the image is {width}x{height} (after EXIF orientation)")
         key = (path, height, width)
         if key not in rles:
-            polygons = []
-            for points in label.polygons:
-                clipped = np.clip(points, 0, [width, height])
-                moved = int((clipped != points).any(axis=1).sum())
-                if moved:
-                    report["clipped"].append({"query_id": q, "index_id": i, "label": rel, "points": moved})
-                polygons.append(clipped)
+            for points in label.polygons:  # "points": how many of its vertices lie outside the image
+                outside = int(((points < 0) | (points > [width, height])).any(axis=1).sum())
+                if outside:
+                    report["clipped"].append({"query_id": q, "index_id": i, "label": rel, "points": outside})
             report["filled_shapes"] += [{"query_id": q, "index_id": i, "label": rel, "shape": s} for s in label.filled]
-            rles[key] = masklib.from_polygons(polygons, height, width)
+            rles[key] = geometry.rasterise_in_image(label.polygons, height, width)
             if masklib.area(rles[key]) == 0:
                 report["empty_masks"].append({"query_id": q, "index_id": i, "label": rel})
         out[q, i] = rles[key]

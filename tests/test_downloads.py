@@ -4,6 +4,7 @@ archives), revisitop's .mat or .pkl ground truth, the label release extracted on
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 import tarfile
 
@@ -162,3 +163,18 @@ def test_one_name_twice_in_the_archives(downloads, tmp_path):
                                            r"index_003.jpg and .*other.tgz: index_003.jpg"):
         build("proxford", downloads["labels"], tmp_path / "no", images=[downloads["oxford"], other],
               gnd=downloads["gnd_pkl"])
+
+
+def test_member_names_follow_the_folders_rule(downloads, tmp_path):
+    """One rule for names in folders and archives: <name>.jpg, the extension in any case, sub-folders ignored."""
+    with tarfile.open(downloads["oxford"]) as tar:
+        images = {m.name[:-4]: tar.extractfile(m).read() for m in tar.getmembers()}
+    archive = tmp_path / "upper.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in images.items():
+            member = tarfile.TarInfo(f"oxbuild/{name}.JPG" if name.endswith("2") else f"{name}.jpg")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    build("proxford", downloads["labels"], tmp_path / "upper", images=[archive], gnd=downloads["gnd_pkl"])
+    build("proxford", downloads["labels"], tmp_path / "plain", images=[downloads["oxford"]], gnd=downloads["gnd_pkl"])
+    assert _rows(tmp_path / "upper") == _rows(tmp_path / "plain")

@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", required=True, type=Path, help="dataset folder to write")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier `pixret build` output (only a folder this command wrote)")
-    parser.add_argument("--num-proc", type=int, help="processes for the image tables")
+    parser.add_argument("--num-proc", type=int, help="threads that decode the images to check them, most of a build's "
+                        "work (default: one per core)")
     parser.add_argument("--ignore-extra-labels", action="store_true",
                         help="skip (and report) label entries for pairs that are not positives")
     parser.add_argument("--repo-id", help="the Hub repo the card's examples name (default pixret/<benchmark>, "
@@ -57,7 +58,8 @@ def run(args) -> int:
     print(f"wrote {args.output}: {counts['labelled_pairs']}/{counts['positive_pairs']} positive pairs labelled "
           f"from {counts['label_files']} label files; {report['num_queries']} queries, {report['num_index']} index "
           f"images; {what}")
-    for key in ("unlabelled_positives", "clipped", "filled_shapes", "empty_masks", "ignored_label_entries"):
+    for key in ("unlabelled_positives", "clipped", "filled_shapes", "empty_masks", "ignored_label_entries",
+                "label_files_with_several_labels"):
         if counts[key]:
             print(f"warning: {counts[key]} {key.replace('_', ' ')} (see {args.output / 'build_report.json'})")
     if report.get("unlisted_archive_images"):
