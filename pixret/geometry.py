@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image
 
 from pixret import masks
+from pixret.metric import polygons
+from pixret.metric.rle import from_coco
 
 
 def homographies(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -42,32 +44,8 @@ def project(h: np.ndarray, points) -> np.ndarray:
 
 
 def clip_polygon(points: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Sutherland-Hodgman clipping of a polygon to [0, width] x [0, height] ((0, 2) if nothing is left)."""
-    def clip(poly, inside, cross):
-        out = []
-        for k in range(len(poly)):
-            a, b = poly[k - 1], poly[k]
-            if inside(b):
-                if not inside(a):
-                    out.append(cross(a, b))
-                out.append(b)
-            elif inside(a):
-                out.append(cross(a, b))
-        return out
-
-    def at_x(x0):
-        return lambda a, b: np.array([x0, a[1] + (b[1] - a[1]) * (x0 - a[0]) / (b[0] - a[0])])
-
-    def at_y(y0):
-        return lambda a, b: np.array([a[0] + (b[0] - a[0]) * (y0 - a[1]) / (b[1] - a[1]), y0])
-
-    poly = [np.asarray(p, float) for p in points]
-    for inside, cross in ((lambda p: p[0] >= 0, at_x(0)), (lambda p: p[0] <= width, at_x(width)),
-                          (lambda p: p[1] >= 0, at_y(0)), (lambda p: p[1] <= height, at_y(height))):
-        poly = clip(poly, inside, cross)
-        if not poly:
-            return np.zeros((0, 2))
-    return np.asarray(poly)
+    """The polygon clipped to [0, width] x [0, height] ((0, 2) if nothing is left): ``polygons.clip_polygon``."""
+    return polygons.clip_polygon(points, (0.0, 0.0), (float(width), float(height)))
 
 
 def polygon_area(points: np.ndarray) -> float:
@@ -103,30 +81,11 @@ def rasterise(polygons, height: int, width: int) -> dict:
     return masks.from_polygons(polygons, height, width)
 
 
-def rasterise_in_image(polygons, height: int, width: int) -> dict:
+def rasterise_in_image(shapes, height: int, width: int) -> dict:
     """Union of polygons as the mask of a height x width image, cut at the image's edges as if the image went on:
     the *mask* is clipped, not the vertices (clamping vertices to the border changes the shape).
-
-    pycocotools cuts a polygon exactly where it leaves the image to the right or below, but truncates negative
-    coordinates towards zero; so a polygon leaving to the left or above is moved right / down by whole pixels
-    onto a canvas that holds it, rasterised there, and the image cropped out. Parts farther out than one image
-    size are cut off geometrically first (``clip_polygon``), which keeps the canvas and the work bounded.
-    """
-    polygons = [np.asarray(p, float) for p in polygons if len(p) >= 3]
-    points = np.concatenate(polygons) if polygons else np.zeros((0, 2))
-    if ((points >= 0) & (points <= [width, height])).all():  # inside (or nothing): pycocotools as it is
-        return rasterise(polygons, height, width)
-    low, high = points.min(0), points.max(0)
-    margin = max(height, width)
-    if (low < -margin).any() or (high > [width + margin, height + margin]).any():
-        polygons = [clip_polygon(p + margin, width + 2 * margin, height + 2 * margin) - margin for p in polygons]
-        polygons = [p for p in polygons if len(p) >= 3]
-        if not polygons:
-            return rasterise([], height, width)
-        low = np.min([p.min(0) for p in polygons], 0)
-    dx, dy = (int(v) for v in np.ceil(np.maximum(-low, 0)))
-    canvas = rasterise([p + [dx, dy] for p in polygons], height + dy, width + dx)
-    return canvas if dx == dy == 0 else masks.encode(masks.decode(canvas)[dy:, dx:])
+    ``polygons.fill``: the one way pixret fills polygons (the authors' matching results too)."""
+    return from_coco(polygons.fill(shapes, height, width))
 
 
 def crop_box(bbox) -> tuple[int, int, int, int]:

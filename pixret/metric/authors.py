@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pycocotools import mask as cocomask
 
-from . import rle
+from . import polygons, rle
 from .benchmarks import BENCHMARKS
 from .errors import InputError
 from .safe_pickle import load_npy_object
@@ -186,53 +186,9 @@ def authors_box(points: np.ndarray) -> list[float]:
 
 
 def polygon_mask(points: np.ndarray, height: int, width: int) -> dict:
-    """The polygon filled by pycocotools on a height x width image (a pycocotools RLE), exactly where it leaves it.
-
-    On a polygon that leaves the image pycocotools is not exact (it rounds negative coordinates
-    towards zero and clamps rows to the border): such a polygon is filled on a canvas that holds
-    it, then cropped. Beyond one image size around the image it is clipped first (the canvas stays
-    bounded; the new vertices move the fill by at most a pixel along the clipped edges).
-    """
-    size = np.array([width, height])
-    low, high = np.floor(points.min(0)), np.ceil(points.max(0))
-    if (low >= 0).all() and (high <= size).all():
-        return _fill(points, height, width)
-    if (high <= 0).any() or (low >= size).any():
-        return _empty(height, width)
-    if (low < -size).any() or (high > 2 * size).any():
-        points = clip_polygon(points, -size, 2 * size)
-        if len(points) < 3:
-            return _empty(height, width)
-        low, high = np.floor(points.min(0)), np.ceil(points.max(0))
-    shift = np.maximum(-low, 0).astype(np.int64)  # whole pixels: the fill is the same, moved
-    canvas_width, canvas_height = (np.maximum(high, size) + shift).astype(np.int64)
-    filled = cocomask.decode(_fill(points + shift, int(canvas_height), int(canvas_width)))
-    return cocomask.encode(np.asfortranarray(filled[shift[1]:shift[1] + height, shift[0]:shift[0] + width]))
-
-
-def clip_polygon(points: np.ndarray, low, high) -> np.ndarray:
-    """The polygon clipped to the box ``low`` <= (x, y) <= ``high`` (Sutherland-Hodgman, one side at a time)."""
-    for axis in (0, 1):
-        for bound, keep in ((low[axis], np.greater_equal), (high[axis], np.less_equal)):
-            if len(points) == 0:
-                return points
-            following = np.roll(points, -1, axis=0)
-            inside = keep(points[:, axis], bound)
-            crosses = inside != np.roll(inside, -1)
-            step = np.where(crosses, following[:, axis] - points[:, axis], 1)
-            crossing = points + ((bound - points[:, axis]) / step)[:, None] * (following - points)
-            crossing[:, axis] = bound
-            # each edge gives its start if inside, then where it crosses the side
-            points = np.stack([points, crossing], 1)[np.stack([inside, crosses], 1)]
-    return points
-
-
-def _fill(points: np.ndarray, height: int, width: int) -> dict:
-    return cocomask.frPyObjects([points.ravel().tolist()], height, width)[0]
-
-
-def _empty(height: int, width: int) -> dict:
-    return cocomask.frPyObjects({"size": [height, width], "counts": [height * width]}, height, width)
+    """The polygon filled on a height x width image (a pycocotools RLE), exactly also where it leaves the image
+    (``polygons.fill``, the one way pixret fills polygons, the ground truth's included)."""
+    return polygons.fill([points], height, width)
 
 
 # ---------------------------------------------------------------- legal but suspicious
