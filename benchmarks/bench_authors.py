@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -31,6 +30,8 @@ from pixret.metric.authors import read_matching_result
 from pixret.metric.benchmarks import R1M_DISTRACTORS
 from pixret.metric.results import read_ranks
 from pixret.release import GroundTruth, load_pickle, protocol_lists
+
+from bench_metric import timed  # the folder of the script is on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 768, 1024
@@ -87,15 +88,6 @@ def authors_ious(truth: dict, predicted: dict, pairs) -> tuple[np.ndarray, np.nd
 
     det, seg = np.array([ious(predicted[p], truth[p]) for p in pairs]).T
     return det, seg
-
-
-def timed(fn, repeat=3):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def main():
