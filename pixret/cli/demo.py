@@ -32,6 +32,7 @@ from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
 PROTOCOLS = ("medium", "hard")
 MATCHER = "matcher (Harris + RANSAC)"
+RESULT_FOLDERS = ("oracle", "whole_image", "box_transfer", "matcher", "sift")  # each baseline's result files
 INTERRUPTED = "interrupted: nothing was written (the partial demo output was removed)"
 
 
@@ -104,7 +105,8 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     if with_opencv:
         results.append(baselines.sift_matcher(queries, index, progress=bar))
     timings["baselines"] = time.perf_counter() - start
-    results[3].save(folder / "matcher")  # result files for `pixret evaluate` and `pixret show`
+    for result, stem in zip(results, RESULT_FOLDERS):  # result files for `pixret evaluate`, `show`, `compare`
+        result.save(folder / stem)
 
     start = time.perf_counter()
     truth = ground_truth(data)  # the demo world is not one of the benchmarks: scored as custom data
