@@ -4,7 +4,8 @@ A few verbs in the spirit of ``pycocotools.mask``: ``encode``, ``decode``, ``are
 ``bbox``, ``boxes``, ``iou``, ``from_polygons``. None gives a plausible wrong answer:
 every RLE a verb takes is checked in full first (``pixret.metric.rle.validate``: a
 malformed one is an ``RLEError``; pycocotools itself would decode it out of bounds),
-and arrays, sizes and polygons pycocotools would misread are a ``MaskError``.
+except the ones ``encode`` and ``from_polygons`` just wrote, still of the size they were
+written for; arrays, sizes and polygons pycocotools would misread are a ``MaskError``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from pycocotools import mask as cocomask
 
 from pixret.metric.errors import InputError
-from pixret.metric.rle import MAX_SIDE, RLEError, RLEProblem, from_coco, validate
+from pixret.metric.rle import MAX_SIDE, RLEError, RLEProblem, from_coco, to_coco, validate
 
 __all__ = ["RLEError", "MaskError", "encode", "decode", "area", "bbox", "boxes", "iou", "from_polygons"]
 
@@ -31,7 +32,7 @@ def encode(mask) -> dict:
     is refused (MaskError) with what it looks like: pycocotools would cast floats and values over 255 to
     uint8 (a probability map becomes an empty mask) and read 1 next to 255 as an edge.
     """
-    return from_coco(cocomask.encode(np.asfortranarray(_binary(mask))))
+    return _written(cocomask.encode(np.asfortranarray(_binary(mask))))
 
 
 def decode(rle) -> np.ndarray:
@@ -50,7 +51,10 @@ def bbox(rle) -> list[float]:
 
 def boxes(rles: list) -> np.ndarray:
     """``bbox`` of many RLEs at once: (n, 4). A malformed one is an RLEProblem naming its position."""
-    return cocomask.toBbox(validate(rles)).reshape(-1, 4) if rles else np.zeros((0, 4))
+    if not rles:
+        return np.zeros((0, 4))
+    trusted = [_trusted(r) for r in rles]
+    return cocomask.toBbox(validate(rles) if None in trusted else trusted).reshape(-1, 4)
 
 
 def iou(a, b) -> float:
@@ -88,11 +92,39 @@ def from_polygons(polygons: list[np.ndarray], height: int, width: int) -> dict:
         flat.append(points.astype(np.float64).reshape(-1).tolist())
     if not flat:
         return encode(np.zeros((height, width), bool))
-    return from_coco(cocomask.merge(cocomask.frPyObjects(flat, height, width)))
+    return _written(cocomask.merge(cocomask.frPyObjects(flat, height, width)))
+
+
+class _Written(str):
+    """Counts pixret's encoder wrote (a str to everything else), with the ``size`` they were written for.
+
+    The verbs take such an RLE without checking it again (a second decode would double the cost of a build)
+    while its size is that one: a changed string is a plain str, and a JSON or datasets round trip gives one.
+    """
+
+
+def _written(coco: dict) -> dict:
+    """An RLE pycocotools just encoded, marked as such."""
+    rle = from_coco(coco)
+    counts = _Written(rle["counts"])
+    counts.size = rle["size"]
+    return {"size": rle["size"], "counts": counts}
+
+
+def _trusted(rle) -> dict | None:
+    """``rle`` as pycocotools takes it if pixret's encoder wrote it for its present size, else None."""
+    if isinstance(rle, dict) and isinstance(rle.get("counts"), _Written):
+        coco = to_coco(rle)
+        if coco["size"] == rle["counts"].size:
+            return coco
+    return None
 
 
 def _checked(rle) -> dict:
-    """One RLE checked in full, as pycocotools takes it; its problem as an RLEError (no list position)."""
+    """One RLE checked in full (unless pixret wrote it), as pycocotools takes it; a problem as an RLEError."""
+    trusted = _trusted(rle)
+    if trusted is not None:
+        return trusted
     try:
         return validate([rle])[0]
     except RLEProblem as err:

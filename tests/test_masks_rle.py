@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import tracemalloc
 
@@ -337,3 +338,25 @@ def test_from_polygons_refuses_what_pycocotools_misreads():
             ([triangle], -1, "height must be an integer")):
         with pytest.raises(masks.MaskError, match=message):
             masks.from_polygons(polygons, height, 20)
+
+
+def test_only_what_pixret_wrote_for_its_size_skips_the_full_check():
+    mask = np.random.default_rng(5).random((30, 40)) < 0.3
+    written = masks.encode(mask)
+    assert isinstance(written["counts"], str) and json.loads(json.dumps(written)) == written
+    plain = json.loads(json.dumps(written))  # what a file or a dataset gives back: checked in full
+    for verb in (masks.area, masks.bbox, lambda r: masks.decode(r).tolist(), lambda r: masks.iou(r, written)):
+        assert verb(plain) == verb(written)
+    assert masks.boxes([written, plain]).tolist() == masks.boxes([written]).tolist() * 2
+    resized = masks.encode(mask)
+    resized["size"] = [30, 41]  # the marked counts no longer fit: checked in full, refused
+    edited = {**written, "counts": written["counts"][:-1]}  # any edit gives a plain str
+    for rle_ in (resized, edited):
+        with pytest.raises(masks.RLEError, match="do not cover|not a valid"):
+            masks.area(rle_)
+        with pytest.raises(rle.RLEProblem, match=r"rles\[1\]"):
+            masks.boxes([written, rle_])
+    polygon = masks.from_polygons([np.array([[1, 1], [20, 2], [12, 25]])], 30, 40)
+    polygon["size"] = [31, 40]
+    with pytest.raises(masks.RLEError, match="do not cover"):
+        masks.bbox(polygon)

@@ -192,8 +192,7 @@ class _Counts:
         else:
             raw = np.frombuffer(b"".join(memoryview(s[1])[a:b] for s, (a, b) in zip(strings, spans)), np.uint8)
         final = [b == len(s[1]) for s, (a, b) in zip(strings, spans)]
-        found, state = _decode(raw, [b - a for a, b in spans], final, (self.done, *self.state),
-                               [s[2:] for s in strings])
+        found, state = _decode(raw, [b - a for a, b in spans], final, [s[2:] for s in strings], self.done, self.state)
         if found is not None:
             piece, problem, position = found
             raise RLEProblem(strings[piece][0], problem, position)
@@ -220,15 +219,14 @@ def _show(byte: int) -> str:
 _OUTSIDE, _OVERLONG, _CUT_OFF, _HUGE, _RUN = range(5)
 
 
-def _decode(raw: np.ndarray, lengths: list, final: list, state: tuple, sizes: list):
+def _decode(raw: np.ndarray, lengths: list, final: list, sizes: list, offset: int, state: tuple):
     """Decode consecutive pieces of counts strings at once (the scheme of pycocotools' rleFrString) and check them.
 
-    Piece 0 may continue a string cut in an earlier pass (``state``: where in the string, values read, the
-    last two runs, their sum); a piece not ``final`` is cut after a value. Returns the first problem, as
-    (piece, message, position in its string or None) or None, and the decoder state (values read, the last
-    two runs, their sum) at the end of the last piece. The checks: a byte
-    outside '0'..'o', a value over 12 characters (64 bits) or cut off at the end, a value over 32 bits, a run
-    negative or longer than the mask, runs not summing to height * width.
+    Piece 0 may continue, from character ``offset``, a string cut in an earlier pass (``state``: values read,
+    the last two runs, their sum); only the last piece may be cut (not ``final``), after a value. The checks:
+    a byte outside '0'..'o', a value over 12 characters (64 bits) or cut off at the end, a value over 32 bits,
+    a run negative or longer than the mask, runs not summing to height * width. Returns the first problem, as
+    (piece, message, position in its string or None), or None; and the state at the end of the last piece.
     """
     lengths = np.asarray(lengths, np.int64)
     ends = np.cumsum(lengths) - 1  # last byte of each piece
@@ -260,9 +258,9 @@ def _decode(raw: np.ndarray, lengths: list, final: list, state: tuple, sizes: li
     for k in range(1, min(int(nbytes.max(initial=1)), MAX_VALUE_CHARS)):
         sel = multi[nbytes > k]
         values[sel] |= (c[first[sel] + k] & 0x1F).astype(np.int64) << (5 * k)
-    negative = np.flatnonzero(c[last] & 0x10)
-    values[negative] -= np.left_shift(np.int64(1), 5 * np.minimum(last[negative] - first[negative] + 1,
-                                                                  MAX_VALUE_CHARS))
+    # the last character's 0x10 bit makes a value negative: two's complement over its 5 bits a character
+    values -= np.where(c[last] & 0x10, np.left_shift(np.int64(1), 5 * np.minimum(last - first + 1, MAX_VALUE_CHARS)),
+                       0)
     values[overlong] = 0
     # pycocotools keeps runs as 32-bit counts: larger values are no RLE it wrote (and would wrap)
     huge = np.flatnonzero(np.abs(values) > MAX_RUN)
@@ -275,23 +273,23 @@ def _decode(raw: np.ndarray, lengths: list, final: list, state: tuple, sizes: li
     # that restarts at each string's first three values; a continued string goes on from its last two runs
     value_count = np.diff(np.searchsorted(last, ends, side="right"), prepend=0)
     value_start = np.cumsum(value_count) - value_count
-    offset, read, before_last, last_run, total = state
+    read, before_last, last_run, total = state
     if read >= 3 and value_count[0] > 0:
         values[0] += before_last
     if read >= 2 and value_count[0] > 1:
         values[1] += last_run
-    restart = np.zeros(values.size, bool)
+    restarts = []
     for d in range(3):
         starts = value_count > d
         starts[0] &= d < 2 or read == 0
-        restart[value_start[starts] + d] = True
+        restarts.append(value_start[starts] + d)
+    restarts = np.sort(np.concatenate(restarts))  # values 0 and 1 of the pass among them: each sum starts anew
     runs = np.empty_like(values)
     for parity in (0, 1):
         x = values[parity::2]
         cs = np.cumsum(x)
-        index = np.arange(x.size, dtype=np.int32 if x.size < 2**31 else np.int64)
-        start = np.maximum.accumulate(np.where(restart[parity::2], index, 0))
-        runs[parity::2] = cs - cs[start] + x[start]
+        starts = restarts[restarts % 2 == parity] // 2
+        runs[parity::2] = cs - np.repeat(cs[starts] - x[starts], np.diff(starts, append=x.size))
     areas = np.asarray([h * w for h, w in sizes], np.int64)
     out_of_range = (runs < 0) | (runs > np.repeat(np.minimum(areas, MAX_RUN), value_count))
     if out_of_range.any():
