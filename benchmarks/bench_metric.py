@@ -31,7 +31,6 @@ from pixret.metric.benchmarks import R1M_DISTRACTORS
 from pixret.metric.scoring import pair_ious
 from pixret.metric.references import check_references
 from pixret.metric import rle
-from pixret.metric.rle import to_coco
 from pixret.release import GroundTruth, load_pickle, protocol_lists
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,7 +193,7 @@ def main():
     checked = check_references(refs, "proxford")
     scored = [k for k, r in enumerate(refs) if r["positive"] and r["mask"] is not None]
     coco = [checked.masks[k] for k in scored]
-    _, seg = pair_ious([to_coco(preds[k]["mask"]) for k in scored], np.full((len(scored), 4), np.nan), coco)
+    _, seg = pair_ious([rle.to_coco(preds[k]["mask"]) for k in scored], np.full((len(scored), 4), np.nan), coco)
     ious = np.zeros(len(refs))
     ious[scored] = seg
     t_loop, loop_value = timed(lambda: loop_map(big, refs, ious), repeat=1)

@@ -51,6 +51,7 @@ def bbox(rle) -> list[float]:
 
 def boxes(rles: list) -> np.ndarray:
     """``bbox`` of many RLEs at once: (n, 4). A malformed one is an RLEProblem naming its position."""
+    rles = list(rles)
     if not rles:
         return np.zeros((0, 4))
     trusted = [_trusted(r) for r in rles]
@@ -114,7 +115,10 @@ def _written(coco: dict) -> dict:
 def _trusted(rle) -> dict | None:
     """``rle`` as pycocotools takes it if pixret's encoder wrote it for its present size, else None."""
     if isinstance(rle, dict) and isinstance(rle.get("counts"), _Written):
-        coco = to_coco(rle)
+        try:
+            coco = to_coco(rle)
+        except RLEError:  # a size edited into something else: the full check says so
+            return None
         if coco["size"] == rle["counts"].size:
             return coco
     return None

@@ -351,8 +351,8 @@ def test_only_what_pixret_wrote_for_its_size_skips_the_full_check():
     resized = masks.encode(mask)
     resized["size"] = [30, 41]  # the marked counts no longer fit: checked in full, refused
     edited = {**written, "counts": written["counts"][:-1]}  # any edit gives a plain str
-    for rle_ in (resized, edited):
-        with pytest.raises(masks.RLEError, match="do not cover|not a valid"):
+    for rle_ in (resized, edited, {**written, "size": [30, "40"]}):
+        with pytest.raises(masks.RLEError, match="do not cover|not a valid|size must be"):
             masks.area(rle_)
         with pytest.raises(rle.RLEProblem, match=r"rles\[1\]"):
             masks.boxes([written, rle_])
