@@ -360,3 +360,16 @@ def test_only_what_pixret_wrote_for_its_size_skips_the_full_check():
     polygon["size"] = [31, 40]
     with pytest.raises(masks.RLEError, match="do not cover"):
         masks.bbox(polygon)
+
+
+def test_areas_of_many_masks_in_one_check():
+    rng = np.random.default_rng(8)
+    arrays = [rng.random((int(rng.integers(1, 30)), 17)) < rng.random() for _ in range(300)]
+    plain = json.loads(json.dumps([masks.encode(a) for a in arrays]))  # as read from a file: checked
+    expected = [int(a.sum()) for a in arrays]
+    assert masks.areas(plain).tolist() == expected == [masks.area(m) for m in plain]
+    assert masks.areas([masks.encode(a) for a in arrays]).tolist() == expected
+    assert masks.areas([]).tolist() == [] and masks.boxes(iter([])).shape == (0, 4)
+    plain[250]["size"][0] += 1
+    with pytest.raises(rle.RLEProblem, match=r"^rles\[250\]: RLE runs do not cover"):
+        masks.areas(plain)
