@@ -10,6 +10,10 @@ the full compute through evaluate (mIoU, det + seg mAP, image mAP/mP), a
 straightforward per-query loop implementation, one plain np.isin pass over the
 ranks, and a ranks.max() memory pass; and the peak memory numpy allocated
 during the compute (no copy of the ranks means far less than the ranks' size).
+Then the RLE validation every mask from outside goes through (``rle.check``): its
+wall time and peak memory over the counts' size on ROxford-sized masks from
+star-shaped polygons, and on 20 predictions of ~5 MB counts whose runs do not
+cover their declared size (malformed), all 20 or only the last.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pixret import masks
 from pixret.metric.benchmarks import R1M_DISTRACTORS
 from pixret.metric.scoring import pair_ious
 from pixret.metric.references import check_references
-from pixret.metric.rle import to_coco
+from pixret.metric import rle
 from pixret.release import GroundTruth, load_pickle, protocol_lists
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +103,52 @@ def loop_map(ranks, refs, ious, ignored=(56, 63), thresholds=np.arange(50, 100, 
     return float(np.mean(maps))
 
 
+def polygon_masks(count: int, rng, height=768, width=1024) -> list[dict]:
+    """``count`` masks of one star-shaped polygon each (6 to 40 points), as labels outline a building."""
+    out = []
+    for _ in range(count):
+        n = int(rng.integers(6, 40))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+        radius = rng.uniform(0.1, 0.45) * min(height, width) * rng.uniform(0.6, 1.4, n)
+        points = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1)
+        out.append(masks.from_polygons([points.clip(0, [width, height])], height, width))
+    return out
+
+
+def noise_masks(count: int, rng, height=3000, width=3400) -> list[dict]:
+    """``count`` masks of pixel noise: ~5 MB of counts each, declared one column wider than they are."""
+    out = []
+    for _ in range(count):
+        encoded = masks.encode(rng.random((height, width)) < 0.5)
+        out.append({"size": [height, width + 1], "counts": encoded["counts"]})
+    return out
+
+
+def measure_check(rles: list) -> tuple[float, int, str | None]:
+    """(best wall time of rle.check, its peak traced allocation in bytes, the first problem)."""
+    t, (_, problems) = timed(lambda: rle.check(rles))
+    tracemalloc.start()  # a separate run: tracing slows Python down
+    rle.check(rles)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return t, peak, next((p for p in problems if p), None)
+
+
+def rle_memory(num_masks: int, rng) -> None:
+    """Peak memory of validating counts strings, over the counts' size (target <= 4x)."""
+    normal = polygon_masks(num_masks, rng)
+    big = noise_masks(20, rng)
+    valid_big = [{**m, "size": [m["size"][0], m["size"][1] - 1]} for m in big[:-1]] + big[-1:]
+    for what, rles in ((f"{num_masks} masks of 1024x768 from polygons", normal),
+                       ("20 malformed predictions of ~5 MB counts", big),
+                       ("19 valid predictions of ~5 MB counts, then 1 malformed", valid_big)):
+        size = sum(len(m["counts"]) for m in rles)
+        t, peak, problem = measure_check(rles)
+        print(f"RLE check, {what} ({size / 1e6:.1f} MB of counts): {t:.3f} s, peak {peak / 1e6:.1f} MB "
+              f"= {peak / size:.2f} x the MB of counts" + (f"; {problem[:60]}" if problem else ""))
+
+
 def timed(fn, repeat=3):
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -112,6 +162,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gnd", type=Path, default=ROOT.parent / "shared/data/revisitop/gnd_roxford5k.pkl")
     parser.add_argument("--protocol", default="medium")
+    parser.add_argument("--rle-only", action="store_true", help="only the RLE validation lines")
     args = parser.parse_args()
     gnd = load_pickle(args.gnd)  # restricted unpickler: no code in the file runs
     rng = np.random.default_rng(0)
@@ -119,6 +170,9 @@ def main():
     num_db = len(gnd["imlist"])
     metric = pixret.load_metric("proxford")
     print(f"{args.protocol}: {len(refs)} reference rows, {sum(r['positive'] for r in refs)} positives")
+    rle_memory(sum(r["mask"] is not None for r in refs), np.random.default_rng(1))
+    if args.rle_only:
+        return
 
     small = rankings(refs, num_db, rng)
     t_small, result = timed(lambda: metric.compute(predictions=preds, references=refs, ranks=small))
@@ -139,7 +193,7 @@ def main():
     checked = check_references(refs, "proxford")
     scored = [k for k, r in enumerate(refs) if r["positive"] and r["mask"] is not None]
     coco = [checked.masks[k] for k in scored]
-    _, seg = pair_ious([to_coco(preds[k]["mask"]) for k in scored], np.full((len(scored), 4), np.nan), coco)
+    _, seg = pair_ious([rle.to_coco(preds[k]["mask"]) for k in scored], np.full((len(scored), 4), np.nan), coco)
     ious = np.zeros(len(refs))
     ious[scored] = seg
     t_loop, loop_value = timed(lambda: loop_map(big, refs, ious), repeat=1)

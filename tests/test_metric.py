@@ -238,8 +238,13 @@ def test_batched_rle_check_flags_exactly_the_broken_ones(seed):
             encoded["counts"] = encoded["counts"] + chr(int(rng.integers(0x100, 0x3000)))
         rles.append((encoded, mask))
         broken.append(bool(damage))
+    # one by one, exactly the broken ones are refused
+    assert [rle.problem(r) is not None for r, _ in rles] == broken
+    # together, the check stops at the first broken one: those before it are accepted, those after it not checked
     coco, problems = rle.check([r for r, _ in rles])
-    assert [p is not None for p in problems] == broken
+    first = broken.index(True) if True in broken else len(rles)
+    assert [p is not None for p in problems] == [k >= first for k in range(len(rles))]
+    assert all(p.startswith("not checked") for p in problems[first + 1:])
     for (encoded, mask), checked, problem in zip(rles, coco, problems):
         if problem is None:  # what we accept, pycocotools decodes back to the very mask
             assert np.array_equal(cocomask.decode(checked), mask)
