@@ -26,9 +26,10 @@ pytestmark = pytest.mark.xdist_group("demo")  # one worker: the module's fixture
 TINY = world.WorldConfig(seed=3, landmarks=2, views_per_landmark=6, background_images=3)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """`pixret demo --small`, run once (the tests assert what holds for any world and seed)."""
+    """`pixret demo --small`, run once per worker (the tests assert what holds for any world and seed; session
+    scope: xdist may run other modules between this group's tests, which would rebuild a module fixture)."""
     folder = tmp_path_factory.mktemp("demo") / "out"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

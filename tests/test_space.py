@@ -29,7 +29,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # (not module: xdist may run other modules in between, restarting the Space)
 def space(tiny_dataset, tmp_path_factory):
     pytest.importorskip("gradio_client")
     base = tmp_path_factory.mktemp("space")
