@@ -218,23 +218,28 @@ def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, wo
         crop = geometry.query_crop(image, [x1, y1, x2 - x1, y2 - y1])
         return _jpeg(crop.resize(report.fit(crop.size, PREVIEW_SIDE), Image.BILINEAR))
 
-    def index_picture(pair: tuple[int, int]) -> bytes:
-        name = gt.index_names[pair[1]]
-        image, (height, width) = open_jpeg(images.bytes(name), images.where(name), at_least=PREVIEW_SIDE)
+    def index_picture(index_mask: tuple[int, dict | None]) -> bytes:
+        i, mask = index_mask
+        image, (height, width) = open_jpeg(images.bytes(gt.index_names[i]), images.where(gt.index_names[i]),
+                                           at_least=PREVIEW_SIDE)
         size = report.fit((width, height), PREVIEW_SIDE)
         image = image.resize(size, Image.BILINEAR)
-        if masks.get(pair) is not None:
-            image = report.tinted(image, report.scaled_mask(masks[pair], height, width, size))
-        return _jpeg(image)
+        return _jpeg(image if mask is None else report.tinted(image, report.scaled_mask(mask, height, width, size)))
+
+    def drawn(q: int, i: int) -> tuple:
+        """What an index picture shows: the queries of a landmark share their labels, and so their pictures."""
+        return i, None if masks.get((q, i)) is None else masks[q, i]["counts"]
 
     chosen = {q: preview_positives(gt.easy[q], gt.hard[q], per_query) for q in range(len(gt.query_names))}
     queries = [q for q, ids in chosen.items() if ids]
     pairs = [(q, i) for q in queries for i in chosen[q]]
+    to_draw = {drawn(q, i): (i, masks.get((q, i))) for q, i in pairs}
     pool = ThreadPoolExecutor(workers)
     try:
         crops = dict(zip(queries, pool.map(query_picture, queries)))
+        pictures = dict(zip(to_draw, pool.map(index_picture, to_draw.values())))
         difficulty = {q: gt.difficulty(q) for q in queries}
-        for (q, i), picture in zip(pairs, pool.map(index_picture, pairs)):
+        for q, i in pairs:
             query_name, index_name = gt.query_names[q], gt.index_names[i]
             yield {
                 "query_id": q,
@@ -244,7 +249,7 @@ def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, wo
                 "difficulty": difficulty[q][i],
                 "labelled": masks.get((q, i)) is not None,
                 "query_crop": {"bytes": crops[q], "path": f"{query_name}_crop.jpg"},
-                "index_image": {"bytes": picture, "path": f"{index_name}_q{q}.jpg"},
+                "index_image": {"bytes": pictures[drawn(q, i)], "path": f"{index_name}_q{q}.jpg"},
             }
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
