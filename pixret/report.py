@@ -6,7 +6,8 @@ image is for the query. With predictions: green = true positive (a positive whos
 predicted mask has IoU above the first threshold, 0.5), red = false positive (a negative, or a positive
 with IoU <= 0.5), grey = junk (ignored by the protocol). Without predictions the
 frames show retrieval alone: green = positive, red = negative, grey = junk.
-A static HTML page links the pictures (and each query's figures, when given).
+A static HTML page links the pictures (and each query's figures, when given). ``tinted`` draws the
+pictures of a build's preview config (``pixret.rows``): the ground-truth mask filled and outlined.
 """
 
 from __future__ import annotations
