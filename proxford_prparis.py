@@ -10,8 +10,9 @@ who build from the release in Python:
     medium = builder.as_dataset("medium")       # the same rows as `pixret build` writes
 
 Configs (one table each): ``pairs`` (default; splits easy / medium / hard), ``queries`` and
-``index`` (split test); see ``pixret.rows``. After preparing the pairs config, ``builder.report``
-is what the build reports about the labels.
+``index`` (split test), and ``preview`` (split test: pictures of the queries' first positives with
+their masks drawn, for the Hub's dataset viewer); see ``pixret.rows``. After preparing the pairs
+config, ``builder.report`` is what the build reports about the labels.
 """
 
 from __future__ import annotations

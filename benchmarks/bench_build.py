@@ -8,9 +8,11 @@ ground truth, one LabelMe file per (query group, positive image) as upstream
 (2,463 for ROxford), synthetic 1024x768 JPEGs for the 4,993 index and 70 query
 images, and the same JPEGs as a flat ``oxbuild_images.tgz``. Then, from one run:
 the pairs config alone through the ``datasets`` builder class (target < 10 s), the whole
-build from the folder (image checks on every core, then on one: ``--num-proc 1``) and from
-the archive, a plain ``tarfile`` pass over the archive, and reading the JPEG files (bytes
-only, and bytes plus the 1/8-scale decode the build does to refuse corrupt files).
+build from the folder (image checks on every core, then on one: ``--num-proc 1``) with each
+config's share of the Parquet, the preview config alone (its pictures made from the release,
+labels already read), the whole build from the archive, a plain ``tarfile`` pass over the
+archive, and reading the JPEG files (bytes only, and bytes plus the 1/8-scale decode the build
+does to refuse corrupt files).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from datasets.utils.py_utils import convert_file_size_to_int
 from tqdm import tqdm
 
-from pixret import synthetic
-from pixret.build import build
+from pixret import rows, synthetic
+from pixret.build import build, write_config
 from pixret.images import read_jpeg
-from pixret.release import load_pickle
+from pixret.release import load_pickle, locate_release, verify_images
 from proxford_prparis import ProxfordPrparis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,15 +96,26 @@ def main():
                                   cache_dir=str(Path(tmp) / "cache"))
         builder.download_and_prepare(output_dir=str(Path(tmp) / "pairs"), file_format="parquet")
         t_pairs = time.perf_counter() - start
-        rows = sum(s.num_examples for s in builder.info.splits.values())
-    print(f"pairs config (3 splits, {rows} rows, {label_files} label files): {t_pairs:.2f} s")
+        num_rows = sum(s.num_examples for s in builder.info.splits.values())
+    print(f"pairs config (3 splits, {num_rows} rows, {label_files} label files): {t_pairs:.2f} s")
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         start = time.perf_counter()
         build("proxford", release, Path(tmp) / "out")
         t_build = time.perf_counter() - start
-        size = sum(p.stat().st_size for p in (Path(tmp) / "out").rglob("*.parquet"))
-    print(f"whole build from the folder (pairs + queries + index, {size / 1e6:.0f} MB of Parquet): {t_build:.2f} s")
+        sizes = {config: sum(p.stat().st_size for p in (Path(tmp) / "out" / config).glob("*.parquet"))
+                 for config in rows.FEATURES}
+    print(f"whole build from the folder ({' + '.join(sizes)}, {sum(sizes.values()) / 1e6:.0f} MB of Parquet: "
+          + ", ".join(f"{config} {size / 1e6:.1f} MB" for config, size in sizes.items()) + f"): {t_build:.2f} s")
+    tables = rows.Tables(locate_release("proxford", release))
+    verify_images(tables.release, tables.gt)  # images checked and labels read first, as the build does
+    tables.pair_masks
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        start = time.perf_counter()
+        info = write_config(Path(tmp), "proxford", "preview", tables, convert_file_size_to_int("500MB"))
+        t_preview = time.perf_counter() - start
+    print(f"the preview config alone ({info.splits['test'].num_examples} rows, {info.download_size / 1e6:.1f} MB): "
+          f"{t_preview:.2f} s")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         start = time.perf_counter()
         build("proxford", release, Path(tmp) / "out", num_proc=1)

@@ -88,7 +88,7 @@ def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
     splits = datasets.SplitDict()
     for split in rows.SPLITS[config]:
         splits.add(write_split(folder / config, split, rows.FEATURES[config], tables.tables(config, split),
-                               max_shard_size, tables.num_rows(config, split)))
+                               max_shard_size, tables.num_rows(config, split), rows.TABLE_ROWS[config]))
     info = rows.dataset_info(benchmark, config, splits)
     info.download_size = sum(p.stat().st_size for p in (folder / config).glob("*.parquet"))
     info.dataset_size = sum(split.num_bytes for split in splits.values())
@@ -96,10 +96,17 @@ def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
 
 
 def write_split(folder: Path, split: str, features: datasets.Features, arrow_tables, max_shard_size: int,
-                num_rows: int | None = None) -> datasets.SplitInfo:
+                num_rows: int | None = None, row_group_rows: int | None = None) -> datasets.SplitInfo:
     """Write Arrow tables as ``<split>-SSSSS-of-NNNNN.parquet``, starting a new shard once one holds more than
-    ``max_shard_size`` bytes; the shard count is known at the end, so shards get their final names then."""
+    ``max_shard_size`` bytes; the shard count is known at the end, so shards get their final names then. Each table
+    is one Parquet row group, or several of ``row_group_rows`` rows at most (``rows.TABLE_ROWS``: the viewer's)."""
     pending, written, writer, shard_bytes = [], [], None, 0
+
+    def next_shard() -> ParquetWriter:
+        pending.append(folder / f".{split}-{len(pending):05d}.parquet")
+        return ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=True,
+                             writer_batch_size=row_group_rows)
+
     progress = bar(total=num_rows, desc=f"writing {folder.name}/{split}", unit="row")
     try:
         for table in arrow_tables:
@@ -107,14 +114,12 @@ def write_split(folder: Path, split: str, features: datasets.Features, arrow_tab
                 if writer is not None:
                     written.append(writer.finalize())
                     writer.close()
-                pending.append(folder / f".{split}-{len(pending):05d}.parquet")
-                writer, shard_bytes = ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=True), 0
+                writer, shard_bytes = next_shard(), 0
             writer.write_table(table)
             shard_bytes += table.nbytes
             progress.update(table.num_rows)
         if writer is None:  # no row: one empty shard, so that the split exists
-            pending.append(folder / f".{split}-00000.parquet")
-            writer = ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=True)
+            writer = next_shard()
         written.append(writer.finalize())
     finally:
         if writer is not None:

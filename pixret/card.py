@@ -17,6 +17,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from pixret import rows
 from pixret.metric.benchmarks import BENCHMARKS, CITATION
 from pixret.metric.tables import paper_notes, paper_table
 
@@ -53,6 +54,9 @@ to the condition that this notice is included in all copies or substantial porti
 THE DATA IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
 """
 
+
+ONE_ROW_PER = {"pairs": "(query, index image) relation", "queries": "query", "index": "index image",
+               "preview": "(query, positive) shown as pictures"}
 
 REFERENCE_NUMBERS = Template("""\
 Table 1: pixel retrieval from ground-truth query-index pairs, % mean of mIoU (D = box IoU,
@@ -121,10 +125,10 @@ def write_card(folder: Path, report: dict, infos: dict, repo_id: str, example_ro
     body = template.substitute(
         title=title, banner=banner, pretty_name=pretty, repo_id=repo_id,
         revisitop_pretty=facts.revisitop_pretty, num_queries=facts.num_queries, siblings=siblings,
-        preview_caption=preview_caption,
+        preview_caption=preview_caption, preview_per_query=rows.PREVIEW_PER_QUERY, preview_side=rows.PREVIEW_SIDE,
         config_rows="\n".join(
             f"| `{config}`{' (default)' if config == 'pairs' else ''} | {', '.join(info.splits)} | "
-            f"{ {'pairs': '(query, index image) relation', 'queries': 'query', 'index': 'index image'}[config]} | "
+            f"{ONE_ROW_PER[config]} | "
             + " / ".join(f"{s.num_examples:,}" for s in info.splits.values()) + " |"
             for config, info in infos.items()),
         example_split="medium", example_row=_example(example_row),

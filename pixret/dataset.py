@@ -73,7 +73,8 @@ class RowsById:
 
 
 class BuiltDataset:
-    """The three configs of a built dataset, loaded on first use."""
+    """The configs of a built dataset (``pairs``, ``queries``, ``index``; ``preview`` has pictures only), loaded on
+    first use."""
 
     def __init__(self, spec: str):
         self.local = looks_local(spec)

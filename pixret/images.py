@@ -13,9 +13,11 @@ which still runs the whole entropy stream), on all cores.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
+import math
 import os
 import tarfile
 import zlib
@@ -23,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from pixret.progress import bar as progress_bar
 
 from pixret.errors import ReleaseError
@@ -35,19 +37,44 @@ ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
 
 def jpeg_size(data: bytes, where) -> tuple[int, int]:
     """(height, width) of a JPEG as displayed, i.e. after EXIF orientation; ReleaseError if corrupt."""
-    try:
+    with _decoding(where):
         with Image.open(io.BytesIO(data)) as im:
-            if im.format != "JPEG":
-                raise ReleaseError(f"{where}: not a JPEG ({im.format})")
-            width, height = im.size
-            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
-            im.draft("L", (max(1, width // 8), max(1, height // 8)))
+            size = _displayed_size(im, where)
+            im.draft("L", (max(1, im.width // 8), max(1, im.height // 8)))
             im.load()
+    return size
+
+
+def open_jpeg(data: bytes, where, at_least: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """A JPEG decoded in RGB as displayed (EXIF orientation applied, as ``datasets`` decodes it), and its full
+    (height, width) as displayed. With ``at_least``, decoded at the smallest JPEG scale (1/2, 1/4, 1/8) whose longest
+    side keeps at least that many pixels: a thumbnail then costs a fraction of a full decode."""
+    with _decoding(where):
+        im = Image.open(io.BytesIO(data))
+        size = _displayed_size(im, where)
+        if at_least is not None:
+            scale = min(1.0, at_least / max(im.size))
+            im.draft("RGB", (max(1, math.ceil(im.width * scale)), max(1, math.ceil(im.height * scale))))
+        return ImageOps.exif_transpose(im).convert("RGB"), size
+
+
+@contextlib.contextmanager
+def _decoding(where):
+    """What PIL raises on a corrupt or truncated file becomes a ReleaseError naming it."""
+    try:
+        yield
     except ReleaseError:
         raise
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ReleaseError(f"{where}: corrupt or unreadable JPEG ({err})") from None
-    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
+
+
+def _displayed_size(im: Image.Image, where) -> tuple[int, int]:
+    """(height, width) of an opened JPEG after its EXIF orientation."""
+    if im.format != "JPEG":
+        raise ReleaseError(f"{where}: not a JPEG ({im.format})")
+    width, height = im.size
+    if im.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
         width, height = height, width
     return height, width
 

@@ -6,7 +6,8 @@ image is for the query. With predictions: green = true positive (a positive whos
 predicted mask has IoU above the first threshold, 0.5), red = false positive (a negative, or a positive
 with IoU <= 0.5), grey = junk (ignored by the protocol). Without predictions the
 frames show retrieval alone: green = positive, red = negative, grey = junk.
-A static HTML page links the pictures (and each query's figures, when given).
+A static HTML page links the pictures (and each query's figures, when given). ``tinted`` draws the
+pictures of a build's preview config (``pixret.rows``): the ground-truth mask filled and outlined.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ THUMB = 200  # thumbnail width
 FRAME = 5
 CAPTION = 15  # caption font size in pixels
 CAPTION_HEIGHT = 2 * CAPTION + 8  # two lines
+TINT = 0.4  # opacity of a tinted mask
 
 
 def _font(size: int = CAPTION):
@@ -48,6 +50,19 @@ def outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
     return mask & ~inner
 
 
+def scaled_mask(rle, height: int, width: int, size: tuple[int, int]) -> np.ndarray:
+    """The mask of an RLE made for a height x width image, at ``size`` (width, height) by nearest neighbour: what
+    an outline or a tint is drawn from on a resized picture. ValueError if the RLE is of another size."""
+    mask = masklib.decode(rle)
+    if mask.shape != (height, width):
+        raise ValueError(f"mask of size {mask.shape} for an image of size {(height, width)}")
+    if size == (width, height):
+        return mask.astype(bool)
+    rows = ((np.arange(size[1]) + 0.5) * height / size[1]).astype(np.intp)  # pixel centres, as PIL's NEAREST
+    columns = ((np.arange(size[0]) + 0.5) * width / size[0]).astype(np.intp)
+    return mask[np.ix_(rows, columns)].astype(bool)
+
+
 def overlay(image: Image.Image, predicted, ground_truth, width: int | None = None) -> Image.Image:
     """The image (resized to ``width`` pixels wide) with the ground-truth outline and, over it,
     the predicted outline; outlines are drawn at the output size, so they stay crisp."""
@@ -56,13 +71,25 @@ def overlay(image: Image.Image, predicted, ground_truth, width: int | None = Non
     pixels = np.array(image.resize(size, Image.BILINEAR) if size != image.size else image)
     for rle, colour in ((ground_truth, GROUND_TRUTH), (predicted, PREDICTION)):
         if rle is not None:
-            mask = masklib.decode(rle)
-            if mask.shape != (image.height, image.width):
-                raise ValueError(f"mask of size {mask.shape} for an image of size {(image.height, image.width)}")
-            if size != image.size:
-                mask = np.asarray(Image.fromarray(mask * 255).resize(size, Image.NEAREST)) > 0
-            pixels[outline(mask, 2)] = colour
+            pixels[outline(scaled_mask(rle, image.height, image.width, size), 2)] = colour
     return Image.fromarray(pixels)
+
+
+def tinted(image: Image.Image, mask: np.ndarray, colour=GROUND_TRUTH, opacity: float = TINT) -> Image.Image:
+    """The image with a mask of its size filled with a see-through ``colour`` and outlined in it (the preview
+    config's pictures: the region shows even where it is too thin for an outline to show it)."""
+    image = image.convert("RGB")
+    tint = Image.blend(image, Image.new("RGB", image.size, colour), opacity)
+    pixels = np.array(Image.composite(tint, image, Image.fromarray(mask)))
+    pixels[outline(mask, 2)] = colour
+    return Image.fromarray(pixels)
+
+
+def fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """A (width, height) shrunk to ``longest`` pixels on its longest side, aspect kept (never enlarged)."""
+    width, height = size
+    scale = min(1.0, longest / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def tile(thumb: Image.Image, frame, lines: list[str]) -> Image.Image:

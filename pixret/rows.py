@@ -1,10 +1,13 @@
-"""The rows of a built dataset's three tables, as plain generator functions, with their features.
+"""The rows of a built dataset's tables, as plain generator functions, with their features.
 
 Configs (one table each):
 - ``pairs`` (default), splits easy / medium / hard: one row per (query, index image) relation the
   revisitop protocol uses (its positives and its junk), with the pair's ground-truth mask as COCO RLE;
 - ``queries``, split test: the queries with full image, crop bbox and lists;
-- ``index``, split test: the index images, row i = index id i.
+- ``index``, split test: the index images, row i = index id i;
+- ``preview``, split test: pictures for the Hub's dataset viewer (which shows Image columns, not RLE): up to
+  PREVIEW_PER_QUERY medium positives per query, each as the query's crop and the index image with its
+  ground-truth mask tinted and outlined, small JPEGs. The benchmark's data is the other three.
 
 ``pixret.build`` writes them to Parquet itself; the ``datasets`` builder ``proxford_prparis`` is a thin
 class over the same ``Tables``.
@@ -12,13 +15,18 @@ class over the same ``Tables``.
 
 from __future__ import annotations
 
+import io
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Iterator
 
 import datasets
 import pyarrow as pa
+from PIL import Image
 
+from pixret import geometry, report
+from pixret.images import open_jpeg
 from pixret.masks import boxes
 from pixret.metric.benchmarks import CITATION, HOMEPAGE, PROTOCOLS
 from pixret.metric.rle import rle_feature
@@ -54,9 +62,25 @@ FEATURES = {
         "width": datasets.Value("int32"),
         "height": datasets.Value("int32"),
     }),
+    "preview": datasets.Features({
+        "query_id": datasets.Value("int32"),
+        "index_id": datasets.Value("int32"),
+        "query_name": datasets.Value("string"),
+        "index_name": datasets.Value("string"),
+        "difficulty": datasets.Value("string"),
+        "labelled": datasets.Value("bool"),  # false: a positive without a label, its picture has no overlay
+        "query_crop": datasets.Image(),
+        "index_image": datasets.Image(),  # the ground-truth mask tinted and outlined
+    }),
 }
-SPLITS = {"pairs": PROTOCOLS, "queries": ("test",), "index": ("test",)}
-TABLE_ROWS = {"pairs": 20_000, "queries": 100, "index": 100}  # rows per Arrow table; with images: small tables
+SPLITS = {"pairs": PROTOCOLS, "queries": ("test",), "index": ("test",), "preview": ("test",)}
+# Rows per Arrow table, and so per Parquet row group (pixret.build). With images, 100: the dataset viewer reads whole
+# row groups and refuses to load more than 300 MB of them at once (its /rows "max_arrow_data_in_memory"); its own
+# Parquet conversion of image datasets writes 100-row row groups. 100 preview rows are a few MB.
+TABLE_ROWS = {"pairs": 20_000, "queries": 100, "index": 100, "preview": 100}
+PREVIEW_PER_QUERY = 8
+PREVIEW_SIDE = 256  # longest side of the preview's pictures, in pixels
+PREVIEW_QUALITY = 85  # their JPEG quality
 
 
 def dataset_info(benchmark: str, config: str, splits: datasets.SplitDict | None = None) -> datasets.DatasetInfo:
@@ -96,6 +120,10 @@ class Tables:
             raise ValueError(f"config {config!r} has no split {split!r}; its splits: {SPLITS[config]}")
         if config == "pairs":
             return pair_rows(self.gt, self.pair_masks.masks, self._bboxes, split)
+        if config == "preview":
+            masks = self.pair_masks.masks  # the positives' images are checked there
+            verify_images(self.release, self.gt, self.gt.query_names)
+            return preview_rows(self.gt, masks, self.release.images, workers=self.release.images.workers)
         names = self.gt.query_names if config == "queries" else self.gt.index_names
         verify_images(self.release, self.gt, names)
         return (query_rows if config == "queries" else index_rows)(self.gt, self.release.images)
@@ -106,6 +134,8 @@ class Tables:
         if config == "pairs":
             return sum(len(positives) + len(junk) for positives, junk in
                        (protocol_lists(gt, split, q) for q in range(len(gt.query_names))))
+        if config == "preview":
+            return sum(len(preview_positives(gt.easy[q], gt.hard[q])) for q in range(len(gt.query_names)))
         return len(gt.query_names if config == "queries" else gt.index_names)
 
     def tables(self, config: str, split: str) -> Iterator[pa.Table]:
@@ -166,3 +196,66 @@ def index_rows(gt, images) -> Iterator[dict]:
             "width": width,
             "height": height,
         }
+
+
+def preview_positives(easy, hard, per_query: int = PREVIEW_PER_QUERY) -> list[int]:
+    """The positives of a query the preview shows (medium protocol), by index id: the first easy and the first hard
+    ones, as many of each as fit in half (both kinds shown when the query has both), the rest from the kind that
+    has more."""
+    easy_count = min(len(easy), max(per_query - len(hard), per_query // 2))
+    hard_count = min(len(hard), per_query - easy_count)
+    return sorted(sorted(easy)[:easy_count] + sorted(hard)[:hard_count])
+
+
+def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, workers: int = 1) -> Iterator[dict]:
+    """One row per (query, shown positive), by query then index id: ids, names, difficulty, whether the pair has
+    a label, and two pictures of at most PREVIEW_SIDE pixels: the query's crop and the index image with the pair's
+    ground-truth mask tinted and outlined (no overlay without a label). Pictures are made on ``workers`` threads."""
+    def query_picture(q: int) -> bytes:
+        name = gt.query_names[q]
+        x1, y1, x2, y2 = gt.bbx[q]
+        image, _ = open_jpeg(images.bytes(name), images.where(name))  # full size: the crop exactly as evaluated
+        crop = geometry.query_crop(image, [x1, y1, x2 - x1, y2 - y1])
+        return _jpeg(crop.resize(report.fit(crop.size, PREVIEW_SIDE), Image.BILINEAR))
+
+    def index_picture(index_mask: tuple[int, dict | None]) -> bytes:
+        i, mask = index_mask
+        image, (height, width) = open_jpeg(images.bytes(gt.index_names[i]), images.where(gt.index_names[i]),
+                                           at_least=PREVIEW_SIDE)
+        size = report.fit((width, height), PREVIEW_SIDE)
+        image = image.resize(size, Image.BILINEAR)
+        return _jpeg(image if mask is None else report.tinted(image, report.scaled_mask(mask, height, width, size)))
+
+    def drawn(q: int, i: int) -> tuple:
+        """What an index picture shows: the queries of a landmark share their labels, and so their pictures."""
+        return i, None if masks.get((q, i)) is None else masks[q, i]["counts"]
+
+    chosen = {q: preview_positives(gt.easy[q], gt.hard[q], per_query) for q in range(len(gt.query_names))}
+    queries = [q for q, ids in chosen.items() if ids]
+    pairs = [(q, i) for q in queries for i in chosen[q]]
+    to_draw = {drawn(q, i): (i, masks.get((q, i))) for q, i in pairs}
+    pool = ThreadPoolExecutor(workers)
+    try:
+        crops = dict(zip(queries, pool.map(query_picture, queries)))
+        pictures = dict(zip(to_draw, pool.map(index_picture, to_draw.values())))
+        difficulty = {q: gt.difficulty(q) for q in queries}
+        for q, i in pairs:
+            query_name, index_name = gt.query_names[q], gt.index_names[i]
+            yield {
+                "query_id": q,
+                "index_id": i,
+                "query_name": query_name,
+                "index_name": index_name,
+                "difficulty": difficulty[q][i],
+                "labelled": masks.get((q, i)) is not None,
+                "query_crop": {"bytes": crops[q], "path": f"{query_name}_crop.jpg"},
+                "index_image": {"bytes": pictures[drawn(q, i)], "path": f"{index_name}_q{q}.jpg"},
+            }
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=PREVIEW_QUALITY)
+    return buffer.getvalue()

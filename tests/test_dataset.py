@@ -115,7 +115,7 @@ def test_card_declares_configs_and_sizes(built):
     card = DatasetCard.load(built["out"] / "README.md")
     assert card.data.pretty_name == "custom data in the PROxford format"  # not revisitop's queries
     configs = {c["config_name"]: c for c in card.data.configs}
-    assert set(configs) == {"pairs", "queries", "index"}
+    assert set(configs) == {"pairs", "queries", "index", "preview"}
     assert configs["pairs"].get("default") is True
     assert {f["split"] for f in configs["pairs"]["data_files"]} == {"easy", "medium", "hard"}
     infos = {i["config_name"]: i for i in card.data.dataset_info}
@@ -124,7 +124,7 @@ def test_card_declares_configs_and_sizes(built):
     for config, info in infos.items():  # true sizes: the Parquet files, and the Arrow bytes of the splits
         assert info["download_size"] == sum(p.stat().st_size for p in (built["out"] / config).glob("*.parquet"))
         assert info["dataset_size"] == sum(s["num_bytes"] for s in info["splits"]) > 0
-    assert card.data.size_categories == ["n<1K"]  # 24 * 3 + 4 + 12 rows
+    assert card.data.size_categories == ["n<1K"]  # 24 * 3 + 4 + 12 + 20 rows
     assert card.data.license == "other" and card.data.license_link == "LICENSE"
     license_text = (built["out"] / "LICENSE").read_text()
     assert license_text.startswith("PROxford: terms") and "Oxford Buildings" in license_text

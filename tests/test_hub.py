@@ -52,10 +52,10 @@ def test_push_then_load_by_hub_id(hub, tiny_dataset, tmp_path):
         repo = "pixret/proxford-demo"
         pairs = datasets.load_dataset(repo, "pairs")
         assert {s: d.num_rows for s, d in pairs.items()} == {"easy": 24, "medium": 24, "hard": 24}, pairs
-        for config in ("queries", "index"):
+        for config, image in (("queries", "image"), ("index", "image"), ("preview", "index_image")):
             table = datasets.load_dataset(repo, config, split="test")
             streamed = list(datasets.load_dataset(repo, config, split="test", streaming=True))
-            assert len(streamed) == table.num_rows > 0 and streamed[0]["image"].size == (64, 48)
+            assert len(streamed) == table.num_rows > 0 and streamed[0][image].size == (64, 48)
         assert next(iter(datasets.load_dataset(repo, "pairs", split="hard", streaming=True)))["query_id"] == 0
         metric = evaluate.load("pixret/pixret_map", "custom")
         medium = pairs["medium"]

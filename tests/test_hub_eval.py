@@ -167,7 +167,7 @@ BAD_EVAL_YAML = [
     ("task ids repeat", _edit(_set(["tasks", 1, "id"], "medium_map_det")),
      r"eval.yaml: tasks\[1\].id 'medium_map_det' repeats tasks\[0\].id: task ids are unique"),
     ("unknown config", _edit(_set(["tasks", 0, "config"], "pair")),
-     r"eval.yaml: tasks\[0\].config 'pair' is not a config of the dataset card \(index, pairs, queries\)"),
+     r"eval.yaml: tasks\[0\].config 'pair' is not a config of the dataset card \(index, pairs, preview, queries\)"),
     ("unknown split", _edit(_set(["tasks", 3, "split"], "validation")),
      r"eval.yaml: tasks\[3\].split 'validation' is not a split of config 'pairs' \(easy, medium, hard\)"),
     ("the default split", _edit(_set(["tasks", 0, "split"], KeyError)),
