@@ -339,6 +339,8 @@ def _reachable(repo_id: str) -> None:
 
 
 def open_dataset(spec) -> BuiltDataset:
+    if not str(spec).strip():
+        raise DatasetError("the dataset is empty: name a built dataset folder or a Hub id (owner/name)")
     return BuiltDataset(str(spec))
 
 

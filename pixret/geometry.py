@@ -16,6 +16,8 @@ from pixret import masks
 from pixret.metric import polygons
 from pixret.metric.rle import from_coco
 
+CIRCLE_SIDES = 8192
+
 
 def homographies(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """3x3 H with dst ~ H src for batches of point sets (DLT): src, dst (B, N, 2), N >= 4 -> (B, 3, 3)."""
@@ -64,11 +66,12 @@ def rectangle(corner_a, corner_b) -> np.ndarray:
 
 
 def circle(center, point_on_circle) -> np.ndarray:
-    """A disc (LabelMe: centre and a point on the circle) as a polygon, within 0.05 px of the circle."""
+    """A disc (LabelMe: centre and a point on the circle) as a polygon, within 0.05 px of the circle up to a radius
+    of ~3e5 px (at most CIRCLE_SIDES sides: a larger circle reaches far beyond any image, where the fill is cut)."""
     center = np.asarray(center, float)
     radius = float(np.linalg.norm(np.asarray(point_on_circle, float) - center))
-    # the chord of n sides deviates from the arc by r (1 - cos(pi / n))
-    n = 8 if radius < 0.1 else max(8, math.ceil(math.pi / math.acos(max(-1.0, 1 - 0.05 / radius))))
+    # a chord of n sides deviates from the arc by r (1 - cos(pi / n)) ~ r (pi / n)^2 / 2
+    n = 8 if radius < 0.1 else int(min(CIRCLE_SIDES, max(8, math.ceil(math.pi * math.sqrt(radius / 0.1)))))
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return center + radius * np.stack([np.cos(angles), np.sin(angles)], 1)
 

@@ -177,14 +177,31 @@ def check_eval_yaml(path, configs: dict[str, list[str]], default: str | None, be
 # ---------------------------------------------------------------- a model's .eval_results/*.yaml
 def write_eval_results(folder, results: dict, data, distractors: int = 0, official: bool = True,
                        overwrite: bool = False) -> list[Path]:
-    """``folder/.eval_results/<dataset>--<task>.yaml``, one file per leaderboard task among ``results``
-    ({protocol: the metric's results}) of ``data`` (a ``pixret.dataset.BuiltDataset``). Returns the paths.
+    """``eval_results_files`` written (the ``.eval_results`` folder made when needed). Returns the paths."""
+    files = eval_results_files(folder, results, data, distractors, official, overwrite)
+    return write_files(files)
+
+
+def write_files(files: dict) -> list[Path]:
+    """Write {path: text} checked by ``eval_results_files``, each file whole."""
+    from pixret.outputs import write_text
+
+    for path in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return [write_text(path, text) for path, text in files.items()]
+
+
+def eval_results_files(folder, results: dict, data, distractors: int = 0, official: bool = True,
+                       overwrite: bool = False) -> dict[Path, str]:
+    """{``folder/.eval_results/<dataset>--<task>.yaml``: its text}, one file per leaderboard task among ``results``
+    ({protocol: the metric's results}) of ``data`` (a ``pixret.dataset.BuiltDataset``), every target checked;
+    nothing is written (``write_files`` does, once the command has done everything else).
 
     Only the benchmark's own figures are written: all queries, the official evaluation, no other
     distractors than R1M's; anything else is refused with the reason. A file of the same name (an earlier
     evaluation's) is replaced only with ``overwrite``; every file is checked before any is written.
     """
-    from pixret.outputs import check_apart, check_file, write_text
+    from pixret.outputs import check_apart, check_file
 
     benchmark = data.benchmark
     if benchmark not in BENCHMARKS:
@@ -229,15 +246,16 @@ def write_eval_results(folder, results: dict, data, distractors: int = 0, offici
                                f"{', '.join(t.id for t in tasks(benchmark))} (--protocols "
                                f"{' '.join(facts.reported_protocols)}; --ranks for pixel mAP)")
 
-    out.mkdir(parents=True, exist_ok=True)
-    targets = {name: check_file(out / name, overwrite, "--eval-results", [data.spec if data.local else None])
-               for name in texts}
-    written = [write_text(path, texts[name]) for name, path in targets.items()]
+    if out.exists() and not out.is_dir():
+        raise EvalResultsError(f"--eval-results: {out} exists and is not a folder")
+    inputs = [data.spec if data.local else None]
+    files = {(check_file(out / name, overwrite, "--eval-results", inputs) if out.exists() else out / name): text
+             for name, text in texts.items()}
     earlier = sorted(p.name for p in out.glob(f"{_file_name(dataset_id, '*')}") if p.name not in texts)
     if earlier:
         warnings.warn(f"{out} also holds {', '.join(earlier)}, from an earlier evaluation: `pixret push results` "
                       "publishes every file there; delete those that are not this model's figures", stacklevel=2)
-    return written
+    return files
 
 
 def _file_name(dataset_id: str, task_id: str) -> str:

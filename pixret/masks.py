@@ -14,6 +14,7 @@ import numpy as np
 from pycocotools import mask as cocomask
 
 from pixret.metric.errors import InputError
+from pixret.metric.polygons import fill as fill_polygons
 from pixret.metric.rle import MAX_SIDE, RLEError, RLEProblem, from_coco, to_coco, validate
 
 __all__ = ["RLEError", "MaskError", "encode", "decode", "area", "areas", "bbox", "boxes", "iou", "from_polygons"]
@@ -76,7 +77,8 @@ def iou(a, b) -> float:
 def from_polygons(polygons: list[np.ndarray], height: int, width: int) -> dict:
     """Union of polygons (each an Nx2 array of x, y points, N >= 3) as one compressed RLE (empty for none).
 
-    Rasterised by pycocotools, which differs slightly from the authors' OpenCV
+    Rasterised by pycocotools (``pixret.metric.polygons.fill``: exact also where a polygon leaves the image,
+    and bounded however far its points lie), which differs slightly from the authors' OpenCV
     fillPoly on integer points (~0.003 IoU on average, see the metric card).
     pycocotools reads 2 points as a box and fills a polygon with a NaN in it: both are a MaskError.
     """
@@ -93,10 +95,10 @@ def from_polygons(polygons: list[np.ndarray], height: int, width: int) -> dict:
             raise MaskError(f"polygon {k} has {len(points)} points: a polygon has at least 3")
         if not np.isfinite(points).all():
             raise MaskError(f"polygon {k} has a point that is not finite (NaN or infinity)")
-        flat.append(points.astype(np.float64).reshape(-1).tolist())
+        flat.append(points.astype(np.float64))
     if not flat:
         return encode(np.zeros((height, width), bool))
-    return _written(cocomask.merge(cocomask.frPyObjects(flat, height, width)))
+    return _written(fill_polygons(flat, height, width))
 
 
 class _Written(str):

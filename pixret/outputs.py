@@ -20,6 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from pixret.metric import strictjson
 from pixret.metric.errors import InputError
 
 MARKER = ".pixret-output.json"
@@ -56,9 +57,11 @@ def read_json(path, error=InputError):
     except OSError as err:
         raise error(f"{path}: cannot be read ({err.strerror})") from None
     try:
-        return json.loads(text)
+        return strictjson.loads(text)
     except json.JSONDecodeError as err:
         raise error(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    except (ValueError, RecursionError) as err:  # a key given twice; nesting too deep
+        raise error(f"{path}: not valid JSON for pixret ({err or 'nested too deeply'})") from None
 
 
 def check_apart(output, inputs, flag: str = "--output") -> Path:
@@ -163,7 +166,7 @@ def _write_marker(folder: Path, command: str) -> None:
 
 
 @contextlib.contextmanager
-def _signals_held():
+def signals_held():
     """Ctrl-C, SIGTERM and SIGHUP wait while an output is swapped in and the old one removed (never the old one
     left aside, hidden)."""
     held = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
@@ -194,7 +197,13 @@ def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), f
         yield tmp
         _write_marker(tmp, command)
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a written folder gets normal permissions
-        with _signals_held():
+        with signals_held():
+            if output.exists():  # what is there now may be replaced only as it could at the start
+                try:
+                    check_folder(output, command, True, flag)
+                except OutputError as err:
+                    raise OutputExists(f"{flag} {output} changed while the command ran, so nothing was replaced: "
+                                       f"{err}") from None
             old = output.with_name(f"{tmp.name}.old") if output.exists() else None
             if old:
                 output.rename(old)

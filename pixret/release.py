@@ -16,7 +16,6 @@ Where the files are (``locate_release``):
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,7 +28,7 @@ from pixret import geometry
 from pixret import masks as masklib
 from pixret.errors import ReleaseError
 from pixret.images import ImageSource, open_images, read_bytes, read_jpeg
-from pixret.metric import safe_pickle
+from pixret.metric import safe_pickle, strictjson
 from pixret.metric.benchmarks import BENCHMARKS, PROTOCOLS
 SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
 SHAPES_FILLED = ("rectangle", "circle")  # filled, and listed in the build report
@@ -226,7 +225,11 @@ def load_pair2label(path) -> dict[tuple[int, int], str]:
         parts = str(key).split("_")
         if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts) or not isinstance(value, str):
             raise ReleaseError(f"{path}: entry {key!r}: expected 'query_index' -> label path string")
-        out[int(parts[0]), int(parts[1])] = value
+        pair = int(parts[0]), int(parts[1])
+        if pair in out:
+            raise ReleaseError(f"{path}: entry {key!r} names pair {pair} again (another key has it): which label is "
+                               "it?")
+        out[pair] = value
     return out
 
 
@@ -248,7 +251,7 @@ def read_label(path) -> Label:
     shape (line, linestrip, point, mask, ...) is an error.
     """
     try:
-        data = json.loads(read_bytes(path))
+        data = strictjson.loads(read_bytes(path))
     except RecursionError:
         raise ReleaseError(f"{path}: not valid LabelMe JSON (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as err:

@@ -196,8 +196,8 @@ def test_polygon_leaving_the_image_is_filled_exactly_then_cropped():
     # pycocotools on the image itself is not exact there (it rounds negative coordinates towards zero and clamps
     # rows to the border), which is why the canvas is used
     triangle = np.array([[46.0, -19.0], [8.0, 52.0], [-16.0, 60.0]])
-    assert (masks.decode(masks.from_polygons([triangle], height, width))
-            != _fill_on_canvas(triangle, height, width)).any()
+    direct = cocomask.frPyObjects([triangle.ravel().tolist()], height, width)[0]
+    assert (cocomask.decode(direct) != _fill_on_canvas(triangle, height, width)).any()
 
 
 def test_far_vertices_are_clipped_and_stay_fast():

@@ -51,7 +51,7 @@ def test_archives_and_mat_give_the_folder_build(downloads, tmp_path, capsys):
     args = ["build", "--benchmark", "proxford", "--labels", str(downloads["labels"]), "--gnd",
             str(downloads["gnd_mat"])]
     assert main(args + ["--images", str(downloads["oxford"]), "--output", str(tmp_path / "oxford")]) == 0
-    assert "1 images in the archives are not listed by the ground truth" in capsys.readouterr().out
+    assert "1 images in the archives are not listed by the ground truth" in capsys.readouterr().err
     assert main(args + ["--images", str(downloads["paris"][0]), "--images", str(downloads["paris"][1]),
                         "--output", str(tmp_path / "paris")]) == 0
     expected = _rows(tmp_path / "from_folder")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pixret.cli import UserError
@@ -61,10 +62,11 @@ def run(args) -> int:
     for key in ("unlabelled_positives", "clipped", "filled_shapes", "empty_masks", "ignored_label_entries",
                 "label_files_with_several_labels"):
         if counts[key]:
-            print(f"warning: {counts[key]} {key.replace('_', ' ')} (see {args.output / 'build_report.json'})")
+            print(f"warning: {counts[key]} {key.replace('_', ' ')} (see {args.output / 'build_report.json'})",
+                  file=sys.stderr)
     if report.get("unlisted_archive_images"):
         print(f"note: {report['unlisted_archive_images']} images in the archives are not listed by the ground truth "
-              "(ignored)")
+              "(ignored)", file=sys.stderr)
     for note in report["notes"]:
-        print(f"warning: {note}")
+        print(f"warning: {note}", file=sys.stderr)
     return 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from pixret.cli import UserError
 from pixret.cli.evaluate import evaluate_files
 from pixret.dataset import looks_local, open_dataset
-from pixret.metric import uncertainty
+from pixret.metric import authors, uncertainty
 from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
 from pixret.metric.figures import FIGURE_KEYS, LABELS
 from pixret.metric.tables import _render
@@ -100,8 +100,8 @@ def _names(args) -> list[str]:
     if args.names:
         return args.names
     a, b = args.predictions
-    for names in ([a.stem, b.stem], [a.parent.name, b.parent.name], [f"{a.parent.name}/{a.stem}",
-                                                                     f"{b.parent.name}/{b.stem}"]):
+    for names in ([authors.method_name(a), authors.method_name(b)], [a.parent.name, b.parent.name],
+                  [f"{a.parent.name}/{a.stem}", f"{b.parent.name}/{b.stem}"]):
         if names[0] != names[1] and all(names):
             return names
     return ["A", "B"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 
 from pixret import baselines, outputs, report
+from pixret.cli import UserError
 from pixret.cli.evaluate import ground_truth
 from pixret.dataset import open_dataset
 from pixret.metric.results import Evaluation, evaluate_method
@@ -149,6 +150,8 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
 
 
 def run(args) -> int:
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed must be 0 to {2**32 - 1}, got {args.seed}")
     config = WorldConfig(seed=args.seed)
     if args.small:
         config = WorldConfig(seed=args.seed, landmarks=2, views_per_landmark=6, background_images=4)

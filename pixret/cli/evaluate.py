@@ -14,6 +14,7 @@ established from the dataset's query names (``--benchmark`` only checks it).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -123,6 +124,8 @@ def run(args) -> int:
         raise UserError(f"--distractors must be 0 or more, got {args.distractors}")
     if not 0 <= args.resamples <= MAX_RESAMPLES:
         raise UserError(f"--resamples must be 0 (no intervals) to {MAX_RESAMPLES:,}, got {args.resamples}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {args.seed}")
     if args.compare_paper and args.format == "json":
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
     if args.points_order and authors.predictions_format(args.predictions, args.predictions_format) != "authors":
@@ -137,15 +140,19 @@ def run(args) -> int:
         outputs.check_file(args.per_query, args.overwrite, "--per-query", inputs)
     if args.plots:
         outputs.check_folder(args.plots, PLOTS, args.overwrite, "--plots", inputs)
+    named = [(flag, path) for flag, path in (("--per-query", args.per_query), ("--plots", args.plots),
+                                             ("--eval-results", args.eval_results)) if path is not None]
+    for k, (flag, path) in enumerate(named):  # no output may replace, hold or sit in another
+        outputs.check_apart(path, [other for _, other in named[k + 1:]], flag)
     data = open_dataset(args.dataset)
     evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
                                 args.ranks_layout, args.distractors, args.queries, not args.unofficial,
                                 args.name, args.predictions_format, args.points_order)
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
-    # leaderboard files first: a refusal (a subset, the unofficial variant, custom data) prints and writes nothing
-    eval_results = (hub_eval.write_eval_results(args.eval_results, evaluation.results, data, args.distractors,
-                                                not args.unofficial, args.overwrite) if args.eval_results else [])
+    # leaderboard files checked first: a refusal (a subset, the unofficial variant, custom data) prints nothing
+    eval_results = (hub_eval.eval_results_files(args.eval_results, evaluation.results, data, args.distractors,
+                                                not args.unofficial, args.overwrite) if args.eval_results else {})
     intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
         print(json.dumps(evaluation.figures(intervals), indent=1))
@@ -159,24 +166,24 @@ def run(args) -> int:
     if args.compare_paper:
         print()
         print(comparison_text(evaluation, args.format))
-    # the slow part (drawing) first, into a temporary folder; then every file is put in place at once
-    written = eval_results + (write_plots(args.plots, evaluation.results, data.query_names, evaluation.name,
-                                          args.overwrite, inputs) if args.plots else [])
-    if args.per_query:
-        written.append(outputs.write_file(args.per_query, per_query_csv(evaluation.results), args.overwrite,
-                                          "--per-query", inputs))
+    # the slow part (drawing) into a temporary folder; then the files, and the folder is put in place at the end
+    with contextlib.ExitStack() as stack:
+        written = []
+        if args.plots:
+            from pixret.metric import plots
+
+            tmp = stack.enter_context(outputs.staged_folder(args.plots, args.overwrite, command=PLOTS, inputs=inputs,
+                                                            flag="--plots"))
+            drawn = plots.save_all(tmp, evaluation.results, data.query_names, evaluation.name)
+            written += [args.plots / path.name for path in drawn]
+        with outputs.signals_held():  # a stop now would leave some files written and others not
+            written += hub_eval.write_files(eval_results)
+            if args.per_query:
+                written.append(outputs.write_file(args.per_query, per_query_csv(evaluation.results), args.overwrite,
+                                                  "--per-query", inputs))
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
         print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-def write_plots(folder, results: dict, query_names, name: str, overwrite: bool = False, inputs=()) -> list[Path]:
-    """The evaluation's figures as PNGs in ``folder``, a command output folder (see ``pixret.outputs``)."""
-    from pixret.metric import plots
-
-    with outputs.staged_folder(folder, overwrite, command=PLOTS, inputs=inputs, flag="--plots") as tmp:
-        names = [path.name for path in plots.save_all(tmp, results, query_names, name)]
-    return [Path(folder) / name for name in names]
 
 
 def comparison_text(evaluation: result_files.Evaluation, fmt: str) -> str:

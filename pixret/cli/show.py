@@ -21,6 +21,9 @@ from pixret.progress import bar
 from pixret.metric.results import read_predictions, read_ranks, score_protocols
 
 
+MAX_TOP_K = 100  # a panel of more images is no longer a picture anyone looks at
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--dataset", required=True, help="built dataset folder or Hub id (owner/name)")
     parser.add_argument("--ranks", required=True, type=Path, help=".npy of index ids per query, best first")
@@ -48,8 +51,14 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
     if bad:
         raise UserError(f"--queries: unknown query ids {bad} (the dataset has {num_queries} queries, ids 0.."
                         f"{num_queries - 1})")
-    if top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {top_k}")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise UserError(f"--top-k must be 1 to {MAX_TOP_K} (images drawn per query), got {top_k}")
+    if ranks.shape[1] == 0:
+        raise UserError(f"{ranks_path}: the rankings hold no image (K = 0): nothing to show")
+    if top_k > ranks.shape[1]:
+        warnings.warn(f"--top-k {top_k}, but the rankings hold {ranks.shape[1]} images per query: showing those",
+                      stacklevel=2)
+        top_k = ranks.shape[1]
     name = name or Path(predictions_path or ranks_path).stem
     split = data.split(protocol)
     inputs = [ranks_path, predictions_path, data.spec if data.local else None]

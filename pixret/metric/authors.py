@@ -26,6 +26,7 @@ from pycocotools import mask as cocomask
 from . import polygons, rle
 from .benchmarks import BENCHMARKS
 from .errors import InputError
+from .predictions import one_based
 from .safe_pickle import load_npy_object
 
 PREDICTION_FORMATS = ("pixret", "authors")
@@ -90,6 +91,10 @@ def read_matching_result(path, num_queries: int, index_sizes, points_order: str 
             keys.append(key)
             pairs_read.append(pair)
             arrays.append(points)
+    shifted = None if wanted is None else one_based(pairs_read, wanted)
+    if shifted:
+        warnings.warn(f"{path}: {shifted}: the ids of the keys look 1-based (they are 0-based: revisitop's "
+                      "positions, as the authors' evaluation looks them up)", stacklevel=2)
     if not arrays:
         return out
     # the coordinates of every entry in one array: checked, and each entry's extent, in a few passes

@@ -75,9 +75,18 @@ def check_box(box, where: Where) -> list[float]:
         array = np.asarray([float(v) for v in box], np.float64)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{where}: bbox must be [x, y, w, h] numbers, got {box!r}") from None
+    if array.shape == (4,) and np.isnan(array).any():
+        raise InputError(f"{where}: bbox has a missing value (NaN, as pandas writes a missing number), got {box!r}: "
+                         "give the whole box, or none (None)")
     if array.shape != (4,) or not np.isfinite(array).all() or (array[2:] < 0).any():
         raise InputError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0, got {box!r}")
     return array.tolist()
+
+
+def missing(value) -> bool:
+    """None, or pandas' way of writing it in a cell (NaN, pd.NA, NaT): no value."""
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)) or \
+        type(value).__name__ in ("NAType", "NaTType")
 
 
 def parse_prediction(value, where: Where) -> Prediction:
@@ -96,14 +105,14 @@ def parse_prediction(value, where: Where) -> Prediction:
     if "mask" in value and "segmentation" in value:
         raise InputError(f"{where}: has both 'mask' and 'segmentation' (the same field): keep one")
     field = "segmentation" if "segmentation" in value else "mask"  # messages use the caller's own key
-    mask = value.get(field)
+    mask = None if missing(value.get(field)) else value.get(field)
     if mask is not None and not isinstance(mask, dict):
         polygons = isinstance(mask, (list, tuple))
         raise InputError(f"{where}: {field}: expected a COCO RLE dict {{size, counts}}, got {type(mask).__name__}"
                          + ("; polygons: convert with pycocotools.mask.frPyObjects (pixret.masks.from_polygons)"
                             if polygons else ""))
-    box = value.get("bbox")
-    ids = [None if value.get(k) is None else as_id(value[k], where, k) for k in ("query_id", "index_id")]
+    box = None if missing(value.get("bbox")) else value.get("bbox")
+    ids = [None if missing(value.get(k)) else as_id(value[k], where, k) for k in ("query_id", "index_id")]
     return Prediction(mask, None if box is None else check_box(box, where), *ids)
 
 
@@ -127,3 +136,21 @@ def as_rows(values, what: str):
     if values is None or isinstance(values, (str, bytes, dict, int, float)) or not hasattr(values, "__iter__"):
         raise InputError(f"{what} must be a list (or a datasets.Dataset) of rows, got {type(values).__name__}")
     return list(values)  # an IterableDataset (streaming), a generator, ...
+
+
+def one_based(pairs, held: set) -> str | None:
+    """What in ``pairs`` (of predictions) looks 1-based against the pairs the splits hold (``held``), or None: most
+    of the pairs no split holds would be held with an id - 1, or no pair names query 0 while the splits do (a
+    shift of the query ids alone mostly lands on held pairs: a landmark's queries share their positives)."""
+    pairs = list(pairs)
+    unused = [pair for pair in pairs if pair not in held]
+    shifted = {what: sum((q - dq, i - di) in held for q, i in unused)
+               for what, dq, di in (("index_id", 0, 1), ("query_id", 1, 0), ("query_id and index_id", 1, 1))}
+    what, count = max(shifted.items(), key=lambda item: item[1])
+    if unused and count > len(pairs) - len(unused):
+        return (f"{len(unused)} of {len(pairs)} predictions are for pairs no evaluated split holds, and {count} of "
+                f"those would be with {what} - 1")
+    given = {q for q, _ in pairs}  # (index ids: a method may well give nothing for index image 0)
+    if len(given) > 1 and min(given) == 1 and 0 in {q for q, _ in held}:
+        return "no prediction names query 0, while the split's queries start there and the predictions' at 1"
+    return None

@@ -20,6 +20,7 @@ from .errors import InputError
 from .figures import KAPPAS, THRESHOLDS
 from .references import References
 
+SHIFT_TOP = 100  # rankings are checked for 1-based ids on their top this many
 _TABLE_IDS = 1 << 24  # rank rows are checked for duplicates with a table up to this many ids, else by sorting
 
 
@@ -58,19 +59,20 @@ def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarr
 
 
 def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int, distractors: int = 0,
-           threads: int | None = None) -> list[np.ndarray]:
+           threads: int | None = None, highs: list | None = None) -> list[np.ndarray]:
     """Position of each of ``relevant[k]`` in ranks row ``rows[k]`` (-1: not ranked).
 
     One pass over each row, which also refuses ids that are negative, past the index
     (unless ``distractors`` are declared), past index + distractors, or repeated (a
     repeated distractor would shift every later position). Memory and time are bound
     by the index size and K, never by the ids' values. Rows are spread over threads:
-    numpy releases the GIL in these loops.
+    numpy releases the GIL in these loops. ``highs``: a list to receive each row's largest id.
     """
     limit = index_size + distractors  # ids 0 .. limit - 1
     top = 1 + max((int(ids.max()) for ids in relevant if ids.size), default=0)
     threads = max(1, min(threads or 4, os.cpu_count() or 1, len(relevant)))
     results: list = [None] * len(relevant)
+    row_highs: list = [-1] * len(relevant)
 
     def work(first: int) -> None:
         position = np.full(top, -1, np.int64)
@@ -81,6 +83,7 @@ def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int,
                 results[k] = np.full(relevant[k].shape, -1, np.int64)
                 continue
             low, high = int(row.min()), int(row.max())
+            row_highs[k] = high
             problem = _id_problem(low, high, index_size, distractors)
             if problem:
                 results[k] = f"ranks row {int(rows[k])}: {problem}"
@@ -99,6 +102,8 @@ def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int,
     for result in results:
         if isinstance(result, str):
             raise InputError(result)
+    if highs is not None:
+        highs[:] = row_highs
     return results
 
 
@@ -234,11 +239,30 @@ def rank_positions(refs: References, ranks, distractors: int) -> tuple[np.ndarra
     """Each reference row's 0-based position in its query's ranking (-1: not ranked), and the rows of each query."""
     ranks, rank_rows = check_ranks(ranks, refs, distractors)
     by_query = [np.flatnonzero(refs.query_ids == q) for q in refs.queries]
-    positions = locate(ranks, rank_rows, [refs.index_ids[rows] for rows in by_query], refs.index_size, distractors)
+    relevant = [refs.index_ids[rows] for rows in by_query]
+    highs: list = []
+    positions = locate(ranks, rank_rows, relevant, refs.index_size, distractors, highs=highs)
     row_position = np.empty(len(refs.query_ids), np.int64)
     for rows, found in zip(by_query, positions):
         row_position[rows] = found
+    _warn_ranks(ranks, rank_rows, relevant, positions, refs.index_size, distractors, highs)
     return row_position, by_query
+
+
+def _warn_ranks(ranks, rank_rows, relevant, positions, index_size: int, distractors: int, highs) -> None:
+    """Legal rankings that are probably a mistake: 1-based ids in a truncated ranking (where no id reaches the
+    index size, which the id check would catch), distractors declared that no row holds."""
+    top = min(ranks.shape[1], SHIFT_TOP)
+    found = sum(int(((p >= 0) & (p < top)).sum()) for p in positions)
+    shifted = sum(int(np.isin(ranks[r, :top].astype(np.int64) - 1, ids).sum()) for r, ids in zip(rank_rows, relevant))
+    if shifted > 2 * found + 5:
+        warnings.warn(f"the ranks look 1-based: with every id - 1, {shifted} of the queries' positive and junk images "
+                      f"would be in the top {top} of their rankings, against {found} as given; ids are 0-based "
+                      "(revisitop's positions): subtract 1", stacklevel=4)
+    if distractors and highs and max(highs) < index_size:
+        warnings.warn(f"{distractors} distractors are declared, but no ranks row holds an id past the index "
+                      f"({index_size} images): if these rankings are not over the index and the distractors (R1M), "
+                      "drop distractors; figures with them are reported as R1M", stacklevel=4)
 
 
 def perfect_positions(refs: References, row_position: np.ndarray, by_query: list) -> np.ndarray:

@@ -8,6 +8,7 @@ the row and its pair.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +161,11 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
             raise InputError("references do not hold exactly the queries asked for: "
                              + (f"extra {extra.tolist()[:10]} " if extra.size else "")
                              + (f"missing {missing.tolist()[:10]}" if missing.size else ""))
+        if wanted.size == num_queries:  # every query: the benchmark's figures, whatever the list's order
+            if (np.diff(wanted) < 0).any():
+                warnings.warn("queries lists every query, in another order than their ids: ranks of (num_queries, K) "
+                              "are read by query id (row q is query q), not in the order of this list", stacklevel=3)
+            wanted, subset = np.sort(wanted), False
     else:
         if present.size < num_queries:  # (never an array of num_queries: that is the caller's number)
             missing = np.setdiff1d(np.arange(min(num_queries, present.size + 10)), present)[:10]
@@ -198,6 +204,9 @@ def _has_query_names(references) -> bool:
 
 def _query_list(queries, num_queries: int) -> np.ndarray:
     """The ``queries`` option: distinct query ids, kept in the order given (a subset's ranks rows follow it)."""
+    if isinstance(queries, (set, frozenset)):
+        raise InputError("queries must be a list: a set has no order, and a subset's ranks rows are read in the order "
+                         f"of the list (sorted: {sorted(queries)[:10]})")
     iterable = hasattr(queries, "__iter__") and not isinstance(queries, (str, bytes, dict))
     listed = np.asarray(list(queries) if iterable and not isinstance(queries, np.ndarray) else queries,
                         dtype=object) if iterable else None

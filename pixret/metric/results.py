@@ -21,7 +21,6 @@ Every problem is a ``ResultsError`` naming the file (as the caller names it), th
 from __future__ import annotations
 
 import io
-import json
 import stat
 import warnings
 from dataclasses import dataclass, field
@@ -29,16 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import authors, rle, uncertainty
+from . import authors, rle, strictjson, uncertainty
 from .benchmarks import CUSTOM, PROTOCOLS, metric_options
 from .errors import InputError
 from .figures import Result
-from .predictions import Where, as_id, parse_prediction
+from .predictions import Where, as_id, one_based, parse_prediction
 from .scoring import evaluate_pixel_retrieval
 
 
 class ResultsError(InputError):
     """A results file is malformed or does not fit the dataset."""
+
+
+ONE_BASED = ": the id equals the count, as 1-based ids end; ids are 0-based (revisitop's positions)"
 
 
 # ---------------------------------------------------------------- predictions
@@ -71,10 +73,10 @@ def read_predictions(path, num_queries: int, index_sizes, source: str | None = N
         q, i = pair
         if not q < num_queries:
             raise ResultsError(f"{where}: unknown query_id {q} (the dataset has {num_queries} queries, ids 0.."
-                               f"{num_queries - 1})")
+                               f"{num_queries - 1})" + (ONE_BASED if q == num_queries else ""))
         if not i < len(index_sizes):
             raise ResultsError(f"{where}: unknown index_id {i} (the index has {len(index_sizes)} images, ids 0.."
-                               f"{len(index_sizes) - 1})")
+                               f"{len(index_sizes) - 1})" + (ONE_BASED if i == len(index_sizes) else ""))
         if pair in out:
             raise ResultsError(f"{where}: duplicate pair; entry {where_of[pair][1]} has it too")
         if prediction.empty:
@@ -134,25 +136,19 @@ def _read_entries(path: Path, source: str) -> list:
                 del row[key]
         return rows
     try:
-        data = json.loads(raw if raw is not None else path.read_bytes(), object_pairs_hook=_object)
+        data = strictjson.loads(raw if raw is not None else path.read_bytes())
     except RecursionError:
         raise ResultsError(f"{source}: not valid JSON for predictions (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and numbers Python refuses to parse
+        if (raw if raw is not None else path.read_bytes()[:6]).startswith(b"\x93NUMPY"):
+            raise ResultsError(f"{source}: a NumPy .npy file, not JSON (the authors' matching result? name it .npy, or "
+                               "pass --predictions-format authors)") from None
         raise ResultsError(f"{source}: not valid JSON ({str(err).splitlines()[0]})") from None
     except OSError as err:
         raise ResultsError(f"{source}: cannot read ({err.strerror or err})") from None
     if not isinstance(data, list):
         raise ResultsError(f"{source}: expected a JSON list of predictions, got {type(data).__name__}")
     return data
-
-
-def _object(pairs: list) -> dict:
-    """A JSON object, refusing a key given twice (json would keep the last one without a word)."""
-    keys = [k for k, _ in pairs]
-    twice = next((k for k in keys if keys.count(k) > 1), None)
-    if twice is not None:
-        raise ValueError(f"an object has the key {twice!r} twice")
-    return dict(pairs)
 
 
 def align(by_pair: dict, split) -> list:
@@ -326,7 +322,8 @@ def evaluate_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=
     splits = _splits(truth, protocols, queries)
     results = score_protocols(splits, by_pair, ranks, distractors=distractors, queries=queries, official=official,
                               **truth.options)
-    evaluation = Evaluation(name, truth, results, official, distractors, queries)
+    subset = next(iter(results.values())).subset  # None when the list holds every query
+    evaluation = Evaluation(name, truth, results, official, distractors, queries if subset is not None else None)
     _account_for(by_pair, splits, evaluation)
     return evaluation
 
@@ -336,21 +333,16 @@ def _account_for(by_pair: dict, splits: dict, evaluation: Evaluation) -> None:
     held = set()
     for split in splits.values():
         held.update(zip(split["query_id"], split["index_id"]))
-    unused = [pair for pair in by_pair if pair not in held]
-    if not unused:
+    shifted = one_based(by_pair, held)
+    if shifted:
+        warnings.warn(f"{shifted}: the ids look 1-based (they are 0-based: revisitop's positions)", UserWarning,
+                      stacklevel=3)
         return
-    used = len(by_pair) - len(unused)
-    shifted = {what: sum((q - dq, i - di) in held for q, i in unused)
-               for what, dq, di in (("index_id", 0, 1), ("query_id", 1, 0), ("query_id and index_id", 1, 1))}
-    what, count = max(shifted.items(), key=lambda item: item[1])
-    if count > used:
-        warnings.warn(f"{len(unused)} of {len(by_pair)} predictions are for pairs no evaluated split holds, and "
-                      f"{count} of those would be with {what} - 1: the ids look 1-based (they are 0-based: "
-                      "revisitop's positions)", UserWarning, stacklevel=3)
-    elif not used:
+    unused = [pair for pair in by_pair if pair not in held]
+    if unused and len(unused) == len(by_pair):
         warnings.warn(f"none of the {len(by_pair)} predictions is for a pair the evaluated splits hold: nothing is "
                       "scored (are these results for this dataset?)", UserWarning, stacklevel=3)
-    else:
+    elif unused:
         evaluation.notes.append(f"{len(unused)} of {len(by_pair)} predictions are for pairs the evaluated splits do "
                                 "not hold (negatives, or pairs of other protocols): not scored")
 

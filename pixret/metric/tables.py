@@ -124,8 +124,10 @@ def _percent(value, digits: int = 2) -> str:
 
 def _render(header: list[str], rows: list[list[str]], fmt: str) -> str:
     if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+        def cells(row) -> str:  # a "|" in a name (a method's, a query's) would open a cell of its own
+            return "| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
+
+        return "\n".join([cells(header), "|" + "---|" * len(header)] + [cells(row) for row in rows])
     if fmt != "text":
         raise ValueError(f"unknown table format {fmt!r}; expected text or markdown")
     columns = list(zip(header, *rows))
@@ -215,6 +217,9 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     if not_comparable:
         notes.insert(0, f"your figures are {not_comparable}: not comparable to the paper's, so not ranked among "
                         "them; the table only shows the layout")
+    if not set(results) & set(protocols):
+        notes.insert(0, f"the paper reports {' and '.join(protocols)}; your figures are for {', '.join(results)}: "
+                        "your row is empty (evaluate with --protocols " + " ".join(protocols) + ")")
     notes.append(f"rows ordered by {header[key_column]}; source: An et al., ICCV 2023, Table {table}")
     return Comparison(title, header, ordered, rank, notes)
 
