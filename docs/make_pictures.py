@@ -5,7 +5,9 @@
     python docs/make_pictures.py --space-url http://127.0.0.1:7860/ --space-files DIR   # the Space screenshot
 
 The report picture stacks the matcher's and the whole-image baseline's panels for the
-demo's second query; the plot is the matcher's mAP-vs-threshold curve. The screenshot
+demo's second query; the plot is the matcher's mAP-vs-threshold curve; the comparison is
+`pixret compare` of the matcher and the query-box transfer (hard protocol: the bootstrap
+distribution of the difference of each headline figure). The screenshot
 drives headless Chromium (Debian's chromium + chromedriver, selenium from PyPI) against
 the Space running locally: it uploads the demo matcher's files, clicks Evaluate and
 saves the page once the results are shown.
@@ -34,6 +36,20 @@ def report_picture(demo: Path) -> None:
     picture.save(HERE / "demo_report.jpg", quality=85)
     shutil.copy(demo / "report" / "matcher__harris___ransac" / "map_vs_threshold.png",
                 HERE / "demo_map_vs_threshold.png")
+
+
+def compare_pictures(demo: Path) -> None:
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = Path(tmp) / "plots"
+        subprocess.run([sys.executable, "-c", "from pixret.cli import main; raise SystemExit(main())", "compare",
+                        "--dataset", str(demo / "dataset"), "--predictions", str(demo / "matcher/predictions.json"),
+                        str(demo / "box_transfer/predictions.json"), "--ranks", str(demo / "matcher/ranks.npy"),
+                        str(demo / "box_transfer/ranks.npy"), "--names", "matcher", "box-transfer", "--protocols",
+                        "hard", "--plots", str(plots)], check=True, capture_output=True)
+        shutil.copy(plots / "bootstrap_hard.png", HERE / "compare_hard.png")
 
 
 def space_screenshot(url: str, files: Path, out: Path) -> None:
@@ -81,6 +97,7 @@ def main() -> None:
         space_screenshot(args.space_url, args.space_files or args.demo / "matcher", HERE / "space.png")
     else:
         report_picture(args.demo)
+        compare_pictures(args.demo)
 
 
 if __name__ == "__main__":
