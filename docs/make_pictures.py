@@ -24,6 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+SCREENSHOT_HEIGHT = 1800  # the top of the page: inputs, figures with intervals, breakdown, oracles
 
 
 def report_picture(demo: Path) -> None:
@@ -83,6 +84,8 @@ def space_screenshot(url: str, files: Path, out: Path) -> None:
         driver.set_window_size(1280, max(900, height + 40))
         time.sleep(2)  # the gallery's images load once they are in the (now whole-page) window
         driver.save_screenshot(str(out))
+        page = Image.open(out)
+        page.crop((0, 0, page.width, min(page.height, SCREENSHOT_HEIGHT))).save(out)  # the figures and tables
     finally:
         driver.quit()
 
