@@ -64,9 +64,10 @@ def read_json(path, error=InputError):
         raise error(f"{path}: not valid JSON for pixret ({err or 'nested too deeply'})") from None
 
 
-def check_apart(output, inputs, flag: str = "--output") -> Path:
+def check_apart(output, inputs, flag: str = "--output", what: str = "the input") -> Path:
     """``output`` resolved, after checking it is not the current folder (or one holding it) and that it
-    neither is, holds, nor sits inside any of ``inputs`` (files or folders the command reads)."""
+    neither is, holds, nor sits inside any of ``inputs`` (files or folders the command reads, or, with
+    ``what="another output"``, the command's other outputs)."""
     try:
         resolved = Path(output).expanduser().resolve()
     except (OSError, RuntimeError) as err:
@@ -78,9 +79,9 @@ def check_apart(output, inputs, flag: str = "--output") -> Path:
             continue
         source = Path(given).expanduser().resolve()
         if resolved == source or resolved in source.parents:
-            raise OutputOverlaps(f"{flag} {output} is or holds the input {given}: replacing it would destroy it")
+            raise OutputOverlaps(f"{flag} {output} is or holds {what} {given}: replacing it would destroy it")
         if source in resolved.parents:
-            raise OutputOverlaps(f"{flag} {output} is inside the input {given}: write it elsewhere")
+            raise OutputOverlaps(f"{flag} {output} is inside {what} {given}: write it elsewhere")
     return resolved
 
 

@@ -32,7 +32,6 @@ from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
 PROTOCOLS = ("medium", "hard")
-MATCHER = "matcher (Harris + RANSAC)"
 RESULT_FOLDERS = ("oracle", "whole_image", "box_transfer", "matcher", "sift")  # each baseline's result files
 INTERRUPTED = "interrupted: nothing was written (the partial demo output was removed)"
 

@@ -143,7 +143,7 @@ def run(args) -> int:
     named = [(flag, path) for flag, path in (("--per-query", args.per_query), ("--plots", args.plots),
                                              ("--eval-results", args.eval_results)) if path is not None]
     for k, (flag, path) in enumerate(named):  # no output may replace, hold or sit in another
-        outputs.check_apart(path, [other for _, other in named[k + 1:]], flag)
+        outputs.check_apart(path, [other for _, other in named[k + 1:]], flag, "another output")
     data = open_dataset(args.dataset)
     evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
                                 args.ranks_layout, args.distractors, args.queries, not args.unofficial,

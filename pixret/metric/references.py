@@ -185,10 +185,10 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
     masks = list(columns["mask"])
     positive_rows = np.flatnonzero(positive)
     given = [r for r in positive_rows if masks[r] is not None]
-    coco, problems = rle.check([masks[r] for r in given])
-    for r, problem in zip(given, problems):
-        if problem:
-            raise InputError(f"{where(r)}: mask: {problem}")
+    try:
+        coco = rle.validate([masks[r] for r in given])
+    except rle.RLEProblem as err:
+        raise InputError(f"{where(given[err.index])}: mask: {err.problem}") from None
     checked: list = [None] * len(masks)
     for r, c in zip(given, coco):
         checked[r] = c

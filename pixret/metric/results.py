@@ -86,10 +86,11 @@ def read_predictions(path, num_queries: int, index_sizes, source: str | None = N
             mask_pairs.append(pair)
         out[pair] = {"mask": None, "bbox": prediction.bbox}
         where_of[pair] = (where, n)
-    coco, problems = rle.check(masks)
-    for pair, checked, problem in zip(mask_pairs, coco, problems):
-        if problem:
-            raise ResultsError(f"{where_of[pair][0]}: segmentation: {problem}")
+    try:
+        coco = rle.validate(masks)
+    except rle.RLEProblem as err:
+        raise ResultsError(f"{where_of[mask_pairs[err.index]][0]}: segmentation: {err.problem}") from None
+    for pair, checked in zip(mask_pairs, coco):
         expected = [int(v) for v in index_sizes[pair[1]]]
         if checked["size"] != expected:
             raise ResultsError(f"{where_of[pair][0]}: mask size {checked['size']} but index image {pair[1]} is "

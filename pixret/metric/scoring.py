@@ -62,10 +62,11 @@ def check_predictions(predictions, refs: References, rows: np.ndarray):
             abstained[scored[r]] = prediction.empty
             if prediction.bbox is not None:
                 boxes[scored[r]] = prediction.bbox
-    coco, problems = rle.check(given_masks)
-    for r, c, problem in zip(given_rows, coco, problems):
-        if problem:
-            raise InputError(f"{refs.where(r, 'predictions')}: mask: {problem}")
+    try:
+        coco = rle.validate(given_masks)
+    except rle.RLEProblem as err:
+        raise InputError(f"{refs.where(given_rows[err.index], 'predictions')}: mask: {err.problem}") from None
+    for r, c in zip(given_rows, coco):
         if r in scored:
             expected = refs.masks[r]["size"]
             if c["size"] != expected:
