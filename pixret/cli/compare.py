@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from pixret.cli import UserError
-from pixret.cli.evaluate import evaluate_files
+from pixret.cli.evaluate import check_inputs, evaluate_files
 from pixret.dataset import looks_local, open_dataset
 from pixret.metric import authors, uncertainty
 from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
@@ -82,12 +82,8 @@ def _check_arguments(args) -> None:
         raise UserError(f"--margin must be 0 or more points, got {args.margin}")
     if args.distractors < 0:
         raise UserError(f"--distractors must be 0 or more, got {args.distractors}")
-    for flag, path in [("--predictions", p) for p in predictions] + [("--ranks", r) for r in ranks if r]:
-        if not path.is_file():  # before a dataset is opened: fail fast
-            raise UserError(f"{path}: {flag[2:]} file not found" if not path.exists() else f"{path}: not a file")
+    check_inputs([("--predictions", p) for p in predictions] + [("--ranks", r) for r in ranks])
     if args.plots:
-        if args.plots.exists() and not args.plots.is_dir():
-            raise UserError(f"--plots {args.plots} exists and is not a folder")
         outputs.check_folder(args.plots, PLOTS, args.overwrite, "--plots",
                              [*predictions, *ranks, *(d for d in args.dataset if looks_local(d))])
 

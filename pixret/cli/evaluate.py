@@ -119,6 +119,16 @@ def _cell(value):
     return "" if value is None else f"{value:.6f}"
 
 
+def check_inputs(named) -> None:
+    """Result files (flag, path or None) exist and are no folders (a pipe is fine): checked before a dataset is
+    opened, to fail fast."""
+    for flag, path in named:
+        if path is not None and not path.exists():
+            raise UserError(f"{path}: {flag[2:]} file not found")
+        if path is not None and path.is_dir():
+            raise UserError(f"{path}: a folder, not a {flag[2:]} file")
+
+
 def run(args) -> int:
     if args.distractors < 0:
         raise UserError(f"--distractors must be 0 or more, got {args.distractors}")
@@ -130,11 +140,7 @@ def run(args) -> int:
         raise UserError("--compare-paper prints tables: use --format text or markdown with it")
     if args.points_order and authors.predictions_format(args.predictions, args.predictions_format) != "authors":
         raise UserError("--points-order describes the authors' matching result (.npy): pixret predictions have masks")
-    for flag, path in (("--predictions", args.predictions), ("--ranks", args.ranks)):
-        if path is not None and not path.exists():  # before the dataset is opened: fail fast
-            raise UserError(f"{path}: {flag[2:]} file not found")
-        if path is not None and path.is_dir():
-            raise UserError(f"{path}: a folder, not a {flag[2:]} file")
+    check_inputs([("--predictions", args.predictions), ("--ranks", args.ranks)])
     inputs = [args.predictions, args.ranks, args.dataset if looks_local(args.dataset) else None]
     if args.per_query:  # before the slow part: fail fast (and checked again when written)
         outputs.check_file(args.per_query, args.overwrite, "--per-query", inputs)
