@@ -317,17 +317,30 @@ def check_token(token: str | None = None) -> str:
                         "HF_TOKEN") from None
 
 
-def push(plan: Plan, private: bool = False, token: str | None = None) -> str:
-    """Create the repo if needed and upload the plan's files in one commit; returns the commit URL."""
+def push(plan: Plan, private: bool = False, create_pr: bool = False, token: str | None = None) -> str:
+    """Upload the plan's files in one commit (or one pull request); returns its URL. A dataset or metric repo is
+    created if needed; a model's results go to its existing repo only."""
     from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.utils import HfHubHTTPError
 
     api = HfApi(token=token)
-    extra = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}
-    api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, **extra)
+    if plan.kind != "results":
+        extra = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}
+        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, **extra)
     operations = [CommitOperationAdd(path, str(plan.folder / path)) for path, _ in plan.files]  # the plan, exactly
-    commit = api.create_commit(plan.repo_id, operations, repo_type=plan.repo_type,
-                               commit_message=f"Upload {plan.kind} with pixret push")
-    return str(getattr(commit, "commit_url", commit))
+    message = (f"Add eval results ({', '.join(Path(p).stem for p, _ in plan.files)}) with pixret push"
+               if plan.kind == "results" else f"Upload {plan.kind} with pixret push")
+    try:
+        commit = api.create_commit(plan.repo_id, operations, repo_type=plan.repo_type, create_pr=create_pr,
+                                   commit_message=message)
+    except HfHubHTTPError as err:
+        status = getattr(err.response, "status_code", None)
+        said = " ".join((getattr(err, "server_message", None) or str(err)).split())
+        hint = " (not your model? pass --create-pr to propose the results)" if (
+            status == 403 and plan.kind == "results" and not create_pr) else ""
+        raise UserError(f"cannot {'open a pull request on' if create_pr else 'commit to'} {plan.repo_type} "
+                        f"{plan.repo_id}: the Hub answered {status}: {said}{hint}") from None
+    return str(commit.pr_url if create_pr else getattr(commit, "commit_url", commit))
 
 
 def metric_folder() -> Path:
@@ -347,26 +360,6 @@ def plan_results(folder, repo_id: str) -> Plan:
                        "one value per dataset task")
     plan.results = found
     return plan
-
-
-def push_results(plan: Plan, create_pr: bool = False, token: str | None = None) -> str:
-    """Add the files to the model repo in one commit (or one pull request); returns its URL."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.utils import HfHubHTTPError
-
-    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(plan.folder / path))
-                  for path, _ in plan.files]
-    try:
-        commit = HfApi(token=token).create_commit(
-            plan.repo_id, operations, repo_type="model", create_pr=create_pr,
-            commit_message=f"Add eval results ({', '.join(Path(p).stem for p, _ in plan.files)}) with pixret push")
-    except HfHubHTTPError as err:
-        status = getattr(err.response, "status_code", None)
-        said = " ".join((getattr(err, "server_message", None) or str(err)).split())
-        hint = " (not your model? pass --create-pr to propose the results)" if status == 403 and not create_pr else ""
-        raise UserError(f"cannot {'open a pull request on' if create_pr else 'commit to'} model {plan.repo_id}: the "
-                        f"Hub answered {status}: {said}{hint}") from None
-    return str(commit.pr_url if create_pr else commit.commit_url)
 
 
 def _plan_results(args) -> Plan:
@@ -414,5 +407,5 @@ def run(args) -> int:
         for path, size in plan.left:
             print(f"  {path}  {size:,} bytes" + ("  (looks like a secret)" if secret_kind(path) else ""))
     if not args.dry_run:
-        print(push_results(plan, args.create_pr) if plan.kind == "results" else push(plan, args.private))
+        print(push(plan, args.private, args.create_pr))
     return 0
