@@ -74,3 +74,14 @@ def custom_metric():
     import pixret
 
     return pixret.load_metric("custom")
+
+
+@pytest.fixture(scope="session")
+def literal_authors():
+    """tests/literal_authors.py: slow, literal re-implementations of the authors' evaluation code."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("literal_authors", Path(__file__).with_name("literal_authors.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -8,10 +8,9 @@
 - image-level rankings: ``.npy`` of index ids, (database, queries) (revisitop's layout, R1M's
   distractor ids after the index): ``results.read_ranks`` reads them as they are.
 
-Each polygon becomes a pixret prediction ``{"mask", "bbox"}``. The mask is the polygon filled by
-pycocotools on the index image (pixret's one rasteriser; the authors fill with OpenCV on
-int-truncated points, ~0.003 IoU apart, see the metric card). The bbox is the authors' box: from
-the min to the max of the int-truncated points, both included, not clipped to the image.
+Each region becomes a pixret prediction ``{"polygon": points}``, as they are (any number of points from 1):
+official scoring gives it the authors' IoU procedure on the released shapes (``authors_iou``); official=False
+fills it exactly and clips it to the image (``polygons.fill``).
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from pycocotools import mask as cocomask
-
-from . import polygons, rle
+from .authors_iou import check_points
 from .benchmarks import BENCHMARKS
 from .errors import InputError
 from .predictions import one_based
@@ -32,7 +29,7 @@ from .safe_pickle import load_npy_object
 PREDICTION_FORMATS = ("pixret", "authors")
 POINT_ORDERS = ("xy", "rowcol")
 KEY = re.compile(r"qimlist_(0|[1-9][0-9]*)_imlist_(0|[1-9][0-9]*)")  # the authors write str(id): no leading zeros
-MAX_COORDINATE = 2**31  # past any image; pycocotools and the authors' int conversion overflow there
+MAX_POINTS = 2**24  # points of all scored regions together: each is filled on its own (~1 s per 10 M points)
 SHOWN = 3  # entries named in a warning
 
 
@@ -61,12 +58,14 @@ def method_name(path) -> str:
 
 def read_matching_result(path, num_queries: int, index_sizes, points_order: str = "xy", pairs=None,
                          benchmark: str | None = None, progress=None) -> dict:
-    """{(query_id, index_id): {"mask", "bbox"} or None (an empty point list)} from an authors' matching result.
+    """{(query_id, index_id): {"polygon": N x 2 points (x, y)} or None (an empty point list)} from an authors'
+    matching result.
 
-    ``index_sizes[i]`` = (height, width) of index image i. Every entry is checked; only the
-    ``pairs`` given (the pairs that are scored, e.g. a split's positives) are rasterised and
-    returned, all when None. ``benchmark`` (the dataset's) is compared with the file's name;
-    ``progress`` wraps the entries (a tqdm bar).
+    ``index_sizes[i]`` = (height, width) of index image i (for the warnings). Every entry is checked; only the
+    ``pairs`` given (the pairs that are scored, e.g. a split's positives and junk) are returned, all when None.
+    ``benchmark`` (the dataset's) is compared with the file's name; ``progress`` wraps the entries (a tqdm bar).
+    Memory follows the file's content: entries that share one array (a pickle can point many keys at one
+    object) share it here too, and are checked once.
     """
     if points_order not in POINT_ORDERS:
         raise AuthorsFormatError(f"unknown points order {points_order!r}; expected one of {POINT_ORDERS}")
@@ -81,38 +80,37 @@ def read_matching_result(path, num_queries: int, index_sizes, points_order: str 
         raise AuthorsFormatError(f"{path}: holds no entries (an empty file would score 0 everywhere)")
     _check_name(path, benchmark)
     wanted = None if pairs is None else set(pairs)
-    out, keys, pairs_read, arrays = {}, [], [], []  # the entries with points: their keys, pairs, points
+    out, keys, pairs_read, regions = {}, [], [], []  # the entries with points: their keys, pairs, region numbers
+    distinct: dict[int, int] = {}  # id(value) -> its region number (values kept alive by ``data``)
+    arrays: list[np.ndarray] = []  # each distinct region, checked, (x, y)
+    returned = 0  # points of the entries returned (each is rasterised on its own)
     for key, value in (progress or _quiet)(data.items(), total=len(data), desc=f"reading {path.name}"):
         pair = _pair(key, path, num_queries, len(index_sizes))
-        points = _points(value, path, key)
+        region = distinct.get(id(value))
+        if region is None:
+            points = _points(value, path, key)
+            region = distinct[id(value)] = len(arrays)
+            arrays.append(None if points is None else points[:, ::-1] if points_order == "rowcol" else points)
+        points = arrays[region]
         if wanted is None or pair in wanted:
-            out[pair] = None  # filled below when it has points
+            out[pair] = None if points is None else {"polygon": points}
+            returned += 0 if points is None else len(points)
+            if returned > MAX_POINTS:
+                raise AuthorsFormatError(f"{path}: the regions of the scored pairs hold more than {MAX_POINTS:,} "
+                                         "points in all (entries sharing one array count once per entry: each is "
+                                         "filled on its own); a region outline needs far fewer")
         if points is not None:
             keys.append(key)
             pairs_read.append(pair)
-            arrays.append(points)
+            regions.append(region)
     shifted = None if wanted is None else one_based(pairs_read, wanted)
     if shifted:
         warnings.warn(f"{path}: {shifted}: the ids of the keys look 1-based (they are 0-based: revisitop's "
                       "positions, as the authors' evaluation looks them up)", stacklevel=2)
-    if not arrays:
-        return out
-    # the coordinates of every entry in one array: checked, and each entry's extent, in a few passes
-    counts = np.fromiter(map(len, arrays), np.int64, len(arrays))
-    starts = np.cumsum(counts) - counts
-    stacked = np.concatenate(arrays, dtype=np.float64)
-    bad = ~np.isfinite(stacked).all(1) | (np.abs(stacked) >= MAX_COORDINATE).any(1)
-    if bad.any():
-        row = int(np.argmax(bad))
-        k = int(np.searchsorted(starts, row, side="right")) - 1
-        raise AuthorsFormatError(f"{path}: entry {keys[k]!r}: point {row - starts[k]} is {stacked[row].tolist()}, "
-                                 "not a pixel position")
-    stacked = stacked[:, ::-1] if points_order == "rowcol" else stacked
-    for k, pair in enumerate(pairs_read):
-        if pair in out:
-            out[pair] = polygon_prediction(stacked[starts[k]:starts[k] + counts[k]], *index_sizes[pair[1]])
-    extent = np.minimum.reduceat(stacked, starts), np.maximum.reduceat(stacked, starts)
-    _warn_suspicious(keys, pairs_read, *extent, index_sizes, points_order, out)
+    if keys:
+        low = np.array([a.min(0) if a is not None else (0, 0) for a in arrays], np.float64)[regions]
+        high = np.array([a.max(0) if a is not None else (0, 0) for a in arrays], np.float64)[regions]
+        _warn_suspicious(keys, pairs_read, low, high, index_sizes, points_order)
     return out
 
 
@@ -152,10 +150,11 @@ def _pair(key, path: Path, num_queries: int, index_size: int) -> tuple[int, int]
 
 def _points(value, path: Path, key) -> np.ndarray | None:
     """The N x 2 points of an entry (None: an empty list, no region), checked but for their values."""
-    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 2 and len(value) >= 3 \
-            and value.dtype.kind in "iuf":
-        return value  # the common case, quickly
     where = f"{path}: entry {key!r}"
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 2 and len(value) \
+            and value.dtype.kind in "iuf":
+        _check(value, where)  # the common case, quickly
+        return value
     if not isinstance(value, (list, tuple, np.ndarray)) or isinstance(value, np.ndarray) and value.ndim == 0:
         got = "a 0-d array" if isinstance(value, np.ndarray) else type(value).__name__
         raise AuthorsFormatError(f"{where}: expected an N x 2 list or array of points, got {got}")
@@ -172,34 +171,20 @@ def _points(value, path: Path, key) -> np.ndarray | None:
         hint = (" (2 x N: transpose it)" if points.ndim == 2 and points.shape[0] == 2 else
                 " (a flat list of coordinates? pair them as [[x, y], ...])" if points.ndim == 1 else "")
         raise AuthorsFormatError(f"{where}: points must be an N x 2 array, got shape {points.shape}{hint}")
-    if len(points) < 3:
-        raise AuthorsFormatError(f"{where}: {len(points)} point{'s' if len(points) > 1 else ''}; a region needs at "
-                                 "least 3 (an empty list says the method found nothing)")
+    _check(points, where)
     return points
 
 
-# ---------------------------------------------------------------- polygons -> predictions
-def polygon_prediction(points: np.ndarray, height: int, width: int) -> dict:
-    """A pixret prediction from the points (x, y) of a region in a height x width image."""
-    return {"mask": rle.from_coco(polygon_mask(points, height, width)), "bbox": authors_box(points)}
-
-
-def authors_box(points: np.ndarray) -> list[float]:
-    """[x, y, w, h] of the authors' box: min to max of the int-truncated points, both ends included."""
-    low, high = np.trunc(points.min(0)), np.trunc(points.max(0))
-    return [float(low[0]), float(low[1]), float(high[0] - low[0] + 1), float(high[1] - low[1] + 1)]
-
-
-def polygon_mask(points: np.ndarray, height: int, width: int) -> dict:
-    """The polygon filled on a height x width image (a pycocotools RLE), exactly also where it leaves the image
-    (``polygons.fill``, the one way pixret fills polygons, the ground truth's included)."""
-    return polygons.fill([points], height, width)
+def _check(points: np.ndarray, where: str) -> None:
+    try:
+        check_points(points, where)
+    except InputError as err:
+        raise AuthorsFormatError(str(err)) from None
 
 
 # ---------------------------------------------------------------- legal but suspicious
-def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray, index_sizes, points_order: str,
-                     out: dict) -> None:
-    """Regions outside their image (all of them, or read in the wrong order), and regions that cover no pixel.
+def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray, index_sizes, points_order: str) -> None:
+    """Regions outside their image (all of them, or read in the wrong order).
 
     ``low`` / ``high``: each region's smallest and largest (x, y).
     """
@@ -217,14 +202,9 @@ def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray,
         first = [f"{keys[k]!r} (x {low[k, 0]:g}..{high[k, 0]:g}, y {low[k, 1]:g}..{high[k, 1]:g} in "
                  f"{size[k, 0]:g} x {size[k, 1]:g})" for k in np.flatnonzero(outside)[:SHOWN]]
         warnings.warn(f"{int(outside.sum())} of {len(keys)} regions lie wholly outside their index image: "
-                      f"{', '.join(first)}{' ...' if outside.sum() > SHOWN else ''}; they count as IoU 0",
+                      f"{', '.join(first)}{' ...' if outside.sum() > SHOWN else ''} (scored as the authors do: on their "
+                      "canvas, where a negative box corner wraps to the far side; official=False: IoU 0)",
                       stacklevel=3)
-    blank = [key for key, pair, away in zip(keys, pairs, outside) if not away and out.get(pair) is not None
-             and not cocomask.area(rle.to_coco(out[pair]["mask"]))]
-    if blank:
-        warnings.warn(f"{len(blank)} regions inside their image cover no pixel centre (collinear or sliver "
-                      f"polygons): {', '.join(map(repr, blank[:SHOWN]))}{' ...' if len(blank) > SHOWN else ''}; "
-                      "their segmentation IoU is 0", stacklevel=3)
 
 
 def _order(points_order: str) -> str:

@@ -1,8 +1,13 @@
 """The one reading of a prediction, wherever it comes from: a result file, ``compute``, ``add_batch``, the Space.
 
-A prediction localises the query's object in one index image::
+A prediction localises the query's object in one index image, as a mask, a box, or a polygon::
 
     {"mask": COCO RLE or None, "bbox": [x, y, w, h] or None}     # "segmentation" is COCO's name for "mask"
+    {"polygon": [[x, y], ...]}                                   # one contour, the authors' kind of region
+
+A polygon (N >= 1 points (x, y) in pixels, within +-8192 px; an empty list: no region) is what the authors'
+matching results hold; official scoring gives it their IoU procedure (``authors_iou``). It stands alone: a
+polygon with a mask or a bbox in the same prediction is an error.
 
 optionally with ``query_id`` / ``index_id`` (its pair), ``score`` and ``category_id`` (both ignored). None, or
 neither a mask nor a box, means the method gives nothing for that pair (it abstains). Ids are integers, or
@@ -18,11 +23,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .authors_iou import check_points
 from .errors import InputError
 
-KEYS = ("mask", "segmentation", "bbox", "query_id", "index_id", "score", "category_id")
-ACCEPTED = ("mask (COCO alias: segmentation), bbox ([x, y, w, h]), query_id, index_id, score and category_id "
-            "(both ignored)")
+KEYS = ("mask", "segmentation", "bbox", "polygon", "query_id", "index_id", "score", "category_id")
+ACCEPTED = ("mask (COCO alias: segmentation), bbox ([x, y, w, h]), polygon ([[x, y], ...]), query_id, index_id, "
+            "score and category_id (both ignored)")
 
 
 @dataclass(frozen=True)
@@ -45,11 +51,12 @@ class Prediction:
     bbox: list[float] | None
     query_id: int | None = None
     index_id: int | None = None
+    polygon: np.ndarray | None = None  # N x 2 float64 (x, y), checked
 
     @property
     def empty(self) -> bool:
         """The method gives nothing for this pair."""
-        return self.mask is None and self.bbox is None
+        return self.mask is None and self.bbox is None and self.polygon is None
 
 
 def as_id(value, where: Where, name: str) -> int:
@@ -83,6 +90,28 @@ def check_box(box, where: Where) -> list[float]:
     return array.tolist()
 
 
+def check_polygon(value, where: Where) -> np.ndarray | None:
+    """A polygon: N >= 1 points [x, y] of finite numbers within the bound (N x 2 float64), or None for an empty one."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        points = value
+    else:
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            raise InputError(f"{where}: polygon must be a list of [x, y] points, got {type(value).__name__}")
+        try:
+            points = np.asarray(value, np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"{where}: polygon must be a list of [x, y] number pairs") from None
+    if points.size == 0:
+        return None
+    if points.ndim != 2 or points.shape[1] != 2:
+        hint = (" (a flat [x1, y1, x2, y2, ...] list, as COCO writes polygons? pair them as [[x, y], ...])"
+                if points.ndim == 1 else " (several polygons? a prediction is one contour: use a mask for more)"
+                if points.ndim == 3 else "")
+        raise InputError(f"{where}: polygon must be N x 2 points [[x, y], ...], got shape {points.shape}{hint}")
+    check_points(points, where, "polygon")
+    return points.astype(np.float64, copy=False)
+
+
 def missing(value) -> bool:
     """None, or pandas' way of writing it in a cell (NaN, pd.NA, NaT): no value."""
     return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)) or \
@@ -109,11 +138,15 @@ def parse_prediction(value, where: Where) -> Prediction:
     if mask is not None and not isinstance(mask, dict):
         polygons = isinstance(mask, (list, tuple))
         raise InputError(f"{where}: {field}: expected a COCO RLE dict {{size, counts}}, got {type(mask).__name__}"
-                         + ("; polygons: convert with pycocotools.mask.frPyObjects (pixret.masks.from_polygons)"
-                            if polygons else ""))
+                         + ("; a polygon goes under 'polygon': [[x, y], ...] (one contour; several: a mask, "
+                            "pixret.masks.from_polygons)" if polygons else ""))
     box = None if missing(value.get("bbox")) else value.get("bbox")
     ids = [None if missing(value.get(k)) else as_id(value[k], where, k) for k in ("query_id", "index_id")]
-    return Prediction(mask, None if box is None else check_box(box, where), *ids)
+    polygon = None if missing(value.get("polygon")) else check_polygon(value["polygon"], where)
+    if polygon is not None and (mask is not None or box is not None):
+        raise InputError(f"{where}: has a polygon and a {field if mask is not None else 'bbox'}: a polygon stands "
+                         "alone (its box is its points' box); keep one")
+    return Prediction(mask, None if box is None else check_box(box, where), *ids, polygon=polygon)
 
 
 def check_pair(prediction: Prediction, pair: tuple[int, int], where: Where) -> None:

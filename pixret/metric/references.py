@@ -9,11 +9,13 @@ the row and its pair.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from . import rle
+from .authors_iou import check_points
 from .benchmarks import BENCHMARKS, CUSTOM, DIFFICULTIES, POSITIVE_DIFFICULTIES, lists_digest
 from .errors import InputError
 from .predictions import Where, as_rows
@@ -34,6 +36,22 @@ class References:
     num_queries: int  # of the benchmark (rows of a full ranking)
     index_size: int | None
     subset: bool
+    # rows -> their shapes column (the released LabelMe shapes), read when first asked for; None: no such column
+    read_shapes: Callable | None = field(default=None, repr=False)
+
+    def shapes(self, rows) -> list:
+        """The released shapes of each of ``rows``: a list of N x 2 float64 point arrays (x, y), raw, per row.
+
+        Only positives with a label have shapes; a row without raises InputError, as do references without a
+        ``shapes`` column (the authors' procedure fills the released points, not the mask)."""
+        if self.read_shapes is None:
+            raise InputError("the references have no shapes column (the released LabelMe shapes of each pair), "
+                             "which official scoring of polygon predictions fills as the authors do: rebuild the "
+                             "dataset with this pixret, or pass official=False (exact geometry against the masks)")
+        out = []
+        for r, value in zip(rows, self.read_shapes(rows)):
+            out.append(_shapes(value, self.where(int(r))))
+        return out
 
     @property
     def labelled(self) -> np.ndarray:
@@ -193,7 +211,37 @@ def check_references(references, benchmark: str, queries=None, index_size: int |
     for r, c in zip(given, coco):
         checked[r] = c
     return References(benchmark, protocol, query_ids, index_ids, positive, difficulty, checked, wanted, num_queries,
-                      index_size, subset)
+                      index_size, subset, _shapes_reader(references))
+
+
+def _shapes_reader(references) -> Callable | None:
+    """rows -> the ``shapes`` values of those rows, read only when asked for (None: the references have none)."""
+    if hasattr(references, "column_names"):
+        if "shapes" not in references.column_names:
+            return None
+        return lambda rows: references.select_columns(["shapes"]).select(np.asarray(rows, np.int64))["shapes"]
+    if not (len(references) and isinstance(references[0], dict) and "shapes" in references[0]):
+        return None
+    return lambda rows: [references[int(r)].get("shapes") for r in rows]
+
+
+def _shapes(value, where: Where) -> list[np.ndarray]:
+    """One row's shapes as point arrays, checked: a list of {"shape_type", "points": [[x, y], ...]}."""
+    if value is None:
+        raise InputError(f"{where}: no shapes (no released label for this pair)")
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InputError(f"{where}: shapes must be a non-empty list of {{shape_type, points}}, got {value!r:.80}")
+    out = []
+    for k, shape in enumerate(value):
+        if not isinstance(shape, dict) or "points" not in shape:
+            raise InputError(f"{where}: shape {k} must be {{shape_type, points}}, got {shape!r:.80}")
+        try:
+            points = np.asarray(shape["points"], np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"{where}: shape {k}: points must be [x, y] number pairs") from None
+        check_points(points, f"{where}: shape {k}", "shape")
+        out.append(points)
+    return out
 
 
 def _has_query_names(references) -> bool:

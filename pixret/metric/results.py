@@ -3,7 +3,7 @@ are scored (by ``pixret evaluate``, ``pixret compare``, the Space and the demo).
 
 Inside pixret a method's predictions have one shape, keyed by pair::
 
-    {(query_id, index_id): {"mask": RLE or None, "bbox": [x, y, w, h] or None}}
+    {(query_id, index_id): {"mask": RLE or None, "bbox": [x, y, w, h] or None, "polygon": N x 2 points or None}}
 
 ``read_predictions`` makes it from a file, ``align`` lines it up with the rows of a
 pairs split (the list the metric takes), ``evaluate_files`` / ``evaluate_method`` score
@@ -11,7 +11,8 @@ every protocol of a built dataset (a ``GroundTruth``) into an ``Evaluation``.
 
 Files:
 - predictions: a COCO-results-style JSON list, as detection toolkits write it, of
-  ``{"query_id", "index_id", "segmentation": RLE and/or "bbox": [x, y, w, h]}`` read by
+  ``{"query_id", "index_id", "segmentation": RLE and/or "bbox": [x, y, w, h]}`` or
+  ``{"query_id", "index_id", "polygon": [[x, y], ...]}`` read by
   ``predictions.parse_prediction`` (``mask`` is accepted for ``segmentation``; ``score`` and
   ``category_id`` are ignored), or Parquet with those columns; a pipe (``/dev/stdin``) works;
 - rankings: ``.npy`` of index ids, ours (num_queries, K) or revisitop's (K, num_queries).
@@ -59,7 +60,7 @@ def read_predictions(path, num_queries: int, index_sizes, source: str | None = N
     for n, entry in enumerate(entries):
         where = Where(f"{source}: entry {n}")
         if not isinstance(entry, dict):
-            raise ResultsError(f"{where}: expected an object with query_id, index_id, segmentation and/or bbox")
+            raise ResultsError(f"{where}: expected an object with query_id, index_id, and a segmentation, bbox or polygon")
         try:
             if any(entry.get(k) is None for k in ("query_id", "index_id")):
                 hint = (" (COCO's image_id: a pixret result names its pair with query_id and index_id)"
@@ -80,11 +81,11 @@ def read_predictions(path, num_queries: int, index_sizes, source: str | None = N
         if pair in out:
             raise ResultsError(f"{where}: duplicate pair; entry {where_of[pair][1]} has it too")
         if prediction.empty:
-            raise ResultsError(f"{where}: has neither segmentation nor bbox")
+            raise ResultsError(f"{where}: has neither segmentation, bbox nor polygon")
         if prediction.mask is not None:
             masks.append(prediction.mask)
             mask_pairs.append(pair)
-        out[pair] = {"mask": None, "bbox": prediction.bbox}
+        out[pair] = {"mask": None, "bbox": prediction.bbox, "polygon": prediction.polygon}
         where_of[pair] = (where, n)
     try:
         coco = rle.validate(masks)
@@ -133,7 +134,7 @@ def _read_entries(path: Path, source: str) -> list:
             raise ResultsError(f"{source}: Parquet lacks the columns {sorted(missing)}")
         rows = table.to_pylist()
         for row in rows:  # a column that is null in one row is absent there
-            for key in [k for k, v in row.items() if v is None and k in ("segmentation", "mask", "bbox")]:
+            for key in [k for k, v in row.items() if v is None and k in ("segmentation", "mask", "bbox", "polygon")]:
                 del row[key]
         return rows
     try:
@@ -164,7 +165,8 @@ def align(by_pair: dict, split) -> list:
     for q, i in zip(query_ids, index_ids):
         prediction = by_pair.get((q, i))
         out.append(None if prediction is None else
-                   {"mask": prediction.get("mask"), "bbox": prediction.get("bbox"), "query_id": q, "index_id": i})
+                   {"mask": prediction.get("mask"), "bbox": prediction.get("bbox"), "polygon": prediction.get("polygon"),
+                    "query_id": q, "index_id": i})
     return out
 
 

@@ -4,13 +4,16 @@
 
     references.check_references   the split: protocol, benchmark identity, coverage, masks
     check_predictions              the predictions (predictions.parse_prediction), aligned with the rows
-    pair_ious                      detection and segmentation IoU of each scored (prediction, reference) pair
+    scored_ious                    detection and segmentation IoU of each scored (prediction, reference) pair:
+                                   polygons the authors' way when official (authors_iou), masks and boxes
+                                   by exact geometry against the ground-truth mask (pair_ious)
     mean_miou                      Table 1
     ranking.rank_positions         where each reference row is in its query's ranking (one pass)
     ranking.figures_from_positions pixel mAP@50:5:95 and image mAP / mP@k (Table 2)
     oracles                        pixel mAP with a perfect ranking, and with perfect masks
 
-Defaults equal the authors' released evaluation, quirks included (see the metric card);
+Defaults (``official=True``) equal the authors' released evaluation end to end on polygon predictions, quirks
+included, and their aggregation on every kind of prediction (see the metric card);
 input that is legal but probably a mistake gets a warning saying what it looks like
 (``boxes.warn_box_convention`` for boxes in another convention).
 """
@@ -18,11 +21,12 @@ input that is legal but probably a mistake gets a warning saying what it looks l
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from pycocotools import mask as cocomask
 
-from . import rle
+from . import authors_iou, polygons, rle
 from .benchmarks import R1M_DISTRACTORS
 from .boxes import box_iou, warn_box_convention
 from .errors import InputError
@@ -33,21 +37,40 @@ from .references import References, check_references
 
 
 # ---------------------------------------------------------------- predictions and IoUs
-def check_predictions(predictions, refs: References, rows: np.ndarray):
-    """Masks and boxes of the predictions on reference rows ``rows`` (the scored positives).
+@dataclass
+class Scored:
+    """The predictions on the scored rows, by kind (index k: the k-th scored row)."""
 
-    Returns (masks: pycocotools RLE or None per scored row, boxes: (n, 4) with nan where there is no box,
-    abstained: bool per scored row, the method gives nothing there). Every prediction (junk rows included) is
-    read by ``predictions.parse_prediction``; raises InputError naming the row and pair.
+    masks: list  # pycocotools RLE (checked) or None
+    boxes: np.ndarray  # (n, 4) [x, y, w, h], nan where there is no box
+    polygons: list  # N x 2 float64 points (x, y) or None
+    abstained: np.ndarray  # bool: the method gives nothing there
+
+    @property
+    def has_mask(self) -> np.ndarray:
+        return np.asarray([m is not None for m in self.masks], bool)
+
+    @property
+    def has_polygon(self) -> np.ndarray:
+        return np.asarray([p is not None for p in self.polygons], bool)
+
+    @property
+    def has_box(self) -> np.ndarray:
+        return ~np.isnan(self.boxes[:, 0])
+
+
+def check_predictions(predictions, refs: References, rows: np.ndarray) -> Scored:
+    """The masks, boxes and polygons of the predictions on reference rows ``rows`` (the scored positives).
+
+    Every prediction (junk rows included) is read by ``predictions.parse_prediction``; raises InputError
+    naming the row and pair.
     """
     predictions = as_rows(predictions, "predictions")
     if len(predictions) != len(refs.query_ids):
         raise InputError(f"{len(predictions)} predictions for {len(refs.query_ids)} references: "
                          "they must align 1:1 with the rows of the split")
-    scored = {int(r): k for k, r in enumerate(rows)}
-    masks: list = [None] * len(rows)
-    boxes = np.full((len(rows), 4), np.nan)
-    abstained = np.ones(len(rows), bool)
+    scored_at = {int(r): k for k, r in enumerate(rows)}
+    out = Scored([None] * len(rows), np.full((len(rows), 4), np.nan), [None] * len(rows), np.ones(len(rows), bool))
     given_masks, given_rows = [], []
     for r, value in enumerate(predictions):
         if value is None:
@@ -58,28 +81,30 @@ def check_predictions(predictions, refs: References, rows: np.ndarray):
         if prediction.mask is not None:
             given_masks.append(prediction.mask)
             given_rows.append(r)
-        if r in scored:
-            abstained[scored[r]] = prediction.empty
+        k = scored_at.get(r)
+        if k is not None:
+            out.abstained[k] = prediction.empty
+            out.polygons[k] = prediction.polygon
             if prediction.bbox is not None:
-                boxes[scored[r]] = prediction.bbox
+                out.boxes[k] = prediction.bbox
     try:
         coco = rle.validate(given_masks)
     except rle.RLEProblem as err:
         raise InputError(f"{refs.where(given_rows[err.index], 'predictions')}: mask: {err.problem}") from None
     for r, c in zip(given_rows, coco):
-        if r in scored:
+        if r in scored_at:
             expected = refs.masks[r]["size"]
             if c["size"] != expected:
                 raise InputError(f"{refs.where(r, 'predictions')}: mask size {c['size']} differs from the reference "
                                  f"mask size {expected} (height, width)")
-            masks[scored[r]] = c
-    return masks, boxes, abstained
+            out.masks[scored_at[r]] = c
+    return out
 
 
 def pair_ious(masks: list, boxes: np.ndarray, truths: list) -> tuple[np.ndarray, np.ndarray]:
-    """Detection and segmentation IoU of each pair of checked pycocotools RLEs.
+    """Detection and segmentation IoU of each pair of checked pycocotools RLEs: exact geometry.
 
-    ``masks[k]`` / ``boxes[k]`` (nan: none) are the prediction, ``truths[k]`` the ground truth.
+    ``masks[k]`` / ``boxes[k]`` (nan: none) are the prediction, ``truths[k]`` the ground-truth mask.
     A given box is the detection; otherwise the predicted mask's tight box; nothing gives 0.
     """
     det, seg = np.zeros(len(truths)), np.zeros(len(truths))
@@ -95,6 +120,27 @@ def pair_ious(masks: list, boxes: np.ndarray, truths: list) -> tuple[np.ndarray,
     return det, seg
 
 
+def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Detection and segmentation IoU of each scored row's prediction against its ground truth.
+
+    Polygons: ``official`` gives the authors' procedure on the released shapes (``authors_iou``); otherwise
+    they are filled exactly (``polygons.fill``, clipped to the image) and scored as masks. Masks and boxes
+    are scored by exact geometry against the ground-truth mask, in both modes (``pair_ious``).
+    """
+    masks = list(scored.masks)
+    polygon_rows = np.flatnonzero(scored.has_polygon)
+    if not official:
+        for k in polygon_rows:
+            height, width = refs.masks[rows[k]]["size"]
+            masks[k] = polygons.fill([scored.polygons[k]], height, width)
+    det, seg = pair_ious(masks, scored.boxes, [refs.masks[r] for r in rows])
+    if official and polygon_rows.size:
+        det[polygon_rows], seg[polygon_rows] = authors_iou.pair_ious(
+            [scored.polygons[k] for k in polygon_rows], refs.shapes(rows[polygon_rows]),
+            lambda n: refs.where(int(rows[polygon_rows[n]]), "predictions"))
+    return det, seg
+
+
 def mean_miou(query_ids: np.ndarray, ious: np.ndarray, queries: np.ndarray):
     """Mean over ``queries`` of the mean IoU over each query's positives (queries without positives: nan, left out)."""
     size = int(queries.max()) + 1
@@ -104,15 +150,21 @@ def mean_miou(query_ids: np.ndarray, ious: np.ndarray, queries: np.ndarray):
     return (float(np.nanmean(per_query)) if (counts > 0).any() else 0.0), per_query
 
 
-def _warn_suspicious(refs: References, rows, masks, boxes, det, abstained, skipped: int) -> None:
+def _warn_suspicious(refs: References, rows, scored: Scored, skipped: int, official: bool) -> None:
     """Legal input that is probably a mistake: say what it looks like."""
-    has_mask = np.asarray([m is not None for m in masks], bool)
-    has_box = ~np.isnan(boxes[:, 0])
+    masks, boxes, abstained = scored.masks, scored.boxes, scored.abstained
+    has_mask, has_box, has_polygon = scored.has_mask, scored.has_box, scored.has_polygon
     n = len(rows)
     if n and abstained.all():
-        warnings.warn(f"every prediction on the {n} scored positive pairs is empty (no mask, no bbox): "
+        warnings.warn(f"every prediction on the {n} scored positive pairs is empty (no mask, no bbox, no polygon): "
                       "every IoU is 0", stacklevel=3)
         return
+    if has_polygon.any() and (has_mask | has_box).any():
+        warnings.warn(f"{int(has_polygon.sum())} of {n} scored positive pairs have a polygon and "
+                      f"{int((has_mask | has_box).sum())} a mask or a box: each is scored by its own kind ("
+                      + ("polygons the authors' way, on the released shapes; masks and boxes against the mask"
+                         if official else "all as exact geometry") + "); a method usually gives one kind",
+                      stacklevel=3)
     if has_mask.any() and n:
         if not any(cocomask.area(m) for m in masks if m is not None):  # (a list of over 255 trips pycocotools)
             warnings.warn(f"every predicted mask ({int(has_mask.sum())}) is empty (zero area): every segmentation "
@@ -163,15 +215,15 @@ def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=N
         warnings.warn(f"{int(unlabelled.sum())} positive pairs have no ground-truth mask: they are left out of "
                       "mean mIoU and treated as junk in pixel mAP", stacklevel=2)
     scored = np.flatnonzero(refs.positive & refs.labelled)
-    masks, boxes, abstained = check_predictions(predictions, refs, scored)
-    det, seg = pair_ious(masks, boxes, [refs.masks[r] for r in scored])
+    predicted = check_predictions(predictions, refs, scored)
+    det, seg = scored_ious(predicted, refs, scored, official)
     # the authors' mious.py leaves easy positives the method gives nothing for out of medium mIoU (`continue`)
     # while hard ones count 0; the paper's Table 1 was made so: official=True reproduces it
-    skip = abstained & (refs.difficulty[scored] == "easy") if official and refs.protocol == "medium" else \
-        np.zeros(len(scored), bool)
-    _warn_suspicious(refs, scored, masks, boxes, det, abstained, int(skip.sum()))
+    skip = predicted.abstained & (refs.difficulty[scored] == "easy") if official and refs.protocol == "medium" \
+        else np.zeros(len(scored), bool)
+    _warn_suspicious(refs, scored, predicted, int(skip.sum()), official)
     # a box-only method has no segmentation figures (boxes are never scored as masks)
-    seg_available = any(m is not None for m in masks) or not (~np.isnan(boxes[:, 0])).any()
+    seg_available = (predicted.has_mask | predicted.has_polygon).any() or not predicted.has_box.any()
     kept = ~skip
     miou_det, per_query_det = mean_miou(refs.query_ids[scored][kept], det[kept], refs.queries)
     miou_seg, per_query_seg = mean_miou(refs.query_ids[scored][kept], seg[kept], refs.queries)
