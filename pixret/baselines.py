@@ -205,12 +205,11 @@ def matcher(queries, index, progress=None, seed: int = 0) -> BaselineResult:
 def sift_matcher(queries, index, progress=None, ratio: float = 0.8) -> BaselineResult:
     """OpenCV SIFT, ratio test and cv2.findHomography RANSAC (the paper's SIFT+SP, roughly).
 
-    Needs the optional extra: ``pip install -e ".[opencv]"``.
     """
     try:
         import cv2
     except ImportError:
-        raise ImportError('the SIFT baseline needs OpenCV: pip install -e ".[opencv]"') from None
+        raise ImportError("the SIFT baseline needs OpenCV: pip install opencv-python-headless") from None
     sift = cv2.SIFT_create()
     bf = cv2.BFMatcher(cv2.NORM_L2)
 

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pixret import geometry
 from pixret import masks as masklib
+from pixret.metric import polygons, rle
 from pixret.metric.figures import LOCALISED
 
 PREDICTION = (255, 0, 255)
@@ -124,7 +125,8 @@ def query_tile(query: dict) -> Image.Image:
 def query_panel(query: dict, ranking, predicted: dict | None, truth: dict, index, k: int = 8):
     """One row: the query crop, then the top-k images. Returns (picture, per-image records).
 
-    ``predicted``: index id -> RLE or None (None for the whole argument: retrieval only);
+    ``predicted``: index id -> RLE, polygon (N x 2 points) or None (None for the whole argument: retrieval
+    only); a polygon is drawn and scored as its exact fill (the frame's IoU is exact geometry);
     ``truth``: index id -> (positive, RLE or None) for the query's rows of a pairs split;
     ``index``: the index table (rows by id).
     """
@@ -135,6 +137,9 @@ def query_panel(query: dict, ranking, predicted: dict | None, truth: dict, index
         positive, gt_mask = truth.get(i, (False, None))
         junk = i in truth and not positive
         pred = None if predicted is None else predicted.get(i)
+        if isinstance(pred, np.ndarray):  # a polygon (of fewer than 3 points: nothing to fill)
+            width, height = index[i]["image"].size
+            pred = rle.from_coco(polygons.fill([pred], height, width))
         score = masklib.iou(pred, gt_mask) if positive and pred is not None else 0.0
         if junk:
             status, frame, caption = "junk", JUNK, "junk"
@@ -201,7 +206,7 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, pre
     for name, ranks in rankings.items():
         by_query = None if predictions.get(name) is None else {}
         for (pq, i), p in (predictions.get(name) or {}).items():
-            by_query.setdefault(pq, {})[i] = p.get("mask")
+            by_query.setdefault(pq, {})[i] = p.get("mask") if p.get("polygon") is None else p["polygon"]
         rows = []
         for q in progress(query_ids, desc=name) if progress else query_ids:
             predicted = None if by_query is None else by_query.get(q, {})

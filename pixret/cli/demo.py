@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small", action="store_true", help="a tiny world (for a quick check)")
     parser.add_argument("--with-opencv", action="store_true",
-                        help='add the OpenCV SIFT + RANSAC baseline (pip install -e ".[opencv]")')
+                        help="add the OpenCV SIFT + RANSAC baseline")
 
 
 def evaluate(truth, result) -> Evaluation:

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from .authors_iou import check_points
+from .authors_iou import LIMIT, check_points
 from .benchmarks import BENCHMARKS
 from .errors import InputError
 from .predictions import one_based
@@ -82,7 +82,8 @@ def read_matching_result(path, num_queries: int, index_sizes, points_order: str 
     wanted = None if pairs is None else set(pairs)
     out, keys, pairs_read, regions = {}, [], [], []  # the entries with points: their keys, pairs, region numbers
     distinct: dict[int, int] = {}  # id(value) -> its region number (values kept alive by ``data``)
-    arrays: list[np.ndarray] = []  # each distinct region, checked, (x, y)
+    arrays: list[np.ndarray] = []  # each distinct region, (x, y)
+    first_key: dict[int, str] = {}  # region number -> the first key that has it
     returned = 0  # points of the entries returned (each is rasterised on its own)
     for key, value in (progress or _quiet)(data.items(), total=len(data), desc=f"reading {path.name}"):
         pair = _pair(key, path, num_queries, len(index_sizes))
@@ -91,6 +92,7 @@ def read_matching_result(path, num_queries: int, index_sizes, points_order: str 
             points = _points(value, path, key)
             region = distinct[id(value)] = len(arrays)
             arrays.append(None if points is None else points[:, ::-1] if points_order == "rowcol" else points)
+            first_key[region] = key
         points = arrays[region]
         if wanted is None or pair in wanted:
             out[pair] = None if points is None else {"polygon": points}
@@ -103,6 +105,7 @@ def read_matching_result(path, num_queries: int, index_sizes, points_order: str 
             keys.append(key)
             pairs_read.append(pair)
             regions.append(region)
+    _check_values(arrays, first_key, path)
     shifted = None if wanted is None else one_based(pairs_read, wanted)
     if shifted:
         warnings.warn(f"{path}: {shifted}: the ids of the keys look 1-based (they are 0-based: revisitop's "
@@ -149,12 +152,12 @@ def _pair(key, path: Path, num_queries: int, index_size: int) -> tuple[int, int]
 
 
 def _points(value, path: Path, key) -> np.ndarray | None:
-    """The N x 2 points of an entry (None: an empty list, no region), checked but for their values."""
+    """The N x 2 points of an entry (None: an empty list, no region), checked but for their values
+    (``_check_values`` checks every region's at once)."""
     where = f"{path}: entry {key!r}"
     if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 2 and len(value) \
             and value.dtype.kind in "iuf":
-        _check(value, where)  # the common case, quickly
-        return value
+        return value  # the common case, quickly
     if not isinstance(value, (list, tuple, np.ndarray)) or isinstance(value, np.ndarray) and value.ndim == 0:
         got = "a 0-d array" if isinstance(value, np.ndarray) else type(value).__name__
         raise AuthorsFormatError(f"{where}: expected an N x 2 list or array of points, got {got}")
@@ -171,16 +174,24 @@ def _points(value, path: Path, key) -> np.ndarray | None:
         hint = (" (2 x N: transpose it)" if points.ndim == 2 and points.shape[0] == 2 else
                 " (a flat list of coordinates? pair them as [[x, y], ...])" if points.ndim == 1 else "")
         raise AuthorsFormatError(f"{where}: points must be an N x 2 array, got shape {points.shape}{hint}")
-    _check(points, where)
     return points
 
 
-def _check(points: np.ndarray, where: str) -> None:
-    try:
-        check_points(points, where)
-    except InputError as err:
-        raise AuthorsFormatError(str(err)) from None
-
+def _check_values(arrays: list, keys_of: dict, path: Path) -> None:
+    """Every distinct region's coordinates (``check_points``), in one pass over all of them; ``keys_of[k]`` is the
+    first key of region k, for the message."""
+    regions = [k for k, a in enumerate(arrays) if a is not None]
+    if not regions:
+        return
+    counts = np.fromiter((len(arrays[k]) for k in regions), np.int64, len(regions))
+    stacked = np.concatenate([arrays[k] for k in regions], dtype=np.float64)  # the distinct content, once
+    bad = ~np.isfinite(stacked).all(1) | (np.abs(stacked) >= LIMIT + 1).any(1)
+    if bad.any():
+        n = int(np.searchsorted(np.cumsum(counts), int(np.argmax(bad)), side="right"))
+        try:
+            check_points(np.asarray(arrays[regions[n]], np.float64), f"{path}: entry {keys_of[regions[n]]!r}")
+        except InputError as err:
+            raise AuthorsFormatError(str(err)) from None
 
 # ---------------------------------------------------------------- legal but suspicious
 def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray, index_sizes, points_order: str) -> None:

@@ -55,6 +55,7 @@ class Result(Mapping):
     subset: list[int] | None = None  # the queries averaged over, when not all of the benchmark's
     skipped_pairs: int = 0  # official medium mIoU: easy positives without prediction left out, as the authors' code
     oracles: dict | None = None  # with ranks: pixel mAP with a perfect ranking / perfect masks (scoring.oracles)
+    kinds: dict | None = None  # scored pairs by what predicts them: {"polygon", "mask", "box", "none": count}
 
     def _keys(self) -> list[str]:
         keys = ["protocol", "official", "miou_det", "miou_seg"]
@@ -63,6 +64,8 @@ class Result(Mapping):
             if self.oracles is not None:
                 keys.append("oracles")
         keys += ["per_query", "per_pair"]
+        if self.kinds is not None:
+            keys.append("kinds")
         if self.subset is not None:
             keys.append("subset")
         if self.skipped_pairs:

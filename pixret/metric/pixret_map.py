@@ -1,8 +1,10 @@
 # Copyright 2026 The pixret authors. MIT license.
 """pixret_map: mean mIoU and pixel-retrieval mAP@50:5:95 for PROxford / PRParis.
 
-Numerically identical to the evaluation code the benchmark's authors released
-(An et al., ICCV 2023), quirks included; see README.md beside this file. The
+Official mode (the default) gives the figures of the evaluation code the benchmark's
+authors released (An et al., ICCV 2023), end to end on polygon predictions (their IoU
+procedure, quirks included) and in the aggregation for every kind of prediction; see
+README.md beside this file for what differs where. The
 work is done by plain functions in the sibling files (``scoring.py``: the
 figures; ``rle.py``: masks; ``benchmarks.py``: what the benchmarks are;
 ``results.py``: result files), which also run without ``evaluate``.
@@ -22,6 +24,7 @@ import numpy as np
 
 # evaluate.load copies the sibling files this script imports at the start of a line, one level deep:
 # every file the evaluation imports is named here, also those only the others use (a test checks it).
+from .authors_iou import LIMIT
 from .benchmarks import BENCHMARKS, CITATION, CUSTOM
 from .boxes import MAJORITY
 from .errors import InputError
@@ -37,8 +40,10 @@ Pixel retrieval metrics of the PROxford and PRParis benchmarks: mean mIoU of the
 predicted localisation on ground-truth (query, positive) pairs, with detection (box)
 and segmentation (mask) IoU, and, given rankings of the database, pixel-retrieval
 mAP@50:5:95 (a retrieved positive counts at threshold t only if its IoU > t) plus
-revisitop's image-level mAP and mP@1/5/10. Default behaviour equals the authors'
-released evaluation; `official=False` gives the corrected variant described in the card.
+revisitop's image-level mAP and mP@1/5/10. The default (official) equals the authors'
+released scripts: end to end on polygon predictions (their IoU procedure), and in the
+aggregation for masks and boxes (scored exactly against the ground-truth mask);
+`official=False` gives exact geometry and the corrected aggregation described in the card.
 Configs: "proxford", "prparis" (the benchmarks; the references must be theirs) and
 "custom" (data in the same format that is not one of them, e.g. the pixret demo world).
 """
@@ -47,7 +52,8 @@ _KWARGS_DESCRIPTION = f"""
 Args:
     predictions: one per reference row (None = no localisation), a dict with `mask` (COCO RLE
         {{"size": [h, w], "counts": str}}; `segmentation` is accepted as its COCO alias) and/or
-        `bbox` ([x, y, w, h]: detection IoU then uses it), optionally `query_id` / `index_id`
+        `bbox` ([x, y, w, h]: detection IoU then uses it), or `polygon` ([[x, y], ...], one contour,
+        points within +-{LIMIT} px: the authors' kind of region), optionally `query_id` / `index_id`
         (checked against the row) and `score` (ignored). Any other key is an error.
     references: one protocol split of the dataset's `pairs` config (a Dataset or its row dicts),
         whole: every query of the benchmark with all its rows.
@@ -56,7 +62,8 @@ Args:
     distractors: how many distractor ids follow the index in `ranks` (R1M: 1001001); without it
         an id past the index is an error (ids are 0-based).
     queries: optional list of query ids to average over (the references must hold exactly these).
-    official: True (default) reproduces the authors' code; False: see the card.
+    official: True (default) reproduces the authors' scripts (polygons: their IoU procedure on the
+        references' `shapes`); False: exact geometry and the corrections listed in the card.
     index_size, num_queries: for config "custom" (the benchmarks know theirs).
 Returns:
     miou_det, miou_seg; with ranks also map_det, map_seg, image_map, {", ".join(f"image_mp@{k}" for k in KAPPAS)}
@@ -78,6 +85,7 @@ _STORED = datasets.Features({
         "mask_size": _MASK["size"],
         "mask_counts": _MASK["counts"],
         "bbox": datasets.List(datasets.Value("float64")),
+        "polygon": datasets.List(datasets.List(datasets.Value("float64"))),  # []: no polygon
     },
     "references": {
         "query_id": datasets.Value("int64"),
@@ -87,6 +95,8 @@ _STORED = datasets.Features({
         "positive": datasets.Value("bool"),
         "mask_size": _MASK["size"],
         "mask_counts": _MASK["counts"],
+        "shapes": datasets.List({"shape_type": datasets.Value("string"),  # "": none given
+                                 "points": datasets.List(datasets.List(datasets.Value("float64")))}),  # []: none
     },
 })
 _REFERENCE_KEYS = ("query_id", "index_id", "difficulty", "positive", "mask")
@@ -122,7 +132,8 @@ def _store_prediction(value, r: int) -> dict:
     size, counts = _store_mask(prediction.mask, where)
     return {"query_id": -1 if prediction.query_id is None else prediction.query_id,
             "index_id": -1 if prediction.index_id is None else prediction.index_id,
-            "mask_size": size, "mask_counts": counts, "bbox": prediction.bbox or []}
+            "mask_size": size, "mask_counts": counts, "bbox": prediction.bbox or [],
+            "polygon": [] if prediction.polygon is None else prediction.polygon.tolist()}
 
 
 def _store_reference(ref, r: int) -> dict:
@@ -137,8 +148,12 @@ def _store_reference(ref, r: int) -> dict:
     if (ids < 0).any():
         raise InputError(f"{where}: query_id and index_id must be non-negative, got {ids.tolist()}")
     size, counts = _store_mask(ref["mask"], where)
+    shapes = ref.get("shapes") or []
+    if not isinstance(shapes, (list, tuple)) or not all(isinstance(shape, dict) for shape in shapes):
+        raise InputError(f"{where}: shapes must be a list of {{shape_type, points}} (or None)")
     return {"query_id": int(ids[0]), "index_id": int(ids[1]), "query_name": str(ref.get("query_name", "")),
-            "difficulty": ref["difficulty"], "positive": ref["positive"], "mask_size": size, "mask_counts": counts}
+            "difficulty": ref["difficulty"], "positive": ref["positive"], "mask_size": size, "mask_counts": counts,
+            "shapes": [{"shape_type": shape.get("shape_type") or "", "points": shape.get("points")} for shape in shapes]}
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -203,9 +218,11 @@ class PixretMap(evaluate.Metric):
     def _compute(self, predictions, references, **kwargs):
         """The rows stored by add / add_batch, back in the public form."""
         predictions = [{**{k: p[k] for k in ("query_id", "index_id") if p[k] >= 0},
-                        "mask": _stored_mask(p["mask_size"], p["mask_counts"]), "bbox": p["bbox"] or None}
-                       for p in predictions]
+                        "mask": _stored_mask(p["mask_size"], p["mask_counts"]), "bbox": p["bbox"] or None,
+                        "polygon": p["polygon"] or None} for p in predictions]
         references = [{**{k: ref[k] for k in ("query_id", "index_id", "difficulty", "positive")},
                        **({"query_name": ref["query_name"]} if ref["query_name"] else {}),
-                       "mask": _stored_mask(ref["mask_size"], ref["mask_counts"])} for ref in references]
+                       "mask": _stored_mask(ref["mask_size"], ref["mask_counts"]),
+                       "shapes": [{"shape_type": shape["shape_type"] or None, "points": shape["points"]}
+                                  for shape in ref["shapes"]] or None} for ref in references]
         return _score(predictions, references, self.config_name, kwargs)

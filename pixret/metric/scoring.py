@@ -231,8 +231,10 @@ def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=N
                  "miou_seg": nan_to_none(per_query_seg) if seg_available else None}
     per_pair = {"query_id": refs.query_ids[scored].tolist(), "index_id": refs.index_ids[scored].tolist(),
                 "iou_det": det.tolist(), "iou_seg": seg.tolist() if seg_available else None}
+    kinds = {"polygon": int(predicted.has_polygon.sum()), "mask": int(predicted.has_mask.sum()),
+             "box": int((predicted.has_box & ~predicted.has_mask).sum()), "none": int(predicted.abstained.sum())}
     result = Result(refs.protocol, bool(official), miou_det, miou_seg if seg_available else None, per_query, per_pair,
-                    subset=refs.queries.tolist() if refs.subset else None, skipped_pairs=int(skip.sum()))
+                    subset=refs.queries.tolist() if refs.subset else None, skipped_pairs=int(skip.sum()), kinds=kinds)
     if ranks is not None:
         ious = {"det": det, "seg": seg if seg_available else None}
         row_position, by_query = rank_positions(refs, ranks, distractors)
