@@ -47,16 +47,21 @@ def write_pair2label(root, benchmark: str, pair2label: dict[tuple[int, int], str
     return path
 
 
-def labelme(polygons, height: int, width: int, image_path: str = "") -> dict:
-    """A LabelMe JSON document with one polygon shape per polygon."""
+def labelme_shape(shape) -> dict:
+    """One LabelMe shape: an (N, 2) array of points is a polygon; a dict is written as given (its ``points`` as
+    they are: ints stay ints; no ``shape_type`` key: none written), with LabelMe's other keys added."""
+    if isinstance(shape, dict):
+        return {"label": "target", "group_id": None, "flags": {}, **shape}
+    return {"label": "target", "points": np.asarray(shape, dtype=float).tolist(), "group_id": None,
+            "shape_type": "polygon", "flags": {}}
+
+
+def labelme(shapes, height: int, width: int, image_path: str = "") -> dict:
+    """A LabelMe JSON document: one shape per item of ``shapes`` (``labelme_shape``: arrays are polygons)."""
     return {
         "version": "4.5.6",
         "flags": {},
-        "shapes": [
-            {"label": "target", "points": np.asarray(p, dtype=float).tolist(), "group_id": None,
-             "shape_type": "polygon", "flags": {}}
-            for p in polygons
-        ],
+        "shapes": [labelme_shape(shape) for shape in shapes],
         "imagePath": image_path,
         "imageData": None,
         "imageHeight": int(height),
@@ -64,10 +69,11 @@ def labelme(polygons, height: int, width: int, image_path: str = "") -> dict:
     }
 
 
-def write_label(root, rel: str, polygons, height: int, width: int, image_path: str = "") -> Path:
+def write_label(root, rel: str, shapes, height: int, width: int, image_path: str = "") -> Path:
+    """The LabelMe file ``root/rel`` of ``shapes`` (``labelme``)."""
     path = Path(root) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(labelme(polygons, height, width, image_path)))
+    path.write_text(json.dumps(labelme(shapes, height, width, image_path)))
     return path
 
 
