@@ -77,6 +77,31 @@ def write_label(root, rel: str, shapes, height: int, width: int, image_path: str
     return path
 
 
+# LabelMe shapes as JSON text, for a 64 x 48 image (tests of what the build keeps as released): text, not Python
+# floats, so that whole numbers and 18-digit decimals reach the file exactly as written here.
+SHAPES_IN_IMAGE = """[
+  {"label": "target", "points": [[12, 3], [40.25, 3], [40.25, 20.5], [12, 20.5]], "shape_type": "polygon"},
+  {"label": "target", "points": [[44.123456789012345678, 30.1], [60.987654321098765, 44.5]], "shape_type": "rectangle"},
+  {"label": "target", "points": [[20.5, 33.25], [26, 36]], "shape_type": "circle"},
+  {"label": "target", "points": [[2, 2], [8, 2], [5, 9.000000000000002]], "shape_type": null},
+  {"label": "target", "points": [[50, 2], [60, 4], [55.5, 12]]}
+]"""
+SHAPES_LEAVING_THE_IMAGE = """[
+  {"label": "target", "points": [[-5.5, 40], [123.456789012345678, 42.75], [20, 47.9]]},
+  {"label": "target", "points": [[-3, -2], [10.5, 6]], "shape_type": "rectangle"},
+  {"label": "target", "points": [[30.333333333333333, 10], [31, 11], [30, 12]], "shape_type": "polygon"}
+]"""
+
+
+def write_label_text(root, rel: str, shapes_text: str, height: int, width: int) -> Path:
+    """A LabelMe file whose "shapes" is ``shapes_text`` written as it is (``SHAPES_IN_IMAGE``, ...)."""
+    path = Path(root) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"version": "5.0.1", "flags": {}, "shapes": ' + shapes_text + ', "imagePath": "", '
+                    f'"imageData": null, "imageHeight": {int(height)}, "imageWidth": {int(width)}}}')
+    return path
+
+
 def jpeg_bytes(pixels: np.ndarray, quality: int = 90, orientation: int | None = None) -> bytes:
     buf = io.BytesIO()
     image = Image.fromarray(np.asarray(pixels, dtype=np.uint8))
@@ -154,6 +179,22 @@ def write_tiny_release(root, benchmark: str = "proxford", gnd: dict | None = Non
     write_gnd(root, benchmark, gnd, layout)
     write_pair2label(root, benchmark, labels)
     return {"gnd": gnd, "labels": labels}
+
+
+def write_shapes_release(root, benchmark: str = "proxford") -> dict:
+    """``write_tiny_release`` with labels the shapes column must keep as released: query group 0 (queries 0, 1)
+    labels its first easy image with ``SHAPES_IN_IMAGE``, group 1 (queries 2, 3) its first easy image with
+    ``SHAPES_LEAVING_THE_IMAGE``, and query 1's first hard image has no label. Returns write_tiny_release's dict
+    with "in_image" and "leaving" (the label files' paths relative to root) and "unlabelled" (the pair)."""
+    info = write_tiny_release(root, benchmark)
+    gnd, labels = info["gnd"], dict(info["labels"])
+    in_image, leaving = labels[0, gnd["gnd"][0]["easy"][0]], labels[2, gnd["gnd"][2]["easy"][0]]
+    write_label_text(root, in_image, SHAPES_IN_IMAGE, 48, 64)
+    write_label_text(root, leaving, SHAPES_LEAVING_THE_IMAGE, 48, 64)
+    unlabelled = (1, gnd["gnd"][1]["hard"][0])
+    del labels[unlabelled]
+    write_pair2label(root, benchmark, labels)
+    return {**info, "labels": labels, "in_image": in_image, "leaving": leaving, "unlabelled": unlabelled}
 
 
 def split_rows(names, counts, index_size: int, mask: dict, protocol: str = "medium") -> list[dict]:
