@@ -214,7 +214,8 @@ def inner_rectangle(polygon: np.ndarray, margin: float = DETAIL_MARGIN) -> np.nd
     for scale in (0.6, 0.5, 0.4, 0.3, 0.2):
         corners = center + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * half * scale
         relative = corners[:, None, :] - polygon[None, keep]  # corner x edge
-        distance = orientation * np.cross(edges[keep][None], relative) / lengths[keep]  # inside: > 0
+        cross = edges[keep][None, :, 0] * relative[..., 1] - edges[keep][None, :, 1] * relative[..., 0]
+        distance = orientation * cross / lengths[keep]  # to each edge's line, > 0 inside
         if (distance >= margin).all():
             return np.round(corners[[0, 2]], 2)
     return None
