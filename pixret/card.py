@@ -55,6 +55,7 @@ THE DATA IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
 """
 
 
+EXAMPLE_POINTS = 3  # the example row's shapes show their first points only (a real polygon has dozens)
 ONE_ROW_PER = {"pairs": "(query, index image) relation", "queries": "query", "index": "index image",
                "preview": "(query, positive) shown as pictures"}
 
@@ -174,5 +175,17 @@ def _example(row: dict | None) -> str:
     counts = row["mask"]["counts"]
     row["mask"] = {"size": row["mask"]["size"], "counts": counts[:32] + ("..." if len(counts) > 32 else "")}
     row["bbox"] = [round(v, 1) for v in row["bbox"]]
-    text = json.dumps(row).replace("true", "True").replace("false", "False")
-    return text + "  # counts shortened here"
+    row["shapes"] = [{**shape, "points": [[round(x, 1), round(y, 1)] for x, y in shape["points"][:EXAMPLE_POINTS]]
+                      + (["..."] if len(shape["points"]) > EXAMPLE_POINTS else [])} for shape in row["shapes"]]
+    return _python(row) + "  # counts and points shortened here"
+
+
+def _python(value) -> str:
+    """A row as a Python literal, JSON-like (double quotes; True, False, None as Python writes them)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_python(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_python(v) for v in value) + "]"
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    return json.dumps(value)

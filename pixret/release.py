@@ -241,14 +241,20 @@ class Label:
     width: int | None
     filled: list[str] = field(default_factory=list)  # "shape k: rectangle" for shapes filled as polygons
     names: list = field(default_factory=list)  # the shapes' distinct "label" values, in order of appearance
+    shapes: list[dict] = field(default_factory=list)  # the file's shapes as released: see ``read_label``
 
 
 def read_label(path) -> Label:
-    """LabelMe JSON -> its shapes as polygons (the mask is their union).
+    """LabelMe JSON -> its shapes as polygons (the mask is their union), and the shapes as released.
 
     A missing or null shape_type is a polygon (LabelMe's default); a rectangle is the box
     between its two corners and a circle the disc of its centre and rim point; any other
     shape (line, linestrip, point, mask, ...) is an error.
+
+    ``Label.shapes`` keeps every shape in file order as ``{"shape_type": str or None, "points":
+    [[x, y], ...]}``: the type as the file gives it (None when it has none), the points as the JSON
+    parser reads them, as floats (an int 12 is 12.0): the annotation the authors' evaluation fills
+    (``rows.SHAPES``).
     """
     try:
         data = strictjson.loads(read_bytes(path))
@@ -258,7 +264,7 @@ def read_label(path) -> Label:
         raise ReleaseError(f"{path}: not valid LabelMe JSON ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise ReleaseError(f"{path}: LabelMe JSON without a 'shapes' list")
-    polygons, filled, names = [], [], []
+    polygons, filled, names, shapes = [], [], [], []
     for k, shape in enumerate(data["shapes"]):
         if not isinstance(shape, dict):
             raise ReleaseError(f"{path}: shape {k} is not an object with points and shape_type")
@@ -274,6 +280,7 @@ def read_label(path) -> Label:
             raise ReleaseError(f"{path}: shape {k} has no list of [x, y] numbers as points") from None
         if points.ndim != 2 or points.shape[1:] != (2,) or not np.isfinite(points).all():
             raise ReleaseError(f"{path}: shape {k} points must be finite [x, y] pairs")
+        shapes.append({"shape_type": kind, "points": points.tolist()})  # float64 -> float: the parsed values
         if kind in SHAPES_AS_POLYGONS:
             if len(points) < 3:
                 raise ReleaseError(f"{path}: shape {k} is a polygon of {len(points)} points (at least 3 needed)")
@@ -293,7 +300,7 @@ def read_label(path) -> Label:
         given, value, missing = ("imageHeight", height, "imageWidth") if width is None else ("imageWidth", width,
                                                                                               "imageHeight")
         raise ReleaseError(f"{path}: {given} is {value} but {missing} is missing (LabelMe writes both)")
-    return Label(polygons, height, width, filled, names)
+    return Label(polygons, height, width, filled, names, shapes)
 
 
 def _dimension(data: dict, key: str, path) -> int | None:
@@ -309,15 +316,18 @@ def _dimension(data: dict, key: str, path) -> int | None:
 # ---------------------------------------------------------------- masks of all labelled pairs
 @dataclass
 class PairMasks:
-    """Ground-truth masks of the (query, positive) pairs, and what the build should report."""
+    """Ground-truth masks of the (query, positive) pairs, their labels' shapes, and what the build should report."""
 
     masks: dict[tuple[int, int], dict]  # (query_id, index_id) -> RLE
     report: dict
+    shapes: dict[tuple[int, int], list[dict]] = field(default_factory=dict)  # the same pairs -> Label.shapes
 
 
 def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool = False) -> PairMasks:
     """Rasterise the label of every (query, easy-or-hard image) pair of the release.
 
+    The labelled pairs get their mask (``masks``) and their label file's shapes as released (``shapes``:
+    ``Label.shapes``, the same list for pairs that share a file).
     Errors (ReleaseError) for anything that would make a wrong mask; the report
     lists what is kept but worth knowing: positives without a label (null mask),
     polygons clipped to the image (the mask is cut at the image's edges), rectangles and
@@ -341,7 +351,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
 
     labels: dict[Path, Label] = {}
     rles: dict[tuple[Path, int, int], dict] = {}
-    out = {}
+    out, shapes = {}, {}
     for q, i in bar(sorted(positives), desc="reading labels", unit="pair"):
         rel = pair2label.get((q, i))
         if rel is None:
@@ -373,13 +383,14 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
             if masklib.area(rles[key]) == 0:
                 report["empty_masks"].append({"query_id": q, "index_id": i, "label": rel})
         out[q, i] = rles[key]
+        shapes[q, i] = label.shapes
     report["counts"] = {
         "positive_pairs": len(positives),
         "labelled_pairs": len(out),
         "label_files": len(labels),
         **{k: len(v) for k, v in report.items() if isinstance(v, list)},
     }
-    return PairMasks(out, report)
+    return PairMasks(out, report, shapes)
 
 
 # ---------------------------------------------------------------- images

@@ -2,7 +2,8 @@
 
 Configs (one table each):
 - ``pairs`` (default), splits easy / medium / hard: one row per (query, index image) relation the
-  revisitop protocol uses (its positives and its junk), with the pair's ground-truth mask as COCO RLE;
+  revisitop protocol uses (its positives and its junk), with the pair's ground-truth mask as COCO RLE and
+  its label's shapes as released (what the authors' evaluation fills);
 - ``queries``, split test: the queries with full image, crop bbox and lists;
 - ``index``, split test: the index images, row i = index id i;
 - ``preview``, split test: pictures for the Hub's dataset viewer (which shows Image columns, not RLE): up to
@@ -34,6 +35,10 @@ from pixret.release import PairMasks, Release, ReleaseError, protocol_lists, rea
 
 BBOX = datasets.List(datasets.Value("float32"))  # [x, y, w, h]
 IDS = datasets.List(datasets.Value("int32"))
+# The pair's LabelMe shapes as released, in file order (``release.read_label``): the type as the file gives it
+# (null: none given, LabelMe's polygon) and the points as parsed, float64 (no rounding to float32: exact).
+SHAPES = datasets.List({"shape_type": datasets.Value("string"),
+                        "points": datasets.List(datasets.List(datasets.Value("float64"), length=2))})
 
 FEATURES = {
     "pairs": datasets.Features({
@@ -45,6 +50,7 @@ FEATURES = {
         "positive": datasets.Value("bool"),
         "mask": rle_feature(),
         "bbox": BBOX,
+        "shapes": SHAPES,
     }),
     "queries": datasets.Features({
         "query_id": datasets.Value("int32"),
@@ -119,7 +125,7 @@ class Tables:
         if split not in SPLITS[config]:
             raise ValueError(f"config {config!r} has no split {split!r}; its splits: {SPLITS[config]}")
         if config == "pairs":
-            return pair_rows(self.gt, self.pair_masks.masks, self._bboxes, split)
+            return pair_rows(self.gt, self.pair_masks.masks, self._bboxes, split, self.pair_masks.shapes)
         if config == "preview":
             masks = self.pair_masks.masks  # the positives' images are checked there
             verify_images(self.release, self.gt, self.gt.query_names)
@@ -146,9 +152,9 @@ class Tables:
             yield pa.Table.from_pylist(batch, schema=schema)
 
 
-def pair_rows(gt, masks: dict, bboxes: dict, protocol: str) -> Iterator[dict]:
-    """One row per (query, index image) the protocol uses: its positives (mask, bbox; None if unlabelled) and
-    its junk (mask and bbox None), by query then index id."""
+def pair_rows(gt, masks: dict, bboxes: dict, protocol: str, shapes: dict) -> Iterator[dict]:
+    """One row per (query, index image) the protocol uses: its positives (mask, bbox, shapes; None if
+    unlabelled) and its junk (mask, bbox and shapes None), by query then index id."""
     for q, query_name in enumerate(gt.query_names):
         difficulty = gt.difficulty(q)
         positives, junk = protocol_lists(gt, protocol, q)
@@ -163,6 +169,7 @@ def pair_rows(gt, masks: dict, bboxes: dict, protocol: str) -> Iterator[dict]:
                 "positive": i in positive,
                 "mask": masks.get((q, i)),
                 "bbox": bboxes.get((q, i)),
+                "shapes": shapes.get((q, i)),
             }
 
 

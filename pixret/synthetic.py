@@ -47,16 +47,21 @@ def write_pair2label(root, benchmark: str, pair2label: dict[tuple[int, int], str
     return path
 
 
-def labelme(polygons, height: int, width: int, image_path: str = "") -> dict:
-    """A LabelMe JSON document with one polygon shape per polygon."""
+def labelme_shape(shape) -> dict:
+    """One LabelMe shape: an (N, 2) array of points is a polygon; a dict is written as given (its ``points`` as
+    they are: ints stay ints; no ``shape_type`` key: none written), with LabelMe's other keys added."""
+    if isinstance(shape, dict):
+        return {"label": "target", "group_id": None, "flags": {}, **shape}
+    return {"label": "target", "points": np.asarray(shape, dtype=float).tolist(), "group_id": None,
+            "shape_type": "polygon", "flags": {}}
+
+
+def labelme(shapes, height: int, width: int, image_path: str = "") -> dict:
+    """A LabelMe JSON document: one shape per item of ``shapes`` (``labelme_shape``: arrays are polygons)."""
     return {
         "version": "4.5.6",
         "flags": {},
-        "shapes": [
-            {"label": "target", "points": np.asarray(p, dtype=float).tolist(), "group_id": None,
-             "shape_type": "polygon", "flags": {}}
-            for p in polygons
-        ],
+        "shapes": [labelme_shape(shape) for shape in shapes],
         "imagePath": image_path,
         "imageData": None,
         "imageHeight": int(height),
@@ -64,10 +69,36 @@ def labelme(polygons, height: int, width: int, image_path: str = "") -> dict:
     }
 
 
-def write_label(root, rel: str, polygons, height: int, width: int, image_path: str = "") -> Path:
+def write_label(root, rel: str, shapes, height: int, width: int, image_path: str = "") -> Path:
+    """The LabelMe file ``root/rel`` of ``shapes`` (``labelme``)."""
     path = Path(root) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(labelme(polygons, height, width, image_path)))
+    path.write_text(json.dumps(labelme(shapes, height, width, image_path)))
+    return path
+
+
+# LabelMe shapes as JSON text, for a 64 x 48 image (tests of what the build keeps as released): text, not Python
+# floats, so that whole numbers and 18-digit decimals reach the file exactly as written here.
+SHAPES_IN_IMAGE = """[
+  {"label": "target", "points": [[12, 3], [40.25, 3], [40.25, 20.5], [12, 20.5]], "shape_type": "polygon"},
+  {"label": "target", "points": [[44.123456789012345678, 30.1], [60.987654321098765, 44.5]], "shape_type": "rectangle"},
+  {"label": "target", "points": [[20.5, 33.25], [26, 36]], "shape_type": "circle"},
+  {"label": "target", "points": [[2, 2], [8, 2], [5, 9.000000000000002]], "shape_type": null},
+  {"label": "target", "points": [[50, 2], [60, 4], [55.5, 12]]}
+]"""
+SHAPES_LEAVING_THE_IMAGE = """[
+  {"label": "target", "points": [[-5.5, 40], [123.456789012345678, 42.75], [20, 47.9]]},
+  {"label": "target", "points": [[-3, -2], [10.5, 6]], "shape_type": "rectangle"},
+  {"label": "target", "points": [[30.333333333333333, 10], [31, 11], [30, 12]], "shape_type": "polygon"}
+]"""
+
+
+def write_label_text(root, rel: str, shapes_text: str, height: int, width: int) -> Path:
+    """A LabelMe file whose "shapes" is ``shapes_text`` written as it is (``SHAPES_IN_IMAGE``, ...)."""
+    path = Path(root) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"version": "5.0.1", "flags": {}, "shapes": ' + shapes_text + ', "imagePath": "", '
+                    f'"imageData": null, "imageHeight": {int(height)}, "imageWidth": {int(width)}}}')
     return path
 
 
@@ -148,6 +179,22 @@ def write_tiny_release(root, benchmark: str = "proxford", gnd: dict | None = Non
     write_gnd(root, benchmark, gnd, layout)
     write_pair2label(root, benchmark, labels)
     return {"gnd": gnd, "labels": labels}
+
+
+def write_shapes_release(root, benchmark: str = "proxford") -> dict:
+    """``write_tiny_release`` with labels the shapes column must keep as released: query group 0 (queries 0, 1)
+    labels its first easy image with ``SHAPES_IN_IMAGE``, group 1 (queries 2, 3) its first easy image with
+    ``SHAPES_LEAVING_THE_IMAGE``, and query 1's first hard image has no label. Returns write_tiny_release's dict
+    with "in_image" and "leaving" (the label files' paths relative to root) and "unlabelled" (the pair)."""
+    info = write_tiny_release(root, benchmark)
+    gnd, labels = info["gnd"], dict(info["labels"])
+    in_image, leaving = labels[0, gnd["gnd"][0]["easy"][0]], labels[2, gnd["gnd"][2]["easy"][0]]
+    write_label_text(root, in_image, SHAPES_IN_IMAGE, 48, 64)
+    write_label_text(root, leaving, SHAPES_LEAVING_THE_IMAGE, 48, 64)
+    unlabelled = (1, gnd["gnd"][1]["hard"][0])
+    del labels[unlabelled]
+    write_pair2label(root, benchmark, labels)
+    return {**info, "labels": labels, "in_image": in_image, "leaving": leaving, "unlabelled": unlabelled}
 
 
 def split_rows(names, counts, index_size: int, mask: dict, protocol: str = "medium") -> list[dict]:

@@ -11,7 +11,10 @@ actually applied:
 - easy: everything else;
 
 and the LabelMe polygon is the warped outline of the query's target region,
-clipped to the image. Everything is deterministic given the seed.
+clipped to the image. Some labels (``DETAIL_EVERY``) also have a rectangle shape inside that polygon, as
+annotators sometimes box a detail of the region: the labels then carry several shapes and a rectangle (the
+dataset's ``shapes`` column shows them as released) while the mask, their union, stays the polygon's.
+Everything is deterministic given the seed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ HARD_OCCLUSION = 0.25
 HARD_GAIN = 0.35
 JUNK_VISIBLE = 0.3
 JUNK_AREA = 150  # pixels
+DETAIL_EVERY = 3  # labels of pairs with (query id + index id) % DETAIL_EVERY == 0 get an inner rectangle
+DETAIL_MARGIN = 2.0  # pixels between the rectangle and the polygon's edges
 FACADE = (160, 120)  # facade texture width, height; query regions are in these coordinates
 WHOLE_FACADE = [0, 0, FACADE[0], FACADE[1]]
 
@@ -191,6 +196,44 @@ def classify(view: View, region: list, occluder: np.ndarray, width: int, height:
     return ("hard" if strong else "easy"), clipped
 
 
+def inner_rectangle(polygon: np.ndarray, margin: float = DETAIL_MARGIN) -> np.ndarray | None:
+    """Two opposite corners of an axis-aligned rectangle centred in a convex polygon, at least ``margin`` pixels
+    inside each of its edges (the largest of the polygon's box scaled by 0.6, 0.5, ..., 0.2), or None."""
+    polygon = np.asarray(polygon, float)
+    if len(polygon) < 3:
+        return None
+    edges = np.roll(polygon, -1, axis=0) - polygon
+    lengths = np.linalg.norm(edges, axis=1)
+    keep = lengths > 1e-9
+    x, y = polygon[:, 0], polygon[:, 1]
+    orientation = np.sign(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))  # + counter-clockwise in (x, y)
+    if orientation == 0 or not keep.any():
+        return None
+    center = polygon.mean(axis=0)
+    half = (polygon.max(axis=0) - polygon.min(axis=0)) / 2
+    for scale in (0.6, 0.5, 0.4, 0.3, 0.2):
+        corners = center + np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * half * scale
+        relative = corners[:, None, :] - polygon[None, keep]  # corner x edge
+        cross = edges[keep][None, :, 0] * relative[..., 1] - edges[keep][None, :, 1] * relative[..., 0]
+        distance = orientation * cross / lengths[keep]  # to each edge's line, > 0 inside
+        if (distance >= margin).all():
+            return np.round(corners[[0, 2]], 2)
+    return None
+
+
+def label_shapes(polygon: np.ndarray, detail: bool, width: int, height: int) -> list:
+    """The shapes of a label: the polygon and, when ``detail``, a rectangle inside it if one fits without
+    changing the mask (checked: the demo's figures do not depend on it)."""
+    corners = inner_rectangle(polygon) if detail else None
+    if corners is None:
+        return [polygon]
+    alone = geometry.rasterise_in_image([polygon], height, width)
+    both = geometry.rasterise_in_image([polygon, geometry.rectangle(*corners)], height, width)
+    if alone["counts"] != both["counts"]:
+        return [polygon]
+    return [polygon, {"shape_type": "rectangle", "points": corners.tolist()}]
+
+
 def unit_scale(width: int, height: int) -> float:
     """The facade's nominal scale in an index image; View.scale is relative to it times a factor."""
     return min(width / FACADE[0], height / FACADE[1]) * 0.8
@@ -253,7 +296,8 @@ def make_world(root, config: WorldConfig | None = None, benchmark: str = "proxfo
             lists[kind].append(i)
             if kind != "junk":
                 rel = f"labels/{query.name}/{view.name}.json"
-                synthetic.write_label(root, rel, [polygon], height, width, f"{view.name}.jpg")
+                shapes = label_shapes(polygon, (q + i) % DETAIL_EVERY == 0, width, height)
+                synthetic.write_label(root, rel, shapes, height, width, f"{view.name}.jpg")
                 labels[q, i] = rel
         gnd.append({**lists, "bbx": query.bbx})
     ground_truth = {"imlist": [v.name for v in views], "qimlist": [q.name for q in queries], "gnd": gnd}

@@ -19,6 +19,7 @@ from pixret import masks, synthetic
 from pixret.build import build
 from pixret.cli import main
 from pixret.release import ReleaseError, load_ground_truth, load_pickle, protocol_lists
+from pixret.rows import SHAPES
 from proxford_prparis import ProxfordPrparis
 
 
@@ -77,6 +78,87 @@ def test_masks_match_the_label_polygons(built):
         assert row["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
         checked += 1
     assert checked == sum(len(e["easy"]) + len(e["hard"]) for e in built["gnd"]["gnd"])
+
+
+# ---------------------------------------------------------------- the shapes column: the labels as released
+def _released(path) -> list[dict]:
+    """A LabelMe file's shapes as the column must hold them: type as given (None if absent), points as floats."""
+    return [{"shape_type": shape.get("shape_type"), "points": [[float(x), float(y)] for x, y in shape["points"]]}
+            for shape in json.loads(path.read_text())["shapes"]]
+
+
+@pytest.fixture(scope="module")
+def shapes_build(tmp_path_factory):
+    """A build of a release with multi-shape labels: a rectangle, a circle, missing and null shape_type, whole
+    numbers, 18-digit decimals, points outside the image; one positive without a label."""
+    base = tmp_path_factory.mktemp("shapes")
+    info = synthetic.write_shapes_release(base / "release")
+    build("proxford", base / "release", base / "out")
+    return {**info, "root": base / "release", "out": base / "out"}
+
+
+def test_shapes_are_the_labels_as_released(shapes_build):
+    root, labels = shapes_build["root"], shapes_build["labels"]
+    seen = set()
+    for protocol in ("easy", "medium", "hard"):
+        for row in load_dataset(str(shapes_build["out"]), "pairs", split=protocol):
+            pair = row["query_id"], row["index_id"]
+            if row["difficulty"] == "junk" or pair == shapes_build["unlabelled"]:
+                assert row["shapes"] is None and row["mask"] is None, pair
+                continue
+            expected = _released(root / labels[pair])
+            assert row["shapes"] == expected, pair  # float == float: bit for bit
+            assert all(type(v) is float for shape in row["shapes"] for point in shape["points"] for v in point)
+            seen.add(labels[pair])
+    assert {shapes_build["in_image"], shapes_build["leaving"]} <= seen
+    medium = load_dataset(str(shapes_build["out"]), "pairs", split="medium")
+    by_pair = {(r["query_id"], r["index_id"]): r["shapes"] for r in medium}
+    i = shapes_build["gnd"]["gnd"][0]["easy"][0]
+    in_image = by_pair[0, i]
+    assert by_pair[1, i] == in_image  # queries of a group share the label file: each row has its copy
+    assert [s["shape_type"] for s in in_image] == ["polygon", "rectangle", "circle", None, None]
+    assert in_image[1]["points"][0][0] == float("44.123456789012345678") and in_image[0]["points"][0] == [12.0, 3.0]
+    leaving = by_pair[2, shapes_build["gnd"]["gnd"][2]["easy"][0]]
+    assert leaving[0]["points"][1][0] == float("123.456789012345678") == 123.45678901234568
+    assert leaving[0]["points"][0] == [-5.5, 40.0] and leaving[1]["points"][0] == [-3.0, -2.0]  # not clipped
+    assert medium.features["shapes"] == SHAPES
+
+
+def test_shapes_column_in_parquet_and_local_reads(shapes_build):
+    """float64 in the Parquet file (no float32 rounding); pixret.dataset reads the same column as load_dataset."""
+    import pyarrow.parquet as pq
+
+    from pixret.dataset import open_dataset
+
+    shard = next((shapes_build["out"] / "pairs").glob("medium-*.parquet"))
+    assert str(pq.read_schema(shard).field("shapes").type) == (
+        "list<element: struct<shape_type: string, points: list<element: fixed_size_list<element: double>[2]>>>")
+    local = open_dataset(str(shapes_build["out"])).split("medium")
+    assert local["shapes"] == load_dataset(str(shapes_build["out"]), "pairs", split="medium")["shapes"]
+    assert local.features["shapes"] == SHAPES
+
+
+def test_masks_are_still_filled_by_shape_type(shapes_build):
+    from pixret import geometry
+
+    medium = load_dataset(str(shapes_build["out"]), "pairs", split="medium")
+    i = shapes_build["gnd"]["gnd"][0]["easy"][0]
+    row = next(r for r in medium if (r["query_id"], r["index_id"]) == (0, i))
+    shapes = _released(shapes_build["root"] / shapes_build["in_image"])
+    polygons = [geometry.rectangle(*s["points"]) if s["shape_type"] == "rectangle" else
+                geometry.circle(*s["points"]) if s["shape_type"] == "circle" else np.array(s["points"])
+                for s in shapes]
+    assert masks.decode(row["mask"]).tolist() == masks.decode(geometry.rasterise(polygons, 48, 64)).tolist()
+    assert masks.decode(row["mask"])[35:44, 46:59].all()  # the rectangle is a box, not its two corners
+
+
+def test_builder_class_gives_the_shapes_of_the_build(shapes_build, tmp_path):
+    builder = ProxfordPrparis(config_name="pairs", data_dir=str(shapes_build["root"]), benchmark="proxford",
+                              cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    for split in ("easy", "medium", "hard"):
+        built = load_dataset(str(shapes_build["out"]), "pairs", split=split)
+        assert builder.as_dataset(split).data.table.equals(built.data.table)
 
 
 def test_queries_and_index_tables(built):
@@ -143,6 +225,10 @@ def test_card_body_is_for_dataset_users(built):
     assert "Quickstart" not in body and "pip install" not in body  # the project README stays the project's
     assert "| DELG | SSP | 37.3 | 34.6 | 36.6 | 29.9 |" in body  # Table 2, PROxford row as printed
     assert "| localization in retrieval | SIFT+SP | 10.5 | 3.9 | 7.1 | 2.4 |" in body  # Table 1
+    assert "| `shapes` | list of `{shape_type: string, points: list of [x, y] float64}` |" in body
+    assert "truncated to int and filled with OpenCV's `fillPoly`" in body and "--segmentation polygons" in body
+    example = body.split("An example `pairs` row")[1].split("```python\n")[1].split("\n```")[0]
+    assert '"shapes": [{"shape_type": "polygon", "points": [[' in example and "True" in example
     assert 'evaluate.load("pixret/pixret_map", "custom")' in body
     report = built["report"]
     for source in report["sources"]:  # provenance: every source with its SHA-256

@@ -153,6 +153,21 @@ def test_demo_writes_tables_and_json(demo_run):
     assert out["world"]["positives_medium"] == sum(medium["positive"]) > 10
 
 
+def test_demo_labels_box_details_and_keep_the_polygon_mask(demo_run):
+    """Some demo labels have several shapes, a rectangle among them (the shapes column is exercised); the mask
+    stays the polygon's, so the demo's figures do not depend on them."""
+    from pixret import geometry
+
+    medium = load_dataset(str(demo_run["folder"] / "dataset"), "pairs", split="medium")
+    labelled = [r for r in medium if r["shapes"] is not None]
+    boxed = [r for r in labelled if len(r["shapes"]) > 1]
+    assert boxed and len(boxed) < len(labelled)
+    for row in boxed:
+        polygon, box = row["shapes"]
+        assert (polygon["shape_type"], box["shape_type"]) == ("polygon", "rectangle") and len(box["points"]) == 2
+        assert row["mask"] == geometry.rasterise_in_image([np.array(polygon["points"])], *row["mask"]["size"])
+
+
 def test_demo_dataset_card_says_synthetic(demo_run):
     text = (demo_run["folder"] / "dataset" / "README.md").read_text()
     title = next(line for line in text.split("\n---\n", 1)[1].splitlines() if line.startswith("# "))

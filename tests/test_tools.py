@@ -15,9 +15,11 @@ from datasets import load_dataset
 from PIL import Image
 from pycocotools.coco import COCO
 
-from pixret import masks, report
+from pixret import geometry, masks, report, synthetic
+from pixret.build import build
 from pixret.cli import main
-from pixret.cli.export_coco import export
+from pixret.coco import coco_dict, export
+from pixret.dataset import DatasetError
 from pixret.cli.push import ValidationError, plan_dataset, plan_metric
 from pixret.cli.show import show
 
@@ -166,6 +168,103 @@ def test_export_coco_loads_with_pycocotools(tiny_dataset, tmp_path):
     hard = json.loads((tmp_path / "coco" / "hard.json").read_text())
     assert {a["attributes"]["difficulty"] for a in hard["annotations"]} == {"hard"}
     assert len(hard["queries"]) == 4
+
+
+def _coco_pairs(path) -> tuple[COCO, dict]:
+    coco = COCO(str(path))
+    return coco, {(a["attributes"]["query_id"], a["image_id"]): a for a in coco.loadAnns(coco.getAnnIds())}
+
+
+def _tight_box(mask) -> list[float]:
+    ys, xs = np.nonzero(mask)
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def test_export_coco_polygons_are_the_shapes_and_fill_as_the_masks(tiny_dataset, tmp_path, capsys):
+    out = str(tiny_dataset["out"])
+    assert main(["export-coco", "--dataset", out, "--output", str(tmp_path / "poly"), "--segmentation",
+                 "polygons", "--protocols", "medium"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    export(out, tmp_path / "rle", ["medium"])
+    polygons, by_pair = _coco_pairs(tmp_path / "poly" / "medium.json")
+    rle, rle_by_pair = _coco_pairs(tmp_path / "rle" / "medium.json")
+    medium = load_dataset(out, "pairs", split="medium")
+    labelled = [r for r in medium if r["positive"] and r["shapes"] is not None]
+    assert len(by_pair) == len(labelled) == len(rle_by_pair)
+    for row in labelled:  # the tiny release's polygons lie inside their image: the fill is the mask
+        ann, exact = by_pair[row["query_id"], row["index_id"]], rle_by_pair[row["query_id"], row["index_id"]]
+        assert ann["segmentation"] == [np.ravel(s["points"]).tolist() for s in row["shapes"]]
+        assert np.array_equal(polygons.annToMask(ann), rle.annToMask(exact))
+        assert (ann["area"], ann["bbox"]) == (exact["area"], exact["bbox"])
+    assert main(["export-coco", "--dataset", out, "--output", str(tmp_path / "x"), "--segmentation", "lines"]) == 2
+
+
+def test_export_coco_polygons_of_every_shape_type(tmp_path):
+    info = synthetic.write_shapes_release(tmp_path / "release")
+    build("proxford", tmp_path / "release", tmp_path / "out")
+    for segmentation in ("polygons", "rle"):  # the positive without a label is left out, and said so
+        with pytest.warns(UserWarning, match="medium: 1 positive pairs have no mask and are not exported"):
+            export(str(tmp_path / "out"), tmp_path / segmentation[:4], ["medium"], segmentation=segmentation)
+    polygons, by_pair = _coco_pairs(tmp_path / "poly" / "medium.json")
+    rle, rle_by_pair = _coco_pairs(tmp_path / "rle" / "medium.json")
+    assert set(by_pair) == set(rle_by_pair) and info["unlabelled"] not in by_pair
+    for pair, ann in by_pair.items():  # area and bbox are what annToMask gives, whatever the shapes
+        mask = polygons.annToMask(ann)
+        assert ann["area"] == int(mask.sum()) and ann["bbox"] == _tight_box(mask)
+    gnd = info["gnd"]["gnd"]
+    in_image = by_pair[0, gnd[0]["easy"][0]]["segmentation"]
+    rectangle = [44.123456789012345678, 30.1, 60.987654321098765, 30.1, 60.987654321098765, 44.5,
+                 44.123456789012345678, 44.5]
+    circle = geometry.circle([20.5, 33.25], [26, 36]).ravel().tolist()
+    assert in_image == [[12, 3, 40.25, 3, 40.25, 20.5, 12, 20.5], rectangle, circle, [2, 2, 8, 2, 5, 9.000000000000002],
+                        [50, 2, 60, 4, 55.5, 12]]
+    for q in (0, 1):  # shapes inside the image: the polygons fill as the exact mask
+        pair = q, gnd[0]["easy"][0]
+        assert np.array_equal(polygons.annToMask(by_pair[pair]), rle.annToMask(rle_by_pair[pair]))
+    leaving = by_pair[2, gnd[2]["easy"][0]]["segmentation"]
+    assert leaving[0] == [-5.5, 40, 123.456789012345678, 42.75, 20, 47.9]  # as released, not clipped
+    assert leaving[1] == [-3, -2, 10.5, -2, 10.5, 6, -3, 6]
+
+
+def _pairs_split(shapes_per_row: list) -> "datasets.Dataset":
+    import datasets
+
+    from pixret.rows import FEATURES
+
+    empty = masks.encode(np.zeros((48, 64), np.uint8))
+    return datasets.Dataset.from_list([
+        {"query_id": 0, "index_id": 0, "query_name": "q", "index_name": "a", "difficulty": "easy", "positive": True,
+         "mask": {"size": empty["size"], "counts": empty["counts"]}, "bbox": [0, 0, 0, 0], "shapes": shapes}
+        for shapes in shapes_per_row], features=FEATURES["pairs"])
+
+
+INDEX = {"index_id": [0], "name": ["a"], "width": [64], "height": [48]}
+QUERIES = {"query_id": [0], "name": ["q"], "bbox": [[0.0, 0.0, 5.0, 5.0]]}
+
+
+def test_export_coco_polygons_far_outside_and_bad_shapes():
+    near = {"shape_type": None, "points": [[2, 2], [20, 2], [20, 12]]}
+    far = {"shape_type": "polygon", "points": [[-500, 10], [30, 10], [30, 30]]}  # leaves by 8 image widths
+    gone = {"shape_type": "polygon", "points": [[500, 10], [530, 10], [530, 30]]}  # wholly that far out
+    with pytest.warns(UserWarning) as caught:
+        document, unlabelled = coco_dict(_pairs_split([[near, far], [gone]]), INDEX, QUERIES, "medium", "polygons")
+    messages = [str(w.message) for w in caught]
+    assert "medium: 2 shapes reach farther than one image size outside their image" in messages[0]
+    assert "medium: 1 labelled pairs have every shape farther than one image size outside" in messages[1]
+    assert unlabelled == 0 and len(document["annotations"]) == 1
+    kept = document["annotations"][0]["segmentation"]
+    assert kept[0] == [2, 2, 20, 2, 20, 12] and min(kept[1][::2]) == -64  # clipped at one image width out
+    for shapes, message in [
+        ([{"shape_type": "line", "points": [[1, 1], [5, 5]]}], "medium row 0 .pair 0_0.: shape 0 is a 'line'"),
+        ([near, {"shape_type": "rectangle", "points": [[1, 1], [5, 5], [6, 6]]}], "shape 1 is a rectangle of 3"),
+        ([{"shape_type": None, "points": [[1, 1], [5, float("nan")], [6, 6]]}], "shape 0 points must be finite"),
+        ([], "a labelled pair without shapes"),
+    ]:
+        with pytest.raises(DatasetError, match=message):
+            coco_dict(_pairs_split([shapes]), INDEX, QUERIES, "medium", "polygons")
+    with pytest.raises(DatasetError, match="segmentation='polygons' needs the pairs' shapes column"):
+        coco_dict(_pairs_split([[near]]).remove_columns("shapes"), INDEX, QUERIES, "medium", "polygons")
+    assert coco_dict(_pairs_split([[near]]).remove_columns("shapes"), INDEX, QUERIES, "medium")[0]["annotations"]
 
 
 # ---------------------------------------------------------------- pixret show
