@@ -23,6 +23,7 @@ from pixret import geometry, masks, synthetic
 from pixret.build import build
 from pixret.cli import main
 from pixret.metric import authors
+from pixret.metric.polygons import fill as fill_polygons
 from pixret.metric.authors import AuthorsFormatError, read_matching_result
 from pixret.metric.results import score_protocols
 from pixret.metric.safe_pickle import load_npy_object
@@ -68,14 +69,9 @@ def _save_matching_result(path: Path, polygons: dict, kinds=True, rowcol=False) 
 
 
 def _pixret_predictions(path: Path, polygons: dict, sizes) -> Path:
-    """pixret's own format from the same polygons: the mask filled by pycocotools, the authors' inclusive int box."""
-    entries = []
-    for (q, i), points in polygons.items():
-        if len(points) == 0:
-            continue
-        (x1, y1), (x2, y2) = [[math.trunc(v) for v in corner] for corner in (points.min(0), points.max(0))]
-        entries.append({"query_id": q, "index_id": i, "segmentation": masks.from_polygons([points], *sizes[i]),
-                        "bbox": [x1, y1, x2 - x1 + 1, y2 - y1 + 1]})
+    """pixret's own format from the same polygons (its "polygon" key)."""
+    entries = [{"query_id": q, "index_id": i, "polygon": points.tolist()} for (q, i), points in polygons.items()
+               if len(points)]
     path.write_text(json.dumps(entries))
     return path
 
@@ -122,18 +118,14 @@ def test_matching_result_as_predictions(results):
     empty = [pair for pair, points in results["polygons"].items() if len(points) == 0]
     assert [by_pair[pair] for pair in empty] == [None]
     pair, points = next((p, v) for p, v in results["polygons"].items() if len(v))
-    assert by_pair[pair]["mask"] == masks.from_polygons([points], 48, 64)
-    x1, y1 = np.trunc(points.min(0))
-    assert by_pair[pair]["bbox"][:2] == [x1, y1]
-    assert by_pair[pair]["bbox"][2] == np.trunc(points[:, 0].max()) - x1 + 1
-    # only the pairs asked for are filled; every entry is still checked
+    assert set(by_pair[pair]) == {"polygon"} and np.array_equal(by_pair[pair]["polygon"], points)
+    # only the pairs asked for are returned; every entry is still checked
     assert set(read_matching_result(results["authors"], NUM_QUERIES, results["sizes"], pairs=[pair])) == {pair}
 
 
-def test_figures_match_the_authors_opencv_procedure(tmp_path):
-    """The IoUs pixret gives an authors' file are within rasterisation noise of the authors' own procedure
-    (OpenCV fillPoly on int-truncated points for prediction and ground truth, boxes from their min / max)."""
-    import cv2  # in the test extra
+def test_figures_are_the_authors_procedure_on_the_released_shapes(tmp_path, literal_authors):
+    """An authors' file gets, pair by pair, exactly the IoUs of their procedure done literally (S x S canvases,
+    fillPoly of the raw shapes) on the labels of the release; read the wrong way round, far from them."""
     height, width = 480, 640
     info = synthetic.write_tiny_release(tmp_path / "release", height=height, width=width)
     build("proxford", tmp_path / "release", tmp_path / "out")
@@ -142,29 +134,13 @@ def test_figures_match_the_authors_opencv_procedure(tmp_path):
     medium = load_dataset(str(tmp_path / "out"), "pairs", split="medium")
     pairs = [pair for pair in zip(medium["query_id"], medium["index_id"], medium["positive"]) if pair[2]]
     pairs = [(q, i) for q, i, _ in pairs if (q, i) in polygons]
-
-    def fill(point_lists):
-        canvas = np.zeros((height, width), np.uint8)
-        for points in point_lists:  # one by one: their union
-            cv2.fillPoly(canvas, [np.trunc(points).astype(np.int32)], 1)
-        return canvas
-
-    def box(points):
-        canvas = np.zeros((height, width), bool)
-        (x1, y1), (x2, y2) = np.trunc(points.min(0)).astype(int), np.trunc(points.max(0)).astype(int)
-        canvas[y1:y2 + 1, x1:x2 + 1] = True
-        return canvas
-
-    def iou(a, b):
-        return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
-
-    expected = {"det": [], "seg": []}
+    expected = {}
     for q, i in pairs:
-        truth = read_label(tmp_path / "release" / info["labels"][q, i]).polygons
-        expected["det"].append(iou(box(polygons[q, i]), box(np.concatenate(truth))))
-        expected["seg"].append(iou(fill([polygons[q, i]]), fill(truth)))
+        shapes = [s["points"] for s in read_label(tmp_path / "release" / info["labels"][q, i]).shapes]
+        expected[q, i] = (literal_authors.compute_iou(polygons[q, i], shapes, "bbox"),
+                          literal_authors.compute_iou(polygons[q, i], shapes, "segmentation"))
     path = _save_matching_result(tmp_path / "proxford.npy", polygons)
-    for order, close in (("xy", True), ("rowcol", False)):
+    for order in ("xy", "rowcol"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # read the wrong way round, the points say so
             by_pair = read_matching_result(path, NUM_QUERIES, [(height, width)] * NUM_INDEX, order)
@@ -172,12 +148,10 @@ def test_figures_match_the_authors_opencv_procedure(tmp_path):
                                      num_queries=NUM_QUERIES)["medium"]
         got = dict(zip(zip(result["per_pair"]["query_id"], result["per_pair"]["index_id"]),
                        zip(result["per_pair"]["iou_det"], result["per_pair"]["iou_seg"])))
-        for k, kind in enumerate(("det", "seg")):
-            difference = np.abs(np.array([got[pair][k] for pair in pairs]) - expected[kind])
-            if close:  # measured: det mean 0.009, max 0.048 (boxes from 8 px); seg mean 0.004, max 0.013
-                assert difference.mean() < 0.02 and difference.max() < 0.1, (kind, difference)
-            else:
-                assert difference.mean() > 0.1, (kind, difference)
+        if order == "xy":
+            assert {pair: got[pair] for pair in pairs} == expected
+        else:
+            assert np.abs(np.subtract([got[pair] for pair in pairs], [expected[pair] for pair in pairs])).mean() > 0.1
 
 
 # ---------------------------------------------------------------- polygons that leave the image
@@ -191,7 +165,7 @@ def test_polygon_leaving_the_image_is_filled_exactly_then_cropped():
     height, width = 48, 64
     for _ in range(200):  # quarter pixels: whole-pixel shifts of them are exact in floating point
         points = np.round(np.c_[rng.uniform(-50, width + 50, 5), rng.uniform(-40, height + 40, 5)] * 4) / 4
-        got = cocomask.decode(authors.polygon_mask(points, height, width))
+        got = cocomask.decode(fill_polygons([points], height, width))
         assert (got == _fill_on_canvas(points, height, width)).all()
     # pycocotools on the image itself is not exact there (it rounds negative coordinates towards zero and clamps
     # rows to the border), which is why the canvas is used
@@ -204,7 +178,7 @@ def test_far_vertices_are_clipped_and_stay_fast():
     height, width = 768, 1024
     points = np.array([[100.0, 100.0], [3e9, 400.0], [100.0, 700.0]])  # a homography gone wild
     start = time.perf_counter()
-    area = int(cocomask.area(authors.polygon_mask(points, height, width)))
+    area = int(cocomask.area(fill_polygons([points], height, width)))
     assert time.perf_counter() - start < 1
     exact = geometry.polygon_area(geometry.clip_polygon(points, width, height))
     assert abs(area - exact) < 0.01 * exact
@@ -252,13 +226,14 @@ def _read(tmp_path, entries: dict, **kw):
 SQUARE = [[5, 5], [30, 5], [30, 25], [5, 25]]
 
 
-def test_polygon_wholly_outside_warns_and_scores_zero(tmp_path):
+def test_polygon_wholly_outside_warns(tmp_path):
     entries = {"qimlist_0_imlist_1": SQUARE, "qimlist_0_imlist_2": [[70, 5], [90, 5], [90, 25]],
                "qimlist_1_imlist_3": SQUARE}
     with pytest.warns(UserWarning, match=r"1 of 3 regions lie wholly outside their index image: "
-                                         r"'qimlist_0_imlist_2' \(x 70..90, y 5..25 in 64 x 48\)"):
+                                         r"'qimlist_0_imlist_2' \(x 70..90, y 5..25 in 64 x 48\) \(scored as the "
+                                         r"authors do: on their canvas, .* official=False: IoU 0\)"):
         by_pair = _read(tmp_path, entries)
-    assert cocomask.area(masks.to_coco(by_pair[0, 2]["mask"])) == 0
+    assert cocomask.area(fill_polygons([by_pair[0, 2]["polygon"]], 48, 64)) == 0
 
 
 def test_points_that_look_row_col_warn(tmp_path):
@@ -272,9 +247,14 @@ def test_points_that_look_row_col_warn(tmp_path):
         _read(tmp_path, entries, points_order="rowcol")
 
 
-def test_collinear_points_warn(tmp_path):
-    with pytest.warns(UserWarning, match=r"1 regions inside their image cover no pixel centre .*'qimlist_2_imlist_0'"):
-        _read(tmp_path, {"qimlist_2_imlist_0": [[1, 1], [10, 10], [20, 20]], "qimlist_2_imlist_1": SQUARE})
+def test_slivers_and_short_regions_are_kept_as_the_authors_score_them(tmp_path):
+    """Collinear points, 2 points and 1 point are regions to the authors (fillPoly draws a line, a dot): kept."""
+    entries = {"qimlist_2_imlist_0": [[1, 1], [10, 10], [20, 20]], "qimlist_2_imlist_1": [[3, 4], [9, 12]],
+               "qimlist_2_imlist_2": [[7.5, 8.25]], "qimlist_2_imlist_3": SQUARE}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        by_pair = _read(tmp_path, entries)
+    assert [len(by_pair[2, i]["polygon"]) for i in range(4)] == [3, 2, 1, 4]
 
 
 def test_file_named_for_the_other_benchmark_warns(tmp_path):
@@ -346,10 +326,10 @@ BAD_ENTRIES = [
     ("three columns", {"qimlist_0_imlist_1": [[1, 2, 1], [3, 4, 1], [5, 1, 1]]}, r"got shape \(3, 3\)$"),
     ("transposed", {"qimlist_0_imlist_1": np.array(SQUARE).T}, r"got shape \(2, 4\) \(2 x N: transpose it\)"),
     ("flat", {"qimlist_0_imlist_1": [5, 5, 30, 5, 30, 25]}, r"got shape \(6,\) \(a flat list of coordinates"),
-    ("two points", {"qimlist_0_imlist_1": [[1, 2], [3, 4]]}, r"2 points; a region needs at least 3"),
-    ("one point", {"qimlist_0_imlist_1": [[1, 2]]}, r"1 point; a region needs at least 3"),
-    ("nan", {"qimlist_0_imlist_1": [[1, 2], [np.nan, 4], [5, 6]]}, r"point 1 is \[nan, 4.0\], not a pixel position"),
-    ("huge", {"qimlist_0_imlist_1": [[1, 2], [3e10, 4], [5, 6]]}, r"point 1 is \[30000000000.0, 4.0\], not a pixel"),
+    ("nan", {"qimlist_0_imlist_1": [[1, 2], [np.nan, 4], [5, 6]]}, r"region has a point that is not a finite number "
+     r"\(\[nan, 4.0\]\)"),
+    ("huge", {"qimlist_0_imlist_1": [[1, 2], [3e10, 4], [5, 6]]}, r"region point 1 is \[30000000000.0, 4.0\], more "
+     r"than 8192 px from the image origin"),
     ("strings", {"qimlist_0_imlist_1": [["1", "2"], ["3", "4"], ["5", "6"]]}, r"points must be numbers, got <U1"),
     ("booleans", {"qimlist_0_imlist_1": [[True, False]] * 3}, r"points must be numbers, got bool values"),
     ("none inside", {"qimlist_0_imlist_1": [[1, None], [3, 4], [5, 6]]}, r"points must be numbers, got object"),

@@ -29,6 +29,7 @@ from .benchmarks import BENCHMARKS, CITATION, CUSTOM
 from .boxes import MAJORITY
 from .errors import InputError
 from .figures import KAPPAS, THRESHOLDS
+from .polygons import fill
 from .predictions import Where, as_rows, parse_prediction
 from .ranking import locate
 from .references import int_column

@@ -267,7 +267,7 @@ class Evaluation:
     def figures(self, intervals: dict | None = None) -> dict:
         """{protocol: {figure: value}} (+ oracles, subset, skipped pairs, and ``intervals`` when given: {figure:
         [low, high]}), as ``pixret evaluate --format json`` prints it and the Space's API returns it."""
-        return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs") if k in r},
+        return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs", "kinds") if k in r},
                     **({"intervals": {k: list(v) for k, v in intervals[p].items()}} if intervals else {})}
                 for p, r in self.results.items()}
 
