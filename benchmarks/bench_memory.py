@@ -14,7 +14,8 @@ ends in a MemoryError instead of eating the machine:
   pyarrow's dictionary encoding stores the string once; its size is not the index images');
 - N3: an authors' matching result of one region of 3,000,000 points (~48 MB), on a 768 x 1024 image;
 - N4: the plain evaluation with --resamples 1000000 (the documented maximum);
-- N4c: `pixret compare` of the plain method and another at --resamples 1000000 (paired bootstrap, sign flips).
+- N4c: `pixret compare` of the plain method and another at --resamples 1000000 (paired bootstrap, sign flips);
+- P: not hostile: Parquet predictions of 100,000 pairs, each with its own mask and box (read in full, scored).
 
 Prints, per shape: the input's size, the child's peak resident memory (its VmHWM) and that peak over the
 base run's per MB of input, the wall time, and the first line of the error, or "result". ``--source DIR``
@@ -42,7 +43,7 @@ from pixret.build import build
 
 NUM_QUERIES, NUM_INDEX = 70, 4993
 HEIGHT, WIDTH = 48, 64
-CASES = ("base", "N1", "N2", "N3", "N4", "N4c")
+CASES = ("base", "N1", "N2", "N3", "N4", "N4c", "P")
 
 
 def dataset(folder: Path) -> tuple[Path, dict]:
@@ -108,6 +109,31 @@ def repeated_rle(folder: Path) -> list[str]:
     return ["--predictions", str(path)]
 
 
+def many_masks(folder: Path) -> list[str]:
+    """P: 100,000 distinct pairs, each with its own rectangle mask of its image's size and a box."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pixret import masks
+
+    rng = np.random.default_rng(4)
+    rows = 100_000
+    pairs = rng.permutation(NUM_QUERIES * NUM_INDEX)[:rows]
+    boxes = np.column_stack([rng.integers(0, WIDTH // 2, rows), rng.integers(0, HEIGHT // 2, rows),
+                             rng.integers(4, WIDTH // 2, rows), rng.integers(4, HEIGHT // 2, rows)])
+    segmentation = []
+    for x, y, w, h in boxes:
+        pixels = np.zeros((HEIGHT, WIDTH), np.uint8)
+        pixels[y:y + h, x:x + w] = 1
+        segmentation.append(masks.encode(pixels))
+    big = pairs // NUM_QUERIES == big_pair(synthetic.tiny_gnd(NUM_QUERIES, NUM_INDEX))[1]  # its image is 768x1024
+    table = pa.table({"query_id": pairs[~big] % NUM_QUERIES, "index_id": pairs[~big] // NUM_QUERIES,
+                      "segmentation": [m for m, b in zip(segmentation, big) if not b],
+                      "bbox": boxes[~big].astype(float).tolist()})
+    path = folder / "p.parquet"
+    pq.write_table(table, path)
+    return ["--predictions", str(path)]
+
+
 def huge_region(folder: Path, gnd: dict) -> list[str]:
     """N3: one scored pair, one region of 3,000,000 points inside its 768 x 1024 image."""
     points = np.random.default_rng(3).uniform(0, [1023, 767], (3_000_000, 2))
@@ -116,6 +142,19 @@ def huge_region(folder: Path, gnd: dict) -> list[str]:
     q, i = big_pair(gnd)
     np.save(path, {f"qimlist_{q}_imlist_{i}": points}, allow_pickle=True)
     return ["--predictions", str(path)]
+
+
+def decoded_megabytes(path: Path) -> float:
+    """What a Parquet file's predictions decode to (pixret's count: 8 bytes a value, plus string bytes), read with
+    its strings as dictionaries (nothing expanded)."""
+    import pyarrow.parquet as pq
+    from pixret.metric import results
+
+    with pq.ParquetFile(path) as probe:
+        strings = [k for k in range(len(probe.schema)) if results._dictionary_readable(probe.schema.column(k))]
+    with pq.ParquetFile(path, read_dictionary=strings) as reader:
+        return sum(results._decoded_bytes(column) for group in range(reader.num_row_groups)
+                   for column in reader.read_row_group(group).columns) / 1e6
 
 
 # the child: pixret's command, and at exit its own peak resident memory (VmHWM: the high-water mark of its own
@@ -195,7 +234,8 @@ def main() -> None:
                   "N2": lambda: evaluate + repeated_rle(folder), "N3": lambda: evaluate + huge_region(folder, gnd),
                   "N4": lambda: evaluate + plain + ["--resamples", "1000000"],
                   "N4c": lambda: ["compare", "--dataset", str(data), "--predictions", plain[1], other[1], "--ranks",
-                                  plain[3], other[3], "--resamples", "1000000", "--format", "json"]}
+                                  plain[3], other[3], "--resamples", "1000000", "--format", "json"],
+                  "P": lambda: evaluate + many_masks(folder)}
         base = None
         for case in ["base", *args.cases]:
             argv = makers[case]()
@@ -209,7 +249,8 @@ def main() -> None:
                 over = (result["peak"] - base) / 1e6
                 memory = (f"peak RSS {result['peak'] / 1e6:6.0f} MB (+{over:5.0f} MB over base: "
                           f"{over / megabytes:7.1f} MB per MB of input)")
-            print(f"{case:4s} input {megabytes:6.2f} MB  {memory}  {result['wall']:6.1f} s  {outcome(result)}",
+            decoded = "".join(f" (decodes to {decoded_megabytes(f):,.0f} MB)" for f in files if f.suffix == ".parquet")
+            print(f"{case:4s} input {megabytes:6.2f} MB{decoded}  {memory}  {result['wall']:6.1f} s  {outcome(result)}",
                   flush=True)
 
 

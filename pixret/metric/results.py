@@ -46,7 +46,7 @@ ONE_BASED = ": the id equals the count, as 1-based ids end; ids are 0-based (rev
 
 # ---------------------------------------------------------------- predictions
 MAX_EXPANSION = 64  # a Parquet file's predictions may decode to this many times its size ...
-MIN_DECODED = 64_000_000  # ... or to this many bytes, whichever is more (every fixed value of 70 x 6,322 pairs fits)
+MIN_DECODED = 64_000_000  # ... or to this many bytes, whichever is more (11 values of each of 70 x 6,322 pairs: 39 MB)
 VALUE_BYTES = 8  # a decoded value is counted at what a reference to it takes in a Python list, plus a string's bytes
 BATCH = 4096  # entries checked at a time: what a read holds beyond the result is one batch of entries
 
@@ -237,13 +237,14 @@ def _dictionary_readable(column) -> bool:
 
 
 def _reading_bytes(group, schema) -> int:
-    """A bound on what reading a row group takes, from its metadata: its byte arrays as stored, and 16 bytes a value
-    (a value, an index into a dictionary, definition and repetition levels) or the width of a fixed-size one."""
+    """What a row group decodes to at least, from its metadata (before reading it): VALUE_BYTES a value, the width
+    of a fixed-size one, and its strings as stored (a dictionary's strings once). What reading it takes is a few
+    times that at most: a value, an index into a dictionary, definition and repetition levels."""
     total = 0
     for k in range(group.num_columns):
         chunk, column = group.column(k), schema.column(k)
         width = column.length if column.physical_type == "FIXED_LEN_BYTE_ARRAY" else 0
-        total += chunk.num_values * (2 * VALUE_BYTES + width)
+        total += chunk.num_values * (VALUE_BYTES + width)
         if column.physical_type == "BYTE_ARRAY":
             total += chunk.total_uncompressed_size
     return total
