@@ -116,6 +116,27 @@ def test_space_errors_name_the_entry(space, tiny_dataset, tmp_path):
     assert "Traceback" not in space["log"].read_text()
 
 
+def test_space_refuses_an_expanding_parquet_as_pixret_evaluate(space, tiny_dataset, tmp_path, capsys):
+    """40 rows of one 2 MB string, stored once: the Space refuses it by its decoded size, as `pixret evaluate`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    counts = pa.DictionaryArray.from_arrays(pa.array([0] * 40, pa.int32()), pa.array(["0" * 2_000_000]))
+    sizes = pa.array([[24, 32]] * 40, pa.list_(pa.int32()))
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"query_id": [k % 4 for k in range(40)], "index_id": [k // 4 for k in range(40)],
+                             "segmentation": pa.StructArray.from_arrays([sizes, counts], ["size", "counts"])}), path)
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(path)]) == 1
+    message = capsys.readouterr().err.strip().removeprefix(f"error: {path}: ")
+    assert message.startswith("its predictions up to entry 39 decode to 80.0 MB, over this file's limit of 64.0 MB")
+    with pytest.raises(AppError) as raised:
+        space["client"].predict(handle_file(str(path)), None, "proxford", api_name="/evaluate")
+    assert str(raised.value) == f"predictions: {message}"
+    assert "Traceback" not in space["log"].read_text()
+
+
 def _relative_imports(path: Path) -> set[str]:
     """Sibling modules a file imports relatively (``from .x import`` / ``from . import x``)."""
     text = path.read_text()

@@ -4,6 +4,7 @@ for every file pixret reads from outside (result files, LabelMe labels, build re
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 
 def loads(data):
@@ -12,8 +13,9 @@ def loads(data):
 
 
 def _object(pairs: list) -> dict:
-    keys = [k for k, _ in pairs]
-    twice = next((k for k in keys if keys.count(k) > 1), None)
-    if twice is not None:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):  # (counted once: a key count per key is quadratic in an object's size)
+        counts = Counter(k for k, _ in pairs)
+        twice = next(k for k, _ in pairs if counts[k] > 1)
         raise ValueError(f"an object has the key {twice!r} twice")
-    return dict(pairs)
+    return obj

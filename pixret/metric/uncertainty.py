@@ -10,11 +10,20 @@ from its per-query terms (``result["per_query"]``) as
   a query on the benchmark's ignore list counts with 0 at every t (official) or not at all (unofficial).
 
 A resample draws the queries with replacement: a query drawn twice counts twice, its drop / ignore
-status with it. The draws are one (B, Q) index matrix, turned into a (B, Q) count matrix by one
+status with it. The draws are a (B, Q) index matrix, turned into a (B, Q) count matrix by one
 bincount; the sums of every figure in every resample are then one matrix product (no loop over
 resamples); intervals are percentile intervals. A paired comparison resamples both methods with the
 same draws, and tests "no difference" by swapping the two methods' terms query by query (sign flips):
 over every swap of the queries where they differ when there are few, else over ``resamples`` random swaps.
+
+Memory: the draws, swaps and products are made CHUNK_DRAWS values at a time (~40 MB whatever ``resamples``
+is); what is kept is one float per resample and figure (8 MB a figure at MAX_RESAMPLES). The chunks are
+pieces of one stream of random numbers, so a seed draws the very same resamples and swaps as one
+(resamples, Q) draw would. Up to CHUNK_DRAWS / max(Q, columns) resamples (the default 10,000 with up to
+100 queries) the figures are the very floats one product gives; beyond, BLAS may round a chunk's product
+in the last bit differently from one product of every resample (it picks its kernel by the matrix's size,
+as one product already did from one BLAS to another): the same seed gives the same intervals to ~1e-16,
+and p-values, counted with a tolerance, the same.
 
 numpy only, relative imports only: this file ships in the metric's Space.
 """
@@ -32,7 +41,8 @@ from .errors import InputError
 from .figures import KAPPAS
 
 RESAMPLES = 10_000
-MAX_RESAMPLES = 1_000_000  # the draws take resamples x queries x 16 bytes; more add nothing to a 95% interval
+MAX_RESAMPLES = 1_000_000  # more add nothing to a 95% interval
+CHUNK_DRAWS = 1 << 20  # values drawn (or products summed) per pass: ~40 bytes each of arrays, whatever resamples is
 LEVEL = 0.95
 MARGIN = 0.05  # a query "flips" when the methods differ on it by more than this (5 points)
 EXACT_LIMIT = 1 << 16  # sign flips are enumerated when 2 ** (differing queries) is at most this (or resamples)
@@ -187,11 +197,35 @@ def _check_options(resamples, seed) -> None:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def _draws(num_queries: int, resamples: int, seed: int) -> np.ndarray:
-    """The resample counts behind every interval (one warning when they are too few to be worth much)."""
-    if isinstance(resamples, (int, np.integer)) and 0 < resamples < 1000:
+def _chunks(total: int, width: int) -> list[tuple[int, int]]:
+    """[start, stop) row ranges covering ``total`` rows of ``width`` values each, CHUNK_DRAWS values a range.
+
+    Never a range of one row while there are more (BLAS computes a one-row product by another kernel, which
+    rounds differently): a lone last row takes one row of the range before it.
+    """
+    rows = max(3, CHUNK_DRAWS // max(width, 1))
+    spans = [(start, min(start + rows, total)) for start in range(0, total, rows)]
+    if len(spans) > 1 and spans[-1][1] - spans[-1][0] == 1:
+        (start, cut), (_, stop) = spans[-2:]
+        spans[-2:] = [(start, cut - 1), (cut - 1, stop)]
+    return spans
+
+
+def _samples(terms: list[Terms], num_queries: int, resamples: int, seed: int) -> list[np.ndarray]:
+    """Each figure of ``terms`` in each of ``resamples`` resamples drawn with ``seed`` (``resampled`` of
+    ``resample_counts(resample_indices(num_queries, resamples, seed))``, drawn and summed chunk by chunk).
+    One warning when the resamples are too few to be worth much."""
+    _check_options(resamples, seed)
+    if resamples < 1000:
         warnings.warn(f"{resamples} resamples: 95% intervals from fewer than 1,000 are rough", stacklevel=3)
-    return resample_counts(resample_indices(num_queries, resamples, seed))
+    rng = np.random.default_rng(seed)
+    out = [np.empty(resamples) for _ in terms]
+    width = max(num_queries, sum(2 * t.value.shape[1] for t in terms))
+    for start, stop in _chunks(resamples, width):  # one stream: the rows drawn so are those of one draw
+        counts = resample_counts(rng.integers(0, num_queries, (stop - start, num_queries)))
+        for samples, figures in zip(out, resampled(counts, terms)):
+            samples[start:stop] = figures
+    return out
 
 
 def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
@@ -206,9 +240,8 @@ def bootstrap(result: dict, benchmark: str, official: bool = True, seed: int = 0
               resamples: int = RESAMPLES) -> dict[str, tuple[float, np.ndarray]]:
     """{figure: (the figure, its value in each of ``resamples`` resamples of the queries)}."""
     terms = figure_terms(result, benchmark, official)
-    counts = _draws(len(result["per_query"]["query_id"]), resamples, seed)
-    return {figure: (t.point(), samples) for (figure, t), samples in zip(terms.items(), resampled(
-        counts, list(terms.values())))}
+    samples = _samples(list(terms.values()), len(result["per_query"]["query_id"]), resamples, seed)
+    return {figure: (t.point(), drawn) for (figure, t), drawn in zip(terms.items(), samples)}
 
 
 def intervals(result: dict, benchmark: str, official: bool = True, seed: int = 0, resamples: int = RESAMPLES,
@@ -259,7 +292,7 @@ def compare(result_a: dict, result_b: dict, benchmark: str, official: bool = Tru
     for figure, (a, b) in zip(figures, pairs):
         if a.value.shape != b.value.shape:
             raise InputError(f"{figure}: the results have {a.value.shape[1]} and {b.value.shape[1]} thresholds")
-    samples = resampled(_draws(query_ids.size, resamples, seed), [t for pair in pairs for t in pair])
+    samples = _samples([t for pair in pairs for t in pair], query_ids.size, resamples, seed)
     tests = sign_flip_tests(pairs, resamples, seed)
     out = {}
     for k, (figure, (a, b), (p_value, exact)) in enumerate(zip(figures, pairs, tests)):
@@ -298,17 +331,29 @@ def sign_flip_tests(pairs: list[tuple[Terms, Terms]], resamples: int = RESAMPLES
     for k, (a, b) in enumerate(pairs):
         differ = np.flatnonzero((a.value != b.value).any(axis=1) | (a.counted != b.counted).any(axis=1))
         if 2 ** differ.size <= max(resamples, EXACT_LIMIT):
-            signs = ((np.arange(2 ** differ.size)[:, None] >> np.arange(differ.size)) & 1).astype(np.float64)
-            out.append((_hits(signs, differ, [(a, b)])[0] / signs.shape[0], True))
+            swaps = 2 ** differ.size
+            hits = sum(_hits(_swaps(start, stop, differ.size), differ, [(a, b)])[0]
+                       for start, stop in _chunks(swaps, max(differ.size, 2 * a.value.shape[1])))
+            out.append((hits / swaps, True))
         else:
             out.append(None)
             random.append(k)
     if random:  # its own stream: the bootstrap's draws stay those of intervals()
         num_queries = pairs[0][0].value.shape[0]
-        signs = np.random.default_rng([seed, 1]).integers(0, 2, (resamples, num_queries)).astype(np.float64)
-        for k, hits in zip(random, _hits(signs, np.arange(num_queries), [pairs[k] for k in random])):
-            out[k] = ((1 + hits) / (1 + resamples), False)
+        rng = np.random.default_rng([seed, 1])
+        hits = np.zeros(len(random), np.int64)
+        width = max(num_queries, sum(2 * pairs[k][0].value.shape[1] for k in random))
+        for start, stop in _chunks(resamples, width):  # pieces of one stream, as the bootstrap's draws
+            signs = rng.integers(0, 2, (stop - start, num_queries)).astype(np.float64)
+            hits += _hits(signs, np.arange(num_queries), [pairs[k] for k in random])
+        for k, count in zip(random, hits):
+            out[k] = ((1 + int(count)) / (1 + resamples), False)
     return out
+
+
+def _swaps(start: int, stop: int, count: int) -> np.ndarray:
+    """Rows ``start`` .. ``stop`` of the 2^count swaps, as numbers: bit j of row r swaps query j."""
+    return ((np.arange(start, stop)[:, None] >> np.arange(count)) & 1).astype(np.float64)
 
 
 def _hits(signs: np.ndarray, rows: np.ndarray, pairs: list[tuple[Terms, Terms]]) -> list[int]:
