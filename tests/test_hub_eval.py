@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,8 +16,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
+from pycocotools import mask as mask_utils
 from datasets import load_dataset
 from huggingface_hub import DatasetCard, parse_eval_result_entries
 
@@ -52,16 +56,31 @@ def toy(tmp_path_factory):
         distractor_ids = 12 + np.arange(8) * 1000  # ids after the index: R1M distractors interleaved
         np.save(base / "ranks_r1m.npy", np.stack([np.insert(row, [1, 3, 5, 7, 9, 11, 11, 12], distractor_ids)
                                                   for row in ranks]))
+        unrecorded = {k: v for k, v in report.items() if k != "parquet_sha256"}  # an older pixret's report
         for name, says in (("relisted", {**report, "benchmark": None, "notes": ["its lists differ"]}),
-                           ("unreported", None)):  # copies whose build report says otherwise, or nothing
+                           ("unreported", None), ("unrecorded", unrecorded)):  # reports saying otherwise, or less
             shutil.copytree(base / "out", base / name)
             (base / name / "build_report.json").unlink()
             if says:
                 (base / name / "build_report.json").write_text(json.dumps(says))
+        os.mkfifo(base / "ranks.fifo")  # a pipe: read once only
+        shutil.copytree(base / "out", base / "edited")  # one mask of the medium split redrawn after the build
+        _edit_first_mask(base / "edited" / "pairs" / "medium-00000-of-00001.parquet")
         yield {"out": base / "out", "report": report, "preds": base / "preds.json", "ranks": base / "ranks.npy",
                "ranks_r1m": base / "ranks_r1m.npy", "base": base}
     finally:
         benchmarks.unregister(TOY)
+
+
+def _edit_first_mask(path: Path) -> None:
+    """Rewrite a pairs shard with its first mask replaced by an empty one (same rows, schema and metadata)."""
+    table = pq.read_table(path)
+    masks = table.column("mask").to_pylist()
+    k = next(k for k, mask in enumerate(masks) if mask)
+    empty = mask_utils.encode(np.zeros(masks[k]["size"], np.uint8, order="F"))["counts"].decode()
+    masks[k] = {"size": masks[k]["size"], "counts": empty}
+    column = pa.array(masks, type=table.schema.field("mask").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("mask"), "mask", column), path)
 
 
 def _card_configs(folder: Path) -> tuple[dict, str]:
@@ -84,9 +103,11 @@ def test_eval_yaml_of_each_benchmark_follows_the_docs(benchmark, tiny_dataset, t
     doc = hub_eval.eval_yaml(benchmark, facts.hub_id)
     assert list(doc) == ["name", "description", "evaluation_framework", "tasks"]  # the spec's fields, no other
     assert doc["name"] == facts.pretty_name and doc["evaluation_framework"] == "pixret"
-    assert f"{facts.num_queries} queries" in doc["description"] and f"{facts.index_size:,} index" in doc["description"]
-    assert f"pixret evaluate --dataset {facts.hub_id}" in doc["description"]
-    assert "pixret push results DIR --model-repo" in doc["description"]
+    description = doc["description"]
+    assert len(re.findall(r"\.(?:\s|$)", description)) == 2  # one or two sentences: the Benchmark page's
+    assert f"{facts.num_queries} queries" in description and f"{facts.index_size:,}-image index" in description
+    assert all(task in description for task in ("P_map_det", "P_map_det_r1m", "P_miou_det", "P_miou_seg"))
+    assert "medium or hard" in description and "1,001,001 R1M" in description and "percent" in description
     ids = [t["id"] for t in doc["tasks"]]
     assert ids == ["medium_map_det", "hard_map_det", "medium_map_det_r1m", "hard_map_det_r1m", "medium_miou_det",
                    "medium_miou_seg", "hard_miou_det", "hard_miou_seg"]
@@ -240,13 +261,16 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
         age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(
             entry.date.replace("Z", "+00:00"))
         assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=5)
-        assert entry.notes.startswith(f"pixret {__version__}, the official evaluation (= the authors' released code),"
-                                      f" all {TOY_QUERIES} queries; data: a local build (built by pixret ")
-        assert toy["report"]["sources"][0]["sha256"][:12] in entry.notes
+        assert entry.notes == f"pixret {__version__}, official, {protocol}"  # a short setup tag
         assert f"wrote {folder / '.eval_results' / f'pixret--{TOY}--{task_id}.yaml'}" in captured.err
     assert 0 < written["hard_map_det"].value < 100 and written["medium_miou_seg"].value == 100.0
     text = (folder / ".eval_results" / f"pixret--{TOY}--medium_map_det.yaml").read_text()
-    assert text.startswith("# PRPixtoy medium: pixel mAP@50:5:95 (detection IoU), percent\n")
+    # the provenance in the file's comments (the model repo has it; the leaderboard shows the tag)
+    assert text.startswith(f"# PRPixtoy medium: pixel mAP@50:5:95 (detection IoU), percent\n"
+                           f"# scored by pixret {__version__}: the official evaluation (= the authors' released code), "
+                           f"all {TOY_QUERIES} queries\n# data: a local build, its Parquet shards as built (built by "
+                           f"pixret {__version__} on {toy['report']['built_at']}; sha256 of its sources: ")
+    assert toy["report"]["sources"][0]["sha256"][:12] in text.splitlines()[2]
     assert re.search(r"^  date: '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'$", text, re.M)  # a quoted string, as the spec asks
     assert sum(map(len, hub_eval.read_eval_results(folder).values())) == 6
 
@@ -262,7 +286,9 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
     r1m = _written(folder)
     assert r1m["medium_map_det_r1m"].value == round(100 * json.loads(captured.out)["medium"]["map_det"], 2)
     assert r1m["medium_map_det_r1m"].value < written["medium_map_det"].value  # the distractors cost something
-    assert "R1M distractors" in r1m["hard_map_det_r1m"].notes and "R1M" not in r1m["hard_miou_det"].notes
+    assert r1m["hard_map_det_r1m"].notes.endswith(", hard, R1M") and "R1M" not in r1m["hard_miou_det"].notes
+    assert "ranks over the index and the R1M distractors" in (
+        folder / ".eval_results" / f"pixret--{TOY}--hard_map_det_r1m.yaml").read_text().splitlines()[1]
     assert (f"also holds pixret--{TOY}--hard_map_det.yaml, pixret--{TOY}--medium_map_det.yaml, from an earlier "
             "evaluation: `pixret push results` publishes every file there") in captured.err
 
@@ -273,6 +299,19 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
     assert main(["evaluate", "--dataset", str(toy["out"]), "--predictions", str(tmp_path / "boxes.json"),
                  "--eval-results", str(tmp_path / "boxes")]) == 0
     assert sorted(_written(tmp_path / "boxes")) == ["hard_miou_det", "medium_miou_det"]
+
+
+def test_evaluate_source_flags_fill_the_entries_source(toy, tmp_path, capsys):
+    folder = tmp_path / "sourced"
+    assert _evaluate(toy, "--eval-results", str(folder), "--source-url", "https://example.org/my-paper",
+                     "--source-name", "My paper (CVPR 2027)") == 0
+    entries = _written(folder)
+    assert sorted(entries) == ["hard_miou_det", "hard_miou_seg", "medium_miou_det", "medium_miou_seg"]
+    assert all(e.source_url == "https://example.org/my-paper" and e.source_name == "My paper (CVPR 2027)"
+               and e.source_user is None for e in entries.values())
+    text = (folder / ".eval_results" / f"pixret--{TOY}--hard_miou_seg.yaml").read_text()
+    assert "  source:\n    url: https://example.org/my-paper\n    name: My paper (CVPR 2027)\n" in text
+    capsys.readouterr()
 
 
 BAD_EVALUATIONS = [
@@ -292,6 +331,24 @@ BAD_EVALUATIONS = [
     ("easy only", lambda t, tiny: ["--protocols", "easy", "--eval-results", str(t / "m")],
      r"no leaderboard figure among these results: the tasks are medium_map_det, .* \(--protocols medium hard"),
     ("a file", lambda t, tiny: ["--eval-results", str(t / "preds.json")], "preds.json exists and is not a folder"),
+    ("R1M without distractors", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--distractors", "1001001",
+                                                 "--eval-results", str(t / "m")],
+     r"distractors=1001001 \(R1M\), but no ranks row holds an id past the index \(12 images; the highest id is 11\)"),
+    ("R1M ranks from a pipe", lambda t, tiny: ["--ranks", str(t / "ranks.fifo"), "--distractors", "1001001",
+                                               "--eval-results", str(t / "m")],
+     r"--eval-results with --distractors .*/ranks.fifo is not a regular file \(a pipe\?\); save the ranks to a file"),
+    ("edited since the build", lambda t, tiny: ["--dataset", str(t / "edited"), "--eval-results", str(t / "m")],
+     r"edited: its data changed since it was built \(pairs/medium-00000-of-00001.parquet edited\): figures on it are "
+     r"not PRPixtoy's; rebuild it with `pixret build`, or evaluate on pixret/pixtoy"),
+    ("no shard digests", lambda t, tiny: ["--dataset", str(t / "unrecorded"), "--eval-results", str(t / "m")],
+     r"unrecorded/build_report.json: records no SHA-256 of the build's Parquet shards \(built by pixret .*\): nothing "
+     "says the data is as built"),
+    ("source name alone", lambda t, tiny: ["--eval-results", str(t / "m"), "--source-name", "logs"],
+     "--source-name names the link --source-url gives: pass --source-url too"),
+    ("source not a link", lambda t, tiny: ["--eval-results", str(t / "m"), "--source-url", "logs/run1"],
+     r"--source-url 'logs/run1' is not an http\(s\) link"),
+    ("source without results", lambda t, tiny: ["--source-url", "https://example.org"],
+     "--source-url describes the leaderboard files: pass --eval-results DIR too"),
     ("inside the dataset", lambda t, tiny: ["--eval-results", str(t / "out" / "m")],
      "--eval-results .* is inside the input"),
 ]
