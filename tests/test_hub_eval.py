@@ -14,6 +14,7 @@ import sys
 import textwrap
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -22,9 +23,10 @@ import pytest
 import yaml
 from pycocotools import mask as mask_utils
 from datasets import load_dataset
-from huggingface_hub import DatasetCard, parse_eval_result_entries
+import huggingface_hub
+from huggingface_hub import DatasetCard
 
-from pixret import __version__, hub_eval, synthetic
+from pixret import __version__, dataset, hub_eval, synthetic
 from pixret.build import build
 from pixret.cli import main
 from pixret.metric import benchmarks
@@ -239,7 +241,7 @@ def _written(folder: Path) -> dict:
     """{task id: the one entry}, parsed with huggingface_hub's own reader of the format."""
     out = {}
     for path in sorted((folder / ".eval_results").glob("*.yaml")):
-        entries = parse_eval_result_entries(yaml.safe_load(path.read_text()))
+        entries = [SimpleNamespace(**e) for e in hub_eval.parse_entries(yaml.safe_load(path.read_text()))]
         assert len(entries) == 1 and path.name == f"pixret--{TOY}--{entries[0].task_id}.yaml"
         out[entries[0].task_id] = entries[0]
     return out
@@ -360,6 +362,167 @@ def test_evaluate_refuses_what_is_no_leaderboard_figure(toy, tiny_dataset, capsy
     captured = capsys.readouterr()
     _one_line_error(captured, message)
     assert not (toy["base"] / "m").exists() and not (toy["out"] / "m").exists() and captured.out == ""
+
+
+def test_evaluate_writes_the_leaderboard_files_last_or_not_at_all(toy, tmp_path, capsys):
+    """A --per-query file that cannot be written (here: a file size limit, as a full disk would) leaves no
+    leaderboard file: they are written whole under temporary names first and put in place last."""
+    args = ["--ranks", str(toy["ranks"]), "--protocols", "easy", "medium", "hard"]
+    assert _evaluate(toy, *args, "--eval-results", str(tmp_path / "sizes"), "--per-query",
+                     str(tmp_path / "sizes.csv")) == 0
+    capsys.readouterr()
+    biggest = max(p.stat().st_size for p in (tmp_path / "sizes" / ".eval_results").iterdir())
+    per_query = (tmp_path / "sizes.csv").stat().st_size
+    assert biggest < per_query, (biggest, per_query)  # the limit below stops the CSV only
+    folder, csv = tmp_path / "model", tmp_path / "per_query.csv"
+    done = _limited_evaluate(toy, (biggest + per_query) // 2, *args, "--eval-results", str(folder), "--per-query",
+                             str(csv))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "File too large" in done.stderr
+    assert not folder.exists() and not csv.exists()  # no leaderboard file, no staged one, no folder made for them
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sizes", "sizes.csv"]
+
+
+def test_staged_files_are_all_or_none(tmp_path):
+    """The second of two files fails (a file size limit, as a full disk): neither stays, nor their folder."""
+    target = tmp_path / "out" / ".eval_results"
+    code = f"""
+        import resource, sys
+        from pathlib import Path
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+        from pixret import hub_eval
+        try:
+            hub_eval.stage_files({{Path({str(target / "a.yaml")!r}): "a" * 10, Path({str(target / "b.yaml")!r}): "b" * 5000}})
+        except hub_eval.EvalResultsError as err:
+            print("REFUSED", err)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+    assert f"REFUSED {target / 'b.yaml'}: cannot be written (File too large)" in done.stdout, done.stdout + done.stderr
+    assert not (tmp_path / "out").exists()
+    with hub_eval.stage_files({target / "a.yaml": "a", target / "b.yaml": "b"}) as staged:
+        assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".")) == []  # staged, not in place
+        assert staged.commit() == [target / "a.yaml", target / "b.yaml"]
+    assert sorted(p.name for p in target.iterdir()) == ["a.yaml", "b.yaml"] and (target / "b.yaml").read_text() == "b"
+    with hub_eval.stage_files({target / "a.yaml": "new"}):
+        pass  # never committed: the earlier file stays as it was, no temporary file is left
+    assert sorted(p.name for p in target.iterdir()) == ["a.yaml", "b.yaml"] and (target / "a.yaml").read_text() == "a"
+
+
+def _limited_evaluate(toy, limit: int, *args) -> subprocess.CompletedProcess:
+    """`pixret evaluate` on the toy build in a process whose files may not grow past ``limit`` bytes."""
+    code = f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+        from pixret import synthetic
+        from pixret.metric import benchmarks
+        {REGISTER}
+        from pixret.cli import main
+        sys.exit(main({["evaluate", "--dataset", str(toy["out"]), "--predictions", str(toy["preds"]), *args]!r}))
+    """
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+# ---------------------------------------------------------------- the data a figure is of
+def test_the_build_report_records_every_parquet_shard(toy, tmp_path):
+    out = toy["out"]
+    recorded = json.loads((out / "build_report.json").read_text())["parquet_sha256"]
+    assert recorded == toy["report"]["parquet_sha256"] == dataset.parquet_sha256(out)
+    assert sorted(recorded) == sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.parquet"))
+    assert {name.split("/")[0] for name in recorded} == {"pairs", "queries", "index", "preview"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in recorded.values())
+    assert dataset.shards_changed(out, toy["report"]) == []
+    assert dataset.shards_changed(toy["base"] / "edited", toy["report"]) == [
+        "pairs/medium-00000-of-00001.parquet edited"]
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    (moved / "pairs" / "hard-00000-of-00001.parquet").rename(moved / "pairs" / "hard-00000-of-00002.parquet")
+    assert dataset.shards_changed(moved, toy["report"]) == ["pairs/hard-00000-of-00001.parquet missing",
+                                                            "pairs/hard-00000-of-00002.parquet added"]
+
+
+def test_compare_of_two_copies_checks_the_ground_truth(toy, tmp_path, capsys):
+    """The same predictions on a copy whose ground truth differs would score other figures: refused."""
+    copy = tmp_path / "copy"
+    shutil.copytree(toy["out"], copy)
+    local, edited = dataset.open_dataset(str(toy["out"])), dataset.open_dataset(str(toy["base"] / "edited"))
+    assert local.ground_truth_sha256() == dataset.open_dataset(str(copy)).ground_truth_sha256()
+    assert local.ground_truth_sha256(["hard"]) == edited.ground_truth_sha256(["hard"])  # the edit is in medium
+    assert local.ground_truth_sha256() != edited.ground_truth_sha256()
+    boxes = [{k: p[k] for k in ("query_id", "index_id")} | {"bbox": [0, 0, 20, 20]}
+             for p in json.loads(toy["preds"].read_text())]
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    base = ["compare", "--predictions", str(toy["preds"]), str(tmp_path / "boxes.json"), "--resamples", "200",
+            "--format", "json"]
+    assert main([*base, "--dataset", str(toy["out"]), str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out)["protocols"]["medium"]["figures"]["miou_det"]["a"] == 1.0
+    assert main([*base, "--dataset", str(toy["out"]), str(toy["base"] / "edited")]) == 1
+    _one_line_error(capsys.readouterr(), r"the two datasets have the same queries but other ground truth: .*/out and "
+                                         r".*/edited differ in the masks, lists or image sizes of medium / hard "
+                                         r"\(SHA-256 [0-9a-f]{12} and [0-9a-f]{12}\)")
+    assert main([*base, "--protocols", "hard", "--dataset", str(toy["out"]), str(toy["base"] / "edited")]) == 0
+    capsys.readouterr()
+
+
+# ---------------------------------------------------------------- entries by huggingface_hub's own helpers
+ENTRY_CASES = [
+    ({"dataset_id": "pixret/proxford", "task_id": "medium_map_det", "value": 33.5},
+     {"dataset": {"id": "pixret/proxford", "task_id": "medium_map_det"}, "value": 33.5}),
+    ({"dataset_id": "a/b", "task_id": "t", "value": 1.25, "dataset_revision": "0" * 40, "verify_token": "tok",
+      "date": "2026-01-15T10:30:00Z", "source_url": "https://example.org", "source_name": "logs",
+      "source_user": "me", "source_org": "lab", "notes": "pixret 1, official, hard"},
+     {"dataset": {"id": "a/b", "task_id": "t", "revision": "0" * 40}, "value": 1.25, "verifyToken": "tok",
+      "date": "2026-01-15T10:30:00Z", "source": {"url": "https://example.org", "name": "logs", "user": "me",
+                                                 "org": "lab"}, "notes": "pixret 1, official, hard"}),
+    ({"dataset_id": "a/b", "task_id": "t", "value": 0, "source_url": "https://example.org", "notes": None},
+     {"dataset": {"id": "a/b", "task_id": "t"}, "value": 0, "source": {"url": "https://example.org"}}),
+]
+
+
+@pytest.mark.parametrize("fields, expected", ENTRY_CASES)
+def test_entries_are_what_huggingface_hub_makes_and_reads(fields, expected):
+    """pixret's own entries (for huggingface_hub < 1.4) and the library's are the same YAML, keys in order."""
+    as_yaml = hub_eval._dump([expected])
+    assert hub_eval._dump(hub_eval.own_result_entries([fields])) == as_yaml
+    assert hub_eval._dump(hub_eval.result_entries([fields])) == as_yaml  # the helpers where installed
+    if hasattr(huggingface_hub, "eval_result_entries_to_yaml"):  # 1.4+: the same as calling them directly
+        made = huggingface_hub.eval_result_entries_to_yaml([huggingface_hub.EvalResultEntry(**fields)])
+        assert hub_eval._dump(made) == as_yaml
+    read = hub_eval.parse_entries([expected])
+    assert read == [{key: fields.get(key) for key in hub_eval.ENTRY_FIELDS}]
+    assert read == [hub_eval._own_parse(expected)]
+
+
+def test_an_entry_source_needs_its_url():
+    with pytest.raises(ValueError, match="needs source_url"):
+        hub_eval.own_result_entries([{"dataset_id": "a/b", "task_id": "t", "value": 1, "source_name": "x"}])
+    with pytest.raises(hub_eval.EvalResultsError, match="source_name 'x' needs source_url"):
+        hub_eval.check_source(None, "x")
+    with pytest.raises(hub_eval.EvalResultsError, match=r"source_url 'ftp://x' is not an http\(s\) link"):
+        hub_eval.check_source("ftp://x", None)
+
+
+# ---------------------------------------------------------------- the Hub's verdict, read back
+def test_the_hubs_verdict_per_file():
+    """The model API's evalResults, as the Hub sends them: a valid file's entries, a rejected file's error, a pull
+    request's own entries."""
+    listed = [
+        {"filename": ".eval_results/a.yaml", "verified": False, "data": GOOD},
+        {"filename": ".eval_results/b.yaml", "error": "✖ Invalid input: expected string, received null\n  → at "
+                                                      "[0].source.url"},
+        {"filename": ".eval_results/a.yaml", "verified": True, "pullRequest": 7, "data": {**GOOD, "value": 40.0}},
+        {"filename": ".eval_results/other.yaml", "data": GOOD},
+        "not an item",
+    ]
+    files = [".eval_results/a.yaml", ".eval_results/b.yaml", ".eval_results/c.yaml"]
+    main_branch = hub_eval.read_verdicts(listed, files)
+    assert [(v.file, v.valid, v.said) for v in main_branch] == [
+        (".eval_results/a.yaml", True, "pixret/proxford medium_map_det = 33.5"),
+        (".eval_results/b.yaml", False, "✖ Invalid input: expected string, received null → at [0].source.url"),
+        (".eval_results/c.yaml", None, "not listed by the Hub (yet): look at the model page")]
+    assert main_branch[0].entries[0]["source_url"] == "https://example.org/logs"
+    in_pull_request = hub_eval.read_verdicts(listed, files[:1], pull_request=7)
+    assert [(v.valid, v.said) for v in in_pull_request] == [(True, "pixret/proxford medium_map_det = 40.0 (verified)")]
 
 
 # ---------------------------------------------------------------- pixret push results: the files
