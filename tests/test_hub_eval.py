@@ -644,9 +644,48 @@ def _python(hub, hf_home, code, ok=True) -> subprocess.CompletedProcess:
 
 
 def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
+    """Push the data, then eval.yaml in a commit of its own; evaluate by hub id; push the results; read back the
+    files and the Hub's verdict."""
     folder, wrong = tmp_path / "matcher", tmp_path / "wrong"
-    # a dataset that is a Benchmark (its eval.yaml checked and uploaded), a model; then, in a process with an empty
-    # HF_HOME, the model evaluated on the dataset by hub id, and its results pushed
+    # the dataset: its data, then its eval.yaml (checked) in a commit of its own; a refused eval.yaml (here a
+    # commit on a stale parent, as the Hub answers one it will not take) leaves the data as it is
+    done = _python(hub, tmp_path / "hf-push", f"""
+        from pixret import synthetic, hub_eval
+        from pixret.metric import benchmarks
+        {REGISTER}
+        from huggingface_hub import HfApi
+        from pixret.cli import main
+        assert main(["push", "dataset", {str(toy["out"])!r}, "--repo-id", "pixret/{TOY}"]) == 0
+        api, repo = HfApi(), "pixret/{TOY}"
+        commits = api.list_repo_commits(repo, repo_type="dataset")
+        print("TITLES", [c.title for c in commits])
+        print("BEFORE", sorted(api.list_repo_files(repo, repo_type="dataset", revision=commits[1].commit_id)))
+        print("AFTER", sorted(api.list_repo_files(repo, repo_type="dataset")))
+        changed = {str(tmp_path / "eval.yaml")!r}  # another eval.yaml (the same one would be no commit at all)
+        open(changed, "w").write(open({str(toy["out"] / "eval.yaml")!r}).read() + "# changed\\n")
+        url, refused = hub_eval.upload_eval_yaml(api, repo, changed, parent_commit=commits[1].commit_id)
+        print("REFUSED", url, refused)
+        print("STILL", len(api.list_repo_commits(repo, repo_type="dataset")), sorted(api.list_repo_files(repo, repo_type="dataset")))
+        api.create_repo("someone/pixel-matcher")
+        api.create_repo("someone/fine-tuned")
+        api.upload_file(path_or_fileobj=b"---\\nbase_model: someone/pixel-matcher\\n---\\n# fine-tuned\\n",
+                        path_in_repo="README.md", repo_id="someone/fine-tuned")
+    """)
+    out = done.stdout
+    assert f"eval.yaml, in its own commit after the data: {hub.endpoint}/datasets/pixret/{TOY}/commit/" in out
+    titles = re.search(r"^TITLES (.*)$", out, re.M).group(1)
+    assert titles.startswith("['Add eval.yaml (a Hub Benchmark) with pixret push', 'Upload dataset with pixret push'")
+    before, after = (eval(re.search(rf"^{key} (.*)$", out, re.M).group(1)) for key in ("BEFORE", "AFTER"))
+    assert "eval.yaml" not in before and "pairs/medium-00000-of-00001.parquet" in before
+    assert sorted(after) == sorted(before + ["eval.yaml"])  # the second commit adds eval.yaml and nothing else
+    refused = re.search(r"^REFUSED (.*)$", out, re.M).group(1)
+    assert refused.startswith("None the Hub refused eval.yaml (412: A commit has happened since. Please refresh and "
+                              "try again.): the dataset is uploaded, but it is no Hub Benchmark until 'pixret' is on "
+                              "the Hub's evaluation-framework list and the dataset on its Benchmark allow-list "
+                              "(docs/hub-registration.md says what to send)"), refused
+    assert re.search(r"^STILL (\d+) (.*)$", out, re.M).groups() == (str(len(eval(titles))), str(after))
+
+    # in a process with an empty HF_HOME, the model evaluated on the dataset by hub id, its results pushed
     done = _python(hub, tmp_path / "hf-eval", f"""
         import json, shutil, sys
         from pixret import synthetic
@@ -654,13 +693,13 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
         {REGISTER}
         from huggingface_hub import HfApi
         from pixret.cli import main
-        assert main(["push", "dataset", {str(toy["out"])!r}, "--repo-id", "pixret/{TOY}"]) == 0
-        HfApi().create_repo("someone/pixel-matcher")
         evaluate = ["evaluate", "--dataset", "hub:pixret/{TOY}", "--predictions", {str(toy["preds"])!r}]
         assert main(evaluate + ["--ranks", {str(toy["ranks"])!r}, "--format", "json", "--eval-results",
-                                {str(folder)!r}]) == 0
+                                {str(folder)!r}, "--source-url", "https://example.org/matcher", "--source-name",
+                                "Matcher paper"]) == 0
         assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/pixel-matcher"]) == 0
         print("SHA", HfApi().dataset_info("pixret/{TOY}").sha)
+        assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/fine-tuned"]) == 0
         assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/no-such-model"]) == 1
         shutil.copytree({str(folder)!r}, {str(wrong)!r})
         path = {str(wrong / ".eval_results" / f"pixret--{TOY}--hard_miou_det.yaml")!r}
@@ -670,25 +709,37 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     """)
     out, err = done.stdout, done.stderr
     commit = re.search(r"^SHA ([0-9a-f]{40})$", out, re.M).group(1)
-    assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in out
     assert "ok: model someone/pixel-matcher exists" in out
     assert f"ok: pixret/{TOY} is a Benchmark defining the 6 results' tasks" in out
     assert "uploading 6 files (0.0 MB) to model someone/pixel-matcher as hubemu:" in out
+    # the verdict read back: the emulator's model API has no evalResults, and the command says so
+    assert out.count("the Hub reports no verdict on eval results files (its model API has no evalResults here): "
+                     "look at the model page for someone/") == 2
+    assert ("warning: someone/fine-tuned's model card declares base_model someone/pixel-matcher: the Hub's "
+            "leaderboards hide models with a base model by default") in err
+    assert "pixel-matcher's model card" not in err
     assert "error: --model-repo someone/no-such-model: no such model on the Hub" in err
     assert (f"pixret--{TOY}--hard_miou_det.yaml entry 0: dataset.task_id 'hard_miou' is not a task of pixret/{TOY} "
             "(its eval.yaml: medium_map_det, hard_map_det, medium_map_det_r1m") in err
     figures = json.loads(out[out.index("{"):out.index("\n}") + 2])
 
-    # read back by hub id, in a fresh process with a fresh HF_HOME, with huggingface_hub's own reader
-    out = _python(hub, tmp_path / "hf-fresh", """
+    # read back by hub id, in a fresh process with a fresh HF_HOME, as huggingface_hub reads the files; the Hub's
+    # copy of the data holds the ground truth of the local build
+    out = _python(hub, tmp_path / "hf-fresh", f"""
         import json, yaml
-        from huggingface_hub import HfApi, hf_hub_download, parse_eval_result_entries
+        from huggingface_hub import HfApi, hf_hub_download
+        from pixret import dataset, hub_eval, synthetic
+        from pixret.metric import benchmarks
+        {REGISTER}
         files = [f for f in HfApi().list_repo_files("someone/pixel-matcher") if f.startswith(".eval_results/")]
-        entries = [e for f in files for e in parse_eval_result_entries(
-            yaml.safe_load(open(hf_hub_download("someone/pixel-matcher", f)).read()))]
-        print(json.dumps([{"file": f, **vars(e)} for f, e in zip(files, entries)]))
+        texts = {{f: open(hf_hub_download("someone/pixel-matcher", f)).read() for f in files}}
+        entries = [e for f in files for e in hub_eval.parse_entries(yaml.safe_load(texts[f]))]
+        print(json.dumps([{{"file": f, "comments": texts[f].splitlines()[:3], **e}} for f, e in zip(files, entries)]))
+        print("SAME", dataset.open_dataset("hub:pixret/{TOY}").ground_truth_sha256()
+              == dataset.open_dataset({str(toy["out"])!r}).ground_truth_sha256())
     """).stdout
-    entries = {e["task_id"]: e for e in json.loads(out)}
+    assert "\nSAME True" in out
+    entries = {e["task_id"]: e for e in json.loads(out.splitlines()[0])}
     assert sorted(entries) == sorted(["medium_map_det", "hard_map_det", "medium_miou_det", "medium_miou_seg",
                                       "hard_miou_det", "hard_miou_seg"])
     for task_id, entry in entries.items():
@@ -696,7 +747,9 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
         assert entry["file"] == f".eval_results/pixret--{TOY}--{task_id}.yaml"
         assert entry["dataset_id"] == f"pixret/{TOY}" and entry["dataset_revision"] == commit  # the commit it loaded
         assert entry["value"] == round(100 * figures[protocol][figure], 2)
-        assert entry["notes"].endswith(f"data: pixret/{TOY} at commit {commit}")
+        assert entry["notes"] == f"pixret {__version__}, official, {protocol}"
+        assert entry["source_url"] == "https://example.org/matcher" and entry["source_name"] == "Matcher paper"
+        assert entry["comments"][2] == f"# data: pixret/{TOY} at commit {commit}"
 
     # pull requests: the emulator has none, and the command says so in one line
     done = _process(hub, tmp_path / "hf-pr", ["pixret", "push", "results", str(folder), "--model-repo",
