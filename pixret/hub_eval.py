@@ -656,6 +656,11 @@ class Verdict:
     entries: list = field(default_factory=list, compare=False)  # valid: EvalResultEntry's fields of each entry
 
 
+def describe_verdict(verdict: Verdict) -> str:
+    """One line: the file, valid / INVALID / not listed, what the Hub said or read."""
+    return f"{verdict.file}: {({True: 'valid', False: 'INVALID', None: 'not listed'})[verdict.valid]}: {verdict.said}"
+
+
 def hub_verdicts(model_repo: str, files: list[str], token: str | None = None,
                  pull_request: int | None = None) -> list[Verdict] | None:
     """The Hub's verdict on each of ``files`` (paths in ``model_repo``), read back from its API: the model's
@@ -690,7 +695,7 @@ def read_verdicts(listed: list, files: list[str], pull_request: int | None = Non
         if errors:
             verdicts.append(Verdict(name, False, "; ".join(errors)))
         elif not read:
-            verdicts.append(Verdict(name, None, "not listed by the Hub (yet): look at the model page"))
+            verdicts.append(Verdict(name, None, "the Hub may read it later: look at the model page"))
         else:
             try:
                 entries = parse_entries(read)

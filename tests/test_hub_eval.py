@@ -519,8 +519,12 @@ def test_the_hubs_verdict_per_file():
     assert [(v.file, v.valid, v.said) for v in main_branch] == [
         (".eval_results/a.yaml", True, "pixret/proxford medium_map_det = 33.5"),
         (".eval_results/b.yaml", False, "✖ Invalid input: expected string, received null → at [0].source.url"),
-        (".eval_results/c.yaml", None, "not listed by the Hub (yet): look at the model page")]
+        (".eval_results/c.yaml", None, "the Hub may read it later: look at the model page")]
     assert main_branch[0].entries[0]["source_url"] == "https://example.org/logs"
+    assert [hub_eval.describe_verdict(v) for v in main_branch] == [
+        ".eval_results/a.yaml: valid: pixret/proxford medium_map_det = 33.5",
+        ".eval_results/b.yaml: INVALID: ✖ Invalid input: expected string, received null → at [0].source.url",
+        ".eval_results/c.yaml: not listed: the Hub may read it later: look at the model page"]
     in_pull_request = hub_eval.read_verdicts(listed, files[:1], pull_request=7)
     assert [(v.valid, v.said) for v in in_pull_request] == [(True, "pixret/proxford medium_map_det = 40.0 (verified)")]
 

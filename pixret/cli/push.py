@@ -445,15 +445,21 @@ def run(args) -> int:
 
 def _show_verdicts(plan: Plan, pushed: Pushed) -> None:
     """The Hub's verdict on each uploaded eval results file, read back; an error when it rejects one."""
-    verdicts = hub_eval.hub_verdicts(plan.repo_id, [path for path, _ in plan.files], pull_request=pushed.pull_request)
+    try:
+        verdicts = hub_eval.hub_verdicts(plan.repo_id, [path for path, _ in plan.files],
+                                         pull_request=pushed.pull_request)
+    except Exception as err:  # noqa: BLE001 - the files are uploaded: a failed read-back is worth a warning only
+        warnings.warn(f"the files are uploaded, but the Hub's verdict on them could not be read back "
+                      f"({type(err).__name__}: {' '.join(str(err).split())[:200]}): look at the model page for "
+                      f"{plan.repo_id}", stacklevel=2)
+        return
     if verdicts is None:
         print("the Hub reports no verdict on eval results files (its model API has no evalResults here): look at "
               f"the model page for {plan.repo_id}")
         return
     print("the Hub's verdict on the uploaded files:")
     for verdict in verdicts:
-        state = {True: "valid", False: "INVALID", None: "not listed"}[verdict.valid]
-        print(f"  {verdict.file}: {state}: {verdict.said}")
+        print(f"  {hub_eval.describe_verdict(verdict)}")
     rejected = [v.file for v in verdicts if v.valid is False]
     if rejected:
         raise UserError(f"the Hub rejects {len(rejected)} of the {len(verdicts)} uploaded files ({', '.join(rejected)}; "
