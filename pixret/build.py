@@ -5,8 +5,9 @@ The folder gets ``<config>/<split>-SSSSS-of-NNNNN.parquet`` (image bytes embedde
 metadata as ``load_dataset`` expects), a dataset card (``README.md``) whose YAML ``configs:`` make it
 loadable with no code and whose ``dataset_info`` is what was written, ``LICENSE``, ``preview.jpg`` (a
 picture made from the data) and ``build_report.json`` (provenance, counts, what was kept but is
-worth knowing, and the SHA-256 of every Parquet shard written). The labels are read and every image checked before the output is begun; it is
-written under a temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
+worth knowing, and the SHA-256 of every Parquet shard written). The labels are read and every image
+checked before the output is begun; it is written under a temporary name and swapped in at the end: a
+failed or interrupted build leaves nothing.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ class BuiltDataset:
 
     @cached_property
     def query_names(self) -> list[str]:
-        return list(self.load("queries", "test", ["name"])["name"])  # a list (datasets 4.0's column takes no np.int64)
+        return list(self.load("queries", "test", ["name"])["name"])  # a list: datasets 4.0's column refuses np.int64
 
     @cached_property
     def benchmark(self) -> str:

@@ -392,7 +392,8 @@ def test_staged_files_are_all_or_none(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
         from pixret import hub_eval
         try:
-            hub_eval.stage_files({{Path({str(target / "a.yaml")!r}): "a" * 10, Path({str(target / "b.yaml")!r}): "b" * 5000}})
+            hub_eval.stage_files({{Path({str(target / "a.yaml")!r}): "a" * 10,
+                                  Path({str(target / "b.yaml")!r}): "b" * 5000}})
         except hub_eval.EvalResultsError as err:
             print("REFUSED", err)
     """
@@ -669,7 +670,8 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
         open(changed, "w").write(open({str(toy["out"] / "eval.yaml")!r}).read() + "# changed\\n")
         url, refused = hub_eval.upload_eval_yaml(api, repo, changed, parent_commit=commits[1].commit_id)
         print("REFUSED", url, refused)
-        print("STILL", len(api.list_repo_commits(repo, repo_type="dataset")), sorted(api.list_repo_files(repo, repo_type="dataset")))
+        print("STILL", len(api.list_repo_commits(repo, repo_type="dataset")),
+              sorted(api.list_repo_files(repo, repo_type="dataset")))
         api.create_repo("someone/pixel-matcher")
         api.create_repo("someone/fine-tuned")
         api.upload_file(path_or_fileobj=b"---\\nbase_model: someone/pixel-matcher\\n---\\n# fine-tuned\\n",

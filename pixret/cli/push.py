@@ -462,5 +462,6 @@ def _show_verdicts(plan: Plan, pushed: Pushed) -> None:
         print(f"  {hub_eval.describe_verdict(verdict)}")
     rejected = [v.file for v in verdicts if v.valid is False]
     if rejected:
-        raise UserError(f"the Hub rejects {len(rejected)} of the {len(verdicts)} uploaded files ({', '.join(rejected)}; "
-                        "its reasons above): they are on no leaderboard; fix them and push again")
+        raise UserError(f"the Hub rejects {len(rejected)} of the {len(verdicts)} uploaded files "
+                        f"({', '.join(rejected)}; its reasons above): they are on no leaderboard; fix them and push "
+                        "again")
