@@ -130,7 +130,8 @@ def test_a_real_build_has_eval_yaml_and_push_checks_it(toy, tiny_dataset, tmp_pa
     assert main(["push", "dataset", str(toy["out"]), "--repo-id", f"pixret/{TOY}", "--dry-run"]) == 0
     captured = capsys.readouterr()
     assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in captured.out
-    assert re.search(r"^  eval.yaml  \d", captured.out, re.M) and "warning" not in captured.err
+    assert re.search(r"^  eval.yaml  [\d,]+ bytes  \(in a commit of its own, after the data\)$", captured.out, re.M)
+    assert "warning" not in captured.err
 
     # a real build without eval.yaml is legal but would be no Benchmark: a warning says so
     folder = tmp_path / "old"

@@ -425,7 +425,8 @@ def run(args) -> int:
           f"to {plan.repo_type} {plan.repo_id}" + (" in a pull request" if args.create_pr else "")
           + (f" as {user}" if user else "") + ":")
     for path, size in plan.files:
-        print(f"  {path}  {size:,} bytes")
+        print(f"  {path}  {size:,} bytes" + ("  (in a commit of its own, after the data)"
+                                             if plan.kind == "dataset" and path == hub_eval.EVAL_YAML else ""))
     if plan.left:
         print(f"not uploaded: {len(plan.left)} other files of {plan.folder}:")
         for path, size in plan.left:
