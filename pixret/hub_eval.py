@@ -5,8 +5,8 @@ The Hub's Evaluation Results (https://huggingface.co/docs/hub/eval-results): a d
 Benchmark, one leaderboard per task; a model repo publishes its scores as ``.eval_results/*.yaml``,
 each file a list of entries {dataset: {id, task_id, revision}, value, verifyToken, date, source: {url,
 name, user, org}, notes} (the schema: https://github.com/huggingface/hub-docs/blob/main/eval_results.yaml).
-Entries are built with huggingface_hub's own ``EvalResultEntry`` / ``eval_result_entries_to_yaml`` where it
-has them (1.4 and later), and the same dicts built here where it does not.
+Entries are built with huggingface_hub's own ``EvalResultEntry`` / ``eval_result_entries_to_yaml`` and read
+with its ``parse_eval_result_entries`` (huggingface_hub 1.4 and later).
 
     write_eval_yaml(folder, report, repo_id)      pixret build (the real benchmarks only)
     check_eval_yaml(path, configs, default, ...)  pixret push dataset
@@ -346,49 +346,19 @@ def _check_as_built(data) -> None:
 
 
 def result_entries(fields: list[dict]) -> list[dict]:
-    """Eval results entries, ready for YAML, from ``EvalResultEntry``'s fields (``ENTRY_FIELDS``; None: absent):
-    huggingface_hub's own ``eval_result_entries_to_yaml`` where it has it (1.4+), else ``own_result_entries``."""
-    try:
-        from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
-    except ImportError:  # huggingface_hub < 1.4
-        return own_result_entries(fields)
+    """Eval results entries, ready for YAML, from ``EvalResultEntry``'s fields (``ENTRY_FIELDS``; None: absent),
+    made by huggingface_hub's own ``eval_result_entries_to_yaml``."""
+    from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
+
     return eval_result_entries_to_yaml([EvalResultEntry(**entry) for entry in fields])
 
 
-def own_result_entries(fields: list[dict]) -> list[dict]:
-    """The entries ``eval_result_entries_to_yaml`` makes (the same keys, in the same order), for huggingface_hub
-    < 1.4: {dataset: {id, task_id, revision}, value, verifyToken, date, source: {url, name, user, org}, notes}."""
-    out = []
-    for entry in fields:
-        entry = {key: entry.get(key) for key in ENTRY_FIELDS}
-        source = {key: entry[f"source_{key}"] for key in SOURCE_KEYS if entry[f"source_{key}"] is not None}
-        if source and entry["source_url"] is None:
-            raise ValueError("source_name, source_user or source_org needs source_url")  # as EvalResultEntry says
-        dataset = {"id": entry["dataset_id"], "task_id": entry["task_id"]}
-        if entry["dataset_revision"] is not None:
-            dataset["revision"] = entry["dataset_revision"]
-        parts = (("dataset", dataset), ("value", entry["value"]), ("verifyToken", entry["verify_token"]),
-                 ("date", entry["date"]), ("source", source or None), ("notes", entry["notes"]))
-        out.append({key: value for key, value in parts if value is not None})
-    return out
-
-
 def parse_entries(entries: list[dict]) -> list[dict]:
-    """Entries as huggingface_hub reads them (``parse_eval_result_entries`` where it has it), each as
-    ``EvalResultEntry``'s fields: what the Hub's tools make of a file."""
-    try:
-        from huggingface_hub import parse_eval_result_entries
-    except ImportError:  # huggingface_hub < 1.4
-        return [_own_parse(entry) for entry in entries]
+    """Entries as huggingface_hub reads them (``parse_eval_result_entries``), each as ``EvalResultEntry``'s fields:
+    what the Hub's tools make of a file."""
+    from huggingface_hub import parse_eval_result_entries
+
     return [{key: getattr(entry, key) for key in ENTRY_FIELDS} for entry in parse_eval_result_entries(entries)]
-
-
-def _own_parse(entry: dict) -> dict:
-    dataset, source = entry["dataset"], entry.get("source") or {}
-    return {"dataset_id": dataset["id"], "task_id": dataset["task_id"], "value": entry["value"],
-            "dataset_revision": dataset.get("revision"), "verify_token": entry.get("verifyToken"),
-            "date": entry.get("date"), **{f"source_{key}": source.get(key) for key in SOURCE_KEYS},
-            "notes": entry.get("notes")}
 
 
 class StagedFiles:

@@ -483,21 +483,17 @@ ENTRY_CASES = [
 
 @pytest.mark.parametrize("fields, expected", ENTRY_CASES)
 def test_entries_are_what_huggingface_hub_makes_and_reads(fields, expected):
-    """pixret's own entries (for huggingface_hub < 1.4) and the library's are the same YAML, keys in order."""
+    """Entries by huggingface_hub's own helpers: the schema's keys, in its order; read back to the same fields."""
     as_yaml = hub_eval._dump([expected])
-    assert hub_eval._dump(hub_eval.own_result_entries([fields])) == as_yaml
-    assert hub_eval._dump(hub_eval.result_entries([fields])) == as_yaml  # the helpers where installed
-    if hasattr(huggingface_hub, "eval_result_entries_to_yaml"):  # 1.4+: the same as calling them directly
-        made = huggingface_hub.eval_result_entries_to_yaml([huggingface_hub.EvalResultEntry(**fields)])
-        assert hub_eval._dump(made) == as_yaml
-    read = hub_eval.parse_entries([expected])
-    assert read == [{key: fields.get(key) for key in hub_eval.ENTRY_FIELDS}]
-    assert read == [hub_eval._own_parse(expected)]
+    assert hub_eval._dump(hub_eval.result_entries([fields])) == as_yaml
+    made = huggingface_hub.eval_result_entries_to_yaml([huggingface_hub.EvalResultEntry(**fields)])
+    assert hub_eval._dump(made) == as_yaml
+    assert hub_eval.parse_entries([expected]) == [{key: fields.get(key) for key in hub_eval.ENTRY_FIELDS}]
 
 
 def test_an_entry_source_needs_its_url():
-    with pytest.raises(ValueError, match="needs source_url"):
-        hub_eval.own_result_entries([{"dataset_id": "a/b", "task_id": "t", "value": 1, "source_name": "x"}])
+    with pytest.raises(ValueError, match="source_url"):  # huggingface_hub's own rule
+        hub_eval.result_entries([{"dataset_id": "a/b", "task_id": "t", "value": 1, "source_name": "x"}])
     with pytest.raises(hub_eval.EvalResultsError, match="source_name 'x' needs source_url"):
         hub_eval.check_source(None, "x")
     with pytest.raises(hub_eval.EvalResultsError, match=r"source_url 'ftp://x' is not an http\(s\) link"):
