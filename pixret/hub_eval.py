@@ -201,8 +201,9 @@ def upload_eval_yaml(api, repo_id: str, path, parent_commit: str | None = None) 
                                    parent_commit=parent_commit)
     except HfHubHTTPError as err:
         return None, (f"the Hub refused {EVAL_YAML} ({hub_answer(err)}): the dataset is uploaded, but it is no Hub "
-                      f"Benchmark until {FRAMEWORK!r} is on the Hub's evaluation-framework list and the dataset on its "
-                      f"Benchmark allow-list ({REGISTRATION} says what to send)")
+                      f"Benchmark until the Hub takes its {EVAL_YAML}, which needs {FRAMEWORK!r} on the Hub's "
+                      f"evaluation-framework list and the dataset on its Benchmark allow-list ({REGISTRATION} says "
+                      "what to send)")
     return str(getattr(commit, "commit_url", commit)), None
 
 

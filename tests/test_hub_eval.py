@@ -683,9 +683,10 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     assert sorted(after) == sorted(before + ["eval.yaml"])  # the second commit adds eval.yaml and nothing else
     refused = re.search(r"^REFUSED (.*)$", out, re.M).group(1)
     assert refused.startswith("None the Hub refused eval.yaml (412: A commit has happened since. Please refresh and "
-                              "try again.): the dataset is uploaded, but it is no Hub Benchmark until 'pixret' is on "
-                              "the Hub's evaluation-framework list and the dataset on its Benchmark allow-list "
-                              "(docs/hub-registration.md says what to send)"), refused
+                              "try again.): the dataset is uploaded, but it is no Hub Benchmark until the Hub takes "
+                              "its eval.yaml, which needs 'pixret' on the Hub's evaluation-framework list and the "
+                              "dataset on its Benchmark allow-list (docs/hub-registration.md says what to send)"), (
+        refused)
     assert re.search(r"^STILL (\d+) (.*)$", out, re.M).groups() == (str(len(eval(titles))), str(after))
 
     # in a process with an empty HF_HOME, the model evaluated on the dataset by hub id, its results pushed
