@@ -4,9 +4,10 @@ The folder gets ``<config>/<split>-SSSSS-of-NNNNN.parquet`` (image bytes embedde
 ``pixret.rows``, written here with datasets' own Parquet writer, so the features are in the schema
 metadata as ``load_dataset`` expects), a dataset card (``README.md``) whose YAML ``configs:`` make it
 loadable with no code and whose ``dataset_info`` is what was written, ``LICENSE``, ``preview.jpg`` (a
-picture made from the data) and ``build_report.json`` (provenance, counts, and what was kept but is
-worth knowing). The labels are read and every image checked before the output is begun; it is
-written under a temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
+picture made from the data) and ``build_report.json`` (provenance, counts, what was kept but is
+worth knowing, and the SHA-256 of every Parquet shard written). The labels are read and every image
+checked before the output is begun; it is written under a temporary name and swapped in at the end: a
+failed or interrupted build leaves nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image, ImageOps
 
 from pixret import __version__, card, hub_eval, outputs, report as pictures, rows
+from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.progress import bar
@@ -65,6 +67,7 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
         infos = {config: write_config(tmp, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
         _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
         hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
+        report[SHARDS_SHA256] = parquet_sha256(tmp)  # what the data is: an edit since is noticed (eval results)
         outputs.write_text(tmp / "build_report.json", json.dumps(report, indent=1) + "\n")
     return report
 

@@ -15,11 +15,17 @@ in their schema (as ``load_dataset`` decodes them), after checking that every sh
 there and that the row counts are the card's ``dataset_info``. ``datasets``' cache is not used: an
 edited, truncated or deleted shard is noticed, and two folders of the same name and card keep their
 own data. A Hub id is loaded with ``load_dataset``.
+
+Two digests say which data a figure is of: ``parquet_sha256`` (every Parquet shard of a folder, recorded
+in its build report by ``pixret build``; ``shards_changed`` says how a folder differs from it since) and
+``BuiltDataset.ground_truth_sha256`` (what the evaluation reads, the same for two copies of one build).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import re
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -32,6 +38,8 @@ REPORT = "build_report.json"
 HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.parquet$")
+SHARDS_SHA256 = "parquet_sha256"  # the build report's {shard path: SHA-256}
+GROUND_TRUTH_COLUMNS = ("query_id", "index_id", "positive", "mask", "bbox")  # of a pairs split, as scored
 
 
 class DatasetError(InputError):
@@ -153,7 +161,7 @@ class BuiltDataset:
 
     @cached_property
     def query_names(self) -> list[str]:
-        return self.load("queries", "test", ["name"])["name"]
+        return list(self.load("queries", "test", ["name"])["name"])  # a list: datasets 4.0's column refuses np.int64
 
     @cached_property
     def benchmark(self) -> str:
@@ -168,6 +176,23 @@ class BuiltDataset:
             what = BENCHMARKS[found].pretty_name if found in BENCHMARKS else "not one of the benchmarks (custom data)"
             raise DatasetError(f"--benchmark {benchmark}, but {self.spec} is {what} (by its query names)")
         return options
+
+    def ground_truth_sha256(self, protocols=PROTOCOLS) -> str:
+        """SHA-256 of the ground truth the evaluation reads: the query names, the index images' sizes, and the
+        pairs of each of ``protocols`` (ids, positive, mask, box) in their stored order. Two copies of one build (a
+        folder and its Hub upload) have the same; data with other masks, lists or sizes has another."""
+        digest = hashlib.sha256()
+
+        def add(label: str, value) -> None:  # each part named and length-prefixed: no two splits read alike
+            data = json.dumps(value, separators=(",", ":")).encode()
+            digest.update(f"{label}:{len(data)}:".encode() + data)
+
+        add("query_names", list(self.query_names))
+        add("index_sizes", [list(size) for size in self.index_sizes])
+        for protocol in protocols:  # a few thousand rows each: their Python values, hashed as JSON, are exact
+            add(protocol, self.split(protocol).select_columns(list(GROUND_TRUTH_COLUMNS)).with_format(
+                "arrow")[:].to_pydict())
+        return digest.hexdigest()
 
     @cached_property
     def report(self) -> dict | None:
@@ -194,6 +219,39 @@ def read_report(path) -> dict | None:
     if report is not None and not isinstance(report, dict):
         raise DatasetError(f"{path}: not a pixret build report (a JSON {type(report).__name__}, not an object)")
     return report
+
+
+def parquet_sha256(folder) -> dict[str, str]:
+    """{path relative to ``folder`` ('/'-separated): SHA-256} of every Parquet shard of a built folder
+    (``<config>/*.parquet``), as ``pixret build`` records them in its report."""
+    folder = Path(folder)
+    return {path.relative_to(folder).as_posix(): _sha256(path) for path in sorted(folder.glob("*/*.parquet"))}
+
+
+def shards_changed(folder, report: dict) -> list[str]:
+    """How the Parquet shards of a built folder differ from those its build ``report`` recorded, one phrase per
+    shard ("pairs/medium-00000-of-00001.parquet edited"); empty when they are as built. A report that recorded
+    none (a build by an older pixret) is an error: nothing says the data is the build's."""
+    recorded = report.get(SHARDS_SHA256)
+    if not isinstance(recorded, dict) or not recorded:
+        raise DatasetError(f"{Path(folder) / REPORT}: records no SHA-256 of the build's Parquet shards (built by "
+                           f"pixret {report.get('pixret_version', '?')}): nothing says the data is as built; rebuild "
+                           "the folder with this pixret")
+    present = parquet_sha256(folder)
+    return ([f"{name} edited" for name in recorded if name in present and present[name] != recorded[name]]
+            + [f"{name} missing" for name in recorded if name not in present]
+            + [f"{name} added" for name in present if name not in recorded])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot be read ({err.strerror or err})") from None
+    return digest.hexdigest()
 
 
 def read_split(folder: Path, config: str, split: str, columns=None, where=None):

@@ -5,29 +5,40 @@ The Hub's Evaluation Results (https://huggingface.co/docs/hub/eval-results): a d
 Benchmark, one leaderboard per task; a model repo publishes its scores as ``.eval_results/*.yaml``,
 each file a list of entries {dataset: {id, task_id, revision}, value, verifyToken, date, source: {url,
 name, user, org}, notes} (the schema: https://github.com/huggingface/hub-docs/blob/main/eval_results.yaml).
+Entries are built with huggingface_hub's own ``EvalResultEntry`` / ``eval_result_entries_to_yaml`` and read
+with its ``parse_eval_result_entries`` (huggingface_hub 1.4 and later).
 
     write_eval_yaml(folder, report, repo_id)      pixret build (the real benchmarks only)
     check_eval_yaml(path, configs, default, ...)  pixret push dataset
-    write_eval_results(dir, results, data, ...)   pixret evaluate --eval-results DIR
+    upload_eval_yaml(api, repo_id, path, ...)     pixret push dataset: its own commit, after the data
+    eval_results_files(dir, results, data, ...)   pixret evaluate --eval-results DIR (checked, not written)
+    stage_files(files) -> .commit()               written whole, put in place last, all or none
     read_eval_results(dir), check_on_hub(...)     pixret push results
+    hub_verdicts(model_repo, files)               the Hub's verdict on each uploaded file, read back
 
 The tasks are the paper's figures, in percent as its tables print them: pixel mAP@50:5:95 (detection
 IoU) of each reported protocol without and with the R1M distractors (Table 2), and mean mIoU with box
-and mask IoU (Table 1). They are derived from the benchmark registry.
+and mask IoU (Table 1). They are derived from the benchmark registry. Only the benchmark's own figures
+are written: all queries, the official evaluation, R1M's distractors (in the ranks) or none, and the data
+as built (a local folder's Parquet shards as its build report recorded them; a Hub copy pinned by commit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
+import os
 import re
+import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from pixret import __version__
+from pixret.dataset import shards_changed
 from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
 from pixret.metric.errors import InputError
 
@@ -42,6 +53,9 @@ INSPECT_TASK_KEYS = ("field_spec", "solvers", "scorers")  # documented for evalu
 RESULT_KEYS = ("dataset", "value", "verifyToken", "date", "source", "notes")
 DATASET_KEYS = ("id", "task_id", "revision")
 SOURCE_KEYS = ("url", "name", "user", "org")
+ENTRY_FIELDS = ("dataset_id", "task_id", "value", "dataset_revision", "verify_token", "date", "source_url",
+                "source_name", "source_user", "source_org", "notes")  # huggingface_hub's EvalResultEntry
+REGISTRATION = "docs/hub-registration.md"  # what to send the Hub so that pixret's Benchmarks are accepted
 FIGURES = {"map_det": "pixel mAP@50:5:95 (detection IoU)", "miou_det": "mean mIoU (box IoU)",
            "miou_seg": "mean mIoU (mask IoU)"}
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -83,19 +97,18 @@ def tasks(benchmark: str) -> list[Task]:
 
 # ---------------------------------------------------------------- the dataset's eval.yaml
 def eval_yaml(benchmark: str, repo_id: str) -> dict:
-    """The eval.yaml of a benchmark's dataset repo, from the registry."""
+    """The eval.yaml of a benchmark's dataset repo, from the registry (``repo_id``: kept for callers; the
+    description, two sentences, is the Benchmark page's, the card says how to evaluate)."""
     facts = BENCHMARKS[benchmark]
     protocols = " or ".join(facts.reported_protocols)
     description = (
-        f"{facts.pretty_name} (An et al., ICCV 2023) is a pixel retrieval benchmark: retrieve the index images "
-        f"that show the query object and segment it in each. It labels the {facts.num_queries} queries of "
-        f"revisitop's {facts.revisitop_pretty} in its {facts.index_size:,} index images. Tasks, in percent (higher "
-        f"is better; P = {protocols}, the revisitop protocol): P_map_det, pixel mAP@50:5:95 with detection IoU over "
-        f"a ranking of the index (the paper's Table 2 figure); P_map_det_r1m, the same with the "
-        f"{R1M_DISTRACTORS:,} R1M distractors ranked too; P_miou_det and P_miou_seg, mean mIoU with box and mask "
-        "IoU on the ground-truth query-positive pairs (Table 1). Scored by pixret, identical to the authors' "
-        f"released evaluation: pixret evaluate --dataset {repo_id} --predictions PREDICTIONS --ranks RANKS "
-        "--eval-results DIR, then pixret push results DIR --model-repo OWNER/MODEL.")
+        f"{facts.pretty_name} (An et al., ICCV 2023) is a pixel retrieval benchmark: for each of the "
+        f"{facts.num_queries} queries of revisitop's {facts.revisitop_pretty}, retrieve the images of its "
+        f"{facts.index_size:,}-image index that show the query object and segment the object in each. Leaderboards "
+        f"in percent, scored by pixret as the authors' released evaluation, for P = {protocols}: P_map_det, pixel "
+        f"mAP@50:5:95 over a ranking of the index (Table 2), P_map_det_r1m, the same with the {R1M_DISTRACTORS:,} "
+        "R1M distractors, and P_miou_det / P_miou_seg, mean mIoU with box / mask IoU on the ground-truth pairs "
+        "(Table 1).")
     return {"name": facts.pretty_name, "description": description, "evaluation_framework": FRAMEWORK,
             "tasks": [{"id": t.id, "config": CONFIG, "split": t.protocol} for t in tasks(benchmark)]}
 
@@ -174,32 +187,56 @@ def check_eval_yaml(path, configs: dict[str, list[str]], default: str | None, be
     return f"{path.name}: {len(doc['tasks'])} tasks, unique ids, their configs and splits in the card"
 
 
+def upload_eval_yaml(api, repo_id: str, path, parent_commit: str | None = None) -> tuple[str | None, str | None]:
+    """Commit a dataset folder's eval.yaml to ``repo_id`` on its own, after the data (``parent_commit``: the data's
+    commit, so that nothing lands in between). Returns (the commit's URL, None), or (None, the Hub's refusal in one
+    line): the Hub refuses a Benchmark whose evaluation framework it does not list, and that must not undo the data.
+    """
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub.utils import HfHubHTTPError
+
+    try:
+        commit = api.create_commit(repo_id, [CommitOperationAdd(EVAL_YAML, str(path))], repo_type="dataset",
+                                   commit_message=f"Add {EVAL_YAML} (a Hub Benchmark) with pixret push",
+                                   parent_commit=parent_commit)
+    except HfHubHTTPError as err:
+        return None, (f"the Hub refused {EVAL_YAML} ({hub_answer(err)}): the dataset is uploaded, but it is no Hub "
+                      f"Benchmark until the Hub takes its {EVAL_YAML}, which needs {FRAMEWORK!r} on the Hub's "
+                      f"evaluation-framework list and the dataset on its Benchmark allow-list ({REGISTRATION} says "
+                      "what to send)")
+    return str(getattr(commit, "commit_url", commit)), None
+
+
+def hub_answer(err) -> str:
+    """An HTTP error of the Hub as "STATUS: its message", on one line."""
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    said = " ".join((getattr(err, "server_message", None) or str(err)).split())
+    return f"{status}: {said}" if status else said
+
+
 # ---------------------------------------------------------------- a model's .eval_results/*.yaml
 def write_eval_results(folder, results: dict, data, distractors: int = 0, official: bool = True,
-                       overwrite: bool = False) -> list[Path]:
-    """``eval_results_files`` written (the ``.eval_results`` folder made when needed). Returns the paths."""
-    files = eval_results_files(folder, results, data, distractors, official, overwrite)
-    return write_files(files)
-
-
-def write_files(files: dict) -> list[Path]:
-    """Write {path: text} checked by ``eval_results_files``, each file whole."""
-    from pixret.outputs import write_text
-
-    for path in files:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return [write_text(path, text) for path, text in files.items()]
+                       overwrite: bool = False, **options) -> list[Path]:
+    """``eval_results_files`` written (the ``.eval_results`` folder made when needed), all or none. Returns the
+    paths."""
+    with stage_files(eval_results_files(folder, results, data, distractors, official, overwrite, **options)) as staged:
+        return staged.commit()
 
 
 def eval_results_files(folder, results: dict, data, distractors: int = 0, official: bool = True,
-                       overwrite: bool = False) -> dict[Path, str]:
+                       overwrite: bool = False, *, ranks=None, source_url: str | None = None,
+                       source_name: str | None = None) -> dict[Path, str]:
     """{``folder/.eval_results/<dataset>--<task>.yaml``: its text}, one file per leaderboard task among ``results``
     ({protocol: the metric's results}) of ``data`` (a ``pixret.dataset.BuiltDataset``), every target checked;
-    nothing is written (``write_files`` does, once the command has done everything else).
+    nothing is written (``stage_files`` does, once the command has done everything else).
 
     Only the benchmark's own figures are written: all queries, the official evaluation, no other
-    distractors than R1M's; anything else is refused with the reason. A file of the same name (an earlier
-    evaluation's) is replaced only with ``overwrite``; every file is checked before any is written.
+    distractors than R1M's, and then ``ranks`` (the rankings scored) must hold some; a local build only as it
+    was built (its Parquet shards as its build report recorded them). Anything else is refused with the
+    reason. ``source_url`` / ``source_name``: the entries' ``source``, the leaderboard's link (e.g. the
+    method's paper or logs). Each entry's ``notes`` is a short setup tag; the file's comment lines say which
+    data the figures are of. A file of the same name (an earlier evaluation's) is replaced only with
+    ``overwrite``; every file is checked before any is written.
     """
     from pixret.outputs import check_apart, check_file
 
@@ -223,10 +260,15 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
     if distractors not in (0, R1M_DISTRACTORS):
         raise EvalResultsError(f"--eval-results: --distractors {distractors} is not R1M ({R1M_DISTRACTORS}): pixel "
                                "mAP with these distractors is no leaderboard's figure")
+    check_source(source_url, source_name)
+    if distractors:
+        _check_r1m_ranks(ranks, len(data.index_sizes))
     out = Path(folder) / EVAL_RESULTS
     if Path(folder).exists() and not Path(folder).is_dir():
         raise EvalResultsError(f"--eval-results {folder} exists and is not a folder")
     check_apart(out, [None if not data.local else data.spec], "--eval-results")
+    if data.local:
+        _check_as_built(data)
     dataset_id, revision, provenance = _dataset_source(data, results)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     facts = BENCHMARKS[benchmark]
@@ -235,12 +277,15 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
         value = results.get(task.protocol, {}).get(task.figure)
         if value is None or (task.figure.startswith("map") and task.r1m != bool(distractors)):
             continue  # not computed (no ranks; boxes only: no mask IoU), or the other distractor setting
-        notes = (f"pixret {__version__}, the official evaluation (= the authors' released code), all "
-                 f"{facts.num_queries} queries" + (f", ranks over the index and the {R1M_DISTRACTORS:,} R1M distractors"
-                                                   if task.r1m else "") + f"; data: {provenance}")
-        entry = {"dataset": {"id": dataset_id, "task_id": task.id, **({"revision": revision} if revision else {})},
-                 "value": round(100 * float(value), 2), "date": date, "notes": notes}
-        texts[_file_name(dataset_id, task.id)] = f"# {facts.pretty_name} {task.title}, percent\n" + _dump([entry])
+        entry = result_entries([{"dataset_id": dataset_id, "task_id": task.id, "value": round(100 * float(value), 2),
+                                 "dataset_revision": revision, "date": date, "source_url": source_url,
+                                 "source_name": source_name, "notes": setup_tag(task)}])
+        header = (f"# {facts.pretty_name} {task.title}, percent\n"
+                  f"# scored by pixret {__version__}: the official evaluation (= the authors' released code), all "
+                  f"{facts.num_queries} queries" + (", ranks over the index and the R1M distractors" if task.r1m
+                                                     else "") + "\n"
+                  f"# data: {provenance}\n")
+        texts[_file_name(dataset_id, task.id)] = header + _dump(entry)
     if not texts:
         raise EvalResultsError(f"--eval-results: no leaderboard figure among these results: the tasks are "
                                f"{', '.join(t.id for t in tasks(benchmark))} (--protocols "
@@ -256,6 +301,137 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
         warnings.warn(f"{out} also holds {', '.join(earlier)}, from an earlier evaluation: `pixret push results` "
                       "publishes every file there; delete those that are not this model's figures", stacklevel=2)
     return files
+
+
+def setup_tag(task: Task) -> str:
+    """An entry's ``notes``: a short tag of the evaluation's setup (the Hub shows it beside the value)."""
+    return f"pixret {__version__}, official, {task.protocol}" + (", R1M" if task.r1m else "")
+
+
+def check_source(source_url: str | None, source_name: str | None) -> None:
+    """An entry's ``source``: an http(s) link, and a display name only with it (the Hub's schema)."""
+    if source_name is not None and source_url is None:
+        raise EvalResultsError(f"source_name {source_name!r} needs source_url: the Hub's source is a link, its name "
+                               "what the leaderboard shows for it")
+    if source_url is not None and not re.match(r"^https?://\S+$", source_url):
+        raise EvalResultsError(f"source_url {source_url!r} is not an http(s) link (the leaderboard links to it)")
+    if source_name is not None and not source_name.strip():
+        raise EvalResultsError("source_name is empty: give the link a name, or none (the Hub shows the link)")
+
+
+def _check_r1m_ranks(ranks, index_size: int) -> None:
+    """R1M figures only from rankings that hold distractors: with none, the figure is the plain one, labelled R1M."""
+    if ranks is None:
+        raise EvalResultsError(f"distractors={R1M_DISTRACTORS} (R1M) needs ranks, the rankings scored: the R1M "
+                               "leaderboards hold figures of rankings over the index and the distractors")
+    highest = max((int(row.max()) for row in ranks if row.size), default=-1)  # row by row: a memory map stays small
+    if highest < index_size:
+        raise EvalResultsError(f"distractors={R1M_DISTRACTORS} (R1M), but no ranks row holds an id past the index "
+                               f"({index_size} images; the highest id is {highest}): these rankings are not over the "
+                               "R1M distractors, and their figures belong on the leaderboards without R1M")
+
+
+def _check_as_built(data) -> None:
+    """A local build's Parquet shards as its build report recorded them: an edit since makes other figures."""
+    from pixret.dataset import DatasetError
+
+    try:
+        changed = shards_changed(data.spec, data.report)
+    except DatasetError as err:
+        raise EvalResultsError(str(err)) from None
+    if changed:
+        raise EvalResultsError(f"{data.spec}: its data changed since it was built ({'; '.join(changed[:3])}"
+                               + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "): figures on it "
+                               f"are not {BENCHMARKS[data.benchmark].pretty_name}'s; rebuild it with `pixret build`, "
+                               f"or evaluate on {BENCHMARKS[data.benchmark].hub_id}")
+
+
+def result_entries(fields: list[dict]) -> list[dict]:
+    """Eval results entries, ready for YAML, from ``EvalResultEntry``'s fields (``ENTRY_FIELDS``; None: absent),
+    made by huggingface_hub's own ``eval_result_entries_to_yaml``."""
+    from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
+
+    return eval_result_entries_to_yaml([EvalResultEntry(**entry) for entry in fields])
+
+
+def parse_entries(entries: list[dict]) -> list[dict]:
+    """Entries as huggingface_hub reads them (``parse_eval_result_entries``), each as ``EvalResultEntry``'s fields:
+    what the Hub's tools make of a file."""
+    from huggingface_hub import parse_eval_result_entries
+
+    return [{key: getattr(entry, key) for key in ENTRY_FIELDS} for entry in parse_eval_result_entries(entries)]
+
+
+class StagedFiles:
+    """Text files written whole under temporary names beside their targets (``stage_files``): ``commit`` puts
+    every one in place at once; leaving the ``with`` block removes what is still staged, and the folders made for
+    them. A full disk, an error or an interruption before ``commit`` leaves none of the files."""
+
+    def __init__(self):
+        self.staged: dict[Path, Path] = {}  # target: its temporary file
+        self.made: list[Path] = []  # folders created for them, deepest first
+
+    def add(self, target: Path, text: str) -> None:
+        missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.made = missing + self.made
+            handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as err:
+            raise EvalResultsError(f"{target}: cannot be written ({err.strerror or err})") from None
+        self.staged[target] = Path(tmp)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
+        except OSError as err:  # a full disk, a file size limit
+            raise EvalResultsError(f"{target}: cannot be written ({err.strerror or err})") from None
+
+    def commit(self) -> list[Path]:
+        """Rename every staged file over its target (only over a regular file, checked for all first)."""
+        for target in self.staged:
+            if target.is_symlink() or (target.exists() and not target.is_file()):
+                raise EvalResultsError(f"{target} is no longer a regular file: nothing was written")
+        done = []
+        for target, tmp in list(self.staged.items()):
+            os.replace(tmp, target)
+            del self.staged[target]
+            done.append(target)
+        self.made = []  # they hold the files now
+        return done
+
+    def discard(self) -> None:
+        for tmp in self.staged.values():
+            tmp.unlink(missing_ok=True)
+        self.staged = {}
+        for folder in self.made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only while empty: never what someone else put there since
+        self.made = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.discard()
+
+
+def stage_files(files: dict[Path, str]) -> StagedFiles:
+    """Write {path: text} under temporary names beside the paths (see ``StagedFiles``); on a failure, none stays."""
+    staged = StagedFiles()
+    try:
+        for path, text in files.items():
+            staged.add(Path(path), text)
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _file_name(dataset_id: str, task_id: str) -> str:
@@ -281,7 +457,7 @@ def _dataset_source(data, results: dict) -> tuple[str, str | None, str]:
     sources = ", ".join(f"{s['name']} {s['sha256'][:12]}" for s in report.get("sources", []))
     built = (f"built by pixret {report.get('pixret_version')} on {report.get('built_at')}; sha256 of its sources: "
              f"{sources}" if report else "no build report")
-    return BENCHMARKS[data.benchmark].hub_id, None, f"a local build ({built})"
+    return BENCHMARKS[data.benchmark].hub_id, None, f"a local build, its Parquet shards as built ({built})"
 
 
 def read_eval_results(folder) -> dict[str, list[dict]]:
@@ -384,15 +560,23 @@ def check_entry(entry, where: str) -> tuple[str, str]:
 
 def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | None = None) -> list[str]:
     """What only the Hub can tell, before an upload: the model repo exists, and each dataset is a Benchmark
-    whose eval.yaml defines the results' task ids (at the revision they name, if any). Returns what was checked."""
+    whose eval.yaml defines the results' task ids (at the revision they name, if any). A model card that declares
+    a ``base_model`` gets a warning: the leaderboards hide such models by default. Returns what was checked."""
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     api = HfApi(token=token)
-    if not api.repo_exists(model_repo, repo_type="model"):
+    try:
+        model = api.model_info(model_repo)
+    except RepositoryNotFoundError:
         raise EvalResultsError(f"--model-repo {model_repo}: no such model on the Hub (or your token cannot see it): "
-                               "eval results go to an existing model repo")
+                               "eval results go to an existing model repo") from None
     checks = [f"model {model_repo} exists"]
+    base_model = declared_base_model(model)
+    if base_model:
+        warnings.warn(f"{model_repo}'s model card declares base_model {base_model}: the Hub's leaderboards hide models "
+                      "with a base model by default (a viewer sees their results only with that filter off)",
+                      stacklevel=2)
     by_dataset: dict[str, list[tuple[str, dict]]] = {}
     for name, entries in found.items():
         for k, entry in enumerate(entries):
@@ -422,6 +606,78 @@ def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | Non
                                            f"{dataset_id}") from None
         checks.append(f"{dataset_id} is a Benchmark defining the {len(uses)} results' tasks")
     return checks
+
+
+def declared_base_model(model) -> str | None:
+    """The ``base_model`` a model's card declares (a ``huggingface_hub.ModelInfo``), as text; None without."""
+    card = getattr(model, "card_data", None) or getattr(model, "cardData", None) or {}
+    value = card.get("base_model") if hasattr(card, "get") else None
+    if not value:
+        return None
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The Hub's word on one uploaded eval results file."""
+
+    file: str  # its path in the repo
+    valid: bool | None  # None: the Hub does not list it (yet)
+    said: str  # the Hub's error, or what it read
+    entries: list = field(default_factory=list, compare=False)  # valid: EvalResultEntry's fields of each entry
+
+
+def describe_verdict(verdict: Verdict) -> str:
+    """One line: the file, valid / INVALID / not listed, what the Hub said or read."""
+    return f"{verdict.file}: {({True: 'valid', False: 'INVALID', None: 'not listed'})[verdict.valid]}: {verdict.said}"
+
+
+def hub_verdicts(model_repo: str, files: list[str], token: str | None = None,
+                 pull_request: int | None = None) -> list[Verdict] | None:
+    """The Hub's verdict on each of ``files`` (paths in ``model_repo``), read back from its API: the model's
+    ``evalResults``, where a file the Hub could not read carries its error and a valid one what it read
+    (``pull_request``: the results of that pull request, else those of the main branch). None when the Hub's
+    answer has no ``evalResults`` (an older Hub, or an emulator that does not report on eval results)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    api = HfApi(token=token)
+    answer = get_session().get(f"{api.endpoint}/api/models/{model_repo}", params={"expand": "evalResults"},
+                               headers=build_hf_headers(token=token), timeout=60)
+    hf_raise_for_status(answer)
+    listed = answer.json().get("evalResults")
+    if not isinstance(listed, list):
+        return None
+    return read_verdicts(listed, files, pull_request)
+
+
+def read_verdicts(listed: list, files: list[str], pull_request: int | None = None) -> list[Verdict]:
+    """``files``' verdicts from the Hub's ``evalResults`` items: {filename, error} for a file it rejects,
+    {filename, data: the entry, verified, pullRequest} for each entry it read."""
+    items: dict[str, list[dict]] = {}
+    for item in listed:
+        if isinstance(item, dict) and item.get("pullRequest") == pull_request:
+            items.setdefault(str(item.get("filename")), []).append(item)
+    verdicts = []
+    for name in files:
+        mine = items.get(name, [])
+        errors = [" ".join(str(item["error"]).split()) for item in mine if "error" in item]
+        read = [item["data"] for item in mine if isinstance(item.get("data"), dict)]
+        if errors:
+            verdicts.append(Verdict(name, False, "; ".join(errors)))
+        elif not read:
+            verdicts.append(Verdict(name, None, "the Hub may read it later: look at the model page"))
+        else:
+            try:
+                entries = parse_entries(read)
+            except (KeyError, TypeError, ValueError) as err:  # the Hub read it; huggingface_hub cannot
+                verdicts.append(Verdict(name, False, f"the Hub's reading of it cannot be parsed ({err!r})"))
+                continue
+            verified = any(item.get("verified") for item in mine)
+            verdicts.append(Verdict(name, True, "; ".join(f"{e['dataset_id']} {e['task_id']} = {e['value']}"
+                                                          for e in entries) + (" (verified)" if verified else ""),
+                                    entries))
+    return verdicts
 
 
 # ---------------------------------------------------------------- YAML

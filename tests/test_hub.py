@@ -23,6 +23,20 @@ def test_cards_pass_the_hub_card_checks(kind, tiny_dataset, shared_tool):
     assert shared_tool("validate_yaml").advisory((folder / "README.md").read_text(), kind, files) == []
 
 
+def test_the_dataset_card_links_the_papers(tiny_dataset):
+    """The benchmark's paper and its authors' follow-up, by arXiv id (checked: 2309.05438 is An et al., ICCV 2023;
+    2406.11242 is An, Huo and Yoon's hypergraph diffusion, evaluated on (P)ROxford and (P)RParis)."""
+    from pixret.cli.push import card_links
+
+    links = card_links((tiny_dataset["out"] / "README.md").read_text())
+    assert links.count("https://arxiv.org/abs/2309.05438") == 2 and links.count("https://arxiv.org/abs/2406.11242") == 1
+    text = " ".join((tiny_dataset["out"] / "README.md").read_text().split())
+    assert ("(An et al., [*Towards Content-based Pixel Retrieval in Revisited Oxford and Paris*]"
+            "(https://arxiv.org/abs/2309.05438), ICCV 2023)") in text
+    assert ("[*Accurate and Fast Pixel Retrieval with Spatial and Uncertainty Aware Hypergraph Diffusion*]"
+            "(https://arxiv.org/abs/2406.11242) (An, Huo and Yoon, 2024)") in text
+
+
 def _run(hub, hf_home, args, timeout=300) -> str:
     result = subprocess.run(args, env=hub.env(hf_home), capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

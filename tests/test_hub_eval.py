@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,14 +14,19 @@ import sys
 import textwrap
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
+from pycocotools import mask as mask_utils
 from datasets import load_dataset
-from huggingface_hub import DatasetCard, parse_eval_result_entries
+import huggingface_hub
+from huggingface_hub import DatasetCard
 
-from pixret import __version__, hub_eval, synthetic
+from pixret import __version__, dataset, hub_eval, synthetic
 from pixret.build import build
 from pixret.cli import main
 from pixret.metric import benchmarks
@@ -52,16 +58,31 @@ def toy(tmp_path_factory):
         distractor_ids = 12 + np.arange(8) * 1000  # ids after the index: R1M distractors interleaved
         np.save(base / "ranks_r1m.npy", np.stack([np.insert(row, [1, 3, 5, 7, 9, 11, 11, 12], distractor_ids)
                                                   for row in ranks]))
+        unrecorded = {k: v for k, v in report.items() if k != "parquet_sha256"}  # an older pixret's report
         for name, says in (("relisted", {**report, "benchmark": None, "notes": ["its lists differ"]}),
-                           ("unreported", None)):  # copies whose build report says otherwise, or nothing
+                           ("unreported", None), ("unrecorded", unrecorded)):  # reports saying otherwise, or less
             shutil.copytree(base / "out", base / name)
             (base / name / "build_report.json").unlink()
             if says:
                 (base / name / "build_report.json").write_text(json.dumps(says))
+        os.mkfifo(base / "ranks.fifo")  # a pipe: read once only
+        shutil.copytree(base / "out", base / "edited")  # one mask of the medium split redrawn after the build
+        _edit_first_mask(base / "edited" / "pairs" / "medium-00000-of-00001.parquet")
         yield {"out": base / "out", "report": report, "preds": base / "preds.json", "ranks": base / "ranks.npy",
                "ranks_r1m": base / "ranks_r1m.npy", "base": base}
     finally:
         benchmarks.unregister(TOY)
+
+
+def _edit_first_mask(path: Path) -> None:
+    """Rewrite a pairs shard with its first mask replaced by an empty one (same rows, schema and metadata)."""
+    table = pq.read_table(path)
+    masks = table.column("mask").to_pylist()
+    k = next(k for k, mask in enumerate(masks) if mask)
+    empty = mask_utils.encode(np.zeros(masks[k]["size"], np.uint8, order="F"))["counts"].decode()
+    masks[k] = {"size": masks[k]["size"], "counts": empty}
+    column = pa.array(masks, type=table.schema.field("mask").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("mask"), "mask", column), path)
 
 
 def _card_configs(folder: Path) -> tuple[dict, str]:
@@ -84,9 +105,11 @@ def test_eval_yaml_of_each_benchmark_follows_the_docs(benchmark, tiny_dataset, t
     doc = hub_eval.eval_yaml(benchmark, facts.hub_id)
     assert list(doc) == ["name", "description", "evaluation_framework", "tasks"]  # the spec's fields, no other
     assert doc["name"] == facts.pretty_name and doc["evaluation_framework"] == "pixret"
-    assert f"{facts.num_queries} queries" in doc["description"] and f"{facts.index_size:,} index" in doc["description"]
-    assert f"pixret evaluate --dataset {facts.hub_id}" in doc["description"]
-    assert "pixret push results DIR --model-repo" in doc["description"]
+    description = doc["description"]
+    assert len(re.findall(r"\.(?:\s|$)", description)) == 2  # one or two sentences: the Benchmark page's
+    assert f"{facts.num_queries} queries" in description and f"{facts.index_size:,}-image index" in description
+    assert all(task in description for task in ("P_map_det", "P_map_det_r1m", "P_miou_det", "P_miou_seg"))
+    assert "medium or hard" in description and "1,001,001 R1M" in description and "percent" in description
     ids = [t["id"] for t in doc["tasks"]]
     assert ids == ["medium_map_det", "hard_map_det", "medium_map_det_r1m", "hard_map_det_r1m", "medium_miou_det",
                    "medium_miou_seg", "hard_miou_det", "hard_miou_seg"]
@@ -107,7 +130,8 @@ def test_a_real_build_has_eval_yaml_and_push_checks_it(toy, tiny_dataset, tmp_pa
     assert main(["push", "dataset", str(toy["out"]), "--repo-id", f"pixret/{TOY}", "--dry-run"]) == 0
     captured = capsys.readouterr()
     assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in captured.out
-    assert re.search(r"^  eval.yaml  \d", captured.out, re.M) and "warning" not in captured.err
+    assert re.search(r"^  eval.yaml  [\d,]+ bytes  \(in a commit of its own, after the data\)$", captured.out, re.M)
+    assert "warning" not in captured.err
 
     # a real build without eval.yaml is legal but would be no Benchmark: a warning says so
     folder = tmp_path / "old"
@@ -218,7 +242,7 @@ def _written(folder: Path) -> dict:
     """{task id: the one entry}, parsed with huggingface_hub's own reader of the format."""
     out = {}
     for path in sorted((folder / ".eval_results").glob("*.yaml")):
-        entries = parse_eval_result_entries(yaml.safe_load(path.read_text()))
+        entries = [SimpleNamespace(**e) for e in hub_eval.parse_entries(yaml.safe_load(path.read_text()))]
         assert len(entries) == 1 and path.name == f"pixret--{TOY}--{entries[0].task_id}.yaml"
         out[entries[0].task_id] = entries[0]
     return out
@@ -240,13 +264,16 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
         age = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime.fromisoformat(
             entry.date.replace("Z", "+00:00"))
         assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=5)
-        assert entry.notes.startswith(f"pixret {__version__}, the official evaluation (= the authors' released code),"
-                                      f" all {TOY_QUERIES} queries; data: a local build (built by pixret ")
-        assert toy["report"]["sources"][0]["sha256"][:12] in entry.notes
+        assert entry.notes == f"pixret {__version__}, official, {protocol}"  # a short setup tag
         assert f"wrote {folder / '.eval_results' / f'pixret--{TOY}--{task_id}.yaml'}" in captured.err
     assert 0 < written["hard_map_det"].value < 100 and written["medium_miou_seg"].value == 100.0
     text = (folder / ".eval_results" / f"pixret--{TOY}--medium_map_det.yaml").read_text()
-    assert text.startswith("# PRPixtoy medium: pixel mAP@50:5:95 (detection IoU), percent\n")
+    # the provenance in the file's comments (the model repo has it; the leaderboard shows the tag)
+    assert text.startswith(f"# PRPixtoy medium: pixel mAP@50:5:95 (detection IoU), percent\n"
+                           f"# scored by pixret {__version__}: the official evaluation (= the authors' released code), "
+                           f"all {TOY_QUERIES} queries\n# data: a local build, its Parquet shards as built (built by "
+                           f"pixret {__version__} on {toy['report']['built_at']}; sha256 of its sources: ")
+    assert toy["report"]["sources"][0]["sha256"][:12] in text.splitlines()[2]
     assert re.search(r"^  date: '\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'$", text, re.M)  # a quoted string, as the spec asks
     assert sum(map(len, hub_eval.read_eval_results(folder).values())) == 6
 
@@ -262,7 +289,9 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
     r1m = _written(folder)
     assert r1m["medium_map_det_r1m"].value == round(100 * json.loads(captured.out)["medium"]["map_det"], 2)
     assert r1m["medium_map_det_r1m"].value < written["medium_map_det"].value  # the distractors cost something
-    assert "R1M distractors" in r1m["hard_map_det_r1m"].notes and "R1M" not in r1m["hard_miou_det"].notes
+    assert r1m["hard_map_det_r1m"].notes.endswith(", hard, R1M") and "R1M" not in r1m["hard_miou_det"].notes
+    assert "ranks over the index and the R1M distractors" in (
+        folder / ".eval_results" / f"pixret--{TOY}--hard_map_det_r1m.yaml").read_text().splitlines()[1]
     assert (f"also holds pixret--{TOY}--hard_map_det.yaml, pixret--{TOY}--medium_map_det.yaml, from an earlier "
             "evaluation: `pixret push results` publishes every file there") in captured.err
 
@@ -273,6 +302,19 @@ def test_evaluate_writes_one_file_per_leaderboard_task(toy, tmp_path, capsys):
     assert main(["evaluate", "--dataset", str(toy["out"]), "--predictions", str(tmp_path / "boxes.json"),
                  "--eval-results", str(tmp_path / "boxes")]) == 0
     assert sorted(_written(tmp_path / "boxes")) == ["hard_miou_det", "medium_miou_det"]
+
+
+def test_evaluate_source_flags_fill_the_entries_source(toy, tmp_path, capsys):
+    folder = tmp_path / "sourced"
+    assert _evaluate(toy, "--eval-results", str(folder), "--source-url", "https://example.org/my-paper",
+                     "--source-name", "My paper (CVPR 2027)") == 0
+    entries = _written(folder)
+    assert sorted(entries) == ["hard_miou_det", "hard_miou_seg", "medium_miou_det", "medium_miou_seg"]
+    assert all(e.source_url == "https://example.org/my-paper" and e.source_name == "My paper (CVPR 2027)"
+               and e.source_user is None for e in entries.values())
+    text = (folder / ".eval_results" / f"pixret--{TOY}--hard_miou_seg.yaml").read_text()
+    assert "  source:\n    url: https://example.org/my-paper\n    name: My paper (CVPR 2027)\n" in text
+    capsys.readouterr()
 
 
 BAD_EVALUATIONS = [
@@ -292,6 +334,24 @@ BAD_EVALUATIONS = [
     ("easy only", lambda t, tiny: ["--protocols", "easy", "--eval-results", str(t / "m")],
      r"no leaderboard figure among these results: the tasks are medium_map_det, .* \(--protocols medium hard"),
     ("a file", lambda t, tiny: ["--eval-results", str(t / "preds.json")], "preds.json exists and is not a folder"),
+    ("R1M without distractors", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--distractors", "1001001",
+                                                 "--eval-results", str(t / "m")],
+     r"distractors=1001001 \(R1M\), but no ranks row holds an id past the index \(12 images; the highest id is 11\)"),
+    ("R1M ranks from a pipe", lambda t, tiny: ["--ranks", str(t / "ranks.fifo"), "--distractors", "1001001",
+                                               "--eval-results", str(t / "m")],
+     r"--eval-results with --distractors .*/ranks.fifo is not a regular file \(a pipe\?\); save the ranks to a file"),
+    ("edited since the build", lambda t, tiny: ["--dataset", str(t / "edited"), "--eval-results", str(t / "m")],
+     r"edited: its data changed since it was built \(pairs/medium-00000-of-00001.parquet edited\): figures on it are "
+     r"not PRPixtoy's; rebuild it with `pixret build`, or evaluate on pixret/pixtoy"),
+    ("no shard digests", lambda t, tiny: ["--dataset", str(t / "unrecorded"), "--eval-results", str(t / "m")],
+     r"unrecorded/build_report.json: records no SHA-256 of the build's Parquet shards \(built by pixret .*\): nothing "
+     "says the data is as built"),
+    ("source name alone", lambda t, tiny: ["--eval-results", str(t / "m"), "--source-name", "logs"],
+     "--source-name names the link --source-url gives: pass --source-url too"),
+    ("source not a link", lambda t, tiny: ["--eval-results", str(t / "m"), "--source-url", "logs/run1"],
+     r"--source-url 'logs/run1' is not an http\(s\) link"),
+    ("source without results", lambda t, tiny: ["--source-url", "https://example.org"],
+     "--source-url describes the leaderboard files: pass --eval-results DIR too"),
     ("inside the dataset", lambda t, tiny: ["--eval-results", str(t / "out" / "m")],
      "--eval-results .* is inside the input"),
 ]
@@ -303,6 +363,168 @@ def test_evaluate_refuses_what_is_no_leaderboard_figure(toy, tiny_dataset, capsy
     captured = capsys.readouterr()
     _one_line_error(captured, message)
     assert not (toy["base"] / "m").exists() and not (toy["out"] / "m").exists() and captured.out == ""
+
+
+def test_evaluate_writes_the_leaderboard_files_last_or_not_at_all(toy, tmp_path, capsys):
+    """A --per-query file that cannot be written (here: a file size limit, as a full disk would) leaves no
+    leaderboard file: they are written whole under temporary names first and put in place last."""
+    args = ["--ranks", str(toy["ranks"]), "--protocols", "easy", "medium", "hard"]
+    assert _evaluate(toy, *args, "--eval-results", str(tmp_path / "sizes"), "--per-query",
+                     str(tmp_path / "sizes.csv")) == 0
+    capsys.readouterr()
+    biggest = max(p.stat().st_size for p in (tmp_path / "sizes" / ".eval_results").iterdir())
+    per_query = (tmp_path / "sizes.csv").stat().st_size
+    assert biggest < per_query, (biggest, per_query)  # the limit below stops the CSV only
+    folder, csv = tmp_path / "model", tmp_path / "per_query.csv"
+    done = _limited_evaluate(toy, (biggest + per_query) // 2, *args, "--eval-results", str(folder), "--per-query",
+                             str(csv))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "File too large" in done.stderr
+    assert not folder.exists() and not csv.exists()  # no leaderboard file, no staged one, no folder made for them
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sizes", "sizes.csv"]
+
+
+def test_staged_files_are_all_or_none(tmp_path):
+    """The second of two files fails (a file size limit, as a full disk): neither stays, nor their folder."""
+    target = tmp_path / "out" / ".eval_results"
+    code = f"""
+        import resource, sys
+        from pathlib import Path
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+        from pixret import hub_eval
+        try:
+            hub_eval.stage_files({{Path({str(target / "a.yaml")!r}): "a" * 10,
+                                  Path({str(target / "b.yaml")!r}): "b" * 5000}})
+        except hub_eval.EvalResultsError as err:
+            print("REFUSED", err)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+    assert f"REFUSED {target / 'b.yaml'}: cannot be written (File too large)" in done.stdout, done.stdout + done.stderr
+    assert not (tmp_path / "out").exists()
+    with hub_eval.stage_files({target / "a.yaml": "a", target / "b.yaml": "b"}) as staged:
+        assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".")) == []  # staged, not in place
+        assert staged.commit() == [target / "a.yaml", target / "b.yaml"]
+    assert sorted(p.name for p in target.iterdir()) == ["a.yaml", "b.yaml"] and (target / "b.yaml").read_text() == "b"
+    with hub_eval.stage_files({target / "a.yaml": "new"}):
+        pass  # never committed: the earlier file stays as it was, no temporary file is left
+    assert sorted(p.name for p in target.iterdir()) == ["a.yaml", "b.yaml"] and (target / "a.yaml").read_text() == "a"
+
+
+def _limited_evaluate(toy, limit: int, *args) -> subprocess.CompletedProcess:
+    """`pixret evaluate` on the toy build in a process whose files may not grow past ``limit`` bytes."""
+    code = f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+        from pixret import synthetic
+        from pixret.metric import benchmarks
+        {REGISTER}
+        from pixret.cli import main
+        sys.exit(main({["evaluate", "--dataset", str(toy["out"]), "--predictions", str(toy["preds"]), *args]!r}))
+    """
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+# ---------------------------------------------------------------- the data a figure is of
+def test_the_build_report_records_every_parquet_shard(toy, tmp_path):
+    out = toy["out"]
+    recorded = json.loads((out / "build_report.json").read_text())["parquet_sha256"]
+    assert recorded == toy["report"]["parquet_sha256"] == dataset.parquet_sha256(out)
+    assert sorted(recorded) == sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.parquet"))
+    assert {name.split("/")[0] for name in recorded} == {"pairs", "queries", "index", "preview"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in recorded.values())
+    assert dataset.shards_changed(out, toy["report"]) == []
+    assert dataset.shards_changed(toy["base"] / "edited", toy["report"]) == [
+        "pairs/medium-00000-of-00001.parquet edited"]
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    (moved / "pairs" / "hard-00000-of-00001.parquet").rename(moved / "pairs" / "hard-00000-of-00002.parquet")
+    assert dataset.shards_changed(moved, toy["report"]) == ["pairs/hard-00000-of-00001.parquet missing",
+                                                            "pairs/hard-00000-of-00002.parquet added"]
+
+
+def test_compare_of_two_copies_checks_the_ground_truth(toy, tmp_path, capsys):
+    """The same predictions on a copy whose ground truth differs would score other figures: refused."""
+    copy = tmp_path / "copy"
+    shutil.copytree(toy["out"], copy)
+    local, edited = dataset.open_dataset(str(toy["out"])), dataset.open_dataset(str(toy["base"] / "edited"))
+    assert local.ground_truth_sha256() == dataset.open_dataset(str(copy)).ground_truth_sha256()
+    assert local.ground_truth_sha256(["hard"]) == edited.ground_truth_sha256(["hard"])  # the edit is in medium
+    assert local.ground_truth_sha256() != edited.ground_truth_sha256()
+    boxes = [{k: p[k] for k in ("query_id", "index_id")} | {"bbox": [0, 0, 20, 20]}
+             for p in json.loads(toy["preds"].read_text())]
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    base = ["compare", "--predictions", str(toy["preds"]), str(tmp_path / "boxes.json"), "--resamples", "200",
+            "--format", "json"]
+    assert main([*base, "--dataset", str(toy["out"]), str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out)["protocols"]["medium"]["figures"]["miou_det"]["a"] == 1.0
+    assert main([*base, "--dataset", str(toy["out"]), str(toy["base"] / "edited")]) == 1
+    _one_line_error(capsys.readouterr(), r"the two datasets have the same queries but other ground truth: .*/out and "
+                                         r".*/edited differ in the masks, lists or image sizes of medium / hard "
+                                         r"\(SHA-256 [0-9a-f]{12} and [0-9a-f]{12}\)")
+    assert main([*base, "--protocols", "hard", "--dataset", str(toy["out"]), str(toy["base"] / "edited")]) == 0
+    capsys.readouterr()
+
+
+# ---------------------------------------------------------------- entries by huggingface_hub's own helpers
+ENTRY_CASES = [
+    ({"dataset_id": "pixret/proxford", "task_id": "medium_map_det", "value": 33.5},
+     {"dataset": {"id": "pixret/proxford", "task_id": "medium_map_det"}, "value": 33.5}),
+    ({"dataset_id": "a/b", "task_id": "t", "value": 1.25, "dataset_revision": "0" * 40, "verify_token": "tok",
+      "date": "2026-01-15T10:30:00Z", "source_url": "https://example.org", "source_name": "logs",
+      "source_user": "me", "source_org": "lab", "notes": "pixret 1, official, hard"},
+     {"dataset": {"id": "a/b", "task_id": "t", "revision": "0" * 40}, "value": 1.25, "verifyToken": "tok",
+      "date": "2026-01-15T10:30:00Z", "source": {"url": "https://example.org", "name": "logs", "user": "me",
+                                                 "org": "lab"}, "notes": "pixret 1, official, hard"}),
+    ({"dataset_id": "a/b", "task_id": "t", "value": 0, "source_url": "https://example.org", "notes": None},
+     {"dataset": {"id": "a/b", "task_id": "t"}, "value": 0, "source": {"url": "https://example.org"}}),
+]
+
+
+@pytest.mark.parametrize("fields, expected", ENTRY_CASES)
+def test_entries_are_what_huggingface_hub_makes_and_reads(fields, expected):
+    """Entries by huggingface_hub's own helpers: the schema's keys, in its order; read back to the same fields."""
+    as_yaml = hub_eval._dump([expected])
+    assert hub_eval._dump(hub_eval.result_entries([fields])) == as_yaml
+    made = huggingface_hub.eval_result_entries_to_yaml([huggingface_hub.EvalResultEntry(**fields)])
+    assert hub_eval._dump(made) == as_yaml
+    assert hub_eval.parse_entries([expected]) == [{key: fields.get(key) for key in hub_eval.ENTRY_FIELDS}]
+
+
+def test_an_entry_source_needs_its_url():
+    with pytest.raises(ValueError, match="source_url"):  # huggingface_hub's own rule
+        hub_eval.result_entries([{"dataset_id": "a/b", "task_id": "t", "value": 1, "source_name": "x"}])
+    with pytest.raises(hub_eval.EvalResultsError, match="source_name 'x' needs source_url"):
+        hub_eval.check_source(None, "x")
+    with pytest.raises(hub_eval.EvalResultsError, match=r"source_url 'ftp://x' is not an http\(s\) link"):
+        hub_eval.check_source("ftp://x", None)
+
+
+# ---------------------------------------------------------------- the Hub's verdict, read back
+def test_the_hubs_verdict_per_file():
+    """The model API's evalResults, as the Hub sends them: a valid file's entries, a rejected file's error, a pull
+    request's own entries."""
+    listed = [
+        {"filename": ".eval_results/a.yaml", "verified": False, "data": GOOD},
+        {"filename": ".eval_results/b.yaml", "error": "✖ Invalid input: expected string, received null\n  → at "
+                                                      "[0].source.url"},
+        {"filename": ".eval_results/a.yaml", "verified": True, "pullRequest": 7, "data": {**GOOD, "value": 40.0}},
+        {"filename": ".eval_results/other.yaml", "data": GOOD},
+        "not an item",
+    ]
+    files = [".eval_results/a.yaml", ".eval_results/b.yaml", ".eval_results/c.yaml"]
+    main_branch = hub_eval.read_verdicts(listed, files)
+    assert [(v.file, v.valid, v.said) for v in main_branch] == [
+        (".eval_results/a.yaml", True, "pixret/proxford medium_map_det = 33.5"),
+        (".eval_results/b.yaml", False, "✖ Invalid input: expected string, received null → at [0].source.url"),
+        (".eval_results/c.yaml", None, "the Hub may read it later: look at the model page")]
+    assert main_branch[0].entries[0]["source_url"] == "https://example.org/logs"
+    assert [hub_eval.describe_verdict(v) for v in main_branch] == [
+        ".eval_results/a.yaml: valid: pixret/proxford medium_map_det = 33.5",
+        ".eval_results/b.yaml: INVALID: ✖ Invalid input: expected string, received null → at [0].source.url",
+        ".eval_results/c.yaml: not listed: the Hub may read it later: look at the model page"]
+    in_pull_request = hub_eval.read_verdicts(listed, files[:1], pull_request=7)
+    assert [(v.valid, v.said) for v in in_pull_request] == [(True, "pixret/proxford medium_map_det = 40.0 (verified)")]
 
 
 # ---------------------------------------------------------------- pixret push results: the files
@@ -424,9 +646,50 @@ def _python(hub, hf_home, code, ok=True) -> subprocess.CompletedProcess:
 
 
 def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
+    """Push the data, then eval.yaml in a commit of its own; evaluate by hub id; push the results; read back the
+    files and the Hub's verdict."""
     folder, wrong = tmp_path / "matcher", tmp_path / "wrong"
-    # a dataset that is a Benchmark (its eval.yaml checked and uploaded), a model; then, in a process with an empty
-    # HF_HOME, the model evaluated on the dataset by hub id, and its results pushed
+    # the dataset: its data, then its eval.yaml (checked) in a commit of its own; a refused eval.yaml (here a
+    # commit on a stale parent, as the Hub answers one it will not take) leaves the data as it is
+    done = _python(hub, tmp_path / "hf-push", f"""
+        from pixret import synthetic, hub_eval
+        from pixret.metric import benchmarks
+        {REGISTER}
+        from huggingface_hub import HfApi
+        from pixret.cli import main
+        assert main(["push", "dataset", {str(toy["out"])!r}, "--repo-id", "pixret/{TOY}"]) == 0
+        api, repo = HfApi(), "pixret/{TOY}"
+        commits = api.list_repo_commits(repo, repo_type="dataset")
+        print("TITLES", [c.title for c in commits])
+        print("BEFORE", sorted(api.list_repo_files(repo, repo_type="dataset", revision=commits[1].commit_id)))
+        print("AFTER", sorted(api.list_repo_files(repo, repo_type="dataset")))
+        changed = {str(tmp_path / "eval.yaml")!r}  # another eval.yaml (the same one would be no commit at all)
+        open(changed, "w").write(open({str(toy["out"] / "eval.yaml")!r}).read() + "# changed\\n")
+        url, refused = hub_eval.upload_eval_yaml(api, repo, changed, parent_commit=commits[1].commit_id)
+        print("REFUSED", url, refused)
+        print("STILL", len(api.list_repo_commits(repo, repo_type="dataset")),
+              sorted(api.list_repo_files(repo, repo_type="dataset")))
+        api.create_repo("someone/pixel-matcher")
+        api.create_repo("someone/fine-tuned")
+        api.upload_file(path_or_fileobj=b"---\\nbase_model: someone/pixel-matcher\\n---\\n# fine-tuned\\n",
+                        path_in_repo="README.md", repo_id="someone/fine-tuned")
+    """)
+    out = done.stdout
+    assert f"eval.yaml, in its own commit after the data: {hub.endpoint}/datasets/pixret/{TOY}/commit/" in out
+    titles = re.search(r"^TITLES (.*)$", out, re.M).group(1)
+    assert titles.startswith("['Add eval.yaml (a Hub Benchmark) with pixret push', 'Upload dataset with pixret push'")
+    before, after = (eval(re.search(rf"^{key} (.*)$", out, re.M).group(1)) for key in ("BEFORE", "AFTER"))
+    assert "eval.yaml" not in before and "pairs/medium-00000-of-00001.parquet" in before
+    assert sorted(after) == sorted(before + ["eval.yaml"])  # the second commit adds eval.yaml and nothing else
+    refused = re.search(r"^REFUSED (.*)$", out, re.M).group(1)
+    assert refused.startswith("None the Hub refused eval.yaml (412: A commit has happened since. Please refresh and "
+                              "try again.): the dataset is uploaded, but it is no Hub Benchmark until the Hub takes "
+                              "its eval.yaml, which needs 'pixret' on the Hub's evaluation-framework list and the "
+                              "dataset on its Benchmark allow-list (docs/hub-registration.md says what to send)"), (
+        refused)
+    assert re.search(r"^STILL (\d+) (.*)$", out, re.M).groups() == (str(len(eval(titles))), str(after))
+
+    # in a process with an empty HF_HOME, the model evaluated on the dataset by hub id, its results pushed
     done = _python(hub, tmp_path / "hf-eval", f"""
         import json, shutil, sys
         from pixret import synthetic
@@ -434,13 +697,13 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
         {REGISTER}
         from huggingface_hub import HfApi
         from pixret.cli import main
-        assert main(["push", "dataset", {str(toy["out"])!r}, "--repo-id", "pixret/{TOY}"]) == 0
-        HfApi().create_repo("someone/pixel-matcher")
         evaluate = ["evaluate", "--dataset", "hub:pixret/{TOY}", "--predictions", {str(toy["preds"])!r}]
         assert main(evaluate + ["--ranks", {str(toy["ranks"])!r}, "--format", "json", "--eval-results",
-                                {str(folder)!r}]) == 0
+                                {str(folder)!r}, "--source-url", "https://example.org/matcher", "--source-name",
+                                "Matcher paper"]) == 0
         assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/pixel-matcher"]) == 0
         print("SHA", HfApi().dataset_info("pixret/{TOY}").sha)
+        assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/fine-tuned"]) == 0
         assert main(["push", "results", {str(folder)!r}, "--model-repo", "someone/no-such-model"]) == 1
         shutil.copytree({str(folder)!r}, {str(wrong)!r})
         path = {str(wrong / ".eval_results" / f"pixret--{TOY}--hard_miou_det.yaml")!r}
@@ -450,25 +713,37 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     """)
     out, err = done.stdout, done.stderr
     commit = re.search(r"^SHA ([0-9a-f]{40})$", out, re.M).group(1)
-    assert "ok: eval.yaml: 8 tasks, unique ids, their configs and splits in the card" in out
     assert "ok: model someone/pixel-matcher exists" in out
     assert f"ok: pixret/{TOY} is a Benchmark defining the 6 results' tasks" in out
     assert "uploading 6 files (0.0 MB) to model someone/pixel-matcher as hubemu:" in out
+    # the verdict read back: the emulator's model API has no evalResults, and the command says so
+    assert out.count("the Hub reports no verdict on eval results files (its model API has no evalResults here): "
+                     "look at the model page for someone/") == 2
+    assert ("warning: someone/fine-tuned's model card declares base_model someone/pixel-matcher: the Hub's "
+            "leaderboards hide models with a base model by default") in err
+    assert "pixel-matcher's model card" not in err
     assert "error: --model-repo someone/no-such-model: no such model on the Hub" in err
     assert (f"pixret--{TOY}--hard_miou_det.yaml entry 0: dataset.task_id 'hard_miou' is not a task of pixret/{TOY} "
             "(its eval.yaml: medium_map_det, hard_map_det, medium_map_det_r1m") in err
     figures = json.loads(out[out.index("{"):out.index("\n}") + 2])
 
-    # read back by hub id, in a fresh process with a fresh HF_HOME, with huggingface_hub's own reader
-    out = _python(hub, tmp_path / "hf-fresh", """
+    # read back by hub id, in a fresh process with a fresh HF_HOME, as huggingface_hub reads the files; the Hub's
+    # copy of the data holds the ground truth of the local build
+    out = _python(hub, tmp_path / "hf-fresh", f"""
         import json, yaml
-        from huggingface_hub import HfApi, hf_hub_download, parse_eval_result_entries
+        from huggingface_hub import HfApi, hf_hub_download
+        from pixret import dataset, hub_eval, synthetic
+        from pixret.metric import benchmarks
+        {REGISTER}
         files = [f for f in HfApi().list_repo_files("someone/pixel-matcher") if f.startswith(".eval_results/")]
-        entries = [e for f in files for e in parse_eval_result_entries(
-            yaml.safe_load(open(hf_hub_download("someone/pixel-matcher", f)).read()))]
-        print(json.dumps([{"file": f, **vars(e)} for f, e in zip(files, entries)]))
+        texts = {{f: open(hf_hub_download("someone/pixel-matcher", f)).read() for f in files}}
+        entries = [e for f in files for e in hub_eval.parse_entries(yaml.safe_load(texts[f]))]
+        print(json.dumps([{{"file": f, "comments": texts[f].splitlines()[:3], **e}} for f, e in zip(files, entries)]))
+        print("SAME", dataset.open_dataset("hub:pixret/{TOY}").ground_truth_sha256()
+              == dataset.open_dataset({str(toy["out"])!r}).ground_truth_sha256())
     """).stdout
-    entries = {e["task_id"]: e for e in json.loads(out)}
+    assert "\nSAME True" in out
+    entries = {e["task_id"]: e for e in json.loads(out.splitlines()[0])}
     assert sorted(entries) == sorted(["medium_map_det", "hard_map_det", "medium_miou_det", "medium_miou_seg",
                                       "hard_miou_det", "hard_miou_seg"])
     for task_id, entry in entries.items():
@@ -476,7 +751,9 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
         assert entry["file"] == f".eval_results/pixret--{TOY}--{task_id}.yaml"
         assert entry["dataset_id"] == f"pixret/{TOY}" and entry["dataset_revision"] == commit  # the commit it loaded
         assert entry["value"] == round(100 * figures[protocol][figure], 2)
-        assert entry["notes"].endswith(f"data: pixret/{TOY} at commit {commit}")
+        assert entry["notes"] == f"pixret {__version__}, official, {protocol}"
+        assert entry["source_url"] == "https://example.org/matcher" and entry["source_name"] == "Matcher paper"
+        assert entry["comments"][2] == f"# data: pixret/{TOY} at commit {commit}"
 
     # pull requests: the emulator has none, and the command says so in one line
     done = _process(hub, tmp_path / "hf-pr", ["pixret", "push", "results", str(folder), "--model-repo",

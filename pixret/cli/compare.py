@@ -7,7 +7,8 @@ Both are scored as ``pixret evaluate`` scores them. Per protocol it prints each 
 its 95% bootstrap interval over the queries, A - B with its paired bootstrap interval and the p-value
 of a paired sign-flip test, and the queries on which one method beats the other by more than
 --margin points (``pixret.metric.uncertainty``). With 70 queries a gap of a point or two is often noise.
-A second --dataset scores B on another copy of the same benchmark (a local build and the Hub's).
+A second --dataset scores B on another copy of the same benchmark (a local build and the Hub's): the
+two must hold the same ground truth (``BuiltDataset.ground_truth_sha256``), not only the same queries.
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ def _names(args) -> list[str]:
     return ["A", "B"]
 
 
-def _check_same_benchmark(specs: list[str]) -> None:
-    """Two datasets must be the same benchmark: the same queries (by name) and index size."""
+def _check_same_benchmark(specs: list[str], protocols) -> None:
+    """Two datasets must be copies of the same data: the same queries (by name) and index size, and the same
+    ground truth (its digest: the pairs of the compared protocols, the index images' sizes)."""
     a, b = (open_dataset(spec) for spec in specs)
     if a.benchmark != b.benchmark or a.query_names != b.query_names or len(a.index_sizes) != len(b.index_sizes):
         describe = [f"{d.spec} is " + (BENCHMARKS[d.benchmark].pretty_name if d.benchmark in BENCHMARKS else
@@ -112,6 +114,12 @@ def _check_same_benchmark(specs: list[str]) -> None:
                                        "images)") for d in (a, b)]
         raise UserError(f"the two datasets are not the same benchmark: {describe[0]}, {describe[1]} (by their "
                         "query names and index): a comparison needs both methods scored on the same queries")
+    digests = [d.ground_truth_sha256(protocols) for d in (a, b)]
+    if digests[0] != digests[1]:
+        raise UserError(f"the two datasets have the same queries but other ground truth: {a.spec} and {b.spec} differ "
+                        f"in the masks, lists or image sizes of {' / '.join(protocols)} (SHA-256 {digests[0][:12]} and "
+                        f"{digests[1][:12]}): a difference would be the data's, not the methods'; score both on one "
+                        "copy")
 
 
 def run(args) -> int:
@@ -124,7 +132,7 @@ def run(args) -> int:
                       + (f", {ranks[0]} and {ranks[1]}" if ranks[0] else "") + " hold the same bytes): every "
                       "difference is 0", UserWarning, stacklevel=1)
     if specs[0] != specs[1]:
-        _check_same_benchmark(specs)
+        _check_same_benchmark(specs, args.protocols)
     evaluation_a, evaluation_b = (_score(name, spec, predictions, rank, args) for name, spec, predictions, rank
                                   in zip(names, specs, args.predictions, ranks))
     results_a, results_b, data = evaluation_a.results, evaluation_b.results, evaluation_a.truth

@@ -18,6 +18,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -71,6 +72,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eval-results", type=Path, metavar="DIR",
                         help="write the leaderboard figures as Hub eval results, DIR/.eval_results/*.yaml, for "
                              "`pixret push results DIR --model-repo OWNER/MODEL`")
+    parser.add_argument("--source-url", metavar="URL", help="--eval-results: the results' source, the leaderboard's "
+                        "link for them (your paper, code or logs)")
+    parser.add_argument("--source-name", metavar="NAME", help="--eval-results: the name the leaderboard shows for "
+                        "--source-url")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --per-query file (a regular "
                         "file only), an earlier --plots folder (only one this command wrote) and earlier "
                         "--eval-results files of the same tasks")
@@ -141,6 +146,7 @@ def run(args) -> int:
     if args.points_order and authors.predictions_format(args.predictions, args.predictions_format) != "authors":
         raise UserError("--points-order describes the authors' matching result (.npy): pixret predictions have masks")
     check_inputs([("--predictions", args.predictions), ("--ranks", args.ranks)])
+    _check_eval_results_flags(args)
     inputs = [args.predictions, args.ranks, args.dataset if looks_local(args.dataset) else None]
     if args.per_query:  # before the slow part: fail fast (and checked again when written)
         outputs.check_file(args.per_query, args.overwrite, "--per-query", inputs)
@@ -157,8 +163,7 @@ def run(args) -> int:
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
     # leaderboard files checked first: a refusal (a subset, the unofficial variant, custom data) prints nothing
-    eval_results = (hub_eval.eval_results_files(args.eval_results, evaluation.results, data, args.distractors,
-                                                not args.unofficial, args.overwrite) if args.eval_results else {})
+    eval_results = _eval_results(args, evaluation, data) if args.eval_results else {}
     intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
         print(json.dumps(evaluation.figures(intervals), indent=1))
@@ -172,24 +177,58 @@ def run(args) -> int:
     if args.compare_paper:
         print()
         print(comparison_text(evaluation, args.format))
-    # the slow part (drawing) into a temporary folder; then the files, and the folder is put in place at the end
-    with contextlib.ExitStack() as stack:
-        written = []
-        if args.plots:
-            from pixret.metric import plots
+    # the leaderboard files written whole under temporary names first (a full disk stops here, leaving none); the
+    # slow part (drawing) into a temporary folder; the other files; the folder put in place; the leaderboard files
+    # last, all at once: none is published unless every output was written
+    written = []
+    with hub_eval.stage_files(eval_results) as staged:
+        with contextlib.ExitStack() as stack:
+            if args.plots:
+                from pixret.metric import plots
 
-            tmp = stack.enter_context(outputs.staged_folder(args.plots, args.overwrite, command=PLOTS, inputs=inputs,
-                                                            flag="--plots"))
-            drawn = plots.save_all(tmp, evaluation.results, data.query_names, evaluation.name)
-            written += [args.plots / path.name for path in drawn]
-        with outputs.signals_held():  # a stop now would leave some files written and others not
-            written += hub_eval.write_files(eval_results)
+                tmp = stack.enter_context(outputs.staged_folder(args.plots, args.overwrite, command=PLOTS,
+                                                                inputs=inputs, flag="--plots"))
+                drawn = plots.save_all(tmp, evaluation.results, data.query_names, evaluation.name)
+                written += [args.plots / path.name for path in drawn]
             if args.per_query:
-                written.append(outputs.write_file(args.per_query, per_query_csv(evaluation.results), args.overwrite,
-                                                  "--per-query", inputs))
+                with outputs.signals_held():
+                    written.append(outputs.write_file(args.per_query, per_query_csv(evaluation.results),
+                                                      args.overwrite, "--per-query", inputs))
+        with outputs.signals_held():  # a stop now would leave some leaderboard files in place and others not
+            written += staged.commit()
     for path in written:  # on stderr: stdout is the figures (JSON with --format json)
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _check_eval_results_flags(args) -> None:
+    """--source-url / --source-name go with --eval-results; R1M results read the ranks twice (not from a pipe)."""
+    if args.eval_results is None:
+        given = [flag for flag, value in (("--source-url", args.source_url), ("--source-name", args.source_name))
+                 if value is not None]
+        if given:
+            raise UserError(f"{' and '.join(given)} describe{'s' * (len(given) == 1)} the leaderboard files: pass "
+                            "--eval-results DIR too")
+        return
+    if args.source_name is not None and args.source_url is None:
+        raise UserError("--source-name names the link --source-url gives: pass --source-url too")
+    if args.source_url is not None and not re.match(r"^https?://\S+$", args.source_url):
+        raise UserError(f"--source-url {args.source_url!r} is not an http(s) link (the leaderboard links to it)")
+    if args.source_name is not None and not args.source_name.strip():
+        raise UserError("--source-name is empty: give the link a name, or drop the flag")
+    if args.distractors and args.ranks is not None and not args.ranks.is_file():
+        raise UserError(f"--eval-results with --distractors checks that the ranks hold distractors, reading them "
+                        f"again: {args.ranks} is not a regular file (a pipe?); save the ranks to a file")
+
+
+def _eval_results(args, evaluation: result_files.Evaluation, data: BuiltDataset) -> dict:
+    """The leaderboard files of an evaluation, checked (``hub_eval.eval_results_files``), not written."""
+    ranks = None
+    if args.distractors and args.ranks is not None:  # memory-mapped: read again at no cost
+        ranks = result_files.read_ranks(args.ranks, len(data.query_names), args.ranks_layout)
+    return hub_eval.eval_results_files(args.eval_results, evaluation.results, data, args.distractors,
+                                       not args.unofficial, args.overwrite, ranks=ranks, source_url=args.source_url,
+                                       source_name=args.source_name)
 
 
 def comparison_text(evaluation: result_files.Evaluation, fmt: str) -> str:

@@ -19,9 +19,16 @@ Parquet shards as the card describes them, or ``evaluate.load`` of the metric). 
 that is not the real benchmark (the demo world) is only uploaded to a repo whose name
 says demo, or with --allow-synthetic. A dataset's eval.yaml (a Hub Benchmark) is checked
 against the Hub's specification and the card's configs. Eval results are checked against
-the Hub's schema, then on the Hub: the model exists, each dataset is a Benchmark whose
+the Hub's schema, then on the Hub: the model exists (a warning when its card declares a
+base_model: the leaderboards hide those by default), each dataset is a Benchmark whose
 eval.yaml defines the results' tasks. Then the repo id and the token are checked, and
 only then is anything uploaded.
+
+A dataset's eval.yaml is uploaded in a commit of its own, after the data: when the Hub refuses
+it (pixret is not yet on its evaluation-framework list nor its Benchmark allow-list, see
+docs/hub-registration.md), the dataset is there all the same and the refusal is one warning.
+After eval results are uploaded, the Hub's verdict on each file is read back and shown; a file
+it rejects makes the command fail.
 """
 
 from __future__ import annotations
@@ -317,9 +324,21 @@ def check_token(token: str | None = None) -> str:
                         "HF_TOKEN") from None
 
 
-def push(plan: Plan, private: bool = False, create_pr: bool = False, token: str | None = None) -> str:
-    """Upload the plan's files in one commit (or one pull request); returns its URL. A dataset or metric repo is
-    created if needed; a model's results go to its existing repo only."""
+@dataclass
+class Pushed:
+    """What an upload did: the commit (or pull request) of the plan's files, and for a dataset with an eval.yaml,
+    that file's own commit after the data, or the Hub's refusal of it."""
+
+    url: str
+    pull_request: int | None = None
+    eval_yaml_url: str | None = None
+    eval_yaml_refused: str | None = None
+
+
+def push(plan: Plan, private: bool = False, create_pr: bool = False, token: str | None = None) -> Pushed:
+    """Upload the plan's files in one commit (or one pull request). A dataset or metric repo is created if needed;
+    a model's results go to its existing repo only. A dataset's eval.yaml goes in a commit of its own, after the
+    data: the Hub may refuse a Benchmark (``hub_eval.upload_eval_yaml``), and that never undoes the data."""
     from huggingface_hub import CommitOperationAdd, HfApi
     from huggingface_hub.utils import HfHubHTTPError
 
@@ -327,7 +346,8 @@ def push(plan: Plan, private: bool = False, create_pr: bool = False, token: str 
     if plan.kind != "results":
         extra = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}
         api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True, **extra)
-    operations = [CommitOperationAdd(path, str(plan.folder / path)) for path, _ in plan.files]  # the plan, exactly
+    later = hub_eval.EVAL_YAML if plan.kind == "dataset" else None  # uploaded after the rest
+    operations = [CommitOperationAdd(path, str(plan.folder / path)) for path, _ in plan.files if path != later]
     message = (f"Add eval results ({', '.join(Path(p).stem for p, _ in plan.files)}) with pixret push"
                if plan.kind == "results" else f"Upload {plan.kind} with pixret push")
     try:
@@ -335,12 +355,16 @@ def push(plan: Plan, private: bool = False, create_pr: bool = False, token: str 
                                    commit_message=message)
     except HfHubHTTPError as err:
         status = getattr(err.response, "status_code", None)
-        said = " ".join((getattr(err, "server_message", None) or str(err)).split())
         hint = " (not your model? pass --create-pr to propose the results)" if (
             status == 403 and plan.kind == "results" and not create_pr) else ""
         raise UserError(f"cannot {'open a pull request on' if create_pr else 'commit to'} {plan.repo_type} "
-                        f"{plan.repo_id}: the Hub answered {status}: {said}{hint}") from None
-    return str(commit.pr_url if create_pr else getattr(commit, "commit_url", commit))
+                        f"{plan.repo_id}: the Hub answered {hub_eval.hub_answer(err)}{hint}") from None
+    pushed = Pushed(str(commit.pr_url if create_pr else getattr(commit, "commit_url", commit)),
+                    getattr(commit, "pr_num", None) if create_pr else None)
+    if later in {path for path, _ in plan.files}:
+        pushed.eval_yaml_url, pushed.eval_yaml_refused = hub_eval.upload_eval_yaml(
+            api, plan.repo_id, plan.folder / later, parent_commit=getattr(commit, "oid", None))
+    return pushed
 
 
 def metric_folder() -> Path:
@@ -401,11 +425,44 @@ def run(args) -> int:
           f"to {plan.repo_type} {plan.repo_id}" + (" in a pull request" if args.create_pr else "")
           + (f" as {user}" if user else "") + ":")
     for path, size in plan.files:
-        print(f"  {path}  {size:,} bytes")
+        print(f"  {path}  {size:,} bytes" + ("  (in a commit of its own, after the data)"
+                                             if plan.kind == "dataset" and path == hub_eval.EVAL_YAML else ""))
     if plan.left:
         print(f"not uploaded: {len(plan.left)} other files of {plan.folder}:")
         for path, size in plan.left:
             print(f"  {path}  {size:,} bytes" + ("  (looks like a secret)" if secret_kind(path) else ""))
-    if not args.dry_run:
-        print(push(plan, args.private, args.create_pr))
+    if args.dry_run:
+        return 0
+    pushed = push(plan, args.private, args.create_pr)
+    print(pushed.url)
+    if pushed.eval_yaml_url:
+        print(f"{hub_eval.EVAL_YAML}, in its own commit after the data: {pushed.eval_yaml_url}")
+    if pushed.eval_yaml_refused:
+        warnings.warn(pushed.eval_yaml_refused, stacklevel=1)
+    if plan.kind == "results":
+        _show_verdicts(plan, pushed)
     return 0
+
+
+def _show_verdicts(plan: Plan, pushed: Pushed) -> None:
+    """The Hub's verdict on each uploaded eval results file, read back; an error when it rejects one."""
+    try:
+        verdicts = hub_eval.hub_verdicts(plan.repo_id, [path for path, _ in plan.files],
+                                         pull_request=pushed.pull_request)
+    except Exception as err:  # noqa: BLE001 - the files are uploaded: a failed read-back is worth a warning only
+        warnings.warn(f"the files are uploaded, but the Hub's verdict on them could not be read back "
+                      f"({type(err).__name__}: {' '.join(str(err).split())[:200]}): look at the model page for "
+                      f"{plan.repo_id}", stacklevel=2)
+        return
+    if verdicts is None:
+        print("the Hub reports no verdict on eval results files (its model API has no evalResults here): look at "
+              f"the model page for {plan.repo_id}")
+        return
+    print("the Hub's verdict on the uploaded files:")
+    for verdict in verdicts:
+        print(f"  {hub_eval.describe_verdict(verdict)}")
+    rejected = [v.file for v in verdicts if v.valid is False]
+    if rejected:
+        raise UserError(f"the Hub rejects {len(rejected)} of the {len(verdicts)} uploaded files "
+                        f"({', '.join(rejected)}; its reasons above): they are on no leaderboard; fix them and push "
+                        "again")
