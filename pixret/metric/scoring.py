@@ -110,8 +110,8 @@ def _warn_suspicious(refs: References, rows, masks, boxes, det, abstained, skipp
     has_box = ~np.isnan(boxes[:, 0])
     n = len(rows)
     if n and abstained.all():
-        warnings.warn(f"every prediction on the {n} scored positive pairs is empty (no mask, no bbox): "
-                      "every IoU is 0", stacklevel=3)
+        warnings.warn(f"none of the {n} scored positive pairs has a prediction (a mask or a bbox): every IoU is 0",
+                      stacklevel=3)  # (none given, or all empty: both read the same here)
         return
     if has_mask.any() and n:
         if not any(cocomask.area(m) for m in masks if m is not None):  # (a list of over 255 trips pycocotools)
