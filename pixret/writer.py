@@ -199,7 +199,7 @@ class PredictionWriter:
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None:
-            self.close()
+            self._finish()
         else:
             self._entries.clear()
             self._written = Written(self.path, 0)  # closed: nothing written
@@ -273,6 +273,9 @@ class PredictionWriter:
     def close(self) -> Written:
         """Write the file (atomically: a complete file or none) and say how it covers the pairs to predict; warns
         when positive pairs have no prediction or the ids look 1-based. Closing again returns the same."""
+        return self._finish()
+
+    def _finish(self) -> Written:  # (close and __exit__ call it at one depth: warnings point at the caller's line)
         if self._written is not None:
             return self._written
         from pixret.outputs import write_text
@@ -301,19 +304,19 @@ class PredictionWriter:
         if shifted and 2 * len(written.extra) > len(given):
             warnings.warn(f"{self.path}: {shifted}: the ids look 1-based (they are 0-based: revisitop's positions); "
                           "pixret evaluate refuses such a file unless told the ids are right", UserWarning,
-                          stacklevel=3)
+                          stacklevel=4)
         elif written.missing:
             shown = ", ".join(map(str, written.missing[:SHOWN])) + (" ..." if len(written.missing) > SHOWN else "")
             warnings.warn(f"{self.path}: {len(written.missing)} of {int(pairs.positive.sum())} positive pairs of "
                           f"{' and '.join(pairs.protocols)} have no prediction ({shown}): they count as IoU 0 "
-                          "(pixret.pairs_to_predict lists the pairs to localise)", UserWarning, stacklevel=3)
+                          "(pixret.pairs_to_predict lists the pairs to localise)", UserWarning, stacklevel=4)
         return written
 
     def _warn_normalised_boxes(self) -> None:
         boxes = np.asarray(self._pixel_boxes, np.float64).reshape(-1, 4)
         if len(boxes) and (boxes[:, 2:] > 0).any() and (np.abs(boxes) <= 1).all():
             warnings.warn(f"{self.path}: every box given in pixels ({len(boxes)}) lies within [0, 1]: normalised "
-                          "coordinates? declare them with normalized=True", UserWarning, stacklevel=3)
+                          "coordinates? declare them with normalized=True", UserWarning, stacklevel=4)
 
 
 def write_predictions(path, items, dataset=None, *, protocols=DEFAULT_PROTOCOLS, box_format: str | None = None,

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -155,14 +156,19 @@ def run(args) -> int:
     for k, (flag, path) in enumerate(named):  # no output may replace, hold or sit in another
         outputs.check_apart(path, [other for _, other in named[k + 1:]], flag, "another output")
     data = open_dataset(args.dataset)
+    caught = []  # the evaluation's warnings: shown as they were, and kept for the JSON
     try:
-        evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
-                                    args.ranks_layout, args.distractors, args.queries, not args.unofficial,
-                                    args.name, args.predictions_format, args.points_order, args.trust_ids)
+        with warnings.catch_warnings(record=True) as caught:
+            evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
+                                        args.ranks_layout, args.distractors, args.queries, not args.unofficial,
+                                        args.name, args.predictions_format, args.points_order, args.trust_ids)
     except result_files.ShiftedIds as err:
         raise UserError(f"{args.predictions}: {err.finding}: the ids look 1-based (they are 0-based: revisitop's "
                         "positions), and figures of them would be nonsense; subtract 1, or pass --trust-ids if these "
                         "ids are right") from None
+    finally:
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
     # leaderboard files checked first: a refusal (a subset, the unofficial variant, custom data) prints nothing
@@ -170,13 +176,14 @@ def run(args) -> int:
                                                 not args.unofficial, args.overwrite) if args.eval_results else {})
     intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
-        print(json.dumps(evaluation.figures(intervals), indent=1))
+        print(json.dumps(evaluation.document(intervals, [w.message for w in caught
+                                                         if issubclass(w.category, UserWarning)]), indent=1))
     else:
         print(results_table(evaluation.results, args.format, intervals))
         if args.ranks is not None:
             print(f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):")
             print(breakdown_table(breakdowns(evaluation.results), args.format))
-            print("\nwhich half costs the most: pixel mAP with one half made perfect (the other as it is):")
+            print("\nwhich half costs the most: pixel mAP (%) with one half made perfect (the other as it is):")
             print(oracle_table(evaluation.results, args.format))
     if args.compare_paper:
         print()

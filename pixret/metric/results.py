@@ -53,6 +53,7 @@ class ShiftedIds(ResultsError):
         return type(self), (self.finding,)
 
 
+UNIT = "fraction"  # figures in JSON and from compute are in [0, 1]; tables and leaderboard files print percent
 ONE_BASED = ": the id equals the count, as 1-based ids end; ids are 0-based (revisitop's positions)"
 
 
@@ -276,11 +277,18 @@ class Evaluation:
                 for p, r in self.results.items()}
 
     def figures(self, intervals: dict | None = None) -> dict:
-        """{protocol: {figure: value}} (+ oracles, subset, skipped pairs, and ``intervals`` when given: {figure:
-        [low, high]}), as ``pixret evaluate --format json`` prints it and the Space's API returns it."""
+        """{protocol: {figure: value}} (fractions in [0, 1]; + oracles, subset, skipped pairs, and ``intervals`` when
+        given: {figure: [low, high]}): the figures of ``document``."""
         return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs") if k in r},
                     **({"intervals": {k: list(v) for k, v in intervals[p].items()}} if intervals else {})}
                 for p, r in self.results.items()}
+
+    def document(self, intervals: dict | None = None, warnings=()) -> dict:
+        """The JSON ``pixret evaluate --format json`` prints and the Space's API returns: ``{"unit": "fraction",
+        protocol: figures (``figures``), ..., "warnings": [...], "notes": [...]}``; ``warnings``: the messages of
+        what the evaluation warned about (legal input that looks like a mistake), as the command printed them."""
+        return {"unit": UNIT, **self.figures(intervals), "warnings": [str(w) for w in warnings],
+                "notes": list(self.notes)}
 
 
 def evaluate_files(truth: GroundTruth, predictions, ranks=None, *, protocols=("medium", "hard"), ranks_layout=None,
