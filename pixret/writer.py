@@ -234,7 +234,7 @@ class PredictionWriter:
         if polygon is not None:
             entry["polygon"] = _polygon(polygon, where)
         if box is not None:
-            box_format = self.box_format if box_format is None else _check_box_format(box_format)
+            box_format = self.box_format if box_format is None else _check_box_format(box_format, where)
             normalized = self.normalized if normalized is None else _check_flag(normalized, "normalized")
             entry["bbox"] = _box(box, box_format, normalized, size, where)
             if not normalized:
@@ -375,9 +375,9 @@ def _check_flag(value, name: str) -> bool:
     return bool(value)
 
 
-def _check_box_format(box_format) -> str | None:
+def _check_box_format(box_format, where: Where | None = None) -> str | None:
     if box_format is not None and box_format not in BOX_FORMATS:
-        raise InputError(f"box_format must be one of {list(BOX_FORMATS)} (" + "; ".join(
+        raise InputError(("" if where is None else f"{where}: ") + f"box_format must be one of {list(BOX_FORMATS)} (" + "; ".join(
             f"{k}: {v}" for k, v in BOX_FORMATS.items()) + f"), got {box_format!r}")
     return box_format
 
@@ -486,8 +486,9 @@ def ranks_from_scores(scores, top_k: int | None = None, *, dataset=None, distrac
     if array.dtype.kind not in "iufb":
         raise InputError(f"scores must be numbers, got dtype {array.dtype}")
     if expected is not None and array.shape != expected:
-        raise InputError(f"scores has shape {array.shape} but the dataset has {expected[0]} queries and "
-                         f"{expected[1]} index images" + (f" with {distractors} distractors" if distractors else "")
+        columns = (f"{expected[1] - distractors} index images + {distractors} distractors" if distractors else
+                   f"{expected[1]} index images")
+        raise InputError(f"scores has shape {array.shape} but the dataset has {expected[0]} queries and {columns}"
                          + ("; scores (num_index, num_queries)? pass scores.T" if array.shape == expected[::-1] else
                             "; index ids of a ranking? pass them as a list of per-query lists (ids.tolist())"
                             if array.dtype.kind in "iu" and array.shape[0] == expected[0] else ""))
