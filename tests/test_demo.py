@@ -165,6 +165,13 @@ def test_demo_dataset_card_says_synthetic(demo_run):
     assert "- synthetic" in text.split("\n---\n", 1)[0] and "license: mit" in text
     assert "| DELG | SSP | 37.3 | 34.6 | 36.6 | 29.9 |" in text  # the paper's tables, for reference
     assert "not results on this synthetic demo" in text
+    # written from the world it describes: its queries, not the benchmark's 70; no erratum of the paper's print
+    queries = demo_run["world"]["queries"]
+    body = text.split("\n---\n", 1)[1]
+    assert f"every positive image of the {queries} queries of its procedural facades" in body
+    assert f"optional ({queries}, K) array" in body and not re.search(r"\b70\b(?!\.)", body)  # (70.3: a figure)
+    assert '"33."' not in body
+    assert "PRParis medium D" not in body and "of revisitop's" not in body
     from pixret.cli.push import broken_links
 
     folder = demo_run["folder"] / "dataset"
@@ -185,7 +192,8 @@ def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
 def test_visual_report_shows_outlines(demo_run):
     page = (demo_run["folder"] / "report" / "index.html").read_text()
     files = re.findall(r'src="([^"]+_q\d{3}\.png)"', page)
-    assert len(files) == 4 * 3  # every baseline, three queries
+    queries = demo_run["world"]["queries"]
+    assert len(files) == 4 * queries and len(set(files)) == len(files)  # every baseline, every query
     figures = re.findall(r'src="([^"]+/map_vs_threshold\.png)"', page)
     assert len(figures) == 4 and all((demo_run["folder"] / "report" / f).stat().st_size > 10_000 for f in figures)
     colours = {}
@@ -201,6 +209,26 @@ def test_visual_report_shows_outlines(demo_run):
     whole = [c for f, c in colours.items() if f.startswith("whole_image")]
     assert all(c["gt"] > 100 and c["pred"] > 100 for c in whole)  # both outlines visible
     assert any(c["fp"] > 1000 for c in whole)  # whole-image masks are false positives (IoU <= 0.5)
+
+
+def test_report_page_has_the_tables_every_query_and_readable_plots(demo_run):
+    """The figures' tables first; per baseline three queries shown and the others folded; each plot shown at its
+    own pixel size, so its smallest text (8 pt at 100 dpi) is 11 px on the page."""
+    from pixret.metric.plots import DPI
+
+    page = (demo_run["folder"] / "report" / "index.html").read_text()
+    assert page.index("<caption>Table 1: mean mIoU") < page.index("<caption>Table 2: pixel retrieval") < \
+        page.index("<h2>")
+    table = page[page.index("<caption>Table 1"):page.index("</table>")]
+    assert "<th>medium mIoU D</th>" in table and "<td>oracle</td><td class=num>100.0</td>" in table
+    queries = demo_run["world"]["queries"]
+    assert page.count(f"<details><summary>the other {queries - 3} queries</summary>") == 4
+    plots = re.findall(r'<a href="([^"]+\.png)"><img src="[^"]+" (width="\d+" height="\d+")', page)
+    assert len(plots) == 4 * 3  # every baseline's three plots
+    for name, tag in plots:
+        with Image.open(demo_run["folder"] / "report" / name) as picture:
+            assert tag == f'width="{picture.width}" height="{picture.height}"'  # never shrunk by the page itself
+    assert "max-width:32%" not in page and 8 * DPI / 72 >= 11
 
 
 def test_outline_is_the_mask_border():
