@@ -118,6 +118,20 @@ def test_space_api_returns_the_warnings_and_the_unit(space, tiny_dataset, tmp_pa
     assert "- warning: medium: the bboxes look like [x1, y1, x2, y2]" in report
 
 
+def test_space_refuses_one_based_ids(space, tiny_dataset, tmp_path):
+    from datasets import load_dataset
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    medium = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
+    entries = [{"query_id": r["query_id"], "index_id": r["index_id"] + 1, "bbox": [1.0, 1.0, 5.0, 5.0]}
+               for r in medium if r["index_id"] + 1 < 12]
+    (tmp_path / "shifted.json").write_text(json.dumps(entries))
+    with pytest.raises(AppError, match=r"predictions: \d+ of \d+ predictions are for pairs no evaluated split holds, "
+                                       r".*the ids look 1-based .* subtract 1 \(pixret evaluate --trust-ids"):
+        space["client"].predict(handle_file(str(tmp_path / "shifted.json")), None, "proxford", api_name="/evaluate")
+
+
 def test_space_text_says_its_units_and_tables_wrap_between_words(space):
     """The page's text says the JSON is fractions and the tables percent (never "ready for the leaderboard"), and
     its Markdown tables break lines between words only (Gradio's default breaks "protocol" as "protoco|l")."""

@@ -48,7 +48,7 @@ _own_package()
 from pixret_space import analysis, plots, tables  # noqa: E402 - the package exists from here on
 from pixret_space.benchmarks import BENCHMARKS, R1M_DISTRACTORS  # noqa: E402
 from pixret_space.errors import InputError  # noqa: E402
-from pixret_space.results import GroundTruth, evaluate_files  # noqa: E402
+from pixret_space.results import GroundTruth, ShiftedIds, evaluate_files  # noqa: E402
 
 NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret")  # a Hub namespace, or a folder of built datasets
 PROTOCOLS = ("medium", "hard")
@@ -92,6 +92,10 @@ def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
             evaluation = evaluate_files(truth, _path(predictions_file), _path(ranks_file),
                                         distractors=R1M_DISTRACTORS if r1m else 0, name="your method",
                                         sources={"predictions": "predictions", "ranks": "ranks"})
+        except ShiftedIds as err:  # (the page has no override: the command line has)
+            raise gr.Error(f"predictions: {err.finding}: the ids look 1-based (they are 0-based: revisitop's "
+                           "positions), and figures of them would be nonsense; subtract 1 (pixret evaluate "
+                           "--trust-ids scores ids you know are right)", print_exception=False) from None
         except InputError as err:  # the user's files: the message names the file, the entry and the pair
             raise gr.Error(str(err), print_exception=False) from None
     return evaluation, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
