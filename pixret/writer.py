@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ class PairsToPredict:
     def __contains__(self, pair) -> bool:
         return tuple(pair) in self._set
 
-    @property
+    @cached_property  # (written into the instance's __dict__: a frozen dataclass allows it)
     def _set(self) -> set:
         return set(zip(self.query_ids.tolist(), self.index_ids.tolist()))
 
