@@ -14,6 +14,8 @@ Modules:
     world      the demo's procedural pixel-retrieval world
     baselines  reference methods: ranking + mask per (query, image)
     report     Figure-1 style pictures and the HTML gallery
+    writer     a model's outputs -> result files: pairs_to_predict, PredictionWriter / write_predictions,
+               ranks_from_scores
     cli        the ``pixret`` command
     metric     the evaluate module ``pixret_map`` and its plain functions (the Space's folder)
 
@@ -23,16 +25,23 @@ The ``datasets`` builder is the top-level module ``proxford_prparis``.
 from __future__ import annotations
 
 __version__ = "0.2.0"
-__all__ = ["load_metric", "read_predictions", "align"]
+WRITER = ("pairs_to_predict", "PredictionWriter", "write_predictions", "ranks_from_scores")
+__all__ = ["load_metric", "read_predictions", "align", *WRITER]
 
 
 def __getattr__(name: str):
     """``pixret.read_predictions`` (a result file -> {pair: prediction}) and ``pixret.align`` (-> the list the metric
-    takes, in the rows' order), from ``pixret.metric.results``; imported on first use (``pixret --help`` stays quick)."""
+    takes, in the rows' order), from ``pixret.metric.results``; the result-file writer's ``pairs_to_predict``,
+    ``PredictionWriter``, ``write_predictions`` and ``ranks_from_scores``, from ``pixret.writer``. Imported on first
+    use (``pixret --help`` stays quick)."""
     if name in ("read_predictions", "align"):
         from pixret.metric import results
 
         return getattr(results, name)
+    if name in WRITER:
+        from pixret import writer
+
+        return getattr(writer, name)
     raise AttributeError(f"module 'pixret' has no attribute {name!r}")
 
 

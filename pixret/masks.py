@@ -105,7 +105,9 @@ class _Written(str):
     """Counts pixret's encoder wrote (a str to everything else), with the ``size`` they were written for.
 
     The verbs take such an RLE without checking it again (a second decode would double the cost of a build)
-    while its size is that one: a changed string is a plain str, and a JSON or datasets round trip gives one.
+    while its size is that one (kept as a tuple: a size list edited in place, ``rle["size"][0] = 1``, is seen,
+    and the runs, longer than that mask, are an RLEError): a changed string is a plain str, and a JSON or
+    datasets round trip gives one.
     """
 
 
@@ -113,7 +115,7 @@ def _written(coco: dict) -> dict:
     """An RLE pycocotools just encoded, marked as such."""
     rle = from_coco(coco)
     counts = _Written(rle["counts"])
-    counts.size = rle["size"]
+    counts.size = tuple(rle["size"])  # a copy: the dict's list edited in place must not edit it too
     return {"size": rle["size"], "counts": counts}
 
 
@@ -124,7 +126,7 @@ def _trusted(rle) -> dict | None:
             coco = to_coco(rle)
         except RLEError:  # a size edited into something else: the full check says so
             return None
-        if coco["size"] == rle["counts"].size:
+        if tuple(coco["size"]) == rle["counts"].size:
             return coco
     return None
 

@@ -189,15 +189,48 @@ def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_") or "method"
 
 
+def _html_table(caption: str, header: list[str], rows: list[list[str]]) -> str:
+    """A table with its caption; cells are text (escaped), numbers right-aligned."""
+    def cell(tag: str, value) -> str:
+        text = str(value)
+        numeric = text.replace(".", "", 1).replace("-", "", 1).isdigit()
+        return f'<{tag}{" class=num" if numeric and tag == "td" else ""}>{html.escape(text)}</{tag}>'
+
+    body = "".join("<tr>" + "".join(cell("td", v) for v in row) + "</tr>\n" for row in rows)
+    return (f"<table><caption>{html.escape(caption)}</caption>\n<thead><tr>"
+            + "".join(cell("th", h) for h in header) + f"</tr></thead>\n<tbody>\n{body}</tbody></table>")
+
+
+def _figure_image(out_dir: Path, caption: str, path: str) -> str:
+    """A figure at its own pixel size (a smaller page scales it down): its text shows at the size it was drawn."""
+    try:
+        with Image.open(out_dir / path) as picture:
+            size = f' width="{picture.width}" height="{picture.height}"'
+    except OSError:
+        size = ""
+    return (f'<figure class="plot"><a href="{html.escape(path)}"><img src="{html.escape(path)}"{size} loading="lazy" '
+            f'alt="{html.escape(caption)}"></a><figcaption>{html.escape(caption)}</figcaption></figure>')
+
+
+PAGE_STYLE = ("body{font-family:sans-serif;margin:2em;font-size:16px} img{max-width:100%;height:auto} "
+              "figure{margin:1em 0} figure.plot{display:inline-block;margin:0 1em 1em 0;vertical-align:top} "
+              "table{border-collapse:collapse;margin:1em 0} caption{text-align:left;font-weight:bold;padding:.3em 0} "
+              "th,td{border:1px solid #bbb;padding:.25em .6em} td.num{text-align:right} "
+              "details{margin:1em 0} summary{cursor:pointer;font-weight:bold}")
+
+
 def write_report(out_dir, title: str, queries, index, split, rankings: dict, predictions: dict, query_ids,
-                 k: int = 8, progress=None, figures: dict | None = None, method_figures: dict | None = None) -> Path:
+                 k: int = 8, progress=None, figures: dict | None = None, method_figures: dict | None = None,
+                 tables: list | None = None, open_queries: int | None = None) -> Path:
     """PNG panels and one HTML page for several methods.
 
     ``rankings[name]``: (num_queries, K) ids; ``predictions[name]``: {(query_id, index_id): {"mask", ...}}
     or None (retrieval only); ``queries`` and ``index``: the tables, indexable by id;
     ``figures``: {query_id: [(caption, file relative to out_dir)]} linked under each query;
-    ``method_figures``: {name: [(caption, file)]} shown under each method's heading.
-    Returns the path of index.html.
+    ``method_figures``: {name: [(caption, file)]} shown under each method's heading, each at its own size;
+    ``tables``: [(caption, header, rows)] shown first (the figures of the methods);
+    ``open_queries``: show this many of ``query_ids`` per method, the others folded (``<details>``; all shown
+    when None). Returns the path of index.html.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,13 +250,16 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, pre
             counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
             links = "".join(f' · <a href="{html.escape(path)}">{html.escape(caption)}</a>'
                             for caption, path in (figures or {}).get(q, []))
-            rows.append(f'<figure id="q{q}"><img src="{file}" alt="{html.escape(name)} query {q}">'
+            rows.append(f'<figure id="{slug(name)}-q{q}"><img src="{file}" width="{panel.width}" '
+                        f'height="{panel.height}" loading="lazy" alt="{html.escape(name)} query {q}">'
                         f"<figcaption>query {q} ({html.escape(queries[q]['name'])}): {counts}{links}"
                         "</figcaption></figure>")
-        shown = "".join(f'<a href="{html.escape(path)}"><img src="{html.escape(path)}" alt="{html.escape(caption)}" '
-                        f'title="{html.escape(caption)}" style="max-width:32%"></a>'
-                        for caption, path in (method_figures or {}).get(name, []))
-        sections.append(f"<h2>{html.escape(name)}</h2>\n" + (f"<p>{shown}</p>\n" if shown else "") + "\n".join(rows))
+        shown = "".join(_figure_image(out_dir, caption, path) for caption, path in (method_figures or {}).get(name, []))
+        folded = rows[open_queries:] if open_queries is not None else []
+        queries_html = "\n".join(rows[:len(rows) - len(folded)]) + (
+            f"\n<details><summary>the other {len(folded)} queries</summary>\n" + "\n".join(folded) + "\n</details>"
+            if folded else "")
+        sections.append(f"<h2>{html.escape(name)}</h2>\n" + (f"<div>{shown}</div>\n" if shown else "") + queries_html)
     with_predictions = any(predictions.get(name) is not None for name in rankings)
     frames = ((f'<b style="color:rgb{TRUE_POSITIVE}">true positive</b> (positive, IoU &gt; {LOCALISED:g}), '
                f'<b style="color:rgb{FALSE_POSITIVE}">false positive</b> (a negative, or IoU &le; {LOCALISED:g}), ')
@@ -233,9 +269,10 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, pre
     legend = (f'<p>Outlines: <b style="color:rgb{PREDICTION}">prediction</b>, '
               f'<b style="color:rgb{GROUND_TRUTH};background:#444">ground truth</b>. Frames: {frames}'
               f'<b style="color:rgb{JUNK}">junk</b> (ignored by the protocol).</p>')
+    summary = "\n".join(_html_table(*table) for table in tables or [])
     page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em} img{max-width:100%} figure{margin:1em 0}</style>"
-            f"</head><body><h1>{html.escape(title)}</h1>{legend}\n" + "\n".join(sections) + "\n</body></html>\n")
+            f"<style>{PAGE_STYLE}</style></head><body><h1>{html.escape(title)}</h1>\n{summary}\n{legend}\n"
+            + "\n".join(sections) + "\n</body></html>\n")
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

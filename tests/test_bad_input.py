@@ -184,7 +184,7 @@ METRIC_CASES = [
     ("more predictions", lambda c: c["preds"].append(None), ERROR, "25 predictions for 24"),
     ("no predictions", lambda c: c.update(preds=[]), ERROR, "0 predictions for 24"),
     # -- legal but probably a mistake: a warning saying what it looks like
-    ("all None", _all_preds(lambda p: None), WARNING, "every prediction on the 20 scored positive pairs is empty"),
+    ("all None", _all_preds(lambda p: None), WARNING, "none of the 20 scored positive pairs has a prediction"),
     ("all empty masks", _all_preds(lambda p: {"mask": masks.encode(np.zeros(SIZE, np.uint8))}), WARNING,
      "every predicted mask \\(20\\) is empty"),
     ("xyxy boxes", _all_preds(lambda p: {"bbox": [10, 6, 22, 16]}), WARNING, "look like \\[x1, y1, x2, y2\\]"),
@@ -274,7 +274,7 @@ METRIC_CASES = [
     ("every ground truth empty", lambda c: [r.update(mask=masks.encode(np.zeros(SIZE, np.uint8))) for r in c["refs"]
                                             if r["positive"]], WARNING, "every ground-truth mask .* is empty"),
     ("references a generator", lambda c: c.update(refs=iter(c["refs"]), preds=[None] * len(c["refs"])), WARNING,
-     "every prediction .* is empty"),
+     "none of the 20 scored positive pairs has a prediction"),
 ]
 
 

@@ -6,6 +6,9 @@ import contextlib
 import io
 import json
 import re
+import shlex
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,10 +180,27 @@ def test_demo_dataset_card_says_synthetic(demo_run):
     assert "- synthetic" in text.split("\n---\n", 1)[0] and "license: mit" in text
     assert "| DELG | SSP | 37.3 | 34.6 | 36.6 | 29.9 |" in text  # the paper's tables, for reference
     assert "not results on this synthetic demo" in text
+    # written from the world it describes: its queries, not the benchmark's 70; no erratum of the paper's print
+    queries = demo_run["world"]["queries"]
+    body = text.split("\n---\n", 1)[1]
+    assert f"every positive image of the {queries} queries of its procedural facades" in body
+    assert f"optional ({queries}, K) array" in body and not re.search(r"\b70\b(?!\.)", body)  # (70.3: a figure)
+    assert '"33."' not in body
+    assert "PRParis medium D" not in body and "of revisitop's" not in body
     from pixret.cli.push import broken_links
 
     folder = demo_run["folder"] / "dataset"
     assert not broken_links(text, {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()})
+
+
+def test_the_papers_print_erratum_is_said_where_its_cell_is():
+    from pixret.card import _reference_numbers
+    from pixret.metric.benchmarks import BENCHMARKS
+
+    erratum = 'The paper prints "33." for D2R+Mobilenet-V2-SSD+VLAD, PRParis medium D'
+    assert erratum in _reference_numbers(BENCHMARKS["prparis"], False)
+    assert erratum not in _reference_numbers(BENCHMARKS["proxford"], False)
+    assert erratum not in _reference_numbers(BENCHMARKS["prparis"], True)
 
 
 def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
@@ -189,13 +209,16 @@ def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
             "--ranks", str(folder / "matcher/ranks.npy"), "--format", "json"]
     assert main(args) == 0
     printed = json.loads(capsys.readouterr().out)
+    assert printed.pop("unit") == "fraction" and printed.pop("notes") == []
+    assert any("scored positive pairs have no prediction" in w for w in printed.pop("warnings"))
     assert printed == demo_run["scores"]["matcher (Harris + RANSAC)"]
 
 
 def test_visual_report_shows_outlines(demo_run):
     page = (demo_run["folder"] / "report" / "index.html").read_text()
     files = re.findall(r'src="([^"]+_q\d{3}\.png)"', page)
-    assert len(files) == 4 * 3  # every baseline, three queries
+    queries = demo_run["world"]["queries"]
+    assert len(files) == 4 * queries and len(set(files)) == len(files)  # every baseline, every query
     figures = re.findall(r'src="([^"]+/map_vs_threshold\.png)"', page)
     assert len(figures) == 4 and all((demo_run["folder"] / "report" / f).stat().st_size > 10_000 for f in figures)
     colours = {}
@@ -213,6 +236,26 @@ def test_visual_report_shows_outlines(demo_run):
     assert any(c["fp"] > 1000 for c in whole)  # whole-image masks are false positives (IoU <= 0.5)
 
 
+def test_report_page_has_the_tables_every_query_and_readable_plots(demo_run):
+    """The figures' tables first; per baseline three queries shown and the others folded; each plot shown at its
+    own pixel size, so its smallest text (8 pt at 100 dpi) is 11 px on the page."""
+    from pixret.metric.plots import DPI
+
+    page = (demo_run["folder"] / "report" / "index.html").read_text()
+    assert page.index("<caption>Table 1: mean mIoU") < page.index("<caption>Table 2: pixel retrieval") < \
+        page.index("<h2>")
+    table = page[page.index("<caption>Table 1"):page.index("</table>")]
+    assert "<th>medium mIoU D</th>" in table and "<td>oracle</td><td class=num>100.0</td>" in table
+    queries = demo_run["world"]["queries"]
+    assert page.count(f"<details><summary>the other {queries - 3} queries</summary>") == 4
+    plots = re.findall(r'<a href="([^"]+\.png)"><img src="[^"]+" (width="\d+" height="\d+")', page)
+    assert len(plots) == 4 * 3  # every baseline's three plots
+    for name, tag in plots:
+        with Image.open(demo_run["folder"] / "report" / name) as picture:
+            assert tag == f'width="{picture.width}" height="{picture.height}"'  # never shrunk by the page itself
+    assert "max-width:32%" not in page and 8 * DPI / 72 >= 11
+
+
 def test_outline_is_the_mask_border():
     mask = np.zeros((20, 20), np.uint8)
     mask[5:15, 5:15] = 1
@@ -228,3 +271,37 @@ def test_demo_prints_tables_and_keeps_foreign_folders(demo_run, tmp_path, capsys
     assert main(["demo", "--small", "--output", str(tmp_path / "mine")]) == 1
     assert "is not an earlier `pixret demo` output" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+# ---------------------------------------------------------------- docs/evaluate-your-method.md, run as written
+DOC = Path(__file__).resolve().parents[1] / "docs" / "evaluate-your-method.md"
+
+
+def _doc_blocks() -> list[tuple[str, str]]:
+    """(language, code) of every fenced block of the page, in order."""
+    return re.findall(r"^```(\w+)\n(.*?)^```$", DOC.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def test_evaluate_your_method_runs_as_written(demo_run, tmp_path, monkeypatch, capsys):
+    """The page's block (the README's "Evaluate your method"), byte for byte, with the page's stand-ins for the
+    two models, from the demo world to `pixret evaluate`."""
+    blocks = _doc_blocks()
+    assert [language for language, _ in blocks[:3]] == ["python", "bash", "python"]
+    (block, _), (command, _), (stand_ins, _) = [(code, language) for language, code in blocks[:3]]
+    assert "pixret.PredictionWriter" in block and "pixret.ranks_from_scores" in block
+    (tmp_path / "demo_output").symlink_to(demo_run["folder"])
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the block as written warns about nothing
+        exec(compile(stand_ins, "stand-ins", "exec"), namespace)
+        exec(compile(block, str(DOC), "exec"), namespace)
+    pairs = pixret.pairs_to_predict("demo_output/dataset")
+    assert len(json.loads((tmp_path / "preds.json").read_text())) == len(pairs)
+    world = demo_run["world"]
+    assert np.load(tmp_path / "ranks.npy").shape == (world["queries"], min(100, world["index_images"]))
+    args = shlex.split(command.strip())
+    assert args[0] == "pixret" and main(args[1:]) == 0
+    out, err = capsys.readouterr()
+    assert out.split()[:3] == ["protocol", "mIoU", "D"] and "figures in %" in out and "mAP det" in out
+    assert "warning" not in err

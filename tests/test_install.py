@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -59,3 +61,11 @@ def test_wheel_installs_and_works_outside_the_clone(tmp_path):
     where = _run([str(python), "-c", "import pixret, pixret.metric; print(pixret.__file__, pixret.metric.__file__)"],
                  cwd=outside)
     assert where.count(str(tmp_path / "venv")) == 2, where  # the wheel's files (the demo's metric too), not the clone's
+    # docs/evaluate-your-method.md (the README's block) as written, with its stand-ins, then its command
+    blocks = re.findall(r"^```(\w+)\n(.*?)^```$", (ROOT / "docs" / "evaluate-your-method.md").read_text(), re.S | re.M)
+    (block, command, stand_ins) = (code for _, code in blocks[:3])
+    (outside / "demo_output").symlink_to(outside / "demo")
+    _run([str(python), "-c", stand_ins + "\n" + block], cwd=outside)
+    args = shlex.split(command.strip())
+    assert args[0] == "pixret"
+    assert "figures in %" in _run([str(tmp_path / "venv" / "bin" / args[0]), *args[1:]], cwd=outside)

@@ -300,7 +300,7 @@ def test_perfect_and_missing_predictions(splits, custom_metric):
     split = splits["medium"]
     perfect = custom_metric.compute(predictions=_perfect(split), references=split)
     assert perfect["miou_det"] == perfect["miou_seg"] == 1.0 and "map_det" not in perfect
-    with pytest.warns(UserWarning, match="every prediction on the 20 scored positive pairs is empty"):
+    with pytest.warns(UserWarning, match="none of the 20 scored positive pairs has a prediction"):
         empty = custom_metric.compute(predictions=[None] * len(split), references=split.to_list())
     assert empty["miou_det"] == empty["miou_seg"] == 0.0
     boxes = [{"mask": None, "bbox": r["bbox"]} if r["bbox"] else None for r in split]

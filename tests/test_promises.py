@@ -17,6 +17,7 @@ from pycocotools import mask as cocomask
 import pixret
 from pixret import masks, synthetic
 from pixret.cli import main
+from pixret.dataset import open_dataset
 from pixret.metric import benchmarks
 from pixret.metric.benchmarks import BENCHMARKS, Benchmark, lists_digest
 from pixret.metric.errors import InputError
@@ -247,16 +248,39 @@ def _entries(split, shift=0):
             for r in split if r["positive"]]
 
 
-def test_one_based_index_ids_are_named(tiny_dataset, splits, tmp_path, capsys):
-    entries = [e for e in _entries(splits["medium"], shift=1) if e["index_id"] < 12]
-    for e in entries:
-        e.pop("segmentation")
-        e["bbox"] = [1.0, 1.0, 5.0, 5.0]
+def test_one_based_index_ids_are_an_error(tiny_dataset, splits, tmp_path, capsys):
+    """A normal-looking table of nonsense is refused; --trust-ids (trust_ids=True) scores it, with the warning."""
+    held = [r for r in splits["medium"] if r["index_id"] + 1 < 12]  # positives and junk, as a writer gives them
+    entries = [{"query_id": r["query_id"], "index_id": r["index_id"] + 1, "bbox": [1.0, 1.0, 5.0, 5.0]} for r in held]
     (tmp_path / "p.json").write_text(json.dumps(entries))
-    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]) == 0
+    args = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]
+    assert main(args) == 1
     err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'p.json'}: ") and err.count("\n") == 1
     assert "predictions are for pairs no evaluated split holds" in err and "with index_id - 1" in err
-    assert "the ids look 1-based" in err
+    assert "the ids look 1-based" in err and "pass --trust-ids if these ids are right" in err
+    assert main(args + ["--trust-ids", "--resamples", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "the ids look 1-based" in err
+    from pixret.cli.evaluate import evaluate_files
+    from pixret.metric.results import ShiftedIds
+
+    with pytest.raises(ShiftedIds, match="pass trust_ids=True if these ids are right"):
+        evaluate_files(str(tiny_dataset["out"]), tmp_path / "p.json")
+
+
+def test_predictions_for_negatives_only_are_not_taken_for_shifted_ids(tiny_dataset, splits, tmp_path, capsys):
+    """Predictions of negative pairs only: nothing is scored, said once in those terms (no "1-based", no "empty")."""
+    held = {(r["query_id"], r["index_id"]) for s in splits.values() for r in s}
+    sizes = open_dataset(str(tiny_dataset["out"])).index_sizes
+    entries = [{"query_id": q, "index_id": i, "segmentation": masks.encode(np.ones(sizes[i], bool))}
+               for q in range(4) for i in range(12) if (q, i) not in held]
+    (tmp_path / "p.json").write_text(json.dumps(entries))
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json"),
+                 "--resamples", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"none of the {len(entries)} predictions is for a pair the evaluated splits hold: nothing is scored" in err
+    assert "1-based" not in err and "empty" not in err
 
 
 def test_negatives_among_the_predictions_are_counted(tiny_dataset, splits, tmp_path, capsys):

@@ -98,6 +98,52 @@ def test_space_page_event_shows_tables_and_plots(space, tiny_dataset, tmp_path):
     assert len(gallery) >= 5 and all(Path(item["image"]).stat().st_size > 5000 for item in gallery)
 
 
+def test_space_api_returns_the_warnings_and_the_unit(space, tiny_dataset, tmp_path):
+    """Boxes as [x1, y1, x2, y2] score low: the API's JSON says why (its warnings), and which unit its figures are."""
+    from gradio_client import handle_file
+
+    from pixret import masks
+
+    entries = [{"query_id": e["query_id"], "index_id": e["index_id"],
+                "bbox": (lambda x, y, w, h: [x, y, x + w, y + h])(*masks.bbox(e["segmentation"]))}
+               for e in _gt_entries(tiny_dataset)]
+    (tmp_path / "xyxy.json").write_text(json.dumps(entries))
+    result = space["client"].predict(handle_file(str(tmp_path / "xyxy.json")), None, "proxford", api_name="/evaluate")
+    assert result["unit"] == "fraction" and 0 < result["medium"]["miou_det"] < 1
+    assert [w.split(":")[0] for w in result["warnings"]] == ["medium", "hard"]
+    assert all("the bboxes look like [x1, y1, x2, y2], not [x, y, w, h]" in w for w in result["warnings"])
+    figures, report, _ = space["client"].predict(handle_file(str(tmp_path / "xyxy.json")), None, "proxford", False,
+                                                 api_name="/evaluate_page")
+    assert figures == result and "- figures in % (compute and the JSON give fractions in [0, 1])" in report
+    assert "- warning: medium: the bboxes look like [x1, y1, x2, y2]" in report
+
+
+def test_space_refuses_one_based_ids(space, tiny_dataset, tmp_path):
+    from datasets import load_dataset
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    medium = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium")
+    entries = [{"query_id": r["query_id"], "index_id": r["index_id"] + 1, "bbox": [1.0, 1.0, 5.0, 5.0]}
+               for r in medium if r["index_id"] + 1 < 12]
+    (tmp_path / "shifted.json").write_text(json.dumps(entries))
+    with pytest.raises(AppError, match=r"predictions: \d+ of \d+ predictions are for pairs no evaluated split holds, "
+                                       r".*the ids look 1-based .* subtract 1 \(pixret evaluate --trust-ids"):
+        space["client"].predict(handle_file(str(tmp_path / "shifted.json")), None, "proxford", api_name="/evaluate")
+
+
+def test_space_text_says_its_units_and_tables_wrap_between_words(space):
+    """The page's text says the JSON is fractions and the tables percent (never "ready for the leaderboard"), and
+    its Markdown tables break lines between words only (Gradio's default breaks "protocol" as "protoco|l")."""
+    config = json.loads(urllib.request.urlopen(space["url"] + "config", timeout=30).read())
+    text = json.dumps(config)
+    assert "fractions in [0, 1]" in text and "tables are in percent" in text and "ready for" not in text
+    css = config.get("css") or ""
+    assert ".pixret-report th, .pixret-report td { overflow-wrap: normal !important; word-break: normal !important; }" \
+        in css
+    assert "pixret-report" in json.dumps([c.get("props", {}).get("elem_classes") for c in config["components"]])
+
+
 def test_space_errors_name_the_entry(space, tiny_dataset, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError

@@ -62,8 +62,9 @@ def test_evaluate_tool_equals_the_metric(tiny_dataset, files, tmp_path, capsys, 
             preds.append(None if p is None else {"mask": p.get("segmentation"), "bbox": p.get("bbox")})
         direct = custom_metric.compute(predictions=preds, references=split, ranks=files["ranks"], index_size=12)
         intervals = printed[protocol].pop("intervals")
+        assert direct["unit"] == printed["unit"] == "fraction"
         assert printed[protocol] == {k: v for k, v in direct.items() if k not in (
-            "per_query", "per_threshold", "per_pair", "protocol", "official")}
+            "per_query", "per_threshold", "per_pair", "protocol", "official", "unit")}
         assert all(low <= printed[protocol][figure] <= high for figure, (low, high) in intervals.items())
     assert 0 < printed["medium"]["miou_seg"] < 1  # the box-only entry counts 0 for segmentation
     assert 0 < printed["medium"]["miou_det"] < 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import signal
@@ -109,8 +110,20 @@ def main(argv=None) -> int:
     return run(module.run, args, getattr(module, "INTERRUPTED", "interrupted: nothing was written"))
 
 
+STDOUT_CLOSED = ("error: standard output is closed (>&-): what the command prints would be lost; redirect it to a "
+                 "file, or to /dev/null to discard it")
+FULL = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+        errno.EFBIG: "the file is larger than allowed (file system or ulimit -f)",
+        errno.EROFS: "the file system is read-only"}
+OUTPUT_NAMES = ("output", "path", "folder", "target", "tmp")  # locals naming what a pixret frame was writing
+
+
 def run(function, args, interrupted: str) -> int:
     """Call a subcommand with the project's error and warning conventions."""
+    if sys.stdout is None:  # started with stdout closed: Python prints nothing, silently
+        if sys.stderr is not None:
+            print(STDOUT_CLOSED, file=sys.stderr)
+        return 1
     # datasets: no log lines and no progress bars of its own (pixret draws its own); read when it is imported
     os.environ.setdefault("DATASETS_VERBOSITY", "critical")  # its log lines repeat what our one line says
     os.environ.setdefault("HF_HUB_VERBOSITY", "critical")
@@ -129,8 +142,10 @@ def run(function, args, interrupted: str) -> int:
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
         try:
-            with _stop_signals():
-                return function(args) or 0
+            with _stop_signals(), _named_stdout():
+                code = function(args) or 0
+                sys.stdout.flush()  # what the command printed, out now: a failure is the command's error
+                return code
         except Terminated as stop:
             what = interrupted.removeprefix("interrupted: ")
             print(f"terminated: {signal.Signals(stop.signum).name}; {what}", file=sys.stderr)
@@ -148,7 +163,64 @@ def run(function, args, interrupted: str) -> int:
             return 1
 
 
+class _Stdout:
+    """sys.stdout whose failures name it (a full disk, ``> /dev/full``: OSError "standard output"); a reader gone
+    away stays a BrokenPipeError. Everything else is the stream's own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def _named(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, "standard output") from None
+
+    def write(self, text):
+        return self._named(self._stream.write, text)
+
+    def flush(self):
+        return self._named(self._stream.flush)
+
+
+@contextlib.contextmanager
+def _named_stdout():
+    stream = sys.stdout
+    sys.stdout = _Stdout(stream)
+    try:
+        yield
+    finally:
+        if isinstance(sys.stdout, _Stdout):  # (a command that replaced it keeps its own)
+            sys.stdout = stream
+
+
+def _written_path(err: OSError) -> str | None:
+    """What a write that failed without naming its file (a full disk fails on write or close, the file long
+    opened) was writing: a local of the pixret frames it went through, innermost first, ``output`` (the name the
+    user gave) before the others."""
+    frames = []
+    trace = err.__traceback__
+    while trace is not None:
+        if __name__.split(".")[0] in trace.tb_frame.f_globals.get("__name__", "").split(".")[:1]:
+            frames.append(trace.tb_frame.f_locals)
+        trace = trace.tb_next
+    for name in OUTPUT_NAMES:
+        for local in reversed(frames):
+            value = local.get(name)
+            if isinstance(value, (str, os.PathLike)) and str(value):
+                return os.fspath(value)
+    return None
+
+
 def _message(err: Exception) -> str:
+    if isinstance(err, OSError) and err.errno in FULL:  # the path written, and what happened, in words
+        path = err.filename if err.filename is not None else _written_path(err)
+        return f"cannot write {path if path is not None else 'an output'}: {FULL[err.errno]} ({err.strerror})"
     text = str(err).strip() or type(err).__name__
     name = type(err).__name__.lower()
     if isinstance(err, (ConnectionError, TimeoutError)) or "connect" in name or "timeout" in name:

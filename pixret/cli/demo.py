@@ -11,7 +11,8 @@
 4. scores them with the pixret_map metric and prints paper-style tables
    (Table 1: mean mIoU; Table 2: mAP@50:5:95 and image mAP), saved as
    Markdown and JSON, with the figures of each baseline (--plots of evaluate);
-5. writes a visual report (PNG panels + index.html) in the manner of Figure 1.
+5. writes a visual report (index.html): the two tables, each baseline's plots at a readable size, and PNG
+   panels in the manner of Figure 1 for every query (three shown, the others folded).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pixret.cli import UserError
 from pixret.cli.evaluate import ground_truth
 from pixret.dataset import open_dataset
 from pixret.metric.results import Evaluation, evaluate_method
+from pixret.metric.figures import LABELS
 from pixret.metric.tables import methods_table
 from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
@@ -56,14 +58,32 @@ def evaluate(truth, result) -> Evaluation:
     return evaluation
 
 
+TABLES = (  # (caption, figures per protocol) of the demo's two tables
+    ("Table 1: mean mIoU on ground-truth pairs (%), D = detection, S = segmentation", ("miou_det", "miou_seg")),
+    ("Table 2: pixel retrieval from the database, mAP@50:5:95 (%), and image-level mAP (%)",
+     ("map_det", "map_seg", "image_map")),
+)
+
+
+def report_tables(evaluations: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The two tables of ``tables`` as (caption, header, rows), for the report page."""
+    out = []
+    for caption, keys in TABLES:
+        columns = [(p, k) for p in PROTOCOLS for k in keys]
+        rows = [[name] + ["-" if e.results[p].get(k) is None else f"{100 * e.results[p][k]:.1f}" for p, k in columns]
+                for name, e in evaluations.items()]
+        out.append((caption, ["method"] + [f"{p} {LABELS[k]}" for p, k in columns], rows))
+    return out
+
+
 def tables(evaluations: dict) -> str:
     """Table 1 and Table 2 style results of every baseline ({name: Evaluation}), as Markdown."""
     methods = {name: evaluation.results for name, evaluation in evaluations.items()}
     return "\n".join([
-        "Table 1: mean mIoU on ground-truth pairs (%), D = detection, S = segmentation", "",
-        methods_table(methods, [(p, k) for p in PROTOCOLS for k in ("miou_det", "miou_seg")]), "",
-        "Table 2: pixel retrieval from the database, mAP@50:5:95 (%), and image-level mAP (%)", "",
-        methods_table(methods, [(p, k) for p in PROTOCOLS for k in ("map_det", "map_seg", "image_map")]), "",
+        TABLES[0][0], "",
+        methods_table(methods, [(p, k) for p in PROTOCOLS for k in TABLES[0][1]]), "",
+        TABLES[1][0], "",
+        methods_table(methods, [(p, k) for p in PROTOCOLS for k in TABLES[1][1]]), "",
         "Pixel mAP follows the authors' evaluation: at each IoU threshold, queries with no positive",
         "localised above it leave the mean, so a method that localises a few images well per query can",
         "score high there; read it together with mean mIoU."]) + "\n"
@@ -132,9 +152,11 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
         paths = plots.save_all(folder / "report" / report.slug(name), evaluation.results, data.query_names, name,
                                only=("map_vs_threshold", "iou_histograms", "breakdown"))
         method_figures[name] = [(p.stem.replace("_", " "), p.relative_to(folder / "report").as_posix()) for p in paths]
+    every = chosen + [q for q in range(len(queries)) if q not in chosen]  # the chosen ones shown, the rest folded
     report.write_report(folder / "report", "pixret demo: top-ranked images per query", queries, index,
                         splits["medium"], {r.name: r.ranks for r in results},
-                        {r.name: r.predictions for r in results}, chosen, k=top_k, method_figures=method_figures)
+                        {r.name: r.predictions for r in results}, every, k=top_k, method_figures=method_figures,
+                        tables=report_tables(evaluations), open_queries=len(chosen))
     timings["report"] = time.perf_counter() - start
     medium = splits["medium"]
     summary = {

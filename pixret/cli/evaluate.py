@@ -20,6 +20,7 @@ import io
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -57,6 +58,9 @@ def add_arguments(parser) -> None:
                         help="average over these queries only (the results say so)")
     parser.add_argument("--benchmark", choices=[*sorted(BENCHMARKS), CUSTOM],
                         help="check that the dataset is this benchmark (it is always established from the data)")
+    parser.add_argument("--trust-ids", action="store_true",
+                        help="score predictions whose ids look 1-based (most miss the splits, id - 1 would place "
+                             "them) instead of stopping: for ids you know are right")
     parser.add_argument("--unofficial", action="store_true",
                         help="leave the ignored queries out of pixel mAP's denominator (not the paper's figure)")
     parser.add_argument("--format", choices=["text", "markdown", "json"], default="text")
@@ -90,7 +94,8 @@ def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_fil
 
 def evaluate_files(dataset, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
                    ranks_layout=None, distractors: int = 0, queries=None, official: bool = True,
-                   name: str | None = None, predictions_format=None, points_order=None) -> result_files.Evaluation:
+                   name: str | None = None, predictions_format=None, points_order=None,
+                   trust_ids: bool = False) -> result_files.Evaluation:
     """Score result files (pixret's or the authors' format) on a built dataset (a folder or Hub id, or an opened
     one): ``pixret.metric.results.evaluate_files``."""
     if distractors and ranks is None:
@@ -100,7 +105,7 @@ def evaluate_files(dataset, predictions, ranks=None, protocols=("medium", "hard"
                                        protocols=protocols, ranks_layout=ranks_layout, distractors=distractors,
                                        queries=queries, official=official, name=name,
                                        predictions_format=predictions_format, points_order=points_order,
-                                       progress=bar)
+                                       progress=bar, trust_ids=trust_ids)
 
 
 def per_query_csv(results: dict) -> str:
@@ -157,22 +162,33 @@ def run(args) -> int:
     for k, (flag, path) in enumerate(named):  # no output may replace, hold or sit in another
         outputs.check_apart(path, [other for _, other in named[k + 1:]], flag, "another output")
     data = open_dataset(args.dataset)
-    evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
-                                args.ranks_layout, args.distractors, args.queries, not args.unofficial,
-                                args.name, args.predictions_format, args.points_order)
+    caught = []  # the evaluation's warnings: shown as they were, and kept for the JSON
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
+                                        args.ranks_layout, args.distractors, args.queries, not args.unofficial,
+                                        args.name, args.predictions_format, args.points_order, args.trust_ids)
+    except result_files.ShiftedIds as err:
+        raise UserError(f"{args.predictions}: {err.finding}: the ids look 1-based (they are 0-based: revisitop's "
+                        "positions), and figures of them would be nonsense; subtract 1, or pass --trust-ids if these "
+                        "ids are right") from None
+    finally:
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     for note in evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
     # leaderboard files checked first: a refusal (a subset, the unofficial variant, custom data) prints nothing
     eval_results = _eval_results(args, evaluation, data) if args.eval_results else {}
     intervals = evaluation.intervals(args.seed, args.resamples) if args.resamples else None
     if args.format == "json":
-        print(json.dumps(evaluation.figures(intervals), indent=1))
+        print(json.dumps(evaluation.document(intervals, [w.message for w in caught
+                                                         if issubclass(w.category, UserWarning)]), indent=1))
     else:
         print(results_table(evaluation.results, args.format, intervals))
         if args.ranks is not None:
             print(f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):")
             print(breakdown_table(breakdowns(evaluation.results), args.format))
-            print("\nwhich half costs the most: pixel mAP with one half made perfect (the other as it is):")
+            print("\nwhich half costs the most: pixel mAP (%) with one half made perfect (the other as it is):")
             print(oracle_table(evaluation.results, args.format))
     if args.compare_paper:
         print()

@@ -78,7 +78,7 @@ def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> 
     from pixret.metric import plots  # matplotlib, only when drawing
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # no predictions: "every prediction is empty" is the point here
+        warnings.simplefilter("ignore")  # no predictions: "none of the ... pairs has a prediction" is the point here
         result = score_protocols({"split": split}, predictions or {}, ranks, **data.metric_options())["split"]
     out = {}
     for q in query_ids:

@@ -7,7 +7,10 @@ namespace, e.g. to a local folder of built datasets in tests).
 
 API (gradio_client): ``/evaluate`` takes (predictions file, ranks file or None, benchmark)
 and an optional ``r1m`` (the ranks include the 1,001,001 R1M distractors); it returns the
-JSON of ``pixret evaluate --format json``.
+JSON of ``pixret evaluate --format json``: ``"unit": "fraction"`` (figures in [0, 1]; the page's
+tables and the leaderboard files are in percent), the figures per protocol, and the
+``"warnings"`` and ``"notes"`` of the evaluation (boxes that look like another convention, ids
+that look 1-based, ...), which the page lists under its table.
 
 This app runs from its own folder with only what requirements.txt installs: it registers the
 folder as a package of its own (its files import each other relatively), never the pixret package.
@@ -22,6 +25,7 @@ import warnings
 from functools import lru_cache
 
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 
@@ -44,7 +48,7 @@ _own_package()
 from pixret_space import analysis, plots, tables  # noqa: E402 - the package exists from here on
 from pixret_space.benchmarks import BENCHMARKS, R1M_DISTRACTORS  # noqa: E402
 from pixret_space.errors import InputError  # noqa: E402
-from pixret_space.results import GroundTruth, evaluate_files  # noqa: E402
+from pixret_space.results import GroundTruth, ShiftedIds, evaluate_files  # noqa: E402
 
 NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret")  # a Hub namespace, or a folder of built datasets
 PROTOCOLS = ("medium", "hard")
@@ -88,15 +92,19 @@ def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
             evaluation = evaluate_files(truth, _path(predictions_file), _path(ranks_file),
                                         distractors=R1M_DISTRACTORS if r1m else 0, name="your method",
                                         sources={"predictions": "predictions", "ranks": "ranks"})
+        except ShiftedIds as err:  # (the page has no override: the command line has)
+            raise gr.Error(f"predictions: {err.finding}: the ids look 1-based (they are 0-based: revisitop's "
+                           "positions), and figures of them would be nonsense; subtract 1 (pixret evaluate "
+                           "--trust-ids scores ids you know are right)", print_exception=False) from None
         except InputError as err:  # the user's files: the message names the file, the entry and the pair
             raise gr.Error(str(err), print_exception=False) from None
     return evaluation, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
 def evaluate_json(predictions_file, ranks_file, benchmark: str, r1m: bool = False) -> dict:
-    """The API: the JSON of ``pixret evaluate --format json``."""
-    evaluation = score(predictions_file, ranks_file, benchmark, r1m)[0]
-    return evaluation.figures(evaluation.intervals())
+    """The API: the JSON of ``pixret evaluate --format json`` (fractions, with the evaluation's warnings)."""
+    evaluation, caught = score(predictions_file, ranks_file, benchmark, r1m)
+    return evaluation.document(evaluation.intervals(), caught)
 
 
 def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
@@ -114,7 +122,7 @@ def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = Fals
     if with_ranks:
         parts.append(f"Error breakdown of the positives (retrieved = in the top {analysis.TOP_K}):\n\n"
                      + tables.breakdown_table(analysis.breakdowns(results), "markdown"))
-        parts.append("Which half costs the most: pixel mAP with one half made perfect (the other as it is):\n\n"
+        parts.append("Which half costs the most: pixel mAP (%) with one half made perfect (the other as it is):\n\n"
                      + tables.oracle_table(results, "markdown"))
     reason = evaluation.not_comparable
     parts.append(tables.compare(benchmark, results, "your method", 1, not_comparable=reason).render("markdown"))
@@ -122,7 +130,7 @@ def evaluate_page(predictions_file, ranks_file, benchmark: str, r1m: bool = Fals
         parts.append(tables.compare(benchmark, results, "your method", 2, r1m=r1m, not_comparable=reason)
                      .render("markdown"))
     shown = [(_image(make()), caption) for _, caption, make in plots.figures(results, evaluation.truth.query_names)]
-    return evaluation.figures(intervals), "\n\n".join(parts), shown
+    return evaluation.document(intervals, caught), "\n\n".join(parts), shown
 
 
 def _image(figure) -> Image.Image:
@@ -132,12 +140,26 @@ def _image(figure) -> Image.Image:
     return Image.open(buffer)
 
 
-with gr.Blocks(title="pixret_map: PROxford / PRParis") as demo:
+# Gradio sets overflow-wrap: anywhere on Markdown, which breaks table headers mid-word ("protoco|l"): cells wrap
+# between words only, and a table wider than the column scrolls
+CSS = """
+.pixret-report table { display: block; overflow-x: auto; }
+.pixret-report th, .pixret-report td { overflow-wrap: normal !important; word-break: normal !important; }
+"""
+
+
+def _css(function) -> dict:
+    """``css=CSS`` for the one of gr.Blocks (gradio 5) and launch (gradio 6) that takes it."""
+    return {"css": CSS} if "css" in inspect.signature(function).parameters else {}
+
+
+with gr.Blocks(title="pixret_map: PROxford / PRParis", **_css(gr.Blocks.__init__)) as demo:
     gr.Markdown("# pixret_map: pixel retrieval on PROxford / PRParis\n"
                 "Mean mIoU (the paper's Table 1) and pixel-retrieval mAP@50:5:95 (Table 2), numerically identical "
                 "to the authors' evaluation. Predictions: a JSON list (or Parquet) of `{query_id, index_id, "
                 "segmentation (COCO RLE) and/or bbox [x, y, w, h]}`; ranks: a `.npy` of index ids, "
-                "(70, K) or revisitop's (K, 70).")
+                "(70, K) or revisitop's (K, 70). Figures: the tables are in percent, as the paper's; the JSON (and the "
+                "`/evaluate` API) gives fractions in [0, 1], with `\"unit\": \"fraction\"` and the warnings.")
     with gr.Row():
         with gr.Column(scale=1):
             predictions = gr.File(label="Predictions (.json or .parquet; the authors' matching result .npy)",
@@ -147,8 +169,8 @@ with gr.Blocks(title="pixret_map: PROxford / PRParis") as demo:
             r1m = gr.Checkbox(False, label=f"ranks include the R1M distractors ({R1M_DISTRACTORS:,})")
             button = gr.Button("Evaluate", variant="primary")
         with gr.Column(scale=2):
-            figures_json = gr.JSON(label="Figures (the JSON of pixret evaluate --format json)")
-            report = gr.Markdown()
+            figures_json = gr.JSON(label="Figures as fractions in [0, 1] (the JSON of pixret evaluate --format json)")
+            report = gr.Markdown(elem_classes=["pixret-report"])
             gallery = gr.Gallery(label="Plots", columns=2, height="auto", object_fit="contain")
     button.click(evaluate_page, inputs=[predictions, ranks, benchmark, r1m], outputs=[figures_json, report, gallery],
                  api_name="evaluate_page")
@@ -157,4 +179,4 @@ with gr.Blocks(title="pixret_map: PROxford / PRParis") as demo:
 
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(**_css(demo.launch))

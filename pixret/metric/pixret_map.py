@@ -68,8 +68,9 @@ Args:
     index_size, num_queries: for config "custom" (the benchmarks know theirs).
 Returns:
     miou_det, miou_seg; with ranks also map_det, map_seg, image_map, {", ".join(f"image_mp@{k}" for k in KAPPAS)}
-    (floats in [0, 1], None where unavailable), per_threshold (mAP at {THRESHOLDS[0]:.2f} ... {THRESHOLDS[-1]:.2f}),
-    per_query (lists aligned with per_query["query_id"]) and, for a subset, subset.
+    (fractions in [0, 1], not percent; None where unavailable), per_threshold (mAP at {THRESHOLDS[0]:.2f} ...
+    {THRESHOLDS[-1]:.2f}), per_query (lists aligned with per_query["query_id"]), for a subset subset, and
+    unit: "fraction" (tables and leaderboards print percent).
 Examples:
     >>> metric = evaluate.load("pixret/pixret_map", "proxford")
     >>> results = metric.compute(predictions=preds, references=pairs["medium"], ranks=ranks)
@@ -109,7 +110,7 @@ def _score(predictions, references, benchmark: str, options: dict) -> dict:
     if unknown:
         raise InputError(f"unknown argument {unknown[0]!r}; compute takes predictions, references and "
                          f"{', '.join(_OPTIONS)}")
-    return dict(evaluate_pixel_retrieval(predictions, references, benchmark=benchmark, **options))
+    return {**evaluate_pixel_retrieval(predictions, references, benchmark=benchmark, **options), "unit": "fraction"}
 
 
 def _store_mask(mask, where: Where):
@@ -185,6 +186,10 @@ class PixretMap(evaluate.Metric):
             raise InputError("compute takes keyword arguments: compute(predictions=..., references=..., ranks=...)")
         if (predictions is None) != (references is None):
             raise InputError("compute needs both predictions and references (or neither, after add_batch)")
+        if predictions is not None and self.writer is not None:  # rows stored since the last compute: no merge
+            raise InputError(f"compute(predictions=..., references=...) after add / add_batch, with {len(self)} rows "
+                             "stored: both sets would be scored as one. Score the stored rows with compute(), or "
+                             "these with a metric that stored none (pixret.load_metric)")
         if predictions is not None and self.num_process == 1 and len(self) == 0:
             return _score(predictions, references, self.config_name, kwargs)
         if predictions is None and self.writer is None:  # nothing stored in this process

@@ -19,6 +19,7 @@ caller in its own terms, never by editing another message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -171,18 +172,50 @@ def as_rows(values, what: str):
     return list(values)  # an IterableDataset (streaming), a generator, ...
 
 
-def one_based(pairs, held: set) -> str | None:
-    """What in ``pairs`` (of predictions) looks 1-based against the pairs the splits hold (``held``), or None: most
-    of the pairs no split holds would be held with an id - 1, or no pair names query 0 while the splits do (a
-    shift of the query ids alone mostly lands on held pairs: a landmark's queries share their positives)."""
+SHIFTS = (("index_id", 0, 1), ("query_id", 1, 0), ("query_id and index_id", 1, 1))  # (what, dq, di) of id - 1
+SURPRISE = math.log(100)  # a shift's hits past chance at odds under 1 in 100 say the ids are shifted
+
+
+def shifted_ids(pairs, held: set) -> str | None:
+    """What says the ids of ``pairs`` (of predictions) are 1-based against the pairs the splits hold (``held``), or
+    None: an id - 1 shift places most of the pairs no split holds on held pairs, far more than chance would.
+
+    Chance is measured by the opposite shift (id + 1), which places about as many pairs as id - 1 does when the
+    ids are right (predictions for negatives beside held pairs, a dense split); a 1-based file is placed nearly
+    all one way. "Far more": the Chernoff bound on the binomial tail, exp(-n KL(placed / n || chance)), is under
+    1 in 100 (exact enough for a decision, and no scipy in the metric's folder); real splits (~2% of the pairs
+    held) give odds far smaller either way, toy ones (half the pairs held) need a dozen pairs to tell.
+    """
     pairs = list(pairs)
     unused = [pair for pair in pairs if pair not in held]
-    shifted = {what: sum((q - dq, i - di) in held for q, i in unused)
-               for what, dq, di in (("index_id", 0, 1), ("query_id", 1, 0), ("query_id and index_id", 1, 1))}
-    what, count = max(shifted.items(), key=lambda item: item[1])
-    if unused and count > len(pairs) - len(unused):
-        return (f"{len(unused)} of {len(pairs)} predictions are for pairs no evaluated split holds, and {count} of "
-                f"those would be with {what} - 1")
+    found = []
+    for what, dq, di in SHIFTS:
+        placed = sum((q - dq, i - di) in held for q, i in unused)
+        control = sum((q + dq, i + di) in held for q, i in unused)
+        chance = (control + 1) / (len(unused) + 2)  # (Laplace's rule: never 0 or 1)
+        if placed > len(unused) / 2 and placed / len(unused) > chance and \
+                len(unused) * _divergence(placed / len(unused), chance) > SURPRISE:
+            found.append((placed, what, control))
+    if not found:
+        return None
+    placed, what, control = max(found)
+    return (f"{len(unused)} of {len(pairs)} predictions are for pairs no evaluated split holds, and {placed} of "
+            f"those would be with {what} - 1 ({control} with {what} + 1)")
+
+
+def _divergence(observed: float, expected: float) -> float:
+    """Kullback-Leibler divergence of Bernoulli(observed) from Bernoulli(expected), 0 < expected < 1."""
+    return sum(a * math.log(a / b) for a, b in ((observed, expected), (1 - observed, 1 - expected)) if a > 0)
+
+
+def one_based(pairs, held: set) -> str | None:
+    """What in ``pairs`` (of predictions) looks 1-based against the pairs the splits hold (``held``), or None:
+    ``shifted_ids``, or no pair names query 0 while the splits do (a shift of the query ids alone mostly lands on
+    held pairs: a landmark's queries share their positives)."""
+    pairs = list(pairs)
+    shifted = shifted_ids(pairs, held)
+    if shifted:
+        return shifted
     given = {q for q, _ in pairs}  # (index ids: a method may well give nothing for index image 0)
     if len(given) > 1 and min(given) == 1 and 0 in {q for q, _ in held}:
         return "no prediction names query 0, while the split's queries start there and the predictions' at 1"

@@ -34,7 +34,7 @@ from . import authors, rle, strictjson, uncertainty
 from .benchmarks import CUSTOM, PROTOCOLS, metric_options
 from .errors import InputError
 from .figures import Result
-from .predictions import Where, as_id, one_based, parse_prediction
+from .predictions import Where, as_id, one_based, parse_prediction, shifted_ids
 from .scoring import evaluate_pixel_retrieval
 
 
@@ -42,6 +42,20 @@ class ResultsError(InputError):
     """A results file is malformed or does not fit the dataset."""
 
 
+class ShiftedIds(ResultsError):
+    """Most predictions miss the evaluated splits and id - 1 would place them: the table would be nonsense.
+    ``finding`` says what was found (the message adds the remedy, in the library's terms)."""
+
+    def __init__(self, finding: str):
+        super().__init__(f"{finding}: the ids look 1-based (they are 0-based: revisitop's positions), and figures of "
+                         "them would be nonsense; subtract 1, or pass trust_ids=True if these ids are right")
+        self.finding = finding
+
+    def __reduce__(self):
+        return type(self), (self.finding,)
+
+
+UNIT = "fraction"  # figures in JSON and from compute are in [0, 1]; tables and leaderboard files print percent
 ONE_BASED = ": the id equals the count, as 1-based ids end; ids are 0-based (revisitop's positions)"
 
 
@@ -435,22 +449,30 @@ class Evaluation:
                 for p, r in self.results.items()}
 
     def figures(self, intervals: dict | None = None) -> dict:
-        """{protocol: {figure: value}} (+ oracles, subset, skipped pairs, and ``intervals`` when given: {figure:
-        [low, high]}), as ``pixret evaluate --format json`` prints it and the Space's API returns it."""
+        """{protocol: {figure: value}} (fractions in [0, 1]; + oracles, subset, skipped pairs, kinds, and ``intervals``
+        when given: {figure: [low, high]}): the figures of ``document``."""
         return {p: {**r.figures(), **{k: r[k] for k in ("oracles", "subset", "skipped_pairs", "kinds") if k in r},
                     **({"intervals": {k: list(v) for k, v in intervals[p].items()}} if intervals else {})}
                 for p, r in self.results.items()}
+
+    def document(self, intervals: dict | None = None, warnings=()) -> dict:
+        """The JSON ``pixret evaluate --format json`` prints and the Space's API returns: ``{"unit": "fraction",
+        protocol: figures (``figures``), ..., "warnings": [...], "notes": [...]}``; ``warnings``: the messages of
+        what the evaluation warned about (legal input that looks like a mistake), as the command printed them."""
+        return {"unit": UNIT, **self.figures(intervals), "warnings": [str(w) for w in warnings],
+                "notes": list(self.notes)}
 
 
 def evaluate_files(truth: GroundTruth, predictions, ranks=None, *, protocols=("medium", "hard"), ranks_layout=None,
                    distractors: int = 0, queries=None, official: bool = True, name: str | None = None,
                    sources: dict | None = None, predictions_format: str | None = None,
-                   points_order: str | None = None, progress=None) -> Evaluation:
+                   points_order: str | None = None, progress=None, trust_ids: bool = False) -> Evaluation:
     """Score a method's result files (predictions, optional ranks) on every protocol of ``truth``.
 
     Predictions in pixret's format (JSON / Parquet) or the authors' matching result (``.npy``, see ``authors``;
     ``predictions_format`` says which when the suffix does not, ``points_order`` "xy" or "rowcol").
     ``sources``: how messages name the files ({"predictions": ..., "ranks": ...}; default their paths).
+    ``trust_ids``: score predictions whose ids look 1-based (``evaluate_method``) rather than refuse them.
     """
     sources = sources or {}
     if authors.predictions_format(predictions, predictions_format) == "authors":
@@ -465,7 +487,7 @@ def evaluate_files(truth: GroundTruth, predictions, ranks=None, *, protocols=("m
     rank_array = None if ranks is None else read_ranks(ranks, len(truth.query_names), ranks_layout,
                                                        sources.get("ranks"))
     return evaluate_method(truth, by_pair, rank_array, protocols=protocols, distractors=distractors, queries=queries,
-                           official=official, name=name or authors.method_name(predictions))
+                           official=official, name=name or authors.method_name(predictions), trust_ids=trust_ids)
 
 
 def _splits(truth: GroundTruth, protocols, queries=None) -> dict:
@@ -483,33 +505,56 @@ def _splits(truth: GroundTruth, protocols, queries=None) -> dict:
 
 
 def evaluate_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=("medium", "hard"),
-                    distractors: int = 0, queries=None, official: bool = True, name: str = "method") -> Evaluation:
+                    distractors: int = 0, queries=None, official: bool = True, name: str = "method",
+                    trust_ids: bool = False) -> Evaluation:
     """Score a method given in memory ({pair: prediction}, ranks array) on every protocol of ``truth``.
 
-    Warnings of the metric are raised again with the protocol they are about.
+    Warnings of the metric are raised again with the protocol they are about. Predictions most of which miss the
+    evaluated splits while id - 1 would place them (``predictions.shifted_ids``) are refused (``ShiftedIds``):
+    their figures would be a normal-looking table of nonsense; ``trust_ids=True`` scores them anyway, with a
+    warning.
     """
     if distractors and ranks is None:
         raise InputError("distractors describe the ranks: pass ranks too (pixret evaluate: --ranks)")
     if queries is not None:
         queries = [as_id(q, Where("queries"), "a query id") for q in queries]
     splits = _splits(truth, protocols, queries)
+    held = held_pairs(splits)
+    _check_ids(by_pair, held, trust_ids)
     results = score_protocols(splits, by_pair, ranks, distractors=distractors, queries=queries, official=official,
                               **truth.options)
     subset = next(iter(results.values())).subset  # None when the list holds every query
     evaluation = Evaluation(name, truth, results, official, distractors, queries if subset is not None else None)
-    _account_for(by_pair, splits, evaluation)
+    _account_for(by_pair, held, evaluation)
     return evaluation
 
 
-def _account_for(by_pair: dict, splits: dict, evaluation: Evaluation) -> None:
-    """Predictions for pairs no evaluated split holds are not scored: count them, and say when they look 1-based."""
+def held_pairs(splits: dict) -> set:
+    """The (query_id, index_id) pairs the splits ({protocol: pairs split}) hold: their positive and junk rows."""
     held = set()
     for split in splits.values():
         held.update(zip(split["query_id"], split["index_id"]))
-    shifted = one_based(by_pair, held)
+    return held
+
+
+def _check_ids(by_pair, held: set, trust_ids: bool = False) -> None:
+    """Refuse predictions most of which miss the splits while id - 1 would place them (``ShiftedIds``); with
+    ``trust_ids`` (or when most are on the splits) say what they look like."""
+    if not isinstance(trust_ids, (bool, np.bool_)):
+        raise InputError(f"trust_ids must be True or False, got {trust_ids!r}")
+    shifted = shifted_ids(by_pair, held)
+    if shifted and not trust_ids and 2 * sum(pair not in held for pair in by_pair) > len(by_pair):
+        raise ShiftedIds(shifted)
+    shifted = shifted or one_based(by_pair, held)
     if shifted:
         warnings.warn(f"{shifted}: the ids look 1-based (they are 0-based: revisitop's positions)", UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)
+
+
+def _account_for(by_pair: dict, held: set, evaluation: Evaluation) -> None:
+    """Predictions for pairs no evaluated split holds are not scored: count them (``_check_ids`` said whether they
+    look 1-based)."""
+    if one_based(by_pair, held):
         return
     unused = [pair for pair in by_pair if pair not in held]
     if unused and len(unused) == len(by_pair):

@@ -156,8 +156,8 @@ def _warn_suspicious(refs: References, rows, scored: Scored, skipped: int, offic
     has_mask, has_box, has_polygon = scored.has_mask, scored.has_box, scored.has_polygon
     n = len(rows)
     if n and abstained.all():
-        warnings.warn(f"every prediction on the {n} scored positive pairs is empty (no mask, no bbox, no polygon): "
-                      "every IoU is 0", stacklevel=3)
+        warnings.warn(f"none of the {n} scored positive pairs has a prediction (a mask, a bbox or a polygon): every "
+                      "IoU is 0", stacklevel=3)  # (none given, or all empty: both read the same here)
         return
     if has_polygon.any() and (has_mask | has_box).any():
         warnings.warn(f"{int(has_polygon.sum())} of {n} scored positive pairs have a polygon and "

@@ -18,6 +18,7 @@ from .errors import InputError
 from .figures import FIGURES, LABELS
 
 PAPER = Path(__file__).resolve().parent / "paper"
+PERCENT = "figures in % (compute and the JSON give fractions in [0, 1])"  # the caption of a method's table
 
 
 def _facts(benchmark: str) -> Benchmark:
@@ -61,8 +62,8 @@ def results_table(results: dict, fmt: str = "text", intervals: dict | None = Non
         rows.append([p] + [_percent(r.get(f.key)) for f in FIGURES])
         if intervals:
             rows.append(["  95% interval"] + [_span(intervals[p].get(f.key)) for f in FIGURES])
-    notes = caveats(results) + (["95% intervals: bootstrap over the queries (pixret.metric.uncertainty)"]
-                                if intervals else [])
+    notes = [PERCENT] + caveats(results) + (["95% intervals: bootstrap over the queries (pixret.metric.uncertainty)"]
+                                            if intervals else [])
     if fmt == "markdown":  # (a line right under a Markdown table would be read as one of its rows)
         return "\n\n".join([_render(header, rows, fmt), "\n".join(f"- {note}" for note in notes)]).rstrip()
     return "\n".join([_render(header, rows, fmt), *notes])
