@@ -67,7 +67,8 @@ def test_a_registered_benchmark_builds_evaluates_and_has_its_card(fake, tmp_path
         pixret.load_metric("proxford").compute(predictions=predictions, references=medium)
 
     by_pair = {(r["query_id"], r["index_id"]): {"mask": r["mask"]} for r in medium if r["positive"]}
-    assert align(by_pair, medium) == [p and {**p, "bbox": None, "query_id": r["query_id"], "index_id": r["index_id"]}
+    assert align(by_pair, medium) == [p and {**p, "bbox": None, "polygon": None, "query_id": r["query_id"],
+                                               "index_id": r["index_id"]}
                                       for p, r in zip(predictions, medium)]
     comparison = tables.compare("fake", {"medium": result}, "mine", 1)
     assert comparison.rows[comparison.user_rank][:3] == ["(yours)", "mine", "100.0"] and comparison.user_rank == 0

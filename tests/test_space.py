@@ -79,7 +79,7 @@ def test_space_api_returns_the_json_of_pixret_evaluate(space, tiny_dataset, tmp_
     assert result["medium"]["miou_seg"] == 1.0 and 0 < result["medium"]["map_det"] <= 1
     without_ranks = space["client"].predict(handle_file(str(tmp_path / "preds.json")), None, "proxford",
                                             api_name="/evaluate")
-    assert set(without_ranks["medium"]) == {"miou_det", "miou_seg", "intervals"}
+    assert set(without_ranks["medium"]) == {"miou_det", "miou_seg", "intervals", "kinds"}
     assert set(without_ranks["medium"]["intervals"]) == {"miou_det", "miou_seg"}
 
 

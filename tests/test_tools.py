@@ -111,7 +111,8 @@ def test_evaluate_tool_reads_parquet(tiny_dataset, files, tmp_path, capsys):
     ("duplicate", "entry 3 .*: duplicate pair; entry 2 has it too"),
     ("json", "not valid JSON"),
     ("not_list", "expected a JSON list"),
-    ("polygon", "entry 2 .*: segmentation: expected a COCO RLE dict .size, counts., got list; polygons: convert"),
+    ("polygon", "entry 2 .*: segmentation: expected a COCO RLE dict .size, counts., got list; a polygon goes under "
+     "'polygon'"),
     ("empty", "holds no predictions"),
     ("misspelt", "entry 2 .*: unknown key 'segmentaton'; accepted keys: mask .COCO alias: segmentation."),
 ])
