@@ -223,3 +223,16 @@ def test_a_polygon_stands_alone(custom_metric):
     with pytest.raises(InputError, match="stands alone"):
         custom_metric.compute(predictions=predictions, references=references, index_size=NUM_INDEX,
                               num_queries=NUM_QUERIES)
+
+
+def test_scribbles_are_refused_before_any_fill(custom_metric):
+    """Thousands of random points cross every row thousands of times: OpenCV's fill would take minutes (it keeps
+    the crossing edges sorted by bubble sort); an outline of as many points is scored at once."""
+    rng = np.random.default_rng(0)
+    truth = [np.array([[10.0, 10.0], [900.0, 20.0], [880.0, 700.0], [20.0, 650.0]])]
+    with pytest.raises(InputError, match=r"region of 4,000 points whose edges cross each image row .* sort work"):
+        authors_iou.pair_iou(rng.uniform([0, 0], [1024, 768], (4000, 2)), truth)
+    angles = np.linspace(0, 2 * np.pi, 200_000, endpoint=False)
+    circle = np.stack([512 + 300 * np.cos(angles), 384 + 300 * np.sin(angles)], 1)
+    det, seg = authors_iou.pair_iou(circle, truth)
+    assert 0.3 < seg < det < 0.7

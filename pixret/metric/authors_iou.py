@@ -33,6 +33,12 @@ from .errors import InputError
 # |coordinate| bound for a region's points: 8x the benchmarks' largest image side. The authors' canvas is S x S,
 # so a point at 10^5 would make them draw 2 x 80 GB; here a region's canvas is at most LIMIT^2 bytes (64 MiB).
 LIMIT = 8192
+# What a fill costs. OpenCV draws every edge as a line (edge pixels) and keeps the edges that cross an image row
+# sorted by bubble sort (per row, up to the square of that row's edge count: "sort work"); a simple outline has
+# two edges per row whatever its points, a scribble of random points thousands, and its fill takes minutes
+# (in the authors' evaluation too). Past these a region is refused before any drawing (~1 s of OpenCV each).
+MAX_EDGE_PIXELS = 2**26  # of all the regions of one evaluation together
+MAX_SORT_WORK = 2**30  # of one region
 
 
 def truncated(points) -> np.ndarray:
@@ -53,6 +59,35 @@ def check_points(points: np.ndarray, where, what: str = "region") -> None:
         raise InputError(f"{where}: {what} point {row} is {points[row].tolist()}, more than {LIMIT} px from the image "
                          f"origin: the authors' evaluation draws an S x S canvas (S = the largest coordinate); "
                          f"points are bounded to +-{LIMIT} px")
+
+
+def fill_cost(points: np.ndarray) -> tuple[int, float]:
+    """(edge pixels, sort work) of filling a region of truncated points (see MAX_EDGE_PIXELS, MAX_SORT_WORK)."""
+    following = np.roll(points, -1, 0)
+    edge_pixels = int(np.abs(following - points).max(1).sum()) + len(points)
+    if len(points) < 64:  # at most 64 edges a row: never near the bound
+        return edge_pixels, 0.0
+    top, bottom = np.minimum(points[:, 1], following[:, 1]), np.maximum(points[:, 1], following[:, 1])
+    first, rows = int(top.min()), int(bottom.max() - top.min()) + 1  # rows <= 2 LIMIT + 1: bounded
+    active = np.cumsum(np.bincount(top - first, minlength=rows + 1) - np.bincount(bottom - first, minlength=rows + 1))
+    return edge_pixels, float(np.square(active[:rows], dtype=np.float64).sum())
+
+
+def check_costs(regions: list[np.ndarray], where) -> None:
+    """Refuse regions (truncated points) whose fill would take minutes: ``where(k)`` names region k."""
+    total = 0
+    for k, points in enumerate(regions):
+        edge_pixels, sort_work = fill_cost(points)
+        total += edge_pixels
+        if sort_work > MAX_SORT_WORK:
+            raise InputError(f"{where(k)}: a region of {len(points):,} points whose edges cross each image row "
+                             f"{(sort_work / max(1, np.ptp(points[:, 1]) + 1)) ** 0.5:,.0f} times on average: OpenCV's "
+                             f"fill (the authors' rasteriser) keeps them sorted row by row, sort work {sort_work:.2g} "
+                             f"against a bound of {MAX_SORT_WORK:.2g} (about a second); a region is one outline, not a "
+                             "scribble")
+        if total > MAX_EDGE_PIXELS:
+            raise InputError(f"{where(k)}: the regions' edges add up to more than {MAX_EDGE_PIXELS:,} pixels (each is "
+                             "drawn as a line by the fill); outlines of objects in these images need far fewer")
 
 
 def _spans(low: np.ndarray, high: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +186,7 @@ def pair_ious(preds: list, shapes: list, where) -> tuple[np.ndarray, np.ndarray]
         raise InputError(f"{where(int(np.argmax(far)))}: a point of the region or of the ground truth is more than "
                          f"{LIMIT} px from the image origin (points are bounded to +-{LIMIT} px: the authors' canvas "
                          "is S x S, S = the largest coordinate)")
+    check_costs(preds, where)  # (again when called from scoring: cheap, and this function stands on its own)
     size = np.maximum(pred_high.max(1), truth_high.max(1))
     if (size < 0).any():
         k = int(np.argmax(size < 0))

@@ -129,15 +129,16 @@ def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bo
     """
     masks = list(scored.masks)
     polygon_rows = np.flatnonzero(scored.has_polygon)
-    if not official:
+    where = lambda n: refs.where(int(rows[polygon_rows[n]]), "predictions")  # noqa: E731 - names polygon n
+    if not official:  # (the authors' procedure bounds its own fill costs, this one the same way)
+        authors_iou.check_costs([authors_iou.truncated(scored.polygons[k]) for k in polygon_rows], where)
         for k in polygon_rows:
             height, width = refs.masks[rows[k]]["size"]
             masks[k] = polygons.fill([scored.polygons[k]], height, width)
     det, seg = pair_ious(masks, scored.boxes, [refs.masks[r] for r in rows])
     if official and polygon_rows.size:
         det[polygon_rows], seg[polygon_rows] = authors_iou.pair_ious(
-            [scored.polygons[k] for k in polygon_rows], refs.shapes(rows[polygon_rows]),
-            lambda n: refs.where(int(rows[polygon_rows[n]]), "predictions"))
+            [scored.polygons[k] for k in polygon_rows], refs.shapes(rows[polygon_rows]), where)
     return det, seg
 
 
