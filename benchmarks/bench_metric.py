@@ -1,26 +1,45 @@
 #!/usr/bin/env python
 """Time pixret_map at ROxford and R1M scale (numbers quoted in README.md and the metric card).
 
-    python benchmarks/bench_metric.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl]
+    python benchmarks/bench_metric.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl] [--repeats 7]
+        [--against REVISION] [--skip-r1m] [--rle-only]
 
 Uses revisitop's real ROxford ground truth with synthetic 1024x768 masks (one
 rectangle per pair, predictions shifted by a random amount) and random rankings:
-70 x 4,993 ids (ROxford) and 70 x 1,005,994 int64 ids (R1M: revisitop1m's 1,001,001 distractors). Prints, from one run:
-the full compute through evaluate (mIoU, det + seg mAP, image mAP/mP), a
-straightforward per-query loop implementation, one plain np.isin pass over the
-ranks, and a ranks.max() memory pass; and the peak memory numpy allocated
-during the compute (no copy of the ranks means far less than the ranks' size).
-Then the RLE validation every mask from outside goes through (``rle.check``): its
-wall time and peak memory over the counts' size on ROxford-sized masks from
-star-shaped polygons, and on 20 predictions of ~5 MB counts whose runs do not
-cover their declared size (malformed), all 20 or only the last.
+70 x 4,993 ids (ROxford) and 70 x 1,005,994 int64 ids (R1M: revisitop1m's 1,001,001
+distractors). Prints, from one run:
+- the RLE validation every mask from outside goes through (``rle.check``): its wall
+  time and peak memory over the counts' size on ROxford-sized masks from star-shaped
+  polygons, and on 20 predictions of ~5 MB counts whose runs do not cover their
+  declared size (malformed), all 20 or only the last;
+- the full compute (``metric.compute`` in memory: checks, IoUs, mIoU, det + seg mAP,
+  image mAP/mP, oracles) at ROxford scale, and where its time goes (per step);
+- at R1M: the full compute and one plain np.isin pass over the ranks, interleaved
+  (alternating, ``--repeats`` times; min and median of each, the ratio of the best
+  times and the median of the paired ratios), where the compute's time goes, in
+  units of the isin pass too, and whether locate gains from spreading rows over 2 threads;
+- the peak memory numpy allocated during the compute (no copy of the ranks means far
+  less than the ranks' size), a straightforward per-query loop implementation of seg
+  mAP, and a ranks.max() memory pass.
+With ``--against REVISION`` (e.g. the main branch), pixret/metric as of that git
+revision is timed interleaved with today's at both scales, and their results are
+compared to the last bit.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +47,9 @@ import numpy as np
 import pixret
 from pixret import masks
 from pixret.metric.benchmarks import R1M_DISTRACTORS
+from pixret.metric import ranking, rle, scoring
 from pixret.metric.scoring import pair_ious
 from pixret.metric.references import check_references
-from pixret.metric import rle
 from pixret.release import GroundTruth, load_pickle, protocol_lists
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,37 +177,184 @@ def timed(fn, repeat=3):
     return best, out
 
 
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Wall times of each function, run in turn (the first one rotating) ``repeats`` times: under load, each
+    repeat gives every function the same conditions, and ratios of one repeat's times are paired."""
+    times = {name: [] for name in fns}
+    names = list(fns)
+    for rep in range(repeats):
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: np.asarray(t) for name, t in times.items()}
+
+
+def spread(t: np.ndarray) -> str:
+    return f"min {t.min():.3f} s, median {np.median(t):.3f} s"
+
+
+def ratio(a: np.ndarray, b: np.ndarray) -> str:
+    """a over b: of the best times, and the median of the paired (same repeat) ratios."""
+    return f"{a.min() / b.min():.2f}x (best over best), median of paired ratios {np.median(a / b):.2f}x"
+
+
+def metric_at(revision: str):
+    """``pixret/metric/scoring.py`` as of a git revision of this repository, imported as a package of its own
+    (pixret/metric imports nothing from the rest of pixret), to time today's code against another side by side."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-metric-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "pixret/metric"], capture_output=True,
+                             check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "pixret/metric").rename(folder / "metric_at_revision")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("metric_at_revision.scoring")
+
+
+def same_result(a, b) -> bool:
+    """Every figure, per query and per pair, equal to the last bit (floats as their exact repr)."""
+    return json.dumps(dict(a), sort_keys=True, default=repr) == json.dumps(dict(b), sort_keys=True, default=repr)
+
+
+@contextmanager
+def step_clock(steps: dict):
+    """Time each call of the named module functions while inside (``steps``: label -> (module, name)),
+    adding up into the lists of the yielded dict."""
+    spent = {label: [0.0] for label in steps}
+    originals = {label: getattr(module, name) for label, (module, name) in steps.items()}
+
+    def clocked(label, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label][0] += time.perf_counter() - start
+        return wrapper
+
+    for label, (module, name) in steps.items():
+        setattr(module, name, clocked(label, originals[label]))
+    try:
+        yield spent
+    finally:
+        for label, (module, name) in steps.items():
+            setattr(module, name, originals[label])
+
+
+def where_time_goes(compute, repeats: int) -> dict:
+    """Median seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate inside
+    rank_positions), and the total."""
+    steps = {"check_references": (scoring, "check_references"), "check_predictions": (scoring, "check_predictions"),
+             "pair_ious": (scoring, "pair_ious"), "warnings on predictions": (scoring, "_warn_suspicious"),
+             "mean_miou": (scoring, "mean_miou"), "rank_positions": (scoring, "rank_positions"),
+             "locate": (ranking, "locate"), "figures_from_positions": (scoring, "figures_from_positions"),
+             "oracles": (scoring, "oracles")}
+    runs = []
+    for _ in range(repeats):
+        with step_clock(steps) as spent:
+            start = time.perf_counter()
+            compute()
+            total = time.perf_counter() - start
+        runs.append({"total": total, **{label: t[0] for label, t in spent.items()}})
+    median = {label: float(np.median([run[label] for run in runs])) for label in runs[0]}
+    median["rank_positions"] -= median["locate"]  # the rest of it: check_ranks, the warnings' look at the top
+    return median
+
+
+def print_breakdown(title: str, median: dict, unit: float | None = None) -> None:
+    total = median["total"]
+    named = {label: t for label, t in median.items() if label != "total"}
+    named["other (result assembly, ...)"] = total - sum(named.values())
+    print(f"{title}: {total:.3f} s (median)")
+    for label, t in sorted(named.items(), key=lambda item: -item[1]):
+        label = "rank_positions without locate" if label == "rank_positions" else label
+        extra = f" = {t / unit:.2f}x one isin pass" if unit else ""
+        print(f"    {label:32s} {t:7.3f} s {100 * t / total:5.1f}%{extra}")
+
+
+def locate_threads(big, refs, repeats: int) -> None:
+    """Whether locate's rows spread over 2 threads (numpy releases the GIL in its loops) beat one thread."""
+    relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(big.shape[0])]
+    rows = np.arange(big.shape[0])
+    limit = {"index_size": big.shape[1] - R1M_DISTRACTORS, "distractors": R1M_DISTRACTORS}
+
+    def two_threads():
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda half: ranking.locate(big, rows[half::2], relevant[half::2], **limit), (0, 1)))
+
+    t = interleaved({"one": lambda: ranking.locate(big, rows, relevant, **limit), "two": two_threads}, repeats)
+    print(f"  locate at R1M, one thread: {spread(t['one'])}; rows over 2 threads: {spread(t['two'])}; "
+          f"2 threads / 1: {ratio(t['two'], t['one'])}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gnd", type=Path, default=ROOT.parent / "shared/data/revisitop/gnd_roxford5k.pkl")
     parser.add_argument("--protocol", default="medium")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats of each timing")
+    parser.add_argument("--against", metavar="REVISION",
+                        help="also time pixret/metric as of this git revision, interleaved, and check equal results")
     parser.add_argument("--rle-only", action="store_true", help="only the RLE validation lines")
+    parser.add_argument("--skip-r1m", action="store_true", help="only the ROxford-scale lines")
     args = parser.parse_args()
     gnd = load_pickle(args.gnd)  # restricted unpickler: no code in the file runs
     rng = np.random.default_rng(0)
     refs, preds = references_from_gnd(gnd, args.protocol, rng)
     num_db = len(gnd["imlist"])
-    metric = pixret.load_metric("proxford")
+    metric = pixret.load_metric("proxford")  # its compute(predictions=..., references=...) is the call timed
+    old = metric_at(args.against) if args.against else None
     print(f"{args.protocol}: {len(refs)} reference rows, {sum(r['positive'] for r in refs)} positives")
     rle_memory(sum(r["mask"] is not None for r in refs), np.random.default_rng(1))
     if args.rle_only:
         return
 
+    def versions(ranks, **options) -> dict:
+        out = {"today": lambda: metric.compute(predictions=preds, references=refs, ranks=ranks, **options)}
+        if old:
+            out[args.against] = lambda: dict(old.evaluate_pixel_retrieval(preds, refs, benchmark="proxford",
+                                                                           ranks=ranks, **options))
+        return out
+
     small = rankings(refs, num_db, rng)
-    t_small, result = timed(lambda: metric.compute(predictions=preds, references=refs, ranks=small))
-    print(f"ROxford scale (70 x {num_db}), full compute incl. IoUs and every check (in memory): {t_small:.3f} s "
-          f"(map_det {result['map_det']:.4f})")
+    computes = versions(small)
+    t = interleaved(computes, args.repeats)
+    print(f"ROxford scale (70 x {num_db}), full compute incl. IoUs and every check (in memory): {spread(t['today'])} "
+          f"(map_det {computes['today']()['map_det']:.4f})")
+    if old:
+        print(f"  {args.against}: {spread(t[args.against])}; today / {args.against}: "
+              f"{ratio(t['today'], t[args.against])}; results equal to the bit: "
+              f"{same_result(computes['today'](), computes[args.against]())}")
+    print_breakdown(f"  where ROxford's compute goes", where_time_goes(computes["today"], args.repeats))
+    if args.skip_r1m:
+        return
 
     print("making R1M rankings ...", flush=True)
     big = rankings(refs, num_db + R1M_DISTRACTORS, rng)
     print(f"R1M ranks: {big.shape}, {big.dtype}, {big.nbytes / 1e9:.2f} GB")
-
     r1m = {"distractors": R1M_DISTRACTORS}
-    t_full, result = timed(lambda: metric.compute(predictions=preds, references=refs, ranks=big, **r1m))
+    relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(70)]
+    computes = versions(big, **r1m)
+    isin = {"isin": lambda: [np.flatnonzero(np.isin(big[q], relevant[q])) for q in range(70)]}
+    t = interleaved({**computes, **isin}, args.repeats)
+    result = computes["today"]()
+    print(f"R1M full compute (mIoU, det + seg mAP, image mAP/mP, oracles, validation), {args.repeats} repeats "
+          f"interleaved with one plain np.isin pass over the ranks: compute {spread(t['today'])}; isin "
+          f"{spread(t['isin'])}")
+    print(f"  full compute / one isin pass: {ratio(t['today'], t['isin'])}")
+    if old:
+        print(f"  {args.against}: {spread(t[args.against])} = {ratio(t[args.against], t['isin'])} one isin pass; "
+              f"today / {args.against}: {ratio(t['today'], t[args.against])}; results equal to the bit: "
+              f"{same_result(result, computes[args.against]())}")
+    print_breakdown("  where R1M's compute goes", where_time_goes(computes["today"], args.repeats),
+                    float(np.median(t["isin"])))
+    locate_threads(big, refs, args.repeats)
+
     tracemalloc.start()  # a separate run: tracing slows Python down
-    metric.compute(predictions=preds, references=refs, ranks=big, **r1m)
+    computes["today"]()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    print(f"  peak numpy allocation during the compute {peak / 1e6:.0f} MB vs ranks {big.nbytes / 1e6:.0f} MB")
     # the loop baseline gets the same segmentation IoUs the metric computed
     checked = check_references(refs, "proxford")
     scored = [k for k, r in enumerate(refs) if r["positive"] and r["mask"] is not None]
@@ -197,15 +363,10 @@ def main():
     ious = np.zeros(len(refs))
     ious[scored] = seg
     t_loop, loop_value = timed(lambda: loop_map(big, refs, ious), repeat=1)
-    relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(70)]
-    t_isin, _ = timed(lambda: [np.flatnonzero(np.isin(big[q], relevant[q])) for q in range(70)])
     t_max, _ = timed(lambda: big.max())
-    print(f"R1M full compute (mIoU, det + seg mAP, image mAP/mP, validation): {t_full:.3f} s; "
-          f"peak numpy allocation during it {peak / 1e6:.0f} MB vs ranks {big.nbytes / 1e6:.0f} MB")
     print(f"  map_seg {result['map_seg']:.6f}; per-query loop implementation (seg mAP only) {t_loop:.2f} s "
-          f"-> {t_loop / t_full:.1f}x slower, value {loop_value:.6f}")
-    print(f"  one plain np.isin pass over the ranks: {t_isin:.3f} s -> full compute = {t_full / t_isin:.2f}x of it")
-    print(f"  one ranks.max() memory pass: {t_max:.3f} s -> full compute = {t_full / t_max:.1f}x of it")
+          f"-> {t_loop / np.median(t['today']):.1f}x the median compute, value {loop_value:.6f}")
+    print(f"  one ranks.max() memory pass: {t_max:.3f} s -> median compute = {np.median(t['today']) / t_max:.1f}x of it")
 
 
 if __name__ == "__main__":

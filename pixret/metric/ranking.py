@@ -74,14 +74,12 @@ def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int,
     results, beyond = [], []
     for k, ids in enumerate(relevant):
         row = np.ascontiguousarray(ranks[rows[k]])  # a copy only of a strided row (revisitop's layout, .T)
-        hits = np.flatnonzero(row < top)  # the relevant ids' places, and every negative id
+        hits = np.flatnonzero(row < top)  # the relevant ids' places, and every negative id's
         found = row[hits]
-        problem = _row_problem(row, found, seen, index_size, distractors)
+        problem, past = _check_row(row, found, seen, index_size, distractors)
         if problem:
             raise InputError(f"ranks row {int(rows[k])}: {problem}")
-        beyond.append(bool(distractors) and _holds_past(row, seen, index_size))
-        if seen is not None:
-            _reset(seen, row)
+        beyond.append(past)
         position[found] = hits
         results.append(position[ids])
         position[found] = -1
@@ -90,37 +88,39 @@ def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int,
     return results
 
 
-def _row_problem(row: np.ndarray, found: np.ndarray, seen, index_size: int, distractors: int) -> str | None:
-    """What is wrong with a ranks row's ids, or None; ``found``: its ids below the relevant ones' top, which hold
-    any negative id. With a table, its one scatter marks the row's ids (left marked when None is returned)."""
+def _check_row(row: np.ndarray, found: np.ndarray, seen, index_size: int, distractors: int) -> tuple[str | None, bool]:
+    """What is wrong with a ranks row's ids (None: nothing), and whether it holds an id past the index.
+
+    ``found``: the row's ids below the relevant ones' top, among which is any negative id. ``seen``: a table
+    of every allowed id, all False (and left so), or None: then the row is sorted. With the table, one
+    scatter finds both ids past its end (numpy refuses them) and repeats (fewer ids marked than given).
+    """
     limit = index_size + distractors
     if found.size and found.min() < 0:
-        return _id_problem(int(row.min()), int(row.max()), index_size, distractors)
+        return _id_problem(int(row.min()), int(row.max()), index_size, distractors), False
     if seen is None or row.dtype == np.uint64:  # (numpy would wrap a uint64 id past 2**63 to a negative index)
-        if row.size and int(row.max()) >= limit:
-            return _id_problem(int(row.min()), int(row.max()), index_size, distractors)
+        high = int(row.max()) if row.size else -1
+        if high >= limit:
+            return _id_problem(int(row.min()), high, index_size, distractors), False
     if seen is not None:
         try:
-            seen[row] = True  # ids >= limit raise here: the bounds check costs no pass of its own
+            seen[row] = True
         except IndexError:
             seen.fill(False)
-            return _id_problem(int(row.min()), int(row.max()), index_size, distractors)
-        if np.count_nonzero(seen) == row.size:
-            return None
-        seen.fill(False)
+            return _id_problem(int(row.min()), int(row.max()), index_size, distractors), False
+        distinct = np.count_nonzero(seen)
+        past = bool(distractors) and np.count_nonzero(seen[:index_size]) < distinct
+        _unmark(seen, row)
+        if distinct == row.size:
+            return None, past
     duplicate = _smallest_repeat(row)
-    return None if duplicate is None else f"index id {duplicate} appears twice"
+    if duplicate is not None:
+        return f"index id {duplicate} appears twice", False
+    return None, bool(distractors) and row.size > 0 and int(row.max()) >= index_size
 
 
-def _holds_past(row: np.ndarray, seen, index_size: int) -> bool:
-    """Whether a checked row (ids distinct, marked in ``seen`` if there is a table) holds an id past the index."""
-    if seen is not None:
-        return int(np.count_nonzero(seen[:index_size])) < row.size
-    return bool(row.size) and int(row.max()) >= index_size
-
-
-def _reset(seen: np.ndarray, row: np.ndarray) -> None:
-    """Unmark a row's ids: a memset, unless the row is much shorter than the table."""
+def _unmark(seen: np.ndarray, row: np.ndarray) -> None:
+    """Set a row's ids back to False: a memset, unless the row is much shorter than the table."""
     if 16 * row.size < seen.size:
         seen[row] = False
     else:
