@@ -242,9 +242,10 @@ def step_clock(steps: dict):
             setattr(module, name, originals[label])
 
 
-def where_time_goes(compute, repeats: int) -> dict:
-    """Median seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate inside
-    rank_positions), and the total."""
+def where_time_goes(compute, repeats: int, unit=None) -> dict:
+    """Seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate inside
+    rank_positions) and the total, in the run of median total out of ``repeats``; ``unit``: a function timed
+    just before each run (its time in that run: "unit")."""
     steps = {"check_references": (scoring, "check_references"), "check_predictions": (scoring, "check_predictions"),
              "pair_ious": (scoring, "pair_ious"), "warnings on predictions": (scoring, "_warn_suspicious"),
              "mean_miou": (scoring, "mean_miou"), "rank_positions": (scoring, "rank_positions"),
@@ -252,21 +253,27 @@ def where_time_goes(compute, repeats: int) -> dict:
              "oracles": (scoring, "oracles")}
     runs = []
     for _ in range(repeats):
+        start = time.perf_counter()
+        if unit:
+            unit()
+        unit_time = time.perf_counter() - start
         with step_clock(steps) as spent:
             start = time.perf_counter()
             compute()
             total = time.perf_counter() - start
         runs.append({"total": total, **{label: t[0] for label, t in spent.items()}})
-    median = {label: float(np.median([run[label] for run in runs])) for label in runs[0]}
-    median["rank_positions"] -= median["locate"]  # the rest of it: check_ranks, the warnings' look at the top
-    return median
+        if unit:
+            runs[-1]["unit"] = unit_time
+        runs[-1]["rank_positions"] -= runs[-1]["locate"]  # the rest of it: check_ranks, the warnings' look at the top
+    return sorted(runs, key=lambda run: run["total"])[len(runs) // 2]
 
 
-def print_breakdown(title: str, median: dict, unit: float | None = None) -> None:
-    total = median["total"]
-    named = {label: t for label, t in median.items() if label != "total"}
+def print_breakdown(title: str, run: dict) -> None:
+    total, unit = run["total"], run.get("unit")
+    named = {label: t for label, t in run.items() if label not in ("total", "unit")}
     named["other (result assembly, ...)"] = total - sum(named.values())
-    print(f"{title}: {total:.3f} s (median)")
+    print(f"{title}: {total:.3f} s (the run of median total)"
+          + (f", {total / unit:.2f}x the isin pass just before it ({unit:.3f} s)" if unit else ""))
     for label, t in sorted(named.items(), key=lambda item: -item[1]):
         label = "rank_positions without locate" if label == "rank_positions" else label
         extra = f" = {t / unit:.2f}x one isin pass" if unit else ""
@@ -274,18 +281,22 @@ def print_breakdown(title: str, median: dict, unit: float | None = None) -> None
 
 
 def locate_threads(big, refs, repeats: int) -> None:
-    """Whether locate's rows spread over 2 threads (numpy releases the GIL in its loops) beat one thread."""
+    """Whether locate's rows spread over 2 threads (numpy releases the GIL in its loops) beat one thread; the CPU
+    time says whether the threads cost anything when no core is free."""
     relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(big.shape[0])]
     rows = np.arange(big.shape[0])
     limit = {"index_size": big.shape[1] - R1M_DISTRACTORS, "distractors": R1M_DISTRACTORS}
+    cpu = {1: [], 2: []}
 
-    def two_threads():
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda half: ranking.locate(big, rows[half::2], relevant[half::2], **limit), (0, 1)))
+    def run(threads: int):
+        start = time.process_time()
+        ranking.locate(big, rows, relevant, threads=threads, **limit)
+        cpu[threads].append(time.process_time() - start)
 
-    t = interleaved({"one": lambda: ranking.locate(big, rows, relevant, **limit), "two": two_threads}, repeats)
+    t = interleaved({"one": lambda: run(1), "two": lambda: run(2)}, repeats)
     print(f"  locate at R1M, one thread: {spread(t['one'])}; rows over 2 threads: {spread(t['two'])}; "
-          f"2 threads / 1: {ratio(t['two'], t['one'])}")
+          f"2 threads / 1: {ratio(t['two'], t['one'])}; CPU time (median) {np.median(cpu[1]):.3f} s with one "
+          f"thread, {np.median(cpu[2]):.3f} s with two")
 
 
 def main():
@@ -346,8 +357,7 @@ def main():
         print(f"  {args.against}: {spread(t[args.against])} = {ratio(t[args.against], t['isin'])} one isin pass; "
               f"today / {args.against}: {ratio(t['today'], t[args.against])}; results equal to the bit: "
               f"{same_result(result, computes[args.against]())}")
-    print_breakdown("  where R1M's compute goes", where_time_goes(computes["today"], args.repeats),
-                    float(np.median(t["isin"])))
+    print_breakdown("  where R1M's compute goes", where_time_goes(computes["today"], args.repeats, isin["isin"]))
     locate_threads(big, refs, args.repeats)
 
     tracemalloc.start()  # a separate run: tracing slows Python down
@@ -366,7 +376,8 @@ def main():
     t_max, _ = timed(lambda: big.max())
     print(f"  map_seg {result['map_seg']:.6f}; per-query loop implementation (seg mAP only) {t_loop:.2f} s "
           f"-> {t_loop / np.median(t['today']):.1f}x the median compute, value {loop_value:.6f}")
-    print(f"  one ranks.max() memory pass: {t_max:.3f} s -> median compute = {np.median(t['today']) / t_max:.1f}x of it")
+    print(f"  one ranks.max() memory pass: {t_max:.3f} s -> median compute = "
+          f"{np.median(t['today']) / t_max:.1f}x of it")
 
 
 if __name__ == "__main__":

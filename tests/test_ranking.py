@@ -70,9 +70,10 @@ def rankings(draw):
 
 @settings(max_examples=400, deadline=None)
 @given(problem=rankings(), dtype=st.sampled_from([np.int64, np.int32, np.int16]), table=st.booleans(),
-       transposed=st.booleans())
-def test_locate_equals_the_literal_loop(problem, dtype, table, transposed):
-    """Same positions, same refusals with the same message for the same row; table (one scatter) or sort."""
+       transposed=st.booleans(), threads=st.sampled_from([1, 2, 3]))
+def test_locate_equals_the_literal_loop(problem, dtype, table, transposed, threads):
+    """Same positions, same refusals with the same message for the same (first bad) row, whatever the threads;
+    with a table (one scatter) or by sorting."""
     ranks, relevant, index_size, distractors = problem
     ranks = ranks.astype(dtype)
     if transposed:  # revisitop's (K, queries) layout read as a view
@@ -81,7 +82,7 @@ def test_locate_equals_the_literal_loop(problem, dtype, table, transposed):
     past: list = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ranking, "_TABLE_IDS", 1 << 24 if table else 0)
-        ours = _outcome(lambda: ranking.locate(ranks, rows, relevant, index_size, distractors, past_index=past))
+        ours = _outcome(lambda: ranking.locate(ranks, rows, relevant, index_size, distractors, threads, past))
     expected = _outcome(lambda: slow_locate(ranks, rows, relevant, index_size, distractors))
     if isinstance(expected, str):
         assert ours == expected
@@ -123,6 +124,18 @@ def test_locate_with_a_short_ranking_of_a_large_table():
     ranks[3, 7] = next(v for v in range(limit) if v not in set(ranks[3].tolist()))
     found = ranking.locate(ranks, np.arange(5), relevant, 4993, 1_001_001)
     assert [p.tolist() for p in found] == [[5, 60]] * 5
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_shifted_ids_are_counted_row_by_row(seed):
+    """The 1-based warning's count: ids - 1 of each row's top found among that row's relevant ids."""
+    rng = np.random.default_rng(seed)
+    index_size = int(rng.integers(1, 40))
+    heads = rng.integers(-1, index_size + 5, (int(rng.integers(0, 6)), int(rng.integers(0, 12))))
+    relevant = [rng.choice(index_size, int(rng.integers(0, index_size + 1)), replace=False) for _ in heads]
+    assert ranking._count_pairs(heads, relevant, index_size) == sum(int(np.isin(h, ids).sum())
+                                                                   for h, ids in zip(heads, relevant))
 
 
 # ---------------------------------------------------------------- pixel and image mAP

@@ -8,7 +8,9 @@ at threshold t only if its IoU is above t), ``image_map`` revisitop's mAP and mP
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,35 +59,54 @@ def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarr
 
 
 def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int, distractors: int = 0,
-           past_index: list | None = None) -> list[np.ndarray]:
+           threads: int | None = None, past_index: list | None = None) -> list[np.ndarray]:
     """Position of each of ``relevant[k]`` in ranks row ``rows[k]`` (-1: not ranked).
 
     One pass over each row, which also refuses ids that are negative, past the index
     (unless ``distractors`` are declared), past index + distractors, or repeated (a
     repeated distractor would shift every later position): the first bad row raises
     InputError naming it. Memory and time are bound by the index size, the distractors
-    and K, never by the ids' values. ``past_index``: a list to receive, per row, whether
-    it holds an id past the index (a distractor).
+    and K, never by the ids' values. Rows are spread over ``threads`` (default: the CPUs
+    this process may use, at most 4): numpy releases the GIL in these loops, so a free
+    core halves the time and a busy machine loses nothing (the same CPU time is spent).
+    ``past_index``: a list to receive, per row, whether it holds an id past the index.
     """
     limit = index_size + distractors  # ids 0 .. limit - 1
     top = 1 + max((int(ids.max()) for ids in relevant if ids.size), default=0)
-    position = np.full(top, -1, np.int64)
-    seen = np.zeros(limit, bool) if limit <= _TABLE_IDS else None
-    results, beyond = [], []
-    for k, ids in enumerate(relevant):
-        row = np.ascontiguousarray(ranks[rows[k]])  # a copy only of a strided row (revisitop's layout, .T)
-        hits = np.flatnonzero(row < top)  # the relevant ids' places, and every negative id's
-        found = row[hits]
-        problem, past = _check_row(row, found, seen, index_size, distractors)
-        if problem:
-            raise InputError(f"ranks row {int(rows[k])}: {problem}")
-        beyond.append(past)
-        position[found] = hits
-        results.append(position[ids])
-        position[found] = -1
+    threads = max(1, min(threads or 4, _usable_cpus(), len(relevant)))
+    results: list = [None] * len(relevant)
+    past: list = [False] * len(relevant)
+
+    def work(first: int) -> None:
+        position = np.full(top, -1, np.int64)
+        seen = np.zeros(limit, bool) if limit <= _TABLE_IDS else None
+        for k in range(first, len(relevant), threads):
+            row = np.ascontiguousarray(ranks[rows[k]])  # a copy only of a strided row (revisitop's layout, .T)
+            hits = np.flatnonzero(row < top)  # the relevant ids' places, and every negative id's
+            found = row[hits]
+            problem, past[k] = _check_row(row, found, seen, index_size, distractors)
+            if problem:
+                results[k] = f"ranks row {int(rows[k])}: {problem}"
+                return  # this worker's first bad row: any before it in another worker stops that one sooner
+            position[found] = hits
+            results[k] = position[relevant[k]]
+            position[found] = -1
+
+    if threads == 1:
+        work(0)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))
+    for result in results:
+        if isinstance(result, str):
+            raise InputError(result)
     if past_index is not None:
-        past_index[:] = beyond
+        past_index[:] = past
     return results
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _check_row(row: np.ndarray, found: np.ndarray, seen, index_size: int, distractors: int) -> tuple[str | None, bool]:
@@ -360,8 +381,9 @@ def _warn_ranks(ranks, rank_rows, relevant, positions, index_size: int, distract
     """Legal rankings that are probably a mistake: 1-based ids in a truncated ranking (where no id reaches the
     index size, which the id check would catch), distractors declared that no row holds."""
     top = min(ranks.shape[1], SHIFT_TOP)
-    found = sum(int(((p >= 0) & (p < top)).sum()) for p in positions)
-    shifted = sum(int(np.isin(ranks[r, :top].astype(np.int64) - 1, ids).sum()) for r, ids in zip(rank_rows, relevant))
+    placed = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+    found = int(np.count_nonzero((placed >= 0) & (placed < top)))
+    shifted = _count_pairs(ranks[np.asarray(rank_rows), :top].astype(np.int64) - 1, relevant, index_size)
     if shifted > 2 * found + 5:
         warnings.warn(f"the ranks look 1-based: with every id - 1, {shifted} of the queries' positive and junk images "
                       f"would be in the top {top} of their rankings, against {found} as given; ids are 0-based "
@@ -370,6 +392,14 @@ def _warn_ranks(ranks, rank_rows, relevant, positions, index_size: int, distract
         warnings.warn(f"{distractors} distractors are declared, but no ranks row holds an id past the index "
                       f"({index_size} images): if these rankings are not over the index and the distractors (R1M), "
                       "drop distractors; figures with them are reported as R1M", stacklevel=4)
+
+
+def _count_pairs(heads: np.ndarray, relevant: list, index_size: int) -> int:
+    """How many ids of ``heads[k]`` are in ``relevant[k]`` (index ids), over every k; (row, id) pairs as one number."""
+    row = np.broadcast_to(np.arange(heads.shape[0])[:, None], heads.shape)
+    inside = (heads >= 0) & (heads < index_size)
+    wanted = np.concatenate([k * index_size + np.asarray(ids, np.int64) for k, ids in enumerate(relevant)] or [[]])
+    return int(np.count_nonzero(np.isin(row[inside] * index_size + heads[inside], wanted)))
 
 
 def perfect_positions(refs: References, row_position: np.ndarray, by_query: list) -> np.ndarray:
