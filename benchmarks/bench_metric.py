@@ -177,17 +177,19 @@ def timed(fn, repeat=3):
     return best, out
 
 
-def interleaved(fns: dict, repeats: int) -> dict:
-    """Wall times of each function, run in turn (the first one rotating) ``repeats`` times: under load, each
-    repeat gives every function the same conditions, and ratios of one repeat's times are paired."""
-    times = {name: [] for name in fns}
+def interleaved(fns: dict, repeats: int) -> tuple[dict, dict]:
+    """Wall and CPU times of each function, run in turn (the first one rotating) ``repeats`` times: under load,
+    each repeat gives every function the same conditions, ratios of one repeat's times are paired, and CPU
+    time (of every thread of this process) hardly depends on what else the machine runs."""
+    wall, cpu = {name: [] for name in fns}, {name: [] for name in fns}
     names = list(fns)
     for rep in range(repeats):
         for name in names[rep % len(names):] + names[:rep % len(names)]:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fns[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: np.asarray(t) for name, t in times.items()}
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: np.asarray(t) for name, t in wall.items()}, {name: np.asarray(t) for name, t in cpu.items()}
 
 
 def spread(t: np.ndarray) -> str:
@@ -219,18 +221,19 @@ def same_result(a, b) -> bool:
 
 @contextmanager
 def step_clock(steps: dict):
-    """Time each call of the named module functions while inside (``steps``: label -> (module, name)),
-    adding up into the lists of the yielded dict."""
-    spent = {label: [0.0] for label in steps}
+    """Wall and CPU seconds spent in each call of the named module functions while inside (``steps``: label ->
+    (module, name)), added up in the yielded dict: label -> [wall, cpu]."""
+    spent = {label: [0.0, 0.0] for label in steps}
     originals = {label: getattr(module, name) for label, (module, name) in steps.items()}
 
     def clocked(label, fn):
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 spent[label][0] += time.perf_counter() - start
+                spent[label][1] += time.process_time() - start_cpu
         return wrapper
 
     for label, (module, name) in steps.items():
@@ -242,42 +245,46 @@ def step_clock(steps: dict):
             setattr(module, name, originals[label])
 
 
-def where_time_goes(compute, repeats: int, unit=None) -> dict:
-    """Seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate inside
-    rank_positions) and the total, in the run of median total out of ``repeats``; ``unit``: a function timed
-    just before each run (its time in that run: "unit")."""
-    steps = {"check_references": (scoring, "check_references"), "check_predictions": (scoring, "check_predictions"),
-             "pair_ious": (scoring, "pair_ious"), "warnings on predictions": (scoring, "_warn_suspicious"),
-             "mean_miou": (scoring, "mean_miou"), "rank_positions": (scoring, "rank_positions"),
-             "locate": (ranking, "locate"), "figures_from_positions": (scoring, "figures_from_positions"),
-             "oracles": (scoring, "oracles")}
+STEPS = {"check_references": (scoring, "check_references"), "check_predictions": (scoring, "check_predictions"),
+         "pair_ious": (scoring, "pair_ious"), "warnings on predictions": (scoring, "_warn_suspicious"),
+         "mean_miou": (scoring, "mean_miou"), "rank_positions": (scoring, "rank_positions"),
+         "locate": (ranking, "locate"), "figures_from_positions": (scoring, "figures_from_positions"),
+         "oracles": (scoring, "oracles")}
+
+
+def where_time_goes(compute, repeats: int, unit=None) -> tuple[dict, dict]:
+    """Median wall and CPU seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate
+    inside rank_positions, "other": the rest) and of the whole ("total"), over ``repeats`` runs; ``unit``: a
+    function run before each compute, timed the same way ("unit")."""
     runs = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        times = {}
         if unit:
+            start, start_cpu = time.perf_counter(), time.process_time()
             unit()
-        unit_time = time.perf_counter() - start
-        with step_clock(steps) as spent:
-            start = time.perf_counter()
+            times["unit"] = np.array([time.perf_counter() - start, time.process_time() - start_cpu])
+        with step_clock(STEPS) as spent:
+            start, start_cpu = time.perf_counter(), time.process_time()
             compute()
-            total = time.perf_counter() - start
-        runs.append({"total": total, **{label: t[0] for label, t in spent.items()}})
-        if unit:
-            runs[-1]["unit"] = unit_time
-        runs[-1]["rank_positions"] -= runs[-1]["locate"]  # the rest of it: check_ranks, the warnings' look at the top
-    return sorted(runs, key=lambda run: run["total"])[len(runs) // 2]
+            times["total"] = np.array([time.perf_counter() - start, time.process_time() - start_cpu])
+        times.update({label: np.array(t) for label, t in spent.items()})
+        times["rank_positions"] = times["rank_positions"] - times["locate"]  # check_ranks, the look at the top
+        times["other"] = times["total"] - sum(times[label] for label in STEPS)
+        runs.append(times)
+    median = {label: np.median([run[label] for run in runs], axis=0) for label in runs[0]}
+    return {label: float(t[0]) for label, t in median.items()}, {label: float(t[1]) for label, t in median.items()}
 
 
-def print_breakdown(title: str, run: dict) -> None:
-    total, unit = run["total"], run.get("unit")
-    named = {label: t for label, t in run.items() if label not in ("total", "unit")}
-    named["other (result assembly, ...)"] = total - sum(named.values())
-    print(f"{title}: {total:.3f} s (the run of median total)"
-          + (f", {total / unit:.2f}x the isin pass just before it ({unit:.3f} s)" if unit else ""))
-    for label, t in sorted(named.items(), key=lambda item: -item[1]):
-        label = "rank_positions without locate" if label == "rank_positions" else label
-        extra = f" = {t / unit:.2f}x one isin pass" if unit else ""
-        print(f"    {label:32s} {t:7.3f} s {100 * t / total:5.1f}%{extra}")
+def print_breakdown(title: str, wall: dict, cpu: dict) -> None:
+    unit = "unit" in wall
+    print(f"{title} (medians of each step; wall / CPU): total {wall['total']:.3f} s / {cpu['total']:.3f} s"
+          + (f" = {wall['total'] / wall['unit']:.2f}x / {cpu['total'] / cpu['unit']:.2f}x one isin pass "
+             f"({wall['unit']:.3f} s / {cpu['unit']:.3f} s)" if unit else ""))
+    names = {"rank_positions": "rank_positions without locate", "other": "other (result assembly, ...)"}
+    for label in sorted((k for k in wall if k not in ("total", "unit")), key=lambda k: -cpu[k]):
+        extra = f" = {cpu[label] / cpu['unit']:.2f}x the isin pass's CPU" if unit else ""
+        print(f"    {names.get(label, label):32s} {wall[label]:7.3f} s / {cpu[label]:7.3f} s CPU "
+              f"{100 * cpu[label] / cpu['total']:5.1f}% of the CPU{extra}")
 
 
 def locate_threads(big, refs, repeats: int) -> None:
@@ -286,17 +293,11 @@ def locate_threads(big, refs, repeats: int) -> None:
     relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(big.shape[0])]
     rows = np.arange(big.shape[0])
     limit = {"index_size": big.shape[1] - R1M_DISTRACTORS, "distractors": R1M_DISTRACTORS}
-    cpu = {1: [], 2: []}
-
-    def run(threads: int):
-        start = time.process_time()
-        ranking.locate(big, rows, relevant, threads=threads, **limit)
-        cpu[threads].append(time.process_time() - start)
-
-    t = interleaved({"one": lambda: run(1), "two": lambda: run(2)}, repeats)
+    t, cpu = interleaved({"one": lambda: ranking.locate(big, rows, relevant, threads=1, **limit),
+                          "two": lambda: ranking.locate(big, rows, relevant, threads=2, **limit)}, repeats)
     print(f"  locate at R1M, one thread: {spread(t['one'])}; rows over 2 threads: {spread(t['two'])}; "
-          f"2 threads / 1: {ratio(t['two'], t['one'])}; CPU time (median) {np.median(cpu[1]):.3f} s with one "
-          f"thread, {np.median(cpu[2]):.3f} s with two")
+          f"2 threads / 1: {ratio(t['two'], t['one'])}; CPU time (median) {np.median(cpu['one']):.3f} s with one "
+          f"thread, {np.median(cpu['two']):.3f} s with two")
 
 
 def main():
@@ -329,14 +330,15 @@ def main():
 
     small = rankings(refs, num_db, rng)
     computes = versions(small)
-    t = interleaved(computes, args.repeats)
-    print(f"ROxford scale (70 x {num_db}), full compute incl. IoUs and every check (in memory): {spread(t['today'])} "
-          f"(map_det {computes['today']()['map_det']:.4f})")
+    t, cpu = interleaved(computes, args.repeats)
+    print(f"ROxford scale (70 x {num_db}), full compute incl. IoUs and every check (in memory): {spread(t['today'])}; "
+          f"CPU {spread(cpu['today'])} (map_det {computes['today']()['map_det']:.4f})")
     if old:
-        print(f"  {args.against}: {spread(t[args.against])}; today / {args.against}: "
-              f"{ratio(t['today'], t[args.against])}; results equal to the bit: "
+        print(f"  {args.against}: {spread(t[args.against])}; CPU {spread(cpu[args.against])}")
+        print(f"  today / {args.against}: wall {ratio(t['today'], t[args.against])}; CPU "
+              f"{ratio(cpu['today'], cpu[args.against])}; results equal to the bit: "
               f"{same_result(computes['today'](), computes[args.against]())}")
-    print_breakdown(f"  where ROxford's compute goes", where_time_goes(computes["today"], args.repeats))
+    print_breakdown("  where ROxford's compute goes", *where_time_goes(computes["today"], args.repeats))
     if args.skip_r1m:
         return
 
@@ -347,17 +349,20 @@ def main():
     relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(70)]
     computes = versions(big, **r1m)
     isin = {"isin": lambda: [np.flatnonzero(np.isin(big[q], relevant[q])) for q in range(70)]}
-    t = interleaved({**computes, **isin}, args.repeats)
+    t, cpu = interleaved({**computes, **isin}, args.repeats)
     result = computes["today"]()
     print(f"R1M full compute (mIoU, det + seg mAP, image mAP/mP, oracles, validation), {args.repeats} repeats "
-          f"interleaved with one plain np.isin pass over the ranks: compute {spread(t['today'])}; isin "
-          f"{spread(t['isin'])}")
-    print(f"  full compute / one isin pass: {ratio(t['today'], t['isin'])}")
+          f"interleaved with one plain np.isin pass over the ranks: compute {spread(t['today'])}, CPU "
+          f"{spread(cpu['today'])}; isin {spread(t['isin'])}, CPU {spread(cpu['isin'])}")
+    print(f"  full compute / one isin pass: wall {ratio(t['today'], t['isin'])}; "
+          f"CPU {ratio(cpu['today'], cpu['isin'])}")
     if old:
-        print(f"  {args.against}: {spread(t[args.against])} = {ratio(t[args.against], t['isin'])} one isin pass; "
-              f"today / {args.against}: {ratio(t['today'], t[args.against])}; results equal to the bit: "
+        print(f"  {args.against}: {spread(t[args.against])}, CPU {spread(cpu[args.against])}; over one isin pass: "
+              f"wall {ratio(t[args.against], t['isin'])}; CPU {ratio(cpu[args.against], cpu['isin'])}")
+        print(f"  today / {args.against}: wall {ratio(t['today'], t[args.against])}; CPU "
+              f"{ratio(cpu['today'], cpu[args.against])}; results equal to the bit: "
               f"{same_result(result, computes[args.against]())}")
-    print_breakdown("  where R1M's compute goes", where_time_goes(computes["today"], args.repeats, isin["isin"]))
+    print_breakdown("  where R1M's compute goes", *where_time_goes(computes["today"], args.repeats, isin["isin"]))
     locate_threads(big, refs, args.repeats)
 
     tracemalloc.start()  # a separate run: tracing slows Python down

@@ -3,7 +3,9 @@
 ``locate`` finds the positions of each query's positives and junk in its ranking, refusing
 ids that are negative, past the index (unless distractors are declared) or repeated;
 ``average_precision`` is revisitop's, ``pixel_map`` the paper's Table 2 (a positive counts
-at threshold t only if its IoU is above t), ``image_map`` revisitop's mAP and mP@k.
+at threshold t only if its IoU is above t), ``image_map`` revisitop's mAP and mP@k. These
+work on every query and threshold at once, and equal a per-query loop of
+``average_precision`` to the last bit (tests/test_ranking.py).
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ def _smallest_repeat(row: np.ndarray):
 
 
 def average_precision(positions: np.ndarray, nres: int) -> float:
-    """revisitop AP: trapezoids over sorted, junk-adjusted 0-based positions of the retrieved positives."""
+    """revisitop AP: trapezoids over sorted, junk-adjusted 0-based positions of the retrieved positives (of one
+    query; pixel_map and image_map sum the same terms for every query at once)."""
     if nres == 0:
         return float("nan")
     r = np.asarray(positions, dtype=np.float64)
