@@ -222,18 +222,23 @@ def same_result(a, b) -> bool:
 @contextmanager
 def step_clock(steps: dict):
     """Wall and CPU seconds spent in each call of the named module functions while inside (``steps``: label ->
-    (module, name)), added up in the yielded dict: label -> [wall, cpu]."""
-    spent = {label: [0.0, 0.0] for label in steps}
+    (module, name)), added up in the yielded dict: label -> [wall, cpu]. A step called inside another (locate in
+    rank_positions) counts for itself only: the time of the outer one excludes it."""
+    spent = {label: np.zeros(2) for label in steps}
+    inner = []  # per active step: the time of the steps called inside it
     originals = {label: getattr(module, name) for label, (module, name) in steps.items()}
 
     def clocked(label, fn):
         def wrapper(*args, **kwargs):
-            start, start_cpu = time.perf_counter(), time.process_time()
+            start = np.array([time.perf_counter(), time.process_time()])
+            inner.append(np.zeros(2))
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent[label][0] += time.perf_counter() - start
-                spent[label][1] += time.process_time() - start_cpu
+                elapsed = np.array([time.perf_counter(), time.process_time()]) - start
+                spent[label] += elapsed - inner.pop()
+                if inner:
+                    inner[-1] += elapsed
         return wrapper
 
     for label, (module, name) in steps.items():
@@ -245,17 +250,22 @@ def step_clock(steps: dict):
             setattr(module, name, originals[label])
 
 
-STEPS = {"check_references": (scoring, "check_references"), "check_predictions": (scoring, "check_predictions"),
-         "pair_ious": (scoring, "pair_ious"), "warnings on predictions": (scoring, "_warn_suspicious"),
-         "mean_miou": (scoring, "mean_miou"), "rank_positions": (scoring, "rank_positions"),
-         "locate": (ranking, "locate"), "figures_from_positions": (scoring, "figures_from_positions"),
-         "oracles": (scoring, "oracles")}
+def steps_of(scoring_module) -> dict:
+    """The steps of evaluate_pixel_retrieval timed: label -> (module, function name); locate inside rank_positions."""
+    ranking_module = sys.modules[scoring_module.__name__.rsplit(".", 1)[0] + ".ranking"]
+    return {"check_references": (scoring_module, "check_references"),
+            "check_predictions": (scoring_module, "check_predictions"), "pair_ious": (scoring_module, "pair_ious"),
+            "warnings on predictions": (scoring_module, "_warn_suspicious"), "mean_miou": (scoring_module, "mean_miou"),
+            "rank_positions": (scoring_module, "rank_positions"), "locate": (ranking_module, "locate"),
+            "figures_from_positions": (scoring_module, "figures_from_positions"),
+            "oracles": (scoring_module, "oracles")}
 
 
-def where_time_goes(compute, repeats: int, unit=None) -> tuple[dict, dict]:
+def where_time_goes(compute, repeats: int, unit=None, scoring_module=scoring) -> tuple[dict, dict]:
     """Median wall and CPU seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate
     inside rank_positions, "other": the rest) and of the whole ("total"), over ``repeats`` runs; ``unit``: a
-    function run before each compute, timed the same way ("unit")."""
+    function run before each compute, timed the same way ("unit"). ``scoring_module``: the version computing."""
+    steps = steps_of(scoring_module)
     runs = []
     for _ in range(repeats):
         times = {}
@@ -263,13 +273,12 @@ def where_time_goes(compute, repeats: int, unit=None) -> tuple[dict, dict]:
             start, start_cpu = time.perf_counter(), time.process_time()
             unit()
             times["unit"] = np.array([time.perf_counter() - start, time.process_time() - start_cpu])
-        with step_clock(STEPS) as spent:
+        with step_clock(steps) as spent:
             start, start_cpu = time.perf_counter(), time.process_time()
             compute()
             times["total"] = np.array([time.perf_counter() - start, time.process_time() - start_cpu])
-        times.update({label: np.array(t) for label, t in spent.items()})
-        times["rank_positions"] = times["rank_positions"] - times["locate"]  # check_ranks, the look at the top
-        times["other"] = times["total"] - sum(times[label] for label in STEPS)
+        times.update(spent)
+        times["other"] = times["total"] - sum(times[label] for label in steps)
         runs.append(times)
     median = {label: np.median([run[label] for run in runs], axis=0) for label in runs[0]}
     return {label: float(t[0]) for label, t in median.items()}, {label: float(t[1]) for label, t in median.items()}
@@ -339,6 +348,9 @@ def main():
               f"{ratio(cpu['today'], cpu[args.against])}; results equal to the bit: "
               f"{same_result(computes['today'](), computes[args.against]())}")
     print_breakdown("  where ROxford's compute goes", *where_time_goes(computes["today"], args.repeats))
+    if old:
+        print_breakdown(f"  where ROxford's compute went at {args.against}",
+                        *where_time_goes(computes[args.against], args.repeats, scoring_module=old))
     if args.skip_r1m:
         return
 
@@ -363,6 +375,9 @@ def main():
               f"{ratio(cpu['today'], cpu[args.against])}; results equal to the bit: "
               f"{same_result(result, computes[args.against]())}")
     print_breakdown("  where R1M's compute goes", *where_time_goes(computes["today"], args.repeats, isin["isin"]))
+    if old:
+        print_breakdown(f"  where R1M's compute went at {args.against}",
+                        *where_time_goes(computes[args.against], args.repeats, isin["isin"], old))
     locate_threads(big, refs, args.repeats)
 
     tracemalloc.start()  # a separate run: tracing slows Python down
