@@ -194,7 +194,7 @@ def positions(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     num_queries = int(rng.integers(1, 9))
     k = int(rng.integers(0, 300))
-    scale = int(rng.choice([1, 1, 1, 2**40, 2**58]))  # huge positions: the keys of (query, position) by rank
+    scale = int(rng.choice([1, 1, 1, 2**40, 2**52]))  # huge positions (2**52: keys of (query, position) by rank)
     positive, ious, junk = [], [], []
     for _ in range(num_queries):
         n, n_junk = int(rng.integers(0, 40)) * (rng.random() < 0.85), int(rng.integers(0, 12))

@@ -234,8 +234,8 @@ def _junk_before(query: np.ndarray, position: np.ndarray, junk_query: np.ndarray
     span = 1 + max(int(position.max()), int(junk_position.max()))
     if (1 + max(int(query.max()), int(junk_query.max()))) * span >= 2 ** 62:  # positions by rank: small keys
         values = np.unique(np.concatenate([position, junk_position]))
-        position, junk_position, span = np.searchsorted(values, position), np.searchsorted(values, junk_position), \
-            values.size
+        position, junk_position = np.searchsorted(values, position), np.searchsorted(values, junk_position)
+        span = values.size
     junk_keys = np.sort(junk_query * span + junk_position)  # (query, position) pairs in order, as one number
     return np.searchsorted(junk_keys, query * span + position) - np.searchsorted(junk_keys, query * span)
 
