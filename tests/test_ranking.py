@@ -70,9 +70,9 @@ def rankings(draw):
 
 @settings(max_examples=400, deadline=None)
 @given(problem=rankings(), dtype=st.sampled_from([np.int64, np.int32, np.int16]), table=st.booleans(),
-       transposed=st.booleans(), threads=st.sampled_from([1, 2, 3]))
-def test_locate_equals_the_literal_loop(problem, dtype, table, transposed, threads):
-    """Same positions, same refusals with the same message for the same (first bad) row, whatever the threads;
+       transposed=st.booleans())
+def test_locate_equals_the_literal_loop(problem, dtype, table, transposed):
+    """Same positions, same refusals with the same message for the same (first bad) row;
     with a table (one scatter) or by sorting."""
     ranks, relevant, index_size, distractors = problem
     ranks = ranks.astype(dtype)
@@ -82,7 +82,7 @@ def test_locate_equals_the_literal_loop(problem, dtype, table, transposed, threa
     past: list = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ranking, "_TABLE_IDS", 1 << 24 if table else 0)
-        ours = _outcome(lambda: ranking.locate(ranks, rows, relevant, index_size, distractors, threads, past))
+        ours = _outcome(lambda: ranking.locate(ranks, rows, relevant, index_size, distractors, past))
     expected = _outcome(lambda: slow_locate(ranks, rows, relevant, index_size, distractors))
     if isinstance(expected, str):
         assert ours == expected

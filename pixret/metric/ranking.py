@@ -10,9 +10,7 @@ work on every query and threshold at once, and equal a per-query loop of
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,54 +59,36 @@ def check_ranks(ranks, refs: References, distractors: int = 0) -> tuple[np.ndarr
 
 
 def locate(ranks: np.ndarray, rows, relevant: list[np.ndarray], index_size: int, distractors: int = 0,
-           threads: int | None = None, past_index: list | None = None) -> list[np.ndarray]:
+           past_index: list | None = None) -> list[np.ndarray]:
     """Position of each of ``relevant[k]`` in ranks row ``rows[k]`` (-1: not ranked).
 
     One pass over each row, which also refuses ids that are negative, past the index
     (unless ``distractors`` are declared), past index + distractors, or repeated (a
     repeated distractor would shift every later position): the first bad row raises
     InputError naming it. Memory and time are bound by the index size, the distractors
-    and K, never by the ids' values. Rows are spread over ``threads`` (default: the CPUs
-    this process may use, at most 4): numpy releases the GIL in these loops, so a free
-    core halves the time and a busy machine loses nothing (the same CPU time is spent).
-    ``past_index``: a list to receive, per row, whether it holds an id past the index.
+    and K, never by the ids' values. One thread: on 2 busy cores, rows over 2 threads
+    were slower (benchmarks/bench_metric.py). ``past_index``: a list to receive, per row,
+    whether it holds an id past the index.
     """
     limit = index_size + distractors  # ids 0 .. limit - 1
     top = 1 + max((int(ids.max()) for ids in relevant if ids.size), default=0)
-    threads = max(1, min(threads or 4, _usable_cpus(), len(relevant)))
-    results: list = [None] * len(relevant)
-    past: list = [False] * len(relevant)
-
-    def work(first: int) -> None:
-        position = np.full(top, -1, np.int64)
-        seen = np.zeros(limit, bool) if limit <= _TABLE_IDS else None
-        for k in range(first, len(relevant), threads):
-            row = np.ascontiguousarray(ranks[rows[k]])  # a copy only of a strided row (revisitop's layout, .T)
-            hits = np.flatnonzero(row < top)  # the relevant ids' places, and every negative id's
-            found = row[hits]
-            problem, past[k] = _check_row(row, found, seen, index_size, distractors)
-            if problem:
-                results[k] = f"ranks row {int(rows[k])}: {problem}"
-                return  # this worker's first bad row: any before it in another worker stops that one sooner
-            position[found] = hits
-            results[k] = position[relevant[k]]
-            position[found] = -1
-
-    if threads == 1:
-        work(0)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(work, range(threads)))
-    for result in results:
-        if isinstance(result, str):
-            raise InputError(result)
+    position = np.full(top, -1, np.int64)
+    seen = np.zeros(limit, bool) if limit <= _TABLE_IDS else None
+    results, past = [], []
+    for k, ids in enumerate(relevant):
+        row = np.ascontiguousarray(ranks[rows[k]])  # a copy only of a strided row (revisitop's layout, .T)
+        hits = np.flatnonzero(row < top)  # the relevant ids' places, and every negative id's
+        found = row[hits]
+        problem, beyond = _check_row(row, found, seen, index_size, distractors)
+        if problem:
+            raise InputError(f"ranks row {int(rows[k])}: {problem}")
+        past.append(beyond)
+        position[found] = hits
+        results.append(position[ids])
+        position[found] = -1
     if past_index is not None:
         past_index[:] = past
     return results
-
-
-def _usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _check_row(row: np.ndarray, found: np.ndarray, seen, index_size: int, distractors: int) -> tuple[str | None, bool]:
