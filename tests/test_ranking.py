@@ -225,6 +225,11 @@ def test_pixel_and_image_map_equal_the_loops_to_the_bit(problem, official):
     _same(ranking.image_map(positive, junk), loop_image_map(positive, junk))
 
 
+def test_thresholds_are_the_authors_floats():
+    """IoU > t with t exactly the authors' thresh / 100: a tie at a threshold falls on the same side."""
+    assert [float(t) for t in THRESHOLDS] == [thresh / 100 for thresh in range(50, 100, 5)]
+
+
 def test_pixel_map_of_nothing_ranked_and_no_positive():
     """Empty rankings give AP 0 where a positive is above t; queries without any positive are dropped."""
     empty = [np.array([], np.int64)] * 3
