@@ -1,26 +1,45 @@
 #!/usr/bin/env python
 """Time pixret_map at ROxford and R1M scale (numbers quoted in README.md and the metric card).
 
-    python benchmarks/bench_metric.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl]
+    python benchmarks/bench_metric.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl] [--repeats 7]
+        [--against REVISION] [--skip-r1m] [--rle-only]
 
 Uses revisitop's real ROxford ground truth with synthetic 1024x768 masks (one
 rectangle per pair, predictions shifted by a random amount) and random rankings:
-70 x 4,993 ids (ROxford) and 70 x 1,005,994 int64 ids (R1M: revisitop1m's 1,001,001 distractors). Prints, from one run:
-the full compute through evaluate (mIoU, det + seg mAP, image mAP/mP), a
-straightforward per-query loop implementation, one plain np.isin pass over the
-ranks, and a ranks.max() memory pass; and the peak memory numpy allocated
-during the compute (no copy of the ranks means far less than the ranks' size).
-Then the RLE validation every mask from outside goes through (``rle.check``): its
-wall time and peak memory over the counts' size on ROxford-sized masks from
-star-shaped polygons, and on 20 predictions of ~5 MB counts whose runs do not
-cover their declared size (malformed), all 20 or only the last.
+70 x 4,993 ids (ROxford) and 70 x 1,005,994 int64 ids (R1M: revisitop1m's 1,001,001
+distractors). Prints, from one run:
+- the RLE validation every mask from outside goes through (``rle.check``): its wall
+  time and peak memory over the counts' size on ROxford-sized masks from star-shaped
+  polygons, and on 20 predictions of ~5 MB counts whose runs do not cover their
+  declared size (malformed), all 20 or only the last;
+- the full compute (``metric.compute`` in memory: checks, IoUs, mIoU, det + seg mAP,
+  image mAP/mP, oracles) at ROxford scale, and where its time goes (per step);
+- at R1M: the full compute and one plain np.isin pass over the ranks, interleaved
+  (alternating, ``--repeats`` times; min and median of each, the ratio of the best
+  times and the median of the paired ratios), where the compute's time goes, in
+  units of the isin pass too, and whether locate gains from spreading rows over 2 threads;
+- the peak memory numpy allocated during the compute (no copy of the ranks means far
+  less than the ranks' size), a straightforward per-query loop implementation of seg
+  mAP, and a ranks.max() memory pass.
+With ``--against REVISION`` (e.g. the main branch), pixret/metric as of that git
+revision is timed interleaved with today's at both scales, and their results are
+compared to the last bit.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +47,9 @@ import numpy as np
 import pixret
 from pixret import masks
 from pixret.metric.benchmarks import R1M_DISTRACTORS
+from pixret.metric import ranking, rle, scoring
 from pixret.metric.scoring import pair_ious
 from pixret.metric.references import check_references
-from pixret.metric import rle
 from pixret.release import GroundTruth, load_pickle, protocol_lists
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,37 +177,218 @@ def timed(fn, repeat=3):
     return best, out
 
 
+def interleaved(fns: dict, repeats: int) -> tuple[dict, dict]:
+    """Wall and CPU times of each function, run in turn (the first one rotating) ``repeats`` times: under load,
+    each repeat gives every function the same conditions, ratios of one repeat's times are paired, and CPU
+    time (of every thread of this process) hardly depends on what else the machine runs."""
+    wall, cpu = {name: [] for name in fns}, {name: [] for name in fns}
+    names = list(fns)
+    for rep in range(repeats):
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fns[name]()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: np.asarray(t) for name, t in wall.items()}, {name: np.asarray(t) for name, t in cpu.items()}
+
+
+def spread(t: np.ndarray) -> str:
+    return f"min {t.min():.3f} s, median {np.median(t):.3f} s"
+
+
+def ratio(a: np.ndarray, b: np.ndarray) -> str:
+    """a over b: of the best times, and the median of the paired (same repeat) ratios."""
+    return f"{a.min() / b.min():.2f}x (best over best), median of paired ratios {np.median(a / b):.2f}x"
+
+
+def metric_at(revision: str):
+    """``pixret/metric/scoring.py`` as of a git revision of this repository, imported as a package of its own
+    (pixret/metric imports nothing from the rest of pixret), to time today's code against another side by side."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-metric-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "pixret/metric"], capture_output=True,
+                             check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "pixret/metric").rename(folder / "metric_at_revision")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("metric_at_revision.scoring")
+
+
+def same_result(a, b) -> bool:
+    """Every figure, per query and per pair, equal to the last bit (floats as their exact repr)."""
+    return json.dumps(dict(a), sort_keys=True, default=repr) == json.dumps(dict(b), sort_keys=True, default=repr)
+
+
+@contextmanager
+def step_clock(steps: dict):
+    """Wall and CPU seconds spent in each call of the named module functions while inside (``steps``: label ->
+    (module, name)), added up in the yielded dict: label -> [wall, cpu]. A step called inside another (locate in
+    rank_positions) counts for itself only: the time of the outer one excludes it."""
+    spent = {label: np.zeros(2) for label in steps}
+    inner = []  # per active step: the time of the steps called inside it
+    originals = {label: getattr(module, name) for label, (module, name) in steps.items()}
+
+    def clocked(label, fn):
+        def wrapper(*args, **kwargs):
+            start = np.array([time.perf_counter(), time.process_time()])
+            inner.append(np.zeros(2))
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = np.array([time.perf_counter(), time.process_time()]) - start
+                spent[label] += elapsed - inner.pop()
+                if inner:
+                    inner[-1] += elapsed
+        return wrapper
+
+    for label, (module, name) in steps.items():
+        setattr(module, name, clocked(label, originals[label]))
+    try:
+        yield spent
+    finally:
+        for label, (module, name) in steps.items():
+            setattr(module, name, originals[label])
+
+
+def steps_of(scoring_module) -> dict:
+    """The steps of evaluate_pixel_retrieval timed: label -> (module, function name); locate inside rank_positions."""
+    ranking_module = sys.modules[scoring_module.__name__.rsplit(".", 1)[0] + ".ranking"]
+    return {"check_references": (scoring_module, "check_references"),
+            "check_predictions": (scoring_module, "check_predictions"), "pair_ious": (scoring_module, "pair_ious"),
+            "warnings on predictions": (scoring_module, "_warn_suspicious"), "mean_miou": (scoring_module, "mean_miou"),
+            "rank_positions": (scoring_module, "rank_positions"), "locate": (ranking_module, "locate"),
+            "figures_from_positions": (scoring_module, "figures_from_positions"),
+            "oracles": (scoring_module, "oracles")}
+
+
+def where_time_goes(compute, repeats: int, unit=None, scoring_module=scoring) -> tuple[dict, dict]:
+    """Median wall and CPU seconds per step of one compute (the steps of scoring.evaluate_pixel_retrieval, locate
+    inside rank_positions, "other": the rest) and of the whole ("total"), over ``repeats`` runs; ``unit``: a
+    function run before each compute, timed the same way ("unit"). ``scoring_module``: the version computing."""
+    steps = steps_of(scoring_module)
+    runs = []
+    for _ in range(repeats):
+        times = {}
+        if unit:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            unit()
+            times["unit"] = np.array([time.perf_counter() - start, time.process_time() - start_cpu])
+        with step_clock(steps) as spent:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            compute()
+            times["total"] = np.array([time.perf_counter() - start, time.process_time() - start_cpu])
+        times.update(spent)
+        times["other"] = times["total"] - sum(times[label] for label in steps)
+        runs.append(times)
+    median = {label: np.median([run[label] for run in runs], axis=0) for label in runs[0]}
+    return {label: float(t[0]) for label, t in median.items()}, {label: float(t[1]) for label, t in median.items()}
+
+
+def print_breakdown(title: str, wall: dict, cpu: dict) -> None:
+    unit = "unit" in wall
+    print(f"{title} (medians of each step; wall / CPU): total {wall['total']:.3f} s / {cpu['total']:.3f} s"
+          + (f" = {wall['total'] / wall['unit']:.2f}x / {cpu['total'] / cpu['unit']:.2f}x one isin pass "
+             f"({wall['unit']:.3f} s / {cpu['unit']:.3f} s)" if unit else ""))
+    names = {"rank_positions": "rank_positions without locate", "other": "other (result assembly, ...)"}
+    for label in sorted((k for k in wall if k not in ("total", "unit")), key=lambda k: -cpu[k]):
+        extra = f" = {cpu[label] / cpu['unit']:.2f}x the isin pass's CPU" if unit else ""
+        print(f"    {names.get(label, label):32s} {wall[label]:7.3f} s / {cpu[label]:7.3f} s CPU "
+              f"{100 * cpu[label] / cpu['total']:5.1f}% of the CPU{extra}")
+
+
+def locate_threads(big, refs, repeats: int) -> None:
+    """Whether locate's rows spread over 2 threads (numpy releases the GIL in its loops; each thread a half of
+    the rows) would beat one thread; the CPU time says what the threads cost."""
+    relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(big.shape[0])]
+    rows = np.arange(big.shape[0])
+    limit = {"index_size": big.shape[1] - R1M_DISTRACTORS, "distractors": R1M_DISTRACTORS}
+
+    def two_threads():
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda half: ranking.locate(big, rows[half::2], relevant[half::2], **limit), (0, 1)))
+
+    t, cpu = interleaved({"one": lambda: ranking.locate(big, rows, relevant, **limit), "two": two_threads}, repeats)
+    print(f"  locate at R1M, one thread: {spread(t['one'])}; rows over 2 threads: {spread(t['two'])}; "
+          f"2 threads / 1: {ratio(t['two'], t['one'])}; CPU time (median) {np.median(cpu['one']):.3f} s with one "
+          f"thread, {np.median(cpu['two']):.3f} s with two")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gnd", type=Path, default=ROOT.parent / "shared/data/revisitop/gnd_roxford5k.pkl")
     parser.add_argument("--protocol", default="medium")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats of each timing")
+    parser.add_argument("--against", metavar="REVISION",
+                        help="also time pixret/metric as of this git revision, interleaved, and check equal results")
     parser.add_argument("--rle-only", action="store_true", help="only the RLE validation lines")
+    parser.add_argument("--skip-r1m", action="store_true", help="only the ROxford-scale lines")
     args = parser.parse_args()
     gnd = load_pickle(args.gnd)  # restricted unpickler: no code in the file runs
     rng = np.random.default_rng(0)
     refs, preds = references_from_gnd(gnd, args.protocol, rng)
     num_db = len(gnd["imlist"])
-    metric = pixret.load_metric("proxford")
+    metric = pixret.load_metric("proxford")  # its compute(predictions=..., references=...) is the call timed
+    old = metric_at(args.against) if args.against else None
     print(f"{args.protocol}: {len(refs)} reference rows, {sum(r['positive'] for r in refs)} positives")
     rle_memory(sum(r["mask"] is not None for r in refs), np.random.default_rng(1))
     if args.rle_only:
         return
 
+    def versions(ranks, **options) -> dict:
+        out = {"today": lambda: metric.compute(predictions=preds, references=refs, ranks=ranks, **options)}
+        if old:
+            out[args.against] = lambda: dict(old.evaluate_pixel_retrieval(preds, refs, benchmark="proxford",
+                                                                           ranks=ranks, **options))
+        return out
+
     small = rankings(refs, num_db, rng)
-    t_small, result = timed(lambda: metric.compute(predictions=preds, references=refs, ranks=small))
-    print(f"ROxford scale (70 x {num_db}), full compute incl. IoUs and every check (in memory): {t_small:.3f} s "
-          f"(map_det {result['map_det']:.4f})")
+    computes = versions(small)
+    t, cpu = interleaved(computes, args.repeats)
+    print(f"ROxford scale (70 x {num_db}), full compute incl. IoUs and every check (in memory): {spread(t['today'])}; "
+          f"CPU {spread(cpu['today'])} (map_det {computes['today']()['map_det']:.4f})")
+    if old:
+        print(f"  {args.against}: {spread(t[args.against])}; CPU {spread(cpu[args.against])}")
+        print(f"  today / {args.against}: wall {ratio(t['today'], t[args.against])}; CPU "
+              f"{ratio(cpu['today'], cpu[args.against])}; results equal to the bit: "
+              f"{same_result(computes['today'](), computes[args.against]())}")
+    print_breakdown("  where ROxford's compute goes", *where_time_goes(computes["today"], args.repeats))
+    if old:
+        print_breakdown(f"  where ROxford's compute went at {args.against}",
+                        *where_time_goes(computes[args.against], args.repeats, scoring_module=old))
+    if args.skip_r1m:
+        return
 
     print("making R1M rankings ...", flush=True)
     big = rankings(refs, num_db + R1M_DISTRACTORS, rng)
     print(f"R1M ranks: {big.shape}, {big.dtype}, {big.nbytes / 1e9:.2f} GB")
-
     r1m = {"distractors": R1M_DISTRACTORS}
-    t_full, result = timed(lambda: metric.compute(predictions=preds, references=refs, ranks=big, **r1m))
+    relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(70)]
+    computes = versions(big, **r1m)
+    isin = {"isin": lambda: [np.flatnonzero(np.isin(big[q], relevant[q])) for q in range(70)]}
+    t, cpu = interleaved({**computes, **isin}, args.repeats)
+    result = computes["today"]()
+    print(f"R1M full compute (mIoU, det + seg mAP, image mAP/mP, oracles, validation), {args.repeats} repeats "
+          f"interleaved with one plain np.isin pass over the ranks: compute {spread(t['today'])}, CPU "
+          f"{spread(cpu['today'])}; isin {spread(t['isin'])}, CPU {spread(cpu['isin'])}")
+    print(f"  full compute / one isin pass: wall {ratio(t['today'], t['isin'])}; "
+          f"CPU {ratio(cpu['today'], cpu['isin'])}")
+    if old:
+        print(f"  {args.against}: {spread(t[args.against])}, CPU {spread(cpu[args.against])}; over one isin pass: "
+              f"wall {ratio(t[args.against], t['isin'])}; CPU {ratio(cpu[args.against], cpu['isin'])}")
+        print(f"  today / {args.against}: wall {ratio(t['today'], t[args.against])}; CPU "
+              f"{ratio(cpu['today'], cpu[args.against])}; results equal to the bit: "
+              f"{same_result(result, computes[args.against]())}")
+    print_breakdown("  where R1M's compute goes", *where_time_goes(computes["today"], args.repeats, isin["isin"]))
+    if old:
+        print_breakdown(f"  where R1M's compute went at {args.against}",
+                        *where_time_goes(computes[args.against], args.repeats, isin["isin"], old))
+    locate_threads(big, refs, args.repeats)
+
     tracemalloc.start()  # a separate run: tracing slows Python down
-    metric.compute(predictions=preds, references=refs, ranks=big, **r1m)
+    computes["today"]()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    print(f"  peak numpy allocation during the compute {peak / 1e6:.0f} MB vs ranks {big.nbytes / 1e6:.0f} MB")
     # the loop baseline gets the same segmentation IoUs the metric computed
     checked = check_references(refs, "proxford")
     scored = [k for k, r in enumerate(refs) if r["positive"] and r["mask"] is not None]
@@ -197,15 +397,11 @@ def main():
     ious = np.zeros(len(refs))
     ious[scored] = seg
     t_loop, loop_value = timed(lambda: loop_map(big, refs, ious), repeat=1)
-    relevant = [np.asarray([r["index_id"] for r in refs if r["query_id"] == q]) for q in range(70)]
-    t_isin, _ = timed(lambda: [np.flatnonzero(np.isin(big[q], relevant[q])) for q in range(70)])
     t_max, _ = timed(lambda: big.max())
-    print(f"R1M full compute (mIoU, det + seg mAP, image mAP/mP, validation): {t_full:.3f} s; "
-          f"peak numpy allocation during it {peak / 1e6:.0f} MB vs ranks {big.nbytes / 1e6:.0f} MB")
     print(f"  map_seg {result['map_seg']:.6f}; per-query loop implementation (seg mAP only) {t_loop:.2f} s "
-          f"-> {t_loop / t_full:.1f}x slower, value {loop_value:.6f}")
-    print(f"  one plain np.isin pass over the ranks: {t_isin:.3f} s -> full compute = {t_full / t_isin:.2f}x of it")
-    print(f"  one ranks.max() memory pass: {t_max:.3f} s -> full compute = {t_full / t_max:.1f}x of it")
+          f"-> {t_loop / np.median(t['today']):.1f}x the median compute, value {loop_value:.6f}")
+    print(f"  one ranks.max() memory pass: {t_max:.3f} s -> median compute = "
+          f"{np.median(t['today']) / t_max:.1f}x of it")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from .boxes import box_iou, warn_box_convention
 from .errors import InputError
 from .figures import THRESHOLDS, Result, nan_to_none
 from .predictions import as_rows, check_pair, parse_prediction
-from .ranking import figures_from_positions, perfect_positions, rank_positions
+from .ranking import figures_from_positions, perfect_positions, pixel_maps, rank_positions
 from .references import References, check_references
 
 
@@ -248,11 +248,11 @@ def oracles(refs: References, row_position, by_query, ious: dict, official: bool
     """Pixel mAP with one half of the method made perfect, to see which half costs the most:
     ``perfect_ranking`` (the same masks, every positive ranked first in the method's own order) and
     ``perfect_masks`` (the same ranking, every positive's IoU 1)."""
-    ones = {k: None if v is None else np.ones_like(v) for k, v in ious.items()}
-    ranking = figures_from_positions(refs, perfect_positions(refs, row_position, by_query), by_query, ious, official)
-    masks = figures_from_positions(refs, row_position, by_query, ones, official)
-    return {"perfect_ranking": {f"map_{k}": v for k, v in ranking.pixel_map.items()},
-            "perfect_masks": {f"map_{k}": v for k, v in masks.pixel_map.items()}}
+    ranking = pixel_maps(refs, perfect_positions(refs, row_position, by_query), by_query, ious, official)
+    given = next((v for v in ious.values() if v is not None), None)  # every IoU 1: one figure for every kind
+    masks = pixel_maps(refs, row_position, by_query, {"": None if given is None else np.ones_like(given)}, official)
+    return {"perfect_ranking": {f"map_{k}": None if v is None else v[0] for k, v in ranking.items()},
+            "perfect_masks": {f"map_{k}": None if v is None else masks[""][0] for k, v in ious.items()}}
 
 
 def add_ranking(result: Result, figures) -> None:
