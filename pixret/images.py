@@ -76,7 +76,9 @@ def _decoding(where):
         yield
     except ReleaseError:
         raise
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except UnidentifiedImageError:  # its message names a BytesIO object, not the file
+        raise ReleaseError(f"{where}: corrupt or unreadable JPEG (no image format recognised)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ReleaseError(f"{where}: corrupt or unreadable JPEG ({err})") from None
 
 
