@@ -47,6 +47,8 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
     only the inverse DCTs are skipped. Its warnings are errors: a scan that ends before its last block (truncated,
     or desynchronised by damaged bytes), bytes left over before a marker, a bad Huffman code, restart markers out
     of sequence, no end-of-image marker. Pillow decodes all of these without a word, filling the rest with grey.
+    Warnings about application segments only (an unknown JFIF revision, a misnumbered ICC chunk) are not: the scan
+    is then checked on a copy without those segments.
     JPEG has no checksum: damage still goes unseen where it only changes coefficients' values, or where the Huffman
     codes fall back into step within the same number of blocks (about half of single damaged bytes, a few zeroed
     512-byte sectors in a hundred, in tests/test_images.py's pictures)."""
@@ -54,8 +56,44 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
         with Image.open(io.BytesIO(data)) as im:
             size = _displayed_size(im, where)
             colorspace = "CMYK" if im.mode == "CMYK" else "GRAY"  # what libjpeg-turbo converts to cheaply
-        simplejpeg.decode_jpeg(data, colorspace, min_height=1, min_width=1, strict=True)  # 1/8, the smallest scale
+        try:
+            _decode_strictly(data, colorspace)
+        except ValueError as err:
+            if not str(err).startswith(_HEADER_ONLY_WARNINGS):
+                raise
+            _decode_strictly(_without_application_segments(data), colorspace)  # the scan is still checked
     return size
+
+
+# libjpeg-turbo's warnings about application segments (JFIF, ICC, Adobe) that say nothing of the frame or the scan:
+# the check then runs again on a copy without those segments, so that the scan data is still judged
+_HEADER_ONLY_WARNINGS = ("Warning: unknown JFIF revision number", "Warning: unknown Adobe color transform code",
+                        "Corrupt JPEG data: bad ICC marker")
+
+
+def _decode_strictly(data: bytes, colorspace: str) -> None:
+    """The whole entropy-coded data decoded at 1/8 scale (the smallest), libjpeg-turbo's warnings raised as
+    ValueError."""
+    simplejpeg.decode_jpeg(data, colorspace, min_height=1, min_width=1, strict=True)
+
+
+def _without_application_segments(data: bytes) -> bytes:
+    """A JPEG without its APPn and comment segments before the first scan (JFIF, EXIF, ICC, Adobe...), the rest as
+    it is."""
+    kept, at = [data[:2]], 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte
+            at += 1
+            continue
+        if marker == 0xDA:  # start of scan
+            break
+        end = at + 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            kept.append(data[at:end])
+        at = end
+    kept.append(data[at:])
+    return b"".join(kept)
 
 
 def open_jpeg(data: bytes, where, at_least: int | None = None) -> tuple[Image.Image, tuple[int, int]]:

@@ -72,6 +72,27 @@ def test_displayed_size_follows_the_exif_orientation():
     assert jpeg_size(data, "photo.jpg") == (256, 192)
 
 
+def _with_jfif_revision_2(data: bytes) -> bytes:
+    at = data.index(b"JFIF\x00") + 5
+    return data[:at] + b"\x02" + data[at + 1:]
+
+
+def _with_a_bad_icc_segment(data: bytes) -> bytes:
+    icc = b"ICC_PROFILE\x00\x03\x02" + bytes(100)  # chunk 3 of 2
+    return data[:2] + b"\xff\xe2" + (len(icc) + 2).to_bytes(2, "big") + icc + data[2:]
+
+
+@pytest.mark.parametrize("quirk", [_with_jfif_revision_2, _with_a_bad_icc_segment])
+def test_application_segment_quirks_pass_and_their_scan_is_still_checked(quirk):
+    """libjpeg-turbo warns of an unknown JFIF revision or a misnumbered ICC chunk: the file's pictures are fine, so
+    the check looks at the scan without those segments; a damaged scan in such a file is still refused."""
+    data = encoded(picture(), quality=90)
+    assert jpeg_size(quirk(data), "photo.jpg") == (192, 256)
+    start, end = scan(data)
+    message = refused(quirk(data[: (start + end) // 2] + b"\xff\xd9"))
+    assert message == "photo.jpg: corrupt or unreadable JPEG (Corrupt JPEG data: premature end of data segment)"
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("cut", [0.1, 0.5, 0.95])
 def test_truncated_files_are_refused(encoding, cut):
