@@ -9,10 +9,12 @@ the row and its pair.
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from pycocotools import mask as cocomask
 
 from . import rle
 from .authors_iou import check_points
@@ -38,6 +40,20 @@ class References:
     subset: bool
     # rows -> their shapes column (the released LabelMe shapes), read when first asked for; None: no such column
     read_shapes: Callable | None = field(default=None, repr=False)
+    _mask_facts: tuple | None = field(default=None, repr=False)  # every row's mask box and area, once
+
+    def mask_facts(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """(boxes [x, y, w, h] as pycocotools' toBbox gives them, areas) of the masks of ``rows``, each a labelled
+        row: worked out once for every labelled row (a split checked once is scored many times)."""
+        if self._mask_facts is None:
+            labelled = [r for r, m in enumerate(self.masks) if m is not None]
+            boxes, areas = np.zeros((len(self.masks), 4)), np.zeros(len(self.masks), np.int64)
+            if labelled:
+                coco = [self.masks[r] for r in labelled]
+                boxes[labelled] = cocomask.toBbox(coco).reshape(-1, 4)
+                areas[labelled] = [cocomask.area(c) for c in coco]  # (its list version overflows past 255)
+            self._mask_facts = boxes, areas
+        return self._mask_facts[0][rows], self._mask_facts[1][rows]
 
     def shapes(self, rows) -> list:
         """The released shapes of each of ``rows``: a list of N x 2 float64 point arrays (x, y), raw, per row.
@@ -112,8 +128,30 @@ def protocol_of(difficulty: np.ndarray, positive: np.ndarray) -> str:
                      "(pass one split of the pairs config)")
 
 
+_CHECKED: OrderedDict = OrderedDict()  # (a Dataset's fingerprint, the options) -> its References
+KEPT = 8  # splits kept checked in a process (a few protocols of a few datasets)
+
+
 def check_references(references, benchmark: str, queries=None, index_size: int | None = None,
                      num_queries: int | None = None) -> References:
+    """``_check_references``, once per split: a ``datasets.Dataset`` (immutable, named by its fingerprint) checked
+    with the same options is not checked again in this process (the masks of ROxford's 5,526 positives alone take
+    a fifth of a compute). Lists of rows, which can change, are checked every time."""
+    fingerprint = getattr(references, "_fingerprint", None) if hasattr(references, "column_names") else None
+    key = None if fingerprint is None or queries is not None else (fingerprint, benchmark, index_size, num_queries)
+    if key is not None and key in _CHECKED:
+        _CHECKED.move_to_end(key)
+        return _CHECKED[key]
+    refs = _check_references(references, benchmark, queries, index_size, num_queries)
+    if key is not None:  # (a subset, whose checks may warn, is never kept: its warnings come every time)
+        _CHECKED[key] = refs
+        while len(_CHECKED) > KEPT:
+            _CHECKED.popitem(last=False)
+    return refs
+
+
+def _check_references(references, benchmark: str, queries=None, index_size: int | None = None,
+                      num_queries: int | None = None) -> References:
     """Check a pairs split and bring it to arrays.
 
     ``benchmark``: "proxford" / "prparis" (the references must be that benchmark's, by

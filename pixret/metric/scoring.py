@@ -101,23 +101,42 @@ def check_predictions(predictions, refs: References, rows: np.ndarray) -> Scored
     return out
 
 
-def pair_ious(masks: list, boxes: np.ndarray, truths: list) -> tuple[np.ndarray, np.ndarray]:
+def pair_ious(masks: list, boxes: np.ndarray, truths: list, truth_facts=None) -> tuple[np.ndarray, np.ndarray]:
     """Detection and segmentation IoU of each pair of checked pycocotools RLEs: exact geometry.
 
-    ``masks[k]`` / ``boxes[k]`` (nan: none) are the prediction, ``truths[k]`` the ground-truth mask.
-    A given box is the detection; otherwise the predicted mask's tight box; nothing gives 0.
+    ``masks[k]`` / ``boxes[k]`` (nan: none) are the prediction, ``truths[k]`` the ground-truth mask, whose
+    (boxes, areas) ``truth_facts`` may give (``References.mask_facts``). A given box is the detection; otherwise
+    the predicted mask's tight box; nothing gives 0.
     """
     det, seg = np.zeros(len(truths)), np.zeros(len(truths))
     if not truths:
         return det, seg
-    truth_boxes = cocomask.toBbox(truths)
+    truth_boxes, truth_areas = truth_facts or (cocomask.toBbox(truths).reshape(-1, 4), areas(truths))
     with_mask = [k for k, m in enumerate(masks) if m is not None]
     if with_mask:
-        seg[with_mask] = [cocomask.iou([masks[k]], [truths[k]], [0])[0, 0] for k in with_mask]
-        det[with_mask] = box_iou(cocomask.toBbox([masks[k] for k in with_mask]), truth_boxes[with_mask])
+        predicted = [masks[k] for k in with_mask]
+        seg[with_mask] = mask_ious(predicted, [truths[k] for k in with_mask], truth_areas[with_mask])
+        det[with_mask] = box_iou(cocomask.toBbox(predicted), truth_boxes[with_mask])
     with_box = np.flatnonzero(~np.isnan(boxes[:, 0]))
     det[with_box] = box_iou(boxes[with_box], truth_boxes[with_box])
     return det, seg
+
+
+def areas(rles: list) -> np.ndarray:
+    """pycocotools' area of many RLEs, 255 at a time (its list version overflows past 255)."""
+    out = np.empty(len(rles), np.int64)
+    for start in range(0, len(rles), 255):
+        out[start:start + 255] = cocomask.area(rles[start:start + 255])
+    return out
+
+
+def mask_ious(a: list, b: list, b_areas: np.ndarray | None = None) -> np.ndarray:
+    """IoU of ``a[k]`` and ``b[k]`` (checked RLEs of one size each pair), equal to pycocotools' ``iou`` to the bit:
+    the intersection's area by one C merge per pair, the areas in batches (its ``iou`` costs 3x more per pair);
+    ``b_areas``: those of ``b`` when known."""
+    intersection = np.array([cocomask.area(cocomask.merge([x, y], intersect=True)) for x, y in zip(a, b)], np.int64)
+    union = areas(a) + (areas(b) if b_areas is None else b_areas) - intersection
+    return np.divide(intersection, union, out=np.zeros(len(a)), where=intersection > 0)  # i == 0: 0, as pycocotools
 
 
 def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +154,7 @@ def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bo
         for k in polygon_rows:
             height, width = refs.masks[rows[k]]["size"]
             masks[k] = polygons.fill([scored.polygons[k]], height, width)
-    det, seg = pair_ious(masks, scored.boxes, [refs.masks[r] for r in rows])
+    det, seg = pair_ious(masks, scored.boxes, [refs.masks[r] for r in rows], refs.mask_facts(rows))
     if official and polygon_rows.size:
         det[polygon_rows], seg[polygon_rows] = authors_iou.pair_ious(
             [scored.polygons[k] for k in polygon_rows], refs.shapes(rows[polygon_rows]), where)
