@@ -8,7 +8,7 @@ positive pair (a jittered quadrilateral), the method's polygon near it, both wit
 Prints, from one run:
 - reading a matching result (np.save of a dict, as the authors write it) of the positives only,
   and of every (query, index image) pair (all checked);
-- the official IoUs of those polygons (the authors' procedure, ``pixret.metric.authors_iou``) and the time
+- the official IoUs of those polygons (the authors' procedure, ``pixret.metric.core.authors_iou``) and the time
   they take, against the authors' own way (S x S canvases, OpenCV fillPoly on int-truncated points, boxes
   from their min / max) on the same pairs: how many differ, and its time;
 - the same regions given as masks (pycocotools' fill of the polygon, what ``pixret.masks.from_polygons``
@@ -30,9 +30,9 @@ import numpy as np
 
 import pixret
 from pixret import masks
-from pixret.metric.authors import read_matching_result
-from pixret.metric.benchmarks import R1M_DISTRACTORS
-from pixret.metric.results import read_ranks
+from pixret.metric.files.authors import read_matching_result
+from pixret.metric.core.benchmarks import R1M_DISTRACTORS
+from pixret.metric.files.results import read_ranks
 from pixret.release import GroundTruth, load_pickle, protocol_lists
 
 from bench_metric import timed  # the folder of the script is on the path

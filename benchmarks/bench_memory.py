@@ -148,7 +148,7 @@ def decoded_megabytes(path: Path) -> float:
     """What a Parquet file's predictions decode to (pixret's count: 8 bytes a value, plus string bytes), read with
     its strings as dictionaries (nothing expanded)."""
     import pyarrow.parquet as pq
-    from pixret.metric import results
+    from pixret.metric.files import results
 
     with pq.ParquetFile(path) as probe:
         strings = [k for k in range(len(probe.schema)) if results._dictionary_readable(probe.schema.column(k))]

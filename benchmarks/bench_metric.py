@@ -49,10 +49,10 @@ import datasets
 
 from pixret import masks
 from pixret.rows import FEATURES
-from pixret.metric.benchmarks import R1M_DISTRACTORS
-from pixret.metric import ranking, references as reference_checks, rle, scoring
-from pixret.metric.scoring import pair_ious
-from pixret.metric.references import check_references
+from pixret.metric.core.benchmarks import R1M_DISTRACTORS
+from pixret.metric.core import ranking, references as reference_checks, rle, scoring
+from pixret.metric.core.scoring import pair_ious
+from pixret.metric.core.references import check_references
 from pixret.release import GroundTruth, load_pickle, protocol_lists
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from pixret.metric import uncertainty
-from pixret.metric.benchmarks import BENCHMARKS
-from pixret.metric.ranking import THRESHOLDS
+from pixret.metric.core import uncertainty
+from pixret.metric.core.benchmarks import BENCHMARKS
+from pixret.metric.core.ranking import THRESHOLDS
 
 
 def method(rng, num_queries: int = 70) -> dict:

@@ -21,7 +21,7 @@ import tracemalloc
 import numpy as np
 
 import pixret
-from pixret.metric.benchmarks import R1M_DISTRACTORS
+from pixret.metric.core.benchmarks import R1M_DISTRACTORS
 
 QUERIES, INDEX = 70, 4993 + R1M_DISTRACTORS
 

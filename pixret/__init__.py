@@ -17,7 +17,8 @@ Modules:
     writer     a model's outputs -> result files: pairs_to_predict, PredictionWriter / write_predictions,
                ranks_from_scores
     cli        the ``pixret`` command
-    metric     the evaluate module ``pixret_map`` and its plain functions (the Space's folder)
+    evaluation a method's result files scored on a built dataset (the command, the Space and the demo use it)
+    metric     the evaluation in layers (core, files, views) and the evaluate module ``pixret_map``
 
 The ``datasets`` builder is the top-level module ``proxford_prparis``.
 """
@@ -31,11 +32,11 @@ __all__ = ["load_metric", "read_predictions", "align", *WRITER]
 
 def __getattr__(name: str):
     """``pixret.read_predictions`` (a result file -> {pair: prediction}) and ``pixret.align`` (-> the list the metric
-    takes, in the rows' order), from ``pixret.metric.results``; the result-file writer's ``pairs_to_predict``,
+    takes, in the rows' order), from ``pixret.metric.files.results``; the result-file writer's ``pairs_to_predict``,
     ``PredictionWriter``, ``write_predictions`` and ``ranks_from_scores``, from ``pixret.writer``. Imported on first
     use (``pixret --help`` stays quick)."""
     if name in ("read_predictions", "align"):
-        from pixret.metric import results
+        from pixret.metric.files import results
 
         return getattr(results, name)
     if name in WRITER:
@@ -53,6 +54,6 @@ def load_metric(config_name: str, **kwargs):
     read-only or shared), and it does not depend on the current directory. ``kwargs`` are
     evaluate's (``experiment_id``, ``num_process``, ``process_id``, ``cache_dir``, ...).
     """
-    from pixret.metric.pixret_map import PixretMap
+    from pixret.metric.module import PixretMap
 
     return PixretMap(config_name=config_name, **kwargs)

@@ -18,8 +18,8 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from pixret import rows
-from pixret.metric.benchmarks import BENCHMARKS, CITATION
-from pixret.metric.tables import paper_notes, paper_table
+from pixret.metric.core.benchmarks import BENCHMARKS, CITATION
+from pixret.metric.views.tables import paper_notes, paper_table
 
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                    (10_000_000, "1M<n<10M"))

@@ -29,7 +29,7 @@ from pycocotools import mask as cocomask
 
 from pixret import geometry, masks, outputs
 from pixret.dataset import DatasetError, open_dataset
-from pixret.metric.polygons import clip_polygon
+from pixret.metric.core.polygons import clip_polygon
 from pixret.progress import bar
 
 CATEGORY = {"id": 1, "name": "target", "supercategory": "landmark"}

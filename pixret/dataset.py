@@ -30,9 +30,9 @@ import re
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from pixret.metric.errors import InputError
+from pixret.metric.core.errors import InputError
 from pixret.outputs import read_json
-from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
+from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
 
 REPORT = "build_report.json"
 HUB_PREFIX = "hub:"

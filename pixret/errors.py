@@ -1,7 +1,7 @@
 """Errors a user can cause, each naming the file (and the entry or pair) in the user's own terms."""
 
 
-from pixret.metric.errors import InputError
+from pixret.metric.core.errors import InputError
 
 __all__ = ["InputError", "ReleaseError"]
 

@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 
 from pixret import masks
-from pixret.metric import polygons
-from pixret.metric.rle import from_coco
+from pixret.metric.core import polygons
+from pixret.metric.core.rle import from_coco
 
 CIRCLE_SIDES = 8192
 

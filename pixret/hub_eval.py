@@ -39,8 +39,8 @@ import yaml
 
 from pixret import __version__
 from pixret.dataset import shards_changed
-from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
-from pixret.metric.errors import InputError
+from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from pixret.metric.core.errors import InputError
 
 EVAL_YAML = "eval.yaml"
 EVAL_RESULTS = ".eval_results"  # huggingface_hub.constants.EVAL_RESULTS_FOLDER

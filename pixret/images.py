@@ -32,7 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pixret.progress import bar as progress_bar
 
 from pixret.errors import ReleaseError
-from pixret.metric import safe_pickle
+from pixret.metric.files import safe_pickle
 
 EXIF_ORIENTATION = 0x0112
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")

@@ -2,7 +2,7 @@
 
 A few verbs in the spirit of ``pycocotools.mask``: ``encode``, ``decode``, ``area``,
 ``areas``, ``bbox``, ``boxes``, ``iou``, ``from_polygons``. None gives a plausible wrong answer:
-every RLE a verb takes is checked in full first (``pixret.metric.rle.validate``: a
+every RLE a verb takes is checked in full first (``pixret.metric.core.rle.validate``: a
 malformed one is an ``RLEError``; pycocotools itself would decode it out of bounds),
 except the ones ``encode`` and ``from_polygons`` just wrote, still of the size they were
 written for; arrays, sizes and polygons pycocotools would misread are a ``MaskError``.
@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as cocomask
 
-from pixret.metric.errors import InputError
-from pixret.metric.polygons import fill as fill_polygons
-from pixret.metric.rle import MAX_SIDE, RLEError, RLEProblem, from_coco, to_coco, validate
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.polygons import fill as fill_polygons
+from pixret.metric.core.rle import MAX_SIDE, RLEError, RLEProblem, from_coco, to_coco, validate
 
 __all__ = ["RLEError", "MaskError", "encode", "decode", "area", "areas", "bbox", "boxes", "iou", "from_polygons"]
 
@@ -77,7 +77,7 @@ def iou(a, b) -> float:
 def from_polygons(polygons: list[np.ndarray], height: int, width: int) -> dict:
     """Union of polygons (each an Nx2 array of x, y points, N >= 3) as one compressed RLE (empty for none).
 
-    Rasterised by pycocotools (``pixret.metric.polygons.fill``: exact also where a polygon leaves the image,
+    Rasterised by pycocotools (``pixret.metric.core.polygons.fill``: exact also where a polygon leaves the image,
     and bounded however far its points lie), which differs slightly from the authors' OpenCV
     fillPoly on integer points (~0.003 IoU on average, see the metric card).
     pycocotools reads 2 points as a box and fills a polygon with a NaN in it: both are a MaskError.

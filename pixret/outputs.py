@@ -20,8 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from pixret.metric import strictjson
-from pixret.metric.errors import InputError
+from pixret.metric.files import strictjson
+from pixret.metric.core.errors import InputError
 
 MARKER = ".pixret-output.json"
 _SHOWN = 3  # names quoted in a refusal

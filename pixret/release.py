@@ -28,8 +28,8 @@ from pixret import geometry
 from pixret import masks as masklib
 from pixret.errors import ReleaseError
 from pixret.images import ImageSource, open_images, read_bytes, read_jpeg
-from pixret.metric import safe_pickle, strictjson
-from pixret.metric.benchmarks import BENCHMARKS, PROTOCOLS
+from pixret.metric.files import safe_pickle, strictjson
+from pixret.metric.core.benchmarks import BENCHMARKS, PROTOCOLS
 SHAPES_AS_POLYGONS = ("polygon", None)  # LabelMe's own default for a missing shape_type is a polygon
 SHAPES_FILLED = ("rectangle", "circle")  # filled, and listed in the build report
 

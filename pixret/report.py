@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pixret import geometry
 from pixret import masks as masklib
-from pixret.metric import polygons, rle
-from pixret.metric.figures import LOCALISED
+from pixret.metric.core import polygons, rle
+from pixret.metric.core.figures import LOCALISED
 
 PREDICTION = (255, 0, 255)
 GROUND_TRUTH = (255, 230, 0)

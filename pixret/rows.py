@@ -29,8 +29,8 @@ from PIL import Image
 from pixret import geometry, report
 from pixret.images import open_jpeg
 from pixret.masks import boxes
-from pixret.metric.benchmarks import CITATION, HOMEPAGE, PROTOCOLS
-from pixret.metric.rle import rle_feature
+from pixret.metric.core.benchmarks import CITATION, HOMEPAGE, PROTOCOLS
+from pixret.metric.core.rle import rle_feature
 from pixret.release import PairMasks, Release, ReleaseError, protocol_lists, read_pair_masks, verify_images
 
 BBOX = datasets.List(datasets.Value("float32"))  # [x, y, w, h]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pixret.metric.benchmarks import BENCHMARKS
+from pixret.metric.core.benchmarks import BENCHMARKS
 
 
 def gnd_dir(root, benchmark: str, layout: str = "authors") -> Path:
@@ -140,7 +140,7 @@ def tiny_benchmark(name: str, paper_tables=None, ignored_queries=(3,), gnd: dict
     tiny release of that gnd written with ``benchmark=name`` builds as that benchmark (tests of what only a
     real benchmark gets). Data is identified by its query names: while it is registered, other data with
     these names is this benchmark too."""
-    from pixret.metric.benchmarks import Benchmark, lists_digest
+    from pixret.metric.core.benchmarks import Benchmark, lists_digest
 
     gnd = gnd or tiny_gnd()
     title = name.capitalize()

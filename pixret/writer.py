@@ -10,7 +10,7 @@ file, the ranks array.
             out.add(q, i, mask=my_segmenter(q, i))                # bool (height, width) of index image i
     np.save("ranks.npy", pixret.ranks_from_scores(scores, top_k=100))  # scores: (num_queries, num_index)
 
-The predictions file is pixret's format (``pixret.metric.results``, read by ``predictions.parse_prediction``): a
+The predictions file is pixret's format (``pixret.metric.files.results``, read by ``predictions.parse_prediction``): a
 JSON list of ``{"query_id", "index_id", "segmentation": COCO RLE and/or "bbox": [x, y, w, h]}``, or ``{"query_id",
 "index_id", "polygon": [[x, y], ...]}`` (one contour, pixel coordinates; a polygon excludes the other two). The
 writer takes per pair a numpy (or torch) mask, an RLE, a polygon, or a box in a declared ``box_format``, checks
@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from pixret import masks as masklib
-from pixret.metric import rle
-from pixret.metric.benchmarks import PROTOCOLS
-from pixret.metric.errors import InputError
-from pixret.metric.predictions import Where, as_id, shifted_ids
+from pixret.metric.core import rle
+from pixret.metric.core.benchmarks import PROTOCOLS
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.predictions import Where, as_id, shifted_ids
 
 BOX_FORMATS = {  # name: what the four numbers are
     "xywh": "[x, y, width, height] (COCO; pixret's own)",
@@ -57,8 +57,8 @@ class _Truth:
 
 def _truth(dataset) -> _Truth:
     """A built dataset given as a folder or Hub id (str / Path), an opened ``pixret.dataset.BuiltDataset`` or a
-    ``pixret.metric.results.GroundTruth``."""
-    from pixret.metric.results import GroundTruth
+    ``pixret.metric.evaluation.GroundTruth``."""
+    from pixret.metric.evaluation import GroundTruth
 
     if isinstance(dataset, GroundTruth):
         return _Truth(len(dataset.query_names), list(dataset.index_sizes), dataset.load_split)

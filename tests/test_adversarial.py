@@ -12,9 +12,9 @@ from datasets import load_dataset
 
 from pixret import geometry, masks
 from pixret.cli import main
-from pixret.metric import tables
-from pixret.metric.errors import InputError
-from pixret.metric.predictions import parse_prediction, Where
+from pixret.metric.views import tables
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.predictions import parse_prediction, Where
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_an_npy_named_json_is_named(tiny_dataset, tmp_path, capsys):
 def _true_boxes(split):
     from pycocotools import mask as cocomask
 
-    from pixret.metric.rle import to_coco
+    from pixret.metric.core.rle import to_coco
 
     return [None if not r["positive"] else [float(v) for v in cocomask.toBbox(to_coco(r["mask"]))] for r in split]
 

@@ -22,11 +22,11 @@ from pycocotools import mask as cocomask
 from pixret import geometry, masks, synthetic
 from pixret.build import build
 from pixret.cli import main
-from pixret.metric import authors
-from pixret.metric.polygons import fill as fill_polygons
-from pixret.metric.authors import AuthorsFormatError, read_matching_result
-from pixret.metric.results import score_protocols
-from pixret.metric.safe_pickle import load_npy_object
+from pixret.metric.files import authors
+from pixret.metric.core.polygons import fill as fill_polygons
+from pixret.metric.files.authors import AuthorsFormatError, read_matching_result
+from pixret.metric.evaluation import score_protocols
+from pixret.metric.files.safe_pickle import load_npy_object
 from pixret.release import read_label
 
 NUM_QUERIES, NUM_INDEX = 4, 12  # the tiny release

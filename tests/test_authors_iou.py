@@ -1,4 +1,4 @@
-"""The authors' IoU procedure, fast (pixret.metric.authors_iou), against their code done literally
+"""The authors' IoU procedure, fast (pixret.metric.core.authors_iou), against their code done literally
 (tests/literal_authors.py: S x S canvases, numpy slicing, cv2.fillPoly per shape), on polygons that exercise
 every quirk: negative corners that wrap, points past the canvas, int truncation, 1- and 2-point regions,
 slivers, self-intersections, multi-shape ground truth; and the whole metric against their mious.py and
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pixret import geometry, masks
-from pixret.metric import authors_iou
-from pixret.metric.errors import InputError
+from pixret.metric.core import authors_iou
+from pixret.metric.core.errors import InputError
 
 
 def _region(rng, width: int, height: int, points: int | None = None) -> np.ndarray:

@@ -21,7 +21,7 @@ from hypothesis import given, settings, strategies as st
 import pixret
 from pixret import masks, synthetic
 from pixret.cli import main
-from pixret.metric.benchmarks import BENCHMARKS
+from pixret.metric.core.benchmarks import BENCHMARKS
 
 LIMIT_S = 10
 

@@ -234,7 +234,7 @@ def test_card_body_is_for_dataset_users(built):
     for source in report["sources"]:  # provenance: every source with its SHA-256
         assert source["sha256"] in body and len(source["sha256"]) == 64
     assert f"pixret {pixret.__version__}" in body
-    from pixret.cli.push import broken_links
+    from pixret.publish import broken_links
 
     files = {p.relative_to(built["out"]).as_posix() for p in built["out"].rglob("*") if p.is_file()}
     assert not broken_links(text, files)

@@ -187,7 +187,7 @@ def test_demo_dataset_card_says_synthetic(demo_run):
     assert f"optional ({queries}, K) array" in body and not re.search(r"\b70\b(?!\.)", body)  # (70.3: a figure)
     assert '"33."' not in body
     assert "PRParis medium D" not in body and "of revisitop's" not in body
-    from pixret.cli.push import broken_links
+    from pixret.publish import broken_links
 
     folder = demo_run["folder"] / "dataset"
     assert not broken_links(text, {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()})
@@ -195,7 +195,7 @@ def test_demo_dataset_card_says_synthetic(demo_run):
 
 def test_the_papers_print_erratum_is_said_where_its_cell_is():
     from pixret.card import _reference_numbers
-    from pixret.metric.benchmarks import BENCHMARKS
+    from pixret.metric.core.benchmarks import BENCHMARKS
 
     erratum = 'The paper prints "33." for D2R+Mobilenet-V2-SSD+VLAD, PRParis medium D'
     assert erratum in _reference_numbers(BENCHMARKS["prparis"], False)
@@ -239,7 +239,7 @@ def test_visual_report_shows_outlines(demo_run):
 def test_report_page_has_the_tables_every_query_and_readable_plots(demo_run):
     """The figures' tables first; per baseline three queries shown and the others folded; each plot shown at its
     own pixel size, so its smallest text (8 pt at 100 dpi) is 11 px on the page."""
-    from pixret.metric.plots import DPI
+    from pixret.metric.views.plots import DPI
 
     page = (demo_run["folder"] / "report" / "index.html").read_text()
     assert page.index("<caption>Table 1: mean mIoU") < page.index("<caption>Table 2: pixel retrieval") < \

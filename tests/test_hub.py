@@ -26,7 +26,7 @@ def test_cards_pass_the_hub_card_checks(kind, tiny_dataset, shared_tool):
 def test_the_dataset_card_links_the_papers(tiny_dataset):
     """The benchmark's paper and its authors' follow-up, by arXiv id (checked: 2309.05438 is An et al., ICCV 2023;
     2406.11242 is An, Huo and Yoon's hypergraph diffusion, evaluated on (P)ROxford and (P)RParis)."""
-    from pixret.cli.push import card_links
+    from pixret.publish import card_links
 
     links = card_links((tiny_dataset["out"] / "README.md").read_text())
     assert links.count("https://arxiv.org/abs/2309.05438") == 2 and links.count("https://arxiv.org/abs/2406.11242") == 1

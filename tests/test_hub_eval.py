@@ -29,8 +29,8 @@ from huggingface_hub import DatasetCard
 from pixret import __version__, dataset, hub_eval, synthetic
 from pixret.build import build
 from pixret.cli import main
-from pixret.metric import benchmarks
-from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from pixret.metric.core import benchmarks
+from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
 
 pytestmark = pytest.mark.xdist_group("hub_eval")  # one worker: the module's build is made once
 TOY, TOY_QUERIES = "pixtoy", 6  # a tiny world registered as a benchmark: its builds are "real", with an eval.yaml
@@ -416,7 +416,7 @@ def _limited_evaluate(toy, limit: int, *args) -> subprocess.CompletedProcess:
         import resource, sys
         resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
         from pixret import synthetic
-        from pixret.metric import benchmarks
+        from pixret.metric.core import benchmarks
         {REGISTER}
         from pixret.cli import main
         sys.exit(main({["evaluate", "--dataset", str(toy["out"]), "--predictions", str(toy["preds"]), *args]!r}))
@@ -653,7 +653,7 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     # commit on a stale parent, as the Hub answers one it will not take) leaves the data as it is
     done = _python(hub, tmp_path / "hf-push", f"""
         from pixret import synthetic, hub_eval
-        from pixret.metric import benchmarks
+        from pixret.metric.core import benchmarks
         {REGISTER}
         from huggingface_hub import HfApi
         from pixret.cli import main
@@ -693,7 +693,7 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
     done = _python(hub, tmp_path / "hf-eval", f"""
         import json, shutil, sys
         from pixret import synthetic
-        from pixret.metric import benchmarks
+        from pixret.metric.core import benchmarks
         {REGISTER}
         from huggingface_hub import HfApi
         from pixret.cli import main
@@ -733,7 +733,7 @@ def test_results_round_trip_against_hubemu(hub, toy, tmp_path):
         import json, yaml
         from huggingface_hub import HfApi, hf_hub_download
         from pixret import dataset, hub_eval, synthetic
-        from pixret.metric import benchmarks
+        from pixret.metric.core import benchmarks
         {REGISTER}
         files = [f for f in HfApi().list_repo_files("someone/pixel-matcher") if f.startswith(".eval_results/")]
         texts = {{f: open(hf_hub_download("someone/pixel-matcher", f)).read() for f in files}}

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from pycocotools import mask as cocomask
 
 from pixret import masks
-from pixret.metric import rle
+from pixret.metric.core import rle
 
 MAX_RUN = 2**32 - 1
 CHUNKS = st.one_of(st.integers(1, 80), st.sampled_from([257, 4096, rle.CHUNK_BYTES]))

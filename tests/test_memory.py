@@ -25,8 +25,9 @@ import pytest
 
 from pixret import masks
 from pixret.cli import main
-from pixret.metric import results, uncertainty
-from pixret.metric.results import ResultsError, read_predictions, read_ranks
+from pixret.metric.files import results
+from pixret.metric.core import uncertainty
+from pixret.metric.files.results import ResultsError, read_predictions, read_ranks
 
 SIDES = (24, 32)  # (height, width) of every index image here
 
@@ -57,7 +58,7 @@ def _repeated_rle_parquet(path: Path, rows: int, rle: dict, num_queries: int = 7
 CHILD = """
 import json, resource, sys
 import pyarrow.compute, pyarrow.parquet  # imported by the reader when it meets Parquet: not what it reads
-from pixret.metric.results import read_predictions
+from pixret.metric.files.results import read_predictions
 
 def status(key):
     with open("/proc/self/status") as lines:

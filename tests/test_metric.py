@@ -16,7 +16,7 @@ from pycocotools import mask as cocomask
 
 import pixret
 from pixret import masks
-from pixret.metric import ranking, references, rle, scoring
+from pixret.metric.core import ranking, references, rle, scoring
 
 THRESHOLDS = [t / 100 for t in range(50, 100, 5)]
 

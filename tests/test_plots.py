@@ -10,9 +10,10 @@ from datasets import load_dataset
 from PIL import Image
 
 from pixret.cli import main
-from pixret.cli.evaluate import evaluate_files, per_query_csv
-from pixret.metric import analysis, plots, tables
-from pixret.metric.tables import PAPER
+from pixret.cli.evaluate import per_query_csv
+from pixret.evaluation import evaluate_files
+from pixret.metric.views import analysis, plots, tables
+from pixret.metric.views.tables import PAPER
 
 pytestmark = pytest.mark.xdist_group("plots")  # one worker: the module's fixtures are built once
 

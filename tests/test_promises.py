@@ -18,10 +18,10 @@ import pixret
 from pixret import masks, synthetic
 from pixret.cli import main
 from pixret.dataset import open_dataset
-from pixret.metric import benchmarks
-from pixret.metric.benchmarks import BENCHMARKS, Benchmark, lists_digest
-from pixret.metric.errors import InputError
-from pixret.metric.rle import to_coco
+from pixret.metric.core import benchmarks
+from pixret.metric.core.benchmarks import BENCHMARKS, Benchmark, lists_digest
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.rle import to_coco
 
 
 @pytest.fixture(scope="module")
@@ -262,8 +262,8 @@ def test_one_based_index_ids_are_an_error(tiny_dataset, splits, tmp_path, capsys
     assert main(args + ["--trust-ids", "--resamples", "0"]) == 0
     err = capsys.readouterr().err
     assert "warning: " in err and "the ids look 1-based" in err
-    from pixret.cli.evaluate import evaluate_files
-    from pixret.metric.results import ShiftedIds
+    from pixret.evaluation import evaluate_files
+    from pixret.metric.evaluation import ShiftedIds
 
     with pytest.raises(ShiftedIds, match="pass trust_ids=True if these ids are right"):
         evaluate_files(str(tiny_dataset["out"]), tmp_path / "p.json")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pixret.metric import ranking
-from pixret.metric.errors import InputError
-from pixret.metric.figures import KAPPAS, THRESHOLDS
-from pixret.metric.references import References
+from pixret.metric.core import ranking
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.figures import KAPPAS, THRESHOLDS
+from pixret.metric.core.references import References
 
 
 # ---------------------------------------------------------------- locate

@@ -12,8 +12,9 @@ from huggingface_hub import DatasetCard
 import pixret
 from pixret import synthetic
 from pixret.cli import main
-from pixret.metric import benchmarks, tables
-from pixret.metric.results import align
+from pixret.metric.core import benchmarks
+from pixret.metric.views import tables
+from pixret.metric.files.results import align
 
 TABLE1 = """# Table 1 of a made-up paper, for the test.
 family,method,fake_medium_D,fake_medium_S,fake_hard_D,fake_hard_S

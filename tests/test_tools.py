@@ -20,7 +20,7 @@ from pixret.build import build
 from pixret.cli import main
 from pixret.coco import coco_dict, export
 from pixret.dataset import DatasetError
-from pixret.cli.push import ValidationError, plan_dataset, plan_metric
+from pixret.publish import PublishError as ValidationError, plan_dataset, plan_metric
 from pixret.cli.show import show
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"

@@ -1,4 +1,4 @@
-"""Bootstrap intervals and paired comparisons over queries (pixret.metric.uncertainty) and `pixret compare`.
+"""Bootstrap intervals and paired comparisons over queries (pixret.metric.core.uncertainty) and `pixret compare`.
 
 Hand-computed cases; the drop / ignore rules under resampling against a literal loop (hypothesis); the point
 estimates against the metric's own figures on real evaluations of built datasets; the command end to end.
@@ -19,10 +19,10 @@ import pixret
 from pixret import masks, synthetic
 from pixret.build import build
 from pixret.cli import main
-from pixret.cli.evaluate import evaluate_files
-from pixret.metric import benchmarks, uncertainty
-from pixret.metric.benchmarks import Benchmark, lists_digest
-from pixret.metric.errors import InputError
+from pixret.evaluation import evaluate_files
+from pixret.metric.core import benchmarks, uncertainty
+from pixret.metric.core.benchmarks import Benchmark, lists_digest
+from pixret.metric.core.errors import InputError
 
 PROXFORD_IGNORED = (56, 63)
 

@@ -17,8 +17,8 @@ from datasets import load_dataset
 import pixret
 from pixret import masks
 from pixret.cli import main
-from pixret.metric.errors import InputError
-from pixret.metric.rle import RLEError
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.rle import RLEError
 
 COMMAND = [sys.executable, "-c", "from pixret.cli import main; raise SystemExit(main())"]
 

@@ -14,8 +14,8 @@ import pixret
 from pixret import masks
 from pixret.cli import main
 from pixret.dataset import open_dataset
-from pixret.metric.errors import InputError
-from pixret.metric.results import read_predictions
+from pixret.metric.core.errors import InputError
+from pixret.metric.files.results import read_predictions
 
 
 @pytest.fixture(scope="module")

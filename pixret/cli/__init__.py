@@ -23,7 +23,7 @@ import sys
 import threading
 import warnings
 
-from pixret.metric.errors import InputError
+from pixret.metric.core.errors import InputError
 
 COMMANDS = {  # name: (module, one-line help)
     "build": ("build", "upstream release (folders or the original archives) -> hub-ready dataset folder"),

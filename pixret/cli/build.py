@@ -12,14 +12,14 @@ from pathlib import Path
 
 from pixret.cli import UserError
 from pixret.outputs import check_folder
-from pixret.metric.benchmarks import BENCHMARKS
+from pixret.metric.core.benchmarks import BENCHMARKS
 
 INTERRUPTED = "interrupted: nothing was written (the partial build was removed)"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS),
-                        help="which benchmark the release is (the registry in pixret.metric.benchmarks)")
+                        help="which benchmark the release is (the registry in pixret.metric.core.benchmarks)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--labels", type=Path, help="the authors' label release folder (as extracted; the "
                        "<oxford|paris>_pair2labelpath.npy may be one folder deeper)")
@@ -46,7 +46,7 @@ def run(args) -> int:
     if args.num_proc is not None and args.num_proc < 1:
         raise UserError(f"--num-proc must be at least 1, got {args.num_proc}")
     if args.repo_id is not None:
-        from pixret.cli.push import check_repo_id
+        from pixret.publish import check_repo_id
 
         check_repo_id(args.repo_id)
     labels = args.labels or args.data_dir

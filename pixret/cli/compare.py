@@ -6,7 +6,7 @@
 Both are scored as ``pixret evaluate`` scores them. Per protocol it prints each figure of A and B with
 its 95% bootstrap interval over the queries, A - B with its paired bootstrap interval and the p-value
 of a paired sign-flip test, and the queries on which one method beats the other by more than
---margin points (``pixret.metric.uncertainty``). With 70 queries a gap of a point or two is often noise.
+--margin points (``pixret.metric.core.uncertainty``). With 70 queries a gap of a point or two is often noise.
 A second --dataset scores B on another copy of the same benchmark (a local build and the Hub's): the
 two must hold the same ground truth (``BuiltDataset.ground_truth_sha256``), not only the same queries.
 """
@@ -20,12 +20,14 @@ import warnings
 from pathlib import Path
 
 from pixret.cli import UserError
-from pixret.cli.evaluate import check_inputs, evaluate_files
+from pixret.cli.evaluate import check_inputs
+from pixret.evaluation import evaluate_files
 from pixret.dataset import looks_local, open_dataset
-from pixret.metric import authors, uncertainty
-from pixret.metric.benchmarks import BENCHMARKS, R1M_DISTRACTORS
-from pixret.metric.figures import FIGURE_KEYS, LABELS
-from pixret.metric.tables import _render
+from pixret.metric.files import authors
+from pixret.metric.core import uncertainty
+from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from pixret.metric.core.figures import FIGURE_KEYS, LABELS
+from pixret.metric.views.tables import _render
 from pixret import outputs
 
 SHOWN_FLIPS = 8  # queries listed per side in text and Markdown (JSON has them all)
@@ -144,7 +146,7 @@ def run(args) -> int:
     else:
         print(comparison_text(comparisons, missing, names, data.query_names, args))
     if args.plots:
-        from pixret.metric import compare_plots
+        from pixret.metric.views import compare_plots
 
         inputs = [*args.predictions, *ranks, *(d for d in args.dataset if looks_local(d))]
         with outputs.staged_folder(args.plots, args.overwrite, command=PLOTS, inputs=inputs, flag="--plots") as tmp:

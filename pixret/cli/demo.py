@@ -25,11 +25,11 @@ from pathlib import Path
 
 from pixret import baselines, outputs, report
 from pixret.cli import UserError
-from pixret.cli.evaluate import ground_truth
+from pixret.evaluation import ground_truth
 from pixret.dataset import open_dataset
-from pixret.metric.results import Evaluation, evaluate_method
-from pixret.metric.figures import LABELS
-from pixret.metric.tables import methods_table
+from pixret.metric.evaluation import Evaluation, score_method
+from pixret.metric.core.figures import LABELS
+from pixret.metric.views.tables import methods_table
 from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
@@ -48,11 +48,11 @@ def add_arguments(parser) -> None:
 
 
 def evaluate(truth, result) -> Evaluation:
-    """One baseline scored like result files (``evaluate_method``); the metric's warnings are raised again with
+    """One baseline scored like result files (``score_method``); the metric's warnings are raised again with
     the baseline they are about."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        evaluation = evaluate_method(truth, result.predictions, result.ranks, protocols=PROTOCOLS, name=result.name)
+        evaluation = score_method(truth, result.predictions, result.ranks, protocols=PROTOCOLS, name=result.name)
     for warning in caught:
         warnings.warn(f"{result.name}, {warning.message}", warning.category, stacklevel=2)
     return evaluation
@@ -144,7 +144,7 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     chosen = [whole[0], parts[0] if parts else whole[-1]]
     chosen += sorted((q for q in range(len(queries)) if q not in chosen), key=lambda q: -hard_counts[q])
     chosen = chosen[:report_queries]
-    from pixret.metric import plots  # matplotlib, only when drawing
+    from pixret.metric.views import plots  # matplotlib, only when drawing
 
     method_figures = {}
     for name, evaluation in evaluations.items():  # figures of `pixret evaluate --plots`, per baseline

@@ -6,7 +6,7 @@
 DATASET is a built dataset folder or a Hub id (pixret/proxford). Predictions: a
 COCO-results-style JSON list of {query_id, index_id, segmentation (RLE) and/or bbox}
 or Parquet with those columns, or the authors' matching_result .npy
-(``pixret.metric.authors``). Ranks: .npy of index ids, (num_queries, K) or
+(``pixret.metric.files.authors``). Ranks: .npy of index ids, (num_queries, K) or
 revisitop's (K, num_queries). Prints the paper-style row per protocol: mean mIoU
 (D/S), pixel mAP@50:5:95 (det/seg), image mAP and mP@1/5/10. The benchmark is
 established from the dataset's query names (``--benchmark`` only checks it).
@@ -27,11 +27,14 @@ from pathlib import Path
 from pixret import hub_eval
 from pixret.cli import UserError
 from pixret.dataset import BuiltDataset, looks_local, open_dataset
-from pixret.metric import authors, results as result_files
-from pixret.metric.analysis import TOP_K, breakdowns
-from pixret.metric.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
-from pixret.metric.tables import breakdown_table, compare, oracle_table, results_table
-from pixret.metric.uncertainty import MAX_RESAMPLES, RESAMPLES
+from pixret.evaluation import evaluate_files
+from pixret.metric.evaluation import Evaluation, ShiftedIds
+from pixret.metric.files.results import read_ranks
+from pixret.metric.files import authors
+from pixret.metric.views.analysis import TOP_K, breakdowns
+from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
+from pixret.metric.views.tables import breakdown_table, compare, oracle_table, results_table
+from pixret.metric.core.uncertainty import MAX_RESAMPLES, RESAMPLES
 from pixret import outputs
 from pixret.progress import bar
 
@@ -83,29 +86,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --per-query file (a regular "
                         "file only), an earlier --plots folder (only one this command wrote) and earlier "
                         "--eval-results files of the same tasks")
-
-
-def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> result_files.GroundTruth:
-    """A built dataset (folder or Hub id) as the evaluation reads it; ``benchmark``: check it is that one."""
-    data.metric_options(benchmark)  # the benchmark it is, by its query names, against the one asked for
-    return result_files.GroundTruth(data.spec, data.query_names, data.index_sizes, data.split,
-                                    (data.report or {}).get("built_as"))
-
-
-def evaluate_files(dataset, predictions, ranks=None, protocols=("medium", "hard"), benchmark=None,
-                   ranks_layout=None, distractors: int = 0, queries=None, official: bool = True,
-                   name: str | None = None, predictions_format=None, points_order=None,
-                   trust_ids: bool = False) -> result_files.Evaluation:
-    """Score result files (pixret's or the authors' format) on a built dataset (a folder or Hub id, or an opened
-    one): ``pixret.metric.results.evaluate_files``."""
-    if distractors and ranks is None:
-        raise UserError("--distractors describes the ranks: pass --ranks too")
-    data = dataset if isinstance(dataset, BuiltDataset) else open_dataset(dataset)
-    return result_files.evaluate_files(ground_truth(data, benchmark), predictions, ranks,
-                                       protocols=protocols, ranks_layout=ranks_layout, distractors=distractors,
-                                       queries=queries, official=official, name=name,
-                                       predictions_format=predictions_format, points_order=points_order,
-                                       progress=bar, trust_ids=trust_ids)
 
 
 def per_query_csv(results: dict) -> str:
@@ -168,7 +148,7 @@ def run(args) -> int:
             evaluation = evaluate_files(data, args.predictions, args.ranks, args.protocols, args.benchmark,
                                         args.ranks_layout, args.distractors, args.queries, not args.unofficial,
                                         args.name, args.predictions_format, args.points_order, args.trust_ids)
-    except result_files.ShiftedIds as err:
+    except ShiftedIds as err:
         raise UserError(f"{args.predictions}: {err.finding}: the ids look 1-based (they are 0-based: revisitop's "
                         "positions), and figures of them would be nonsense; subtract 1, or pass --trust-ids if these "
                         "ids are right") from None
@@ -200,7 +180,7 @@ def run(args) -> int:
     with hub_eval.stage_files(eval_results) as staged:
         with contextlib.ExitStack() as stack:
             if args.plots:
-                from pixret.metric import plots
+                from pixret.metric.views import plots
 
                 tmp = stack.enter_context(outputs.staged_folder(args.plots, args.overwrite, command=PLOTS,
                                                                 inputs=inputs, flag="--plots"))
@@ -237,17 +217,17 @@ def _check_eval_results_flags(args) -> None:
                         f"again: {args.ranks} is not a regular file (a pipe?); save the ranks to a file")
 
 
-def _eval_results(args, evaluation: result_files.Evaluation, data: BuiltDataset) -> dict:
+def _eval_results(args, evaluation: Evaluation, data: BuiltDataset) -> dict:
     """The leaderboard files of an evaluation, checked (``hub_eval.eval_results_files``), not written."""
     ranks = None
     if args.distractors and args.ranks is not None:  # memory-mapped: read again at no cost
-        ranks = result_files.read_ranks(args.ranks, len(data.query_names), args.ranks_layout)
+        ranks = read_ranks(args.ranks, len(data.query_names), args.ranks_layout)
     return hub_eval.eval_results_files(args.eval_results, evaluation.results, data, args.distractors,
                                        not args.unofficial, args.overwrite, ranks=ranks, source_url=args.source_url,
                                        source_name=args.source_name)
 
 
-def comparison_text(evaluation: result_files.Evaluation, fmt: str) -> str:
+def comparison_text(evaluation: Evaluation, fmt: str) -> str:
     """The paper's tables with the method's row, for the dataset's benchmark (or the one a custom build was made
     in the format of); a row that is not the paper's kind of figure is marked and not ranked."""
     benchmark = evaluation.benchmark

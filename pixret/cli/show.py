@@ -18,7 +18,8 @@ from pixret import outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.progress import bar
-from pixret.metric.results import read_predictions, read_ranks, score_protocols
+from pixret.metric.evaluation import score_protocols
+from pixret.metric.files.results import read_predictions, read_ranks
 
 
 MAX_TOP_K = 100  # a panel of more images is no longer a picture anyone looks at
@@ -75,7 +76,7 @@ def show(dataset: str, ranks_path, output, predictions_path=None, protocol: str 
 
 def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> dict:
     """Per query: precision / recall and the IoU of its positives by position (retrieval only without predictions)."""
-    from pixret.metric import plots  # matplotlib, only when drawing
+    from pixret.metric.views import plots  # matplotlib, only when drawing
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no predictions: "none of the ... pairs has a prediction" is the point here

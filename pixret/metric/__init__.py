@@ -1,8 +1,14 @@
-"""pixret.metric: the pixret_map evaluate module and the self-contained evaluation it is made of.
+"""pixret.metric: the evaluation of PROxford / PRParis, in layers (each imports only those below it):
 
-This folder is also the metric's Hub Space as published (``pixret push metric``): its files
-import each other relatively only. ``evaluate.load`` copies the script ``pixret_map.py`` and
-the sibling files it imports (one level deep, which is why the script names every one);
-the Space's ``app.py`` registers the folder as a package of its own. Nothing here imports
-the rest of pixret.
+    core   the figures from plain inputs: benchmarks (the registry), predictions and references (checked),
+           scoring (mean mIoU, the IoUs: authors_iou, rle, polygons, boxes), ranking (pixel and image mAP),
+           figures (the typed result), uncertainty (bootstrap intervals, paired tests)
+    files  result files read strictly: results (pixret's predictions and rankings), authors (their matching
+           results), safe_pickle, strictjson
+    views  what people look at: tables (the paper's tables with a row), plots, analysis, compare_plots
+
+    evaluation  a method's files scored on a built dataset, every protocol (core + files)
+    module      the ``pixret_map`` evaluate module (``metric/pixret_map/pixret_map.py`` is its script)
+
+Nothing here imports the rest of pixret.
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROTOCOLS = ("easy", "medium", "hard")
+REPORTED = ("medium", "hard")  # the protocols the paper reports: every benchmark's default (Benchmark.reported_protocols)
 # revisitop protocols: which difficulties are positives; every other listed image is junk
 POSITIVE_DIFFICULTIES = {"easy": ("easy",), "medium": ("easy", "hard"), "hard": ("hard",)}
 DIFFICULTIES = ("easy", "hard", "junk")
@@ -56,7 +57,7 @@ class Benchmark:
     ignored_queries: tuple[int, ...]  # skipped in pixel mAP by the authors' code, kept in its denominator
     gnd_sha256: str  # of the easy/hard/junk lists, see lists_digest
     paper_tables: tuple[str, str] | None = PAPER_TABLES  # Table 1 / Table 2 CSVs (in paper/, or absolute paths)
-    reported_protocols: tuple[str, ...] = ("medium", "hard")  # the protocols the paper's tables report
+    reported_protocols: tuple[str, ...] = REPORTED  # the protocols the paper's tables report
 
     @property
     def num_queries(self) -> int:

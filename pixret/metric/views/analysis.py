@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
-from .figures import LOCALISED, WELL_LOCALISED
+from ..core.errors import InputError
+from ..core.figures import LOCALISED, WELL_LOCALISED
 
 CATEGORIES = ("not retrieved", f"IoU <= {LOCALISED:g}", f"{LOCALISED:g} < IoU <= {WELL_LOCALISED:g}",
               f"IoU > {WELL_LOCALISED:g}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 
 SAFE_GLOBALS = {
     # what np.save / pickle need to rebuild (object) arrays and numpy scalars

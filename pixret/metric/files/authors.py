@@ -20,10 +20,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from .authors_iou import LIMIT, check_points
-from .benchmarks import BENCHMARKS
-from .errors import InputError
-from .predictions import one_based
+from ..core.authors_iou import LIMIT, check_points
+from ..core.benchmarks import BENCHMARKS
+from ..core.errors import InputError
+from ..core.predictions import one_based
 from .safe_pickle import load_npy_object
 
 PREDICTION_FORMATS = ("pixret", "authors")

@@ -13,8 +13,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .plots import DPI
-from .figures import LABELS
-from .uncertainty import HEADLINE, MARGIN
+from ..core.figures import LABELS
+from ..core.uncertainty import HEADLINE, MARGIN
 
 BETTER = {"a": "#2e7d32", "b": "#c62828"}  # bars where A is better / where B is
 

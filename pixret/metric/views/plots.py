@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import analysis
-from .figures import LOCALISED
+from ..core.figures import LOCALISED
 
 COLOURS = {"det": "#1f77b4", "seg": "#d62728"}
 BREAKDOWN_COLOURS = ("#9e9e9e", "#e57373", "#ffb74d", "#66bb6a")

@@ -12,46 +12,30 @@ tables and the leaderboard files are in percent), the figures per protocol, and 
 ``"warnings"`` and ``"notes"`` of the evaluation (boxes that look like another convention, ids
 that look 1-based, ...), which the page lists under its table.
 
-This app runs from its own folder with only what requirements.txt installs: it registers the
-folder as a package of its own (its files import each other relatively), never the pixret package.
+It runs pixret, installed from requirements.txt (from PyPI; until pixret is published there, the wheel
+``pixret push metric`` uploads beside this file): the ground truth is opened and the files scored by
+``pixret.evaluation.evaluate_files``, as ``pixret evaluate`` does.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
-import json
 import os
 import warnings
 from functools import lru_cache
 
-import importlib.util
-import inspect
-import sys
-from pathlib import Path
-
-import datasets
 import gradio as gr
 from PIL import Image
 
-
-def _own_package(name: str = "pixret_space"):
-    """This folder (the Space repo: the metric's files, which import each other relatively) as a package."""
-    here = Path(__file__).resolve().parent
-    spec = importlib.util.spec_from_file_location(name, here / "__init__.py", submodule_search_locations=[str(here)])
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-    return package
-
-
-_own_package()
-from pixret_space import analysis, plots, tables  # noqa: E402 - the package exists from here on
-from pixret_space.benchmarks import BENCHMARKS, R1M_DISTRACTORS  # noqa: E402
-from pixret_space.errors import InputError  # noqa: E402
-from pixret_space.results import GroundTruth, ShiftedIds, evaluate_files  # noqa: E402
+from pixret.dataset import BuiltDataset, open_dataset
+from pixret.evaluation import evaluate_files
+from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from pixret.metric.core.errors import InputError
+from pixret.metric.evaluation import ShiftedIds
+from pixret.metric.views import analysis, plots, tables
 
 NAMESPACE = os.environ.get("PIXRET_DATASETS", "pixret")  # a Hub namespace, or a folder of built datasets
-PROTOCOLS = ("medium", "hard")
 
 
 def dataset_spec(benchmark: str) -> str:
@@ -62,13 +46,9 @@ def dataset_spec(benchmark: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def ground_truth(benchmark: str) -> GroundTruth:
-    """The built dataset of ``benchmark`` (its pairs splits, query names and index image sizes)."""
-    spec = dataset_spec(benchmark)
-    splits = {p: datasets.load_dataset(spec, "pairs", split=p) for p in PROTOCOLS}
-    names = datasets.load_dataset(spec, "queries", split="test", columns=["query_id", "name"])["name"]
-    index = datasets.load_dataset(spec, "index", split="test", columns=["index_id", "height", "width"])
-    return GroundTruth(spec, names, list(zip(index["height"], index["width"])), splits.__getitem__)
+def ground_truth(benchmark: str) -> BuiltDataset:
+    """The built dataset of ``benchmark``, opened once (``pixret.dataset``: a folder or a Hub id)."""
+    return open_dataset(dataset_spec(benchmark))
 
 
 def _path(upload):
@@ -91,7 +71,7 @@ def score(predictions_file, ranks_file, benchmark: str, r1m: bool = False):
         try:
             evaluation = evaluate_files(truth, _path(predictions_file), _path(ranks_file),
                                         distractors=R1M_DISTRACTORS if r1m else 0, name="your method",
-                                        sources={"predictions": "predictions", "ranks": "ranks"})
+                                        sources={"predictions": "predictions", "ranks": "ranks"}, progress=None)
         except ShiftedIds as err:  # (the page has no override: the command line has)
             raise gr.Error(f"predictions: {err.finding}: the ids look 1-based (they are 0-based: revisitop's "
                            "positions), and figures of them would be nonsense; subtract 1 (pixret evaluate "
@@ -155,9 +135,11 @@ def _css(function) -> dict:
 
 with gr.Blocks(title="pixret_map: PROxford / PRParis", **_css(gr.Blocks.__init__)) as demo:
     gr.Markdown("# pixret_map: pixel retrieval on PROxford / PRParis\n"
-                "Mean mIoU (the paper's Table 1) and pixel-retrieval mAP@50:5:95 (Table 2), numerically identical "
-                "to the authors' evaluation. Predictions: a JSON list (or Parquet) of `{query_id, index_id, "
-                "segmentation (COCO RLE) and/or bbox [x, y, w, h]}`; ranks: a `.npy` of index ids, "
+                "Mean mIoU (the paper's Table 1) and pixel-retrieval mAP@50:5:95 (Table 2): the figures of the "
+                "authors' released evaluation on polygon results, end to end (the card says what differs for masks "
+                "and boxes). Predictions: a JSON list (or Parquet) of `{query_id, index_id, segmentation (COCO "
+                "RLE) and/or bbox [x, y, w, h]}` or `{query_id, index_id, polygon [[x, y], ...]}`, or the authors' "
+                "matching result `.npy`; ranks: a `.npy` of index ids, "
                 "(70, K) or revisitop's (K, 70). Figures: the tables are in percent, as the paper's; the JSON (and the "
                 "`/evaluate` API) gives fractions in [0, 1], with `\"unit\": \"fraction\"` and the warnings.")
     with gr.Row():

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .benchmarks import BENCHMARKS, Benchmark
-from .errors import InputError
-from .figures import FIGURES, LABELS
+from ..core.benchmarks import BENCHMARKS, Benchmark
+from ..core.errors import InputError
+from ..core.figures import FIGURES, LABELS
 
 PAPER = Path(__file__).resolve().parent / "paper"
 PERCENT = "figures in % (compute and the JSON give fractions in [0, 1])"  # the caption of a method's table
@@ -62,7 +62,7 @@ def results_table(results: dict, fmt: str = "text", intervals: dict | None = Non
         rows.append([p] + [_percent(r.get(f.key)) for f in FIGURES])
         if intervals:
             rows.append(["  95% interval"] + [_span(intervals[p].get(f.key)) for f in FIGURES])
-    notes = [PERCENT] + caveats(results) + (["95% intervals: bootstrap over the queries (pixret.metric.uncertainty)"]
+    notes = [PERCENT] + caveats(results) + (["95% intervals: bootstrap over the queries (pixret.metric.core.uncertainty)"]
                                             if intervals else [])
     if fmt == "markdown":  # (a line right under a Markdown table would be read as one of its rows)
         return "\n\n".join([_render(header, rows, fmt), "\n".join(f"- {note}" for note in notes)]).rstrip()

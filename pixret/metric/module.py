@@ -1,13 +1,14 @@
-# Copyright 2026 The pixret authors. MIT license.
-"""pixret_map: mean mIoU and pixel-retrieval mAP@50:5:95 for PROxford / PRParis.
+"""The pixret_map evaluate module: mean mIoU and pixel-retrieval mAP@50:5:95 for PROxford / PRParis.
+
+``metric/pixret_map/pixret_map.py`` (what ``evaluate.load("pixret/pixret_map")`` loads) and
+``pixret.load_metric`` are this class; its card is ``metric/pixret_map/README.md``.
 
 Official mode (the default) gives the figures of the evaluation code the benchmark's
 authors released (An et al., ICCV 2023), end to end on polygon predictions (their IoU
 procedure, quirks included) and in the aggregation for every kind of prediction; see
-README.md beside this file for what differs where. The
-work is done by plain functions in the sibling files (``scoring.py``: the
-figures; ``rle.py``: masks; ``benchmarks.py``: what the benchmarks are;
-``results.py``: result files), which also run without ``evaluate``.
+the card for what differs where. The work is done by plain functions of
+``pixret.metric.core`` (``scoring``: the figures; ``rle``: masks; ``benchmarks``:
+what the benchmarks are), which also run without ``evaluate``.
 
 One ``compute(predictions=..., references=..., ...)`` call is scored in memory:
 no cache file, no lock shared with other processes. ``add`` / ``add_batch`` and
@@ -22,19 +23,14 @@ import datasets
 import evaluate
 import numpy as np
 
-# evaluate.load copies the sibling files this script imports at the start of a line, one level deep:
-# every file the evaluation imports is named here, also those only the others use (a test checks it).
-from .authors_iou import LIMIT
-from .benchmarks import BENCHMARKS, CITATION, CUSTOM
-from .boxes import MAJORITY
-from .errors import InputError
-from .figures import KAPPAS, THRESHOLDS
-from .polygons import fill
-from .predictions import Where, as_rows, parse_prediction
-from .ranking import locate
-from .references import int_column
-from .rle import RLEError, from_coco, rle_feature, to_coco
-from .scoring import evaluate_pixel_retrieval
+from .core.authors_iou import LIMIT
+from .core.benchmarks import BENCHMARKS, CITATION, CUSTOM
+from .core.errors import InputError
+from .core.figures import KAPPAS, THRESHOLDS
+from .core.predictions import Where, as_rows, parse_prediction
+from .core.references import int_column
+from .core.rle import RLEError, from_coco, rle_feature, to_coco
+from .core.scoring import evaluate_pixel_retrieval
 
 _DESCRIPTION = """\
 Pixel retrieval metrics of the PROxford and PRParis benchmarks: mean mIoU of the

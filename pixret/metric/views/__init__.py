@@ -1,0 +1,1 @@
+"""pixret.metric.views: Tables and plots of evaluations (imports core)."""
