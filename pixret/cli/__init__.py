@@ -22,6 +22,7 @@ import sys
 import threading
 import warnings
 
+from pixret import outputs
 from pixret.metric.errors import InputError
 
 COMMANDS = {  # name: (module, one-line help)
@@ -128,15 +129,16 @@ def run(function, args, interrupted: str) -> int:
             warnings.simplefilter("always", UserWarning)  # what our checks say about the user's input
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
+        outputs.forget_completed()
         try:
             with _stop_signals():
                 return function(args) or 0
         except Terminated as stop:
-            what = interrupted.removeprefix("interrupted: ")
+            what = _stopped(interrupted).removeprefix("interrupted: ")
             print(f"terminated: {signal.Signals(stop.signum).name}; {what}", file=sys.stderr)
             return 128 + stop.signum
         except KeyboardInterrupt:
-            print(interrupted, file=sys.stderr)
+            print(_stopped(interrupted), file=sys.stderr)
             return 130
         except BrokenPipeError:  # the reader of our output went away (`pixret ... | head`): not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -146,6 +148,15 @@ def run(function, args, interrupted: str) -> int:
                 raise
             print(f"error: {_message(err)}", file=sys.stderr)
             return 1
+
+
+def _stopped(interrupted: str) -> str:
+    """What a command stopped by a signal says it leaves: ``interrupted`` (nothing written), unless an output was
+    already in place, whole (a stop that came while it was swapped in waited for that)."""
+    done = outputs.completed()
+    if not done:
+        return interrupted
+    return f"interrupted: {', '.join(map(str, done))} had been written whole; stopped after that"
 
 
 def _message(err: Exception) -> str:
