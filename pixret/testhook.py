@@ -64,13 +64,22 @@ def _reached(name: str) -> None:
     _counts[name] = count = _counts.get(name, 0) + 1
     point = f"{name}#{count}"
     if _listing:
-        os.write(_write_fd, f"point {point}\n".encode())
+        _say(f"point {point}")
         return
     if not {point, f"#{_total}", *((name,) if count == 1 else ())} & _points:
         return
     _seq += 1
-    os.write(_write_fd, f"held {_seq} {point}\n".encode())
-    _wait_for(f"go {_seq}".encode())
+    if _say(f"held {_seq} {point}"):
+        _wait_for(f"go {_seq}".encode())
+
+
+def _say(line: str) -> bool:
+    """Write a line to the test; False if it no longer listens (then nothing waits for it)."""
+    try:
+        os.write(_write_fd, f"{line}\n".encode())
+    except BrokenPipeError:
+        return False
+    return True
 
 
 def _wait_for(line: bytes) -> None:
@@ -90,65 +99,80 @@ configure(os.environ.get(HOLD), os.environ.get(FDS))
 
 
 class Held:
-    """A command started with the hook on: ``wait()`` for the next point it holds at (or its end), ``go()`` on.
+    """A command started with the hook on (the test's end of it): ``wait()`` for the point it holds at, signal it,
+    ``go()`` on, ``finish()``.
 
-        with Held([pixret, "build", ...], "outputs.staged") as held:
+        with Held(["pixret", "build", ...], "outputs.staged") as held:
             assert held.wait() == "outputs.staged#1"
             held.process.send_signal(signal.SIGTERM)
             held.go()
             code, stdout, stderr = held.finish()
+
+    ``line()`` reads any line the process writes on the hook's pipe: ("held", NAME#N), ("point", NAME#N), or its
+    own (a driver that runs many commands says there when one is done).
     """
 
     def __init__(self, args, points: str, env=None, timeout: float = 120, **popen):
-        self._held_r, held_w = os.pipe()
+        self._lines_r, lines_w = os.pipe()
         go_r, self._go_w = os.pipe()
         self.timeout = timeout
-        env = {**(os.environ if env is None else env), HOLD: points, FDS: f"{held_w},{go_r}"}
+        env = {**(os.environ if env is None else env), HOLD: points, FDS: f"{lines_w},{go_r}"}
         try:
-            self.process = subprocess.Popen(args, env=env, pass_fds=(held_w, go_r), stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, text=True, **popen)
+            self.process = subprocess.Popen(args, env=env, pass_fds=(lines_w, go_r), **{
+                "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen})
         finally:
-            os.close(held_w)
+            os.close(lines_w)
             os.close(go_r)
-        self._lines = b""
+        self._unread = b""
         self._seq = None
 
-    def wait(self) -> str | None:
-        """The point (NAME#N) the command now waits at; None if it ended without reaching another one."""
-        while b"\n" not in self._lines:
+    def line(self) -> tuple[str, str] | None:
+        """The next line on the hook's pipe as (its first word, the rest); None once the process has ended."""
+        while b"\n" not in self._unread:
             with selectors.DefaultSelector() as selector:
-                selector.register(self._held_r, selectors.EVENT_READ)
+                selector.register(self._lines_r, selectors.EVENT_READ)
                 if not selector.select(self.timeout):
                     self.process.kill()
-                    raise TimeoutError(f"{self.process.args}: reached no point in {self.timeout} s")
-            chunk = os.read(self._held_r, 4096)
+                    raise TimeoutError(f"{self.process.args}: said nothing in {self.timeout} s")
+            chunk = os.read(self._lines_r, 4096)
             if not chunk:
                 return None
-            self._lines += chunk
-        line, self._lines = self._lines.split(b"\n", 1)
-        _, self._seq, point = line.decode().split(" ", 2)
-        return point
+            self._unread += chunk
+        line, self._unread = self._unread.split(b"\n", 1)
+        kind, _, rest = line.decode().partition(" ")
+        if kind == "held":  # ("held", the point): the one ``go()`` lets go from
+            self._seq, rest = rest.split(" ", 1)
+        return kind, rest
+
+    def wait(self) -> str | None:
+        """The point (NAME#N) the command now waits at; None if it ended without reaching one."""
+        said = self.line()
+        if said is None:
+            return None
+        if said[0] != "held":
+            raise AssertionError(f"expected a held point, got {' '.join(said)}")
+        return said[1]
 
     def go(self) -> None:
-        """Let the command go on from the point it waits at (it may have ended already: a signal's doing)."""
+        """Let the command go on from the point it waits at (it may have left it already: a signal's doing)."""
         try:
             os.write(self._go_w, f"go {self._seq}\n".encode())
-        except BrokenPipeError:
+        except BrokenPipeError:  # it has ended
             pass
 
     def finish(self) -> tuple[int, str, str]:
-        """Let it run to its end: (exit code, stdout, stderr)."""
-        self.close_pipes()
+        """Let it run to its end (no more holding): (exit code, stdout, stderr)."""
+        self._close()
+        if self.process.stdin is not None and self.process.stdin.closed:
+            self.process.stdin = None  # (communicate would flush it)
         stdout, stderr = self.process.communicate(timeout=self.timeout)
         return self.process.returncode, stdout, stderr
 
-    def close_pipes(self) -> None:
-        for fd in (self._held_r, self._go_w):
-            try:
+    def _close(self) -> None:
+        for fd in (self._lines_r, self._go_w):
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
-        self._held_r = self._go_w = -1
+        self._lines_r = self._go_w = -1
 
     def __enter__(self):
         return self
@@ -156,5 +180,8 @@ class Held:
     def __exit__(self, *exc):
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate()
-        self.close_pipes()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        self._close()

@@ -1,10 +1,12 @@
 """Fixtures: small upstream releases in the exact layout, real builds of them, one metric instance.
 
-Shared helpers live in the package (``pixret.synthetic``), not here: fixtures are all this file has.
+Shared helpers live in the package (``pixret.synthetic``, ``pixret.testhook``), not here: fixtures (and where
+the tests' `pixret` command is) are all this file has.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +16,15 @@ from pixret import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+BIN = Path(sys.executable).parent  # the `pixret` the tests run is the one installed beside this interpreter
+
+
+def pytest_configure(config):
+    """"pixret" in a test's subprocess is the command beside this interpreter, with or without an activated venv
+    (`venv/bin/python -m pytest`), never another one found further on PATH."""
+    if not (BIN / "pixret").is_file():
+        pytest.exit(f"no `pixret` command in {BIN}: install the package here (pip install -e '.[test]')", returncode=4)
+    os.environ["PATH"] = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
 
 
 @pytest.fixture
