@@ -13,12 +13,13 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pixret import testhook
+from pixret import outputs, testhook
 from pixret.cli import main
 from pixret.dataset import DatasetError, open_dataset
 from pixret.outputs import MARKER
@@ -145,6 +146,56 @@ def test_build_overwrite_replaces_an_earlier_build_only(files, tmp_path, capsys)
     assert (out / "hf_token.txt").read_text() == "hf_secret"
 
 
+def test_a_crafted_marker_is_refused_at_once(files, tmp_path, capsys):
+    """A marker of millions of names, or of keys, is refused by its size or at its first object, each in a fraction
+    of a CPU second (3 M names took 20 before), in one line naming the file."""
+    out = tmp_path / "coco"
+    out.mkdir()
+    (out / "medium.json").write_text("{}")
+    marker = out / MARKER
+    crafted = {
+        json.dumps({"command": "export-coco", "files": ["medium.json"] * 3_000_000}):
+            f"{marker}: 45,000,037 bytes, more than a pixret output marker holds (1,048,576 at most): not one pixret "
+            "wrote",
+        "{" + ",".join(f'"k{k}": 0' for k in range(80_000)) + "}":
+            f"{marker}: not valid JSON for pixret (an object of 80,000 keys, where a marker's has 3)",
+        json.dumps({"command": "export-coco", "files": ["medium.json"] * 5 + [7] + ["medium.json"] * 60_000}):
+            f"{marker}: files[5] is int, not a file name: not a pixret output marker",
+        '{"command": "export-coco", "files": [], "files": ["medium.json"]}':
+            f"{marker}: not valid JSON for pixret (an object has the key 'files' twice)",
+    }
+    for text, said in crafted.items():
+        marker.write_text(text)
+        start = time.process_time()
+        with pytest.raises(outputs.OutputError) as refused:
+            outputs.check_folder(out, "export-coco", overwrite=True)
+        assert time.process_time() - start < 0.5, said
+        assert str(refused.value) == said
+    assert main(COMMANDS["export-coco"](files, out) + ["--overwrite"]) == 1
+    assert _error(capsys) == f"error: {marker}: not valid JSON for pixret (an object has the key 'files' twice)"
+    assert (out / "medium.json").read_text() == "{}"
+
+
+def test_a_large_marker_is_checked_in_one_pass(tmp_path):
+    """The largest marker accepted (some 80,000 names), and the files it lists in folders: what is not its own is
+    found, folders holding its files are its own, and the check costs a fraction of a CPU second."""
+    out = tmp_path / "out"
+    (out / "a" / "b").mkdir(parents=True)
+    (out / "a" / "b" / "c.txt").write_text("ours")
+    (out / "a" / "x").mkdir()  # a folder it did not make (empty)
+    (out / "ab").write_text("not ours: a name a listed folder starts with")
+    files = ["a/b/c.txt", *(f"f{k:05d}" for k in range(80_000))]
+    (out / MARKER).write_text(json.dumps({"command": "export-coco", "files": files}))
+    assert (out / MARKER).stat().st_size < outputs.MARKER_LIMIT
+    start = time.process_time()
+    with pytest.raises(outputs.OutputExists, match=r"holds 2 files `pixret export-coco` did not write \(a/x/, ab\)"):
+        outputs.check_folder(out, "export-coco", overwrite=True)
+    assert time.process_time() - start < 0.5
+    (out / "a" / "x").rmdir()
+    (out / "ab").unlink()
+    assert outputs.check_folder(out, "export-coco", overwrite=True) == out.resolve()
+
+
 # ---------------------------------------------------------------- evaluate --per-query / --plots
 def _evaluate(files, *extra):
     return main(["evaluate", "--dataset", files["dataset"], "--predictions", f"{files['dir']}/preds.json",
@@ -256,7 +307,7 @@ def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path):
 # One process runs the commands one after another (imports paid once); the test holds each at a point and signals it.
 _DRIVER = """
 import contextlib, io, json, os, sys
-from pixret import testhook
+from pixret import outputs, testhook
 from pixret.cli import main
 
 said = int(os.environ[testhook.FDS].split(",")[0])
