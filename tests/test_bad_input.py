@@ -326,7 +326,7 @@ def test_good_ranks_forms_are_accepted(bases, metrics, tmp_path):
     assert 0 < expected["map_det"] < 68 / 70 + 1e-12
 
 
-@settings(max_examples=60, deadline=LIMIT_S * 1000)
+@settings(max_examples=60, deadline=None)  # bounded by guard (CPU seconds), not per example (wall-clock)
 @given(field=st.sampled_from(["counts", "size", "bbox", "key", "query_id", "rank", "reference"]),
        text=st.text(min_size=1, max_size=6), number=st.integers(-2**64, 2**64), row=st.integers(0, 19))
 def test_one_corrupted_field_never_passes_silently(bases, metrics, field, text, number, row):

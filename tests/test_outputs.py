@@ -376,7 +376,8 @@ def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_data
             listed, (code, err) = run(scenarios[scenario][0], "list")
             assert code == 0, err
             points[scenario] = listed
-        staging = {scenario: [p for p in listed if not p.startswith("progress#")] for scenario, listed in points.items()}
+        staging = {scenario: [p for p in listed if not p.startswith("progress#")]
+                   for scenario, listed in points.items()}
         assert staging["new build"] == ["outputs.making#1", "outputs.staged#1", "outputs.writing#1", "outputs.filled#1",
                                         "outputs.marked#1", "outputs.swapped#1"]  # the build_report.json is written
         assert staging["replacing build"] == [*staging["new build"][:-1], "outputs.swapping#1", "outputs.swapped#1"]
