@@ -33,7 +33,7 @@ MARKER = ".pixret-output.json"
 _SHOWN = 3  # names quoted in a refusal
 MARKER_LIMIT = 1 << 20  # bytes: a marker lists a command's files (a build's: 20; 1 MiB is some 20,000 names)
 _MARKER_KEYS = 16  # keys in a marker's object (3 today: command, pixret_version, files), with room to grow
-_completed: list[Path] = []  # outputs swapped in since the command began: completed()
+_completed: list[Path] | None = None  # outputs swapped in, while a command notes them (noting_completed)
 
 
 class OutputError(InputError):
@@ -128,8 +128,9 @@ def written_files(folder) -> tuple[str, list[str]] | None:
 
 
 def _marker_object(pairs: list) -> dict:
-    """A marker's JSON object: {command, pixret_version, files}; one with many keys is refused as it is parsed
-    (a crafted one could have millions), one with a key twice as strictjson refuses it."""
+    """A marker's JSON object: {command, pixret_version, files}. One of many keys (a crafted one could have
+    millions) is refused before any check that costs more than reading them; one with a key twice as strictjson
+    refuses it."""
     if len(pairs) > _MARKER_KEYS:
         raise ValueError(f"an object of {len(pairs):,} keys, where a marker's has 3")
     keys = [key for key, _ in pairs]
@@ -296,7 +297,8 @@ def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), f
         testhook.reached("outputs.marked")
         with signals_held():
             _swap(tmp, output, command, flag)
-            _completed.append(output)
+            if _completed is not None:
+                _completed.append(output)
             testhook.reached("outputs.swapped")
     except BaseException:
         _discard(tmp, made)
@@ -332,18 +334,26 @@ def _discard(tmp: Path | None, made: list[Path]) -> None:
         if tmp is not None:
             if tmp.exists():
                 _remove_tree(tmp)
-            _completed[:] = [done for done in _completed if tmp not in done.parents]  # an output inside it: gone
+            if _completed:  # an output inside it is gone with it
+                _completed[:] = [done for done in _completed if tmp not in done.parents]
         _remove_made(made)
 
 
+@contextlib.contextmanager
+def noting_completed():
+    """Within it, the outputs put in place whole are noted: ``completed()`` (what a command stopped after writing
+    them says it leaves). Outside, nothing is kept."""
+    global _completed
+    previous, _completed = _completed, []
+    try:
+        yield
+    finally:
+        _completed = previous
+
+
 def completed() -> list[Path]:
-    """The outputs put in place whole since ``forget_completed()`` (what a command interrupted after writing
-    them says it leaves)."""
-    return list(_completed)
-
-
-def forget_completed() -> None:
-    _completed.clear()
+    """The outputs put in place whole so far within ``noting_completed()``."""
+    return list(_completed or [])
 
 
 def _kind(mode: int) -> str | None:

@@ -123,13 +123,12 @@ def run(function, args, interrupted: str) -> int:
         from huggingface_hub.utils import logging as hub_logging  # (the package does not import .utils eagerly)
 
         hub_logging.set_verbosity(50)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), outputs.noting_completed():
         if not args.debug:
             warnings.simplefilter("ignore")  # library chatter (deprecations, ...)
             warnings.simplefilter("always", UserWarning)  # what our checks say about the user's input
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
-        outputs.forget_completed()
         try:
             with _stop_signals():
                 return function(args) or 0
