@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import signal
 import subprocess
 import threading
 
@@ -98,6 +99,13 @@ def _wait_for(line: bytes) -> None:
 configure(os.environ.get(HOLD), os.environ.get(FDS))
 
 
+def _default_stop_signals() -> None:
+    """In the child before it runs: Ctrl-C, SIGTERM and SIGHUP as in a terminal, even where the test runs with them
+    ignored (under nohup, as a background job of a script: a process starts with what it inherits)."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 class Held:
     """A command started with the hook on (the test's end of it): ``wait()`` for the point it holds at, signal it,
     ``go()`` on, ``finish()``.
@@ -119,7 +127,8 @@ class Held:
         env = {**(os.environ if env is None else env), HOLD: points, FDS: f"{lines_w},{go_r}"}
         try:
             self.process = subprocess.Popen(args, env=env, pass_fds=(lines_w, go_r), **{
-                "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen})
+                "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True,
+                "preexec_fn": _default_stop_signals, **popen})
         finally:
             os.close(lines_w)
             os.close(go_r)
