@@ -16,7 +16,8 @@ that ``outputs.signals_held`` defers is raised at the end of that block). A "go"
 its wait is skipped by the next wait (its SEQ is an earlier one's). Points count in the main thread only: a pool
 thread's would make their order depend on timing.
 
-``Held`` is the test's end: start a command held at some points, wait for each, signal, let it go.
+``Held`` is the test's end: start a command held at some points, wait for each, signal, let it go. The points
+there are, and the tests that use them: docs/testing.md.
 """
 
 from __future__ import annotations
