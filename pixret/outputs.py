@@ -5,26 +5,35 @@ marker, ``.pixret-output.json``, naming the command and every file it wrote. ``-
 a folder with the same command's marker and no file the command did not write (an empty folder may always
 be filled); anything else is the user's and is refused. A file is written beside its target and renamed
 over it, and only ever over a regular file. An error, Ctrl-C or SIGTERM leaves nothing: no staged output,
-no parent folder the command created.
+no parent folder the command created. The steps a signal must not split (making a folder and noting it, the swap,
+removing a partial output) hold signals to their end (``signals_held``); a stop that comes once an output is in
+place leaves it whole (``completed``). ``testhook.reached`` marks the points tests stop a command at.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
-from pixret.metric.files import strictjson
+from pixret import testhook
 from pixret.metric.core.errors import InputError
+from pixret.metric.files import strictjson
 
 MARKER = ".pixret-output.json"
 _SHOWN = 3  # names quoted in a refusal
+MARKER_LIMIT = 1 << 20  # bytes: a marker lists a command's files (a build's: 20; 1 MiB is some 20,000 names)
+_MARKER_KEYS = 16  # keys in a marker's object (3 today: command, pixret_version, files), with room to grow
+_completed: list[Path] | None = None  # outputs swapped in, while a command notes them (noting_completed)
 
 
 class OutputError(InputError):
@@ -45,11 +54,16 @@ def _umask() -> int:
     return mask
 
 
-def read_json(path, error=InputError):
+def read_json(path, error=InputError, limit: int | None = None, pairs_hook=None):
     """The JSON document in ``path``, None when there is no such file; ``error`` says why it cannot be read (the
-    parser's position when it is not JSON)."""
+    parser's position when it is not JSON). ``limit``: bytes read at most (a file that grew past it is refused);
+    ``pairs_hook``: builds each object instead of strictjson's (which it must check as strictly)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            data = file.read() if limit is None else file.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise error(f"{path}: more than {limit:,} bytes, more than pixret reads of it")
+        text = data.decode("utf-8")
     except (FileNotFoundError, NotADirectoryError):
         return None
     except UnicodeDecodeError as err:
@@ -57,7 +71,7 @@ def read_json(path, error=InputError):
     except OSError as err:
         raise error(f"{path}: cannot be read ({err.strerror})") from None
     try:
-        return strictjson.loads(text)
+        return strictjson.loads(text) if pairs_hook is None else json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as err:
         raise error(f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
     except (ValueError, RecursionError) as err:  # a key given twice; nesting too deep
@@ -86,15 +100,44 @@ def check_apart(output, inputs, flag: str = "--output", what: str = "the input")
 
 
 def written_files(folder) -> tuple[str, list[str]] | None:
-    """(command, files it wrote) from the marker of a folder a pixret command wrote; None without a marker."""
+    """(command, files it wrote) from the marker of a folder a pixret command wrote; None without a marker. A
+    marker that is not one pixret could have written is refused at its first problem, before it costs anything:
+    past MARKER_LIMIT bytes unread, an object of more keys than a marker's unparsed further."""
     path = Path(folder) / MARKER
-    marker = read_json(path, OutputError)
+    try:
+        size = path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise OutputError(f"{path}: cannot be read ({err.strerror})") from None
+    if size > MARKER_LIMIT:
+        raise OutputError(f"{path}: {size:,} bytes, more than a pixret output marker holds ({MARKER_LIMIT:,} at "
+                          "most): not one pixret wrote")
+    marker = read_json(path, OutputError, limit=MARKER_LIMIT, pairs_hook=_marker_object)
     if marker is None:
         return None
-    if (not isinstance(marker, dict) or not isinstance(marker.get("command"), str)
-            or not isinstance(marker.get("files"), list) or not all(isinstance(f, str) for f in marker["files"])):
+    if not isinstance(marker, dict) or not isinstance(marker.get("command"), str) \
+            or not isinstance(marker.get("files"), list):
         raise OutputError(f"{path}: not a pixret output marker (expected {{command, files}})")
-    return marker["command"], marker["files"]
+    files = marker["files"]
+    bad = next((k for k, name in enumerate(files) if not isinstance(name, str)), None)
+    if bad is not None:
+        raise OutputError(f"{path}: files[{bad}] is {type(files[bad]).__name__}, not a file name: not a pixret "
+                          "output marker")
+    return marker["command"], files
+
+
+def _marker_object(pairs: list) -> dict:
+    """A marker's JSON object: {command, pixret_version, files}. One of many keys (a crafted one could have
+    millions) is refused before any check that costs more than reading them; one with a key twice as strictjson
+    refuses it."""
+    if len(pairs) > _MARKER_KEYS:
+        raise ValueError(f"an object of {len(pairs):,} keys, where a marker's has 3")
+    keys = [key for key, _ in pairs]
+    twice = next((key for key in keys if keys.count(key) > 1), None)  # a few keys: count is cheap here
+    if twice is not None:
+        raise ValueError(f"an object has the key {twice!r} twice")
+    return dict(pairs)
 
 
 def _entries(folder: Path) -> list[str]:
@@ -112,6 +155,20 @@ def _count(items, noun: str) -> str:
 
 def _listing(names: list[str]) -> str:
     return ", ".join(names[:_SHOWN]) + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+
+
+def _foreign(entries: list[str], files: list[str]) -> list[str]:
+    """The entries of a folder (``_entries``) that are neither the marker, nor a file of the marker's list, nor a
+    folder holding one (found by a search in the sorted list: nothing per listed file but the sort)."""
+    listed = set(files)
+    ordered = sorted(listed)
+
+    def holds_listed(name: str) -> bool:
+        prefix = name + "/"
+        at = bisect.bisect_left(ordered, prefix)
+        return at < len(ordered) and ordered[at].startswith(prefix)
+
+    return [name for name in entries if name != MARKER and name not in listed and not holds_listed(name)]
 
 
 def check_folder(output, command: str, overwrite: bool = False, flag: str = "--output", inputs=()) -> Path:
@@ -134,9 +191,8 @@ def check_folder(output, command: str, overwrite: bool = False, flag: str = "--o
     if marker[0] != command:
         raise OutputExists(f"{flag} {given} is an earlier `pixret {marker[0]}` output, not a {what} one: name a "
                            "new or empty folder")
-    written = set(marker[1]) | {MARKER}
-    written |= {parent.as_posix() for name in marker[1] for parent in Path(name).parents if parent != Path(".")}
-    foreign = [name + "/" * (output / name).is_dir() for name in entries if name not in written]
+    foreign = _foreign(entries, marker[1])
+    foreign = [name + "/" * (output / name).is_dir() for name in foreign]
     if foreign:
         raise OutputExists(f"{flag} {given} holds {_count(foreign, 'file')} {what} did not write "
                            f"({_listing(foreign)}): move them out or name another folder; nothing was replaced")
@@ -146,9 +202,14 @@ def check_folder(output, command: str, overwrite: bool = False, flag: str = "--o
 
 
 def _make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; the ones created, deepest first (to remove on failure)."""
+    """Create ``folder`` and its missing parents; the ones created, deepest first (to remove on failure). Call it
+    with signals held: a folder made must be noted."""
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except BaseException:
+        _remove_made(missing)
+        raise
     return missing
 
 
@@ -156,6 +217,25 @@ def _remove_made(made: list[Path]) -> None:
     for folder in made:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only while empty: never what someone else put there since
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove a folder of ours whole; warn (one line, naming it) if something in it could not be removed."""
+    failed = []
+
+    def note(function, path, error):  # onexc gets the exception, onerror (before 3.12) sys.exc_info()
+        error = error if isinstance(error, BaseException) else error[1]
+        if not isinstance(error, FileNotFoundError):  # gone already: what was wanted
+            failed.append(error)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=note)
+    else:
+        shutil.rmtree(folder, onerror=note)
+    if failed:
+        error = failed[0]
+        warnings.warn(f"{folder}: could not be removed ({getattr(error, 'strerror', None) or error}: "
+                      f"{getattr(error, 'filename', None) or folder}); remove it yourself")
 
 
 def _write_marker(folder: Path, command: str) -> None:
@@ -166,19 +246,34 @@ def _write_marker(folder: Path, command: str) -> None:
     (folder / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
 
 
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 @contextlib.contextmanager
 def signals_held():
-    """Ctrl-C, SIGTERM and SIGHUP wait while an output is swapped in and the old one removed (never the old one
-    left aside, hidden)."""
-    held = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Ctrl-C, SIGTERM and SIGHUP wait to the end of the block (an output swapped in and the old one removed, never
+    the old one left aside, hidden; a folder made and noted; a partial output removed whole): each one that came
+    is raised again then, the first first. Only the main thread handles signals; elsewhere nothing is held.
+
+    The handlers are replaced rather than the signals blocked: a signal sent to the process is taken by any thread
+    that does not block it (a pool's, Arrow's, tqdm's), and Python then runs the handler in the main thread anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    came = []
+    previous = {}
     try:
+        for number in HELD_SIGNALS:
+            handler = signal.getsignal(number)
+            if handler not in (signal.SIG_IGN, None):  # an ignored one stays ignored; None: not set from Python
+                previous[number] = signal.signal(number, lambda signum, frame: came.append(signum))
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(came):
+            signal.raise_signal(number)  # its own handler now: a raising one raises here, the rest do not run
 
 
 @contextlib.contextmanager
@@ -188,38 +283,77 @@ def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), f
     ``output`` keeps pointing to it), on any failure it is removed with the parent folders made for it.
     ``check_folder`` decides whether ``output`` may be written; ``inputs``: what the command reads."""
     output = check_folder(output, command, overwrite, flag, inputs)
-    made = _make_parents(output.parent)
+    made, tmp = [], None
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    except BaseException:
-        _remove_made(made)
-        raise
-    try:
+        with signals_held():  # a stop between making a folder and noting it would leave it behind
+            made = _make_parents(output.parent)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+            testhook.reached("outputs.making")
+        testhook.reached("outputs.staged")
         yield tmp
+        testhook.reached("outputs.filled")
         _write_marker(tmp, command)
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a written folder gets normal permissions
+        testhook.reached("outputs.marked")
         with signals_held():
-            if output.exists():  # what is there now may be replaced only as it could at the start
-                try:
-                    check_folder(output, command, True, flag)
-                except OutputError as err:
-                    raise OutputExists(f"{flag} {output} changed while the command ran, so nothing was replaced: "
-                                       f"{err}") from None
-            old = output.with_name(f"{tmp.name}.old") if output.exists() else None
-            if old:
-                output.rename(old)
-            try:
-                tmp.rename(output)
-            except BaseException:
-                if old:
-                    old.rename(output)
-                raise
-            if old:
-                shutil.rmtree(old, ignore_errors=True)
+            _swap(tmp, output, command, flag)
+            if _completed is not None:
+                _completed.append(output)
+            testhook.reached("outputs.swapped")
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        _remove_made(made)
+        _discard(tmp, made)
         raise
+
+
+def _swap(tmp: Path, output: Path, command: str, flag: str) -> None:
+    """Put the staged folder in place of ``output``; an earlier output is removed once the new one is there."""
+    if output.exists():  # what is there now may be replaced only as it could at the start
+        try:
+            check_folder(output, command, True, flag)
+        except OutputError as err:
+            raise OutputExists(f"{flag} {output} changed while the command ran, so nothing was replaced: "
+                               f"{err}") from None
+    old = output.with_name(f"{tmp.name}.old") if output.exists() else None
+    if old:
+        output.rename(old)
+        testhook.reached("outputs.swapping")
+    try:
+        tmp.rename(output)
+    except BaseException:
+        if old:
+            old.rename(output)
+        raise
+    if old:
+        _remove_tree(old)
+
+
+def _discard(tmp: Path | None, made: list[Path]) -> None:
+    """Remove a staged folder (if it was not swapped in) and the parents made for it; a second signal waits."""
+    with signals_held():
+        testhook.reached("outputs.discarding")
+        if tmp is not None:
+            if tmp.exists():
+                _remove_tree(tmp)
+            if _completed:  # an output inside it is gone with it
+                _completed[:] = [done for done in _completed if tmp not in done.parents]
+        _remove_made(made)
+
+
+@contextlib.contextmanager
+def noting_completed():
+    """Within it, the outputs put in place whole are noted: ``completed()`` (what a command stopped after writing
+    them says it leaves). Outside, nothing is kept."""
+    global _completed
+    previous, _completed = _completed, []
+    try:
+        yield
+    finally:
+        _completed = previous
+
+
+def completed() -> list[Path]:
+    """The outputs put in place whole so far within ``noting_completed()``."""
+    return list(_completed or [])
 
 
 def _kind(mode: int) -> str | None:
@@ -260,8 +394,11 @@ def write_file(output, text: str, overwrite: bool = False, flag: str = "--output
 def write_text(path, text: str) -> Path:
     """Write a text file atomically (a temporary file beside it, renamed over it: only over a regular file)."""
     path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        with signals_held():  # a stop between making the file and noting it would leave it behind
+            handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        testhook.reached("outputs.writing")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
@@ -271,6 +408,8 @@ def write_text(path, text: str) -> Path:
                 raise OutputExists(f"{path} is {kind}: pixret replaces only regular files")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            with signals_held():
+                Path(tmp).unlink(missing_ok=True)
         raise
     return path

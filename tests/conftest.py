@@ -1,11 +1,18 @@
 """Fixtures: small upstream releases in the exact layout, real builds of them, one metric instance.
 
-Shared helpers live in the package (``pixret.synthetic``), not here: fixtures are all this file has.
+Shared helpers live in the package (``pixret.synthetic``, ``pixret.testhook``), not here: fixtures (and where
+the tests' `pixret` command is) are all this file has.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import sys
+import sysconfig
+import venv
 from pathlib import Path
 
 import pytest
@@ -14,6 +21,28 @@ from pixret import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+BIN = Path(sys.executable).parent  # the `pixret` the tests run is the one installed beside this interpreter
+
+
+def pytest_configure(config):
+    """"pixret" in a test's subprocess is the command beside this interpreter, with or without an activated venv
+    (`venv/bin/python -m pytest`), never another one found further on PATH."""
+    if not (BIN / "pixret").is_file():
+        pytest.exit(f"no `pixret` command in {BIN}: install the package here (pip install -e '.[test]')", returncode=4)
+    os.environ["PATH"] = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup`, xdist keeps an xdist_group's tests on one worker by a suffix it adds to their ids
+    (on each worker, before this hook): if the suffix is missing (pytest-xdist#1386, with pytest 9.2), each worker
+    would build the group's costly fixtures (the wheel and the demo, the Space), unseen. Stop then."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        pytest.exit(f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} more) by its xdist_group mark: "
+                    "install the test extra's versions (pip install -e '.[test]')", returncode=4)
 
 
 @pytest.fixture
@@ -74,6 +103,53 @@ def custom_metric():
     import pixret
 
     return pixret.load_metric("custom")
+
+
+def _clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    return {**env, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1", **extra}
+
+
+def _run(args, cwd) -> str:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600, env=_clean_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory):
+    """pixret built as a wheel from a copy of the clone and installed (not editable, no dependency fetched) into a
+    fresh venv that sees this interpreter's packages as plain path entries (the dependencies; the .pth files there,
+    such as pixret's editable install, are not run): {"wheel", "python", "pixret", "venv"}. Built once per worker
+    (tests that use it are in the xdist group "demo")."""
+    base = tmp_path_factory.mktemp("wheel")
+    source = base / "source"  # a copy: building must not write into the clone
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "tests", "build", "dist", "*.egg-info",
+                                                                 "__pycache__", "demo_output", "benchmarks", "docs"))
+    # the build backend itself, as pip calls it with --no-build-isolation (no pip in between)
+    _run([sys.executable, "-c", "import sys; from setuptools import build_meta; build_meta.build_wheel(sys.argv[1])",
+          str(base / "dist")], cwd=source)
+    wheel = next((base / "dist").glob("pixret-*.whl"))
+    venv.create(base / "venv", with_pip=False)  # (system_site_packages would see the base interpreter's, not ours)
+    python = base / "venv" / "bin" / "python"
+    site_packages = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    Path(site_packages.strip(), "outer-site-packages.pth").write_text("".join(f"{p}\n" for p in ours))
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+          "--no-compile", str(wheel)], cwd=base)
+    return {"wheel": wheel, "python": python, "pixret": base / "venv" / "bin" / "pixret", "venv": base / "venv"}
+
+
+@pytest.fixture(scope="session")
+def demo_run(installed_wheel, tmp_path_factory):
+    """`pixret demo --small`, run once per worker by the installed wheel's command from a folder outside the clone
+    (the tests assert what holds for any world and seed; session scope: xdist may run other modules between the
+    "demo" group's tests, which would rebuild a module fixture)."""
+    outside = tmp_path_factory.mktemp("demo")
+    printed = _run([str(installed_wheel["pixret"]), "demo", "--small", "--output", "out"], cwd=outside)
+    folder = outside / "out"
+    summary = json.loads((folder / "results.json").read_text())
+    return {**summary, "tables": (folder / "tables.md").read_text(), "printed": printed, "folder": folder}
 
 
 @pytest.fixture(scope="session")

@@ -182,12 +182,12 @@ def test_markdown_cells_keep_a_bar_in_a_name(medium, custom_metric):
 
 # ---------------------------------------------------------------- the release, the tools
 def test_a_circle_with_a_far_rim_is_bounded():
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: what the work costs, however busy the machine is
     polygon = geometry.circle([10.0, 10.0], [10.0 + 1e15, 10.0])
     assert len(polygon) <= geometry.CIRCLE_SIDES and np.isfinite(polygon).all()
     assert masks.area(geometry.rasterise_in_image([polygon], 48, 64)) == 48 * 64  # it covers the image
     assert masks.area(masks.from_polygons([np.array([[0, 0], [5e9, 0], [0, 5e9]])], 48, 64)) == 48 * 64
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     small = geometry.circle([20.0, 20.0], [30.0, 20.0])  # still within 0.05 px of the circle
     assert np.allclose(np.linalg.norm(small - 20.0, axis=1), 10.0)
 

@@ -249,10 +249,10 @@ def test_output_that_cannot_be_written_is_one_line_and_leaves_nothing(release, t
     command = ["pixret", "build", "--benchmark", "proxford", "--data-dir", str(release["root"]),
                "--output", str(out)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env,
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env,
                           preexec_fn=_limit_file_size(20_000))  # the index shard is ~57 KB
     assert done.returncode == 1, done.stderr
     assert done.stderr == f"error: cannot write {out}: File too large\n"
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["release"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr  # the same command with room to write

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shlex
@@ -24,21 +22,9 @@ from pixret.cli.evaluate import ground_truth
 from pixret.dataset import open_dataset
 from pixret.release import load_ground_truth, load_pair2label, locate_release, read_label
 
-pytestmark = pytest.mark.xdist_group("demo")  # one worker: the module's fixtures are built once
+IN_DEMO_GROUP = pytest.mark.xdist_group("demo")  # the tests of demo_run (conftest): one worker makes it once
 
 TINY = world.WorldConfig(seed=3, landmarks=2, views_per_landmark=6, background_images=3)
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory):
-    """`pixret demo --small`, run once per worker (the tests assert what holds for any world and seed; session
-    scope: xdist may run other modules between this group's tests, which would rebuild a module fixture)."""
-    folder = tmp_path_factory.mktemp("demo") / "out"
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert main(["demo", "--small", "--output", str(folder)]) == 0
-    summary = json.loads((folder / "results.json").read_text())
-    return {**summary, "tables": (folder / "tables.md").read_text(), "printed": printed.getvalue(), "folder": folder}
 
 
 def test_world_is_an_upstream_release(tmp_path):
@@ -124,6 +110,7 @@ def _visibility(view, region, config):
 
 
 # ---------------------------------------------------------------- baselines and the demo
+@IN_DEMO_GROUP
 def test_baselines_order(demo_run):
     """What holds for every world: the oracle is perfect, the matcher localises better than the whole image."""
     scores = demo_run["scores"]
@@ -137,6 +124,7 @@ def test_baselines_order(demo_run):
         assert whole["miou_det"] < matcher["miou_det"] < 1.0
 
 
+@IN_DEMO_GROUP
 def test_opencv_sift_baseline(demo_run):
     data = open_dataset(demo_run["folder"] / "dataset")
     sift = baselines.sift_matcher(list(data.queries), list(data.index))
@@ -145,6 +133,7 @@ def test_opencv_sift_baseline(demo_run):
         assert demo_run["scores"]["whole image"][protocol]["miou_seg"] < scores[protocol]["miou_seg"] < 1.0
 
 
+@IN_DEMO_GROUP
 def test_demo_writes_tables_and_json(demo_run):
     text = demo_run["tables"]
     assert "Table 1" in text and "Table 2" in text
@@ -156,6 +145,7 @@ def test_demo_writes_tables_and_json(demo_run):
     assert out["world"]["positives_medium"] == sum(medium["positive"]) > 10
 
 
+@IN_DEMO_GROUP
 def test_demo_labels_box_details_and_keep_the_polygon_mask(demo_run):
     """Some demo labels have several shapes, a rectangle among them (the shapes column is exercised); the mask
     stays the polygon's, so the demo's figures do not depend on them."""
@@ -171,6 +161,7 @@ def test_demo_labels_box_details_and_keep_the_polygon_mask(demo_run):
         assert row["mask"] == geometry.rasterise_in_image([np.array(polygon["points"])], *row["mask"]["size"])
 
 
+@IN_DEMO_GROUP
 def test_demo_dataset_card_says_synthetic(demo_run):
     text = (demo_run["folder"] / "dataset" / "README.md").read_text()
     title = next(line for line in text.split("\n---\n", 1)[1].splitlines() if line.startswith("# "))
@@ -203,6 +194,7 @@ def test_the_papers_print_erratum_is_said_where_its_cell_is():
     assert erratum not in _reference_numbers(BENCHMARKS["prparis"], True)
 
 
+@IN_DEMO_GROUP
 def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
     folder = demo_run["folder"]
     args = ["evaluate", "--dataset", str(folder / "dataset"), "--predictions", str(folder / "matcher/predictions.json"),
@@ -214,6 +206,7 @@ def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
     assert printed == demo_run["scores"]["matcher (Harris + RANSAC)"]
 
 
+@IN_DEMO_GROUP
 def test_visual_report_shows_outlines(demo_run):
     page = (demo_run["folder"] / "report" / "index.html").read_text()
     files = re.findall(r'src="([^"]+_q\d{3}\.png)"', page)
@@ -263,6 +256,7 @@ def test_outline_is_the_mask_border():
     assert ring.sum() == 100 - 36 and not ring[7:13, 7:13].any() and ring[5, 5:15].all()
 
 
+@IN_DEMO_GROUP
 def test_demo_prints_tables_and_keeps_foreign_folders(demo_run, tmp_path, capsys):
     assert "Table 1" in demo_run["printed"] and "| oracle | 100.0 | 100.0" in demo_run["printed"]
     assert (demo_run["folder"] / "report" / "index.html").exists()

@@ -357,7 +357,7 @@ split = load_dataset(split_dir, "pairs", split="medium")
 half = len(split) // 2
 part = split.select(range(half) if process_id == 0 else range(half, len(split)))
 metric = pixret.load_metric("custom", num_process=2, process_id=process_id, experiment_id=experiment_id,
-                            cache_dir=out_dir, timeout=60)
+                            cache_dir=out_dir, timeout=200)
 metric.add_batch(predictions=[{"mask": r["mask"]} if r["index_id"] % 2 else None for r in part], references=part)
 result = metric.compute(ranks=np.tile(np.arange(12), (4, 1))[:, ::-1].copy(), index_size=12)
 print(json.dumps(None if result is None else {k: v for k, v in result.items() if k != "per_query"}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixret import synthetic
+from pixret import outputs, testhook
 from pixret.cli import main
 from pixret.dataset import DatasetError, open_dataset
 from pixret.outputs import MARKER
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
 
 
@@ -144,6 +146,56 @@ def test_build_overwrite_replaces_an_earlier_build_only(files, tmp_path, capsys)
     assert (out / "hf_token.txt").read_text() == "hf_secret"
 
 
+def test_a_crafted_marker_is_refused_at_once(files, tmp_path, capsys):
+    """A marker of millions of names, or of keys, is refused by its size or at its first object, each in a fraction
+    of a CPU second (3 M names took 20 before), in one line naming the file."""
+    out = tmp_path / "coco"
+    out.mkdir()
+    (out / "medium.json").write_text("{}")
+    marker = out / MARKER
+    crafted = {
+        json.dumps({"command": "export-coco", "files": ["medium.json"] * 3_000_000}):
+            f"{marker}: 45,000,037 bytes, more than a pixret output marker holds (1,048,576 at most): not one pixret "
+            "wrote",
+        "{" + ",".join(f'"k{k}": 0' for k in range(80_000)) + "}":
+            f"{marker}: not valid JSON for pixret (an object of 80,000 keys, where a marker's has 3)",
+        json.dumps({"command": "export-coco", "files": ["medium.json"] * 5 + [7] + ["medium.json"] * 60_000}):
+            f"{marker}: files[5] is int, not a file name: not a pixret output marker",
+        '{"command": "export-coco", "files": [], "files": ["medium.json"]}':
+            f"{marker}: not valid JSON for pixret (an object has the key 'files' twice)",
+    }
+    for text, said in crafted.items():
+        marker.write_text(text)
+        start = time.process_time()
+        with pytest.raises(outputs.OutputError) as refused:
+            outputs.check_folder(out, "export-coco", overwrite=True)
+        assert time.process_time() - start < 0.5, said
+        assert str(refused.value) == said
+    assert main(COMMANDS["export-coco"](files, out) + ["--overwrite"]) == 1
+    assert _error(capsys) == f"error: {marker}: not valid JSON for pixret (an object has the key 'files' twice)"
+    assert (out / "medium.json").read_text() == "{}"
+
+
+def test_a_large_marker_is_checked_in_one_pass(tmp_path):
+    """The largest marker accepted (some 80,000 names), and the files it lists in folders: what is not its own is
+    found, folders holding its files are its own, and the check costs a fraction of a CPU second."""
+    out = tmp_path / "out"
+    (out / "a" / "b").mkdir(parents=True)
+    (out / "a" / "b" / "c.txt").write_text("ours")
+    (out / "a" / "x").mkdir()  # a folder it did not make (empty)
+    (out / "ab").write_text("not ours: a name a listed folder starts with")
+    files = ["a/b/c.txt", *(f"f{k:05d}" for k in range(80_000))]
+    (out / MARKER).write_text(json.dumps({"command": "export-coco", "files": files}))
+    assert (out / MARKER).stat().st_size < outputs.MARKER_LIMIT
+    start = time.process_time()
+    with pytest.raises(outputs.OutputExists, match=r"holds 2 files `pixret export-coco` did not write \(a/x/, ab\)"):
+        outputs.check_folder(out, "export-coco", overwrite=True)
+    assert time.process_time() - start < 0.5
+    (out / "a" / "x").rmdir()
+    (out / "ab").unlink()
+    assert outputs.check_folder(out, "export-coco", overwrite=True) == out.resolve()
+
+
 # ---------------------------------------------------------------- evaluate --per-query / --plots
 def _evaluate(files, *extra):
     return main(["evaluate", "--dataset", files["dataset"], "--predictions", f"{files['dir']}/preds.json",
@@ -216,32 +268,27 @@ def test_plots_folder_follows_the_output_folder_rule(files, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- signals, failed builds: nothing left
-def _run_and_signal(argv, staging: Path, signum: int, tmp_path: Path):
-    """Start `pixret ...`, send ``signum`` once its staging folder (.out.XXXX in ``staging``) exists."""
-    process = subprocess.Popen(["pixret", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
-    deadline = time.time() + 60
-    while time.time() < deadline and not (staging.is_dir() and any(p.name.startswith(".out.")
-                                                                   for p in staging.iterdir())):
-        time.sleep(0.02)
-    assert process.poll() is None, process.communicate()
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    return process.returncode, stdout, stderr
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}
+
+
+def _signalled_at(argv, point: str, signum: int, cwd: Path):
+    """Run `pixret ...` held at ``point`` (testhook), send ``signum`` there; (exit code, stdout, stderr)."""
+    with testhook.Held(["pixret", *argv], point, env=ENV, cwd=cwd) as held:
+        assert held.wait() == f"{point}#1", held.finish()
+        held.process.send_signal(signum)
+        held.go()
+        return held.finish()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_terminated_build_leaves_nothing(signum, tmp_path):
-    release = tmp_path / "release"
-    synthetic.write_tiny_release(release, gnd=synthetic.tiny_gnd(num_queries=8, num_index=300), height=120,
-                                 width=160)
+def test_terminated_build_leaves_nothing(signum, tiny_dataset, tmp_path):
     out = tmp_path / "new" / "deeper" / "out"
-    code, stdout, stderr = _run_and_signal(["build", "--benchmark", "proxford", "--labels", str(release), "--output",
-                                            str(out)], out.parent, signum, tmp_path)
+    code, stdout, stderr = _signalled_at(["build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]),
+                                          "--output", str(out)], "outputs.staged", signum, tmp_path)
     assert code == 128 + signum, (stdout, stderr)
     assert stderr.strip() == (f"terminated: {signal.Signals(signum).name}; nothing was written (the partial build was "
                               "removed)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]  # no out, no staging, no new/deeper/
+    assert list(tmp_path.iterdir()) == []  # no out, no staging, no new/deeper/
 
 
 def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path):
@@ -249,12 +296,138 @@ def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path):
     out.mkdir()
     (out / MARKER).write_text(json.dumps({"command": "demo", "files": ["results.json"]}))
     (out / "results.json").write_text("earlier")
-    code, stdout, stderr = _run_and_signal(["demo", "--small", "--output", str(out)], tmp_path, signal.SIGTERM,
-                                           tmp_path)
+    code, stdout, stderr = _signalled_at(["demo", "--small", "--output", str(out)], "outputs.staged", signal.SIGTERM,
+                                         tmp_path)
     assert code == 143, (stdout, stderr)
     assert stderr.strip().splitlines()[-1] == ("terminated: SIGTERM; nothing was written (the partial demo output "
                                                "was removed)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (out / "results.json").read_text() == "earlier"
+
+
+# One process runs the commands one after another (imports paid once); the test holds each at a point and signals it.
+_DRIVER = """
+import contextlib, io, json, os, sys
+from pixret import outputs, testhook
+from pixret.cli import main
+
+said = int(os.environ[testhook.FDS].split(",")[0])
+for request in sys.stdin:
+    argv, points = json.loads(request)
+    testhook.configure(points)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(printed):
+        code = main(argv)
+    os.write(said, ("done " + json.dumps([code, printed.getvalue()]) + "\\n").encode())
+"""
+STOPS = (signal.SIGTERM, signal.SIGHUP)  # after one of these, the other is ignored (the clean-up is not cut short)
+
+
+def _exit_code(signum: int) -> int:
+    return 130 if signum == signal.SIGINT else 128 + signum
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_dataset, tmp_path):
+    """SIGINT, SIGTERM or SIGHUP at 50 points of a build (new, or replacing an earlier one) and of the demo (up to
+    its build in place), some with a second signal during the clean-up: never a staging folder or file left, the
+    output absent (an earlier one untouched) or whole, and the last line says which."""
+    rng = random.Random(23)
+    whole = _files(tiny_dataset["out"])  # a build of the same release
+    build = ["build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]), "--output"]
+    scenarios = {  # name: (argv, output, the command's "nothing was written" line)
+        "new build": (build + [str(tmp_path / "a" / "new" / "out")], tmp_path / "a" / "new" / "out",
+                      "interrupted: nothing was written (the partial build was removed)"),
+        "replacing build": (build + [str(tmp_path / "b" / "out"), "--overwrite"], tmp_path / "b" / "out",
+                            "interrupted: nothing was written (the partial build was removed)"),
+        "demo": (["demo", "--small", "--output", str(tmp_path / "c" / "out")], tmp_path / "c" / "out",
+                 "interrupted: nothing was written (the partial demo output was removed)"),
+    }
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    earlier = tmp_path / "b" / "out"
+
+    def lay_earlier():
+        if (earlier / "build_report.json").is_file() and (earlier / "build_report.json").read_text() == "earlier":
+            return
+        shutil.rmtree(earlier, ignore_errors=True)
+        shutil.copytree(tiny_dataset["out"], earlier)
+        (earlier / "build_report.json").write_text("earlier")  # its own file, edited: still replaceable
+
+    with testhook.Held([sys.executable, "-c", _DRIVER], "", env=ENV, cwd=tmp_path, stdin=subprocess.PIPE) as driver:
+        def run(argv, points: str, signals=()):
+            driver.process.stdin.write(json.dumps([argv, points]) + "\n")
+            driver.process.stdin.flush()
+            said, signals = [], list(signals)
+            while True:
+                kind, rest = driver.line()
+                if kind == "done":
+                    return said, json.loads(rest)
+                said.append(rest)  # a point listed, or held at: signalled there
+                if kind == "held":
+                    driver.process.send_signal(signals.pop(0))
+                    driver.go()
+
+        points = {}
+        lay_earlier()
+        for scenario in ("new build", "replacing build"):
+            listed, (code, err) = run(scenarios[scenario][0], "list")
+            assert code == 0, err
+            points[scenario] = listed
+        staging = {scenario: [p for p in listed if not p.startswith("progress#")]
+                   for scenario, listed in points.items()}
+        assert staging["new build"] == ["outputs.making#1", "outputs.staged#1", "outputs.writing#1", "outputs.filled#1",
+                                        "outputs.marked#1", "outputs.swapped#1"]  # the build_report.json is written
+        assert staging["replacing build"] == [*staging["new build"][:-1], "outputs.swapping#1", "outputs.swapped#1"]
+        assert len(points["new build"]) > 40  # progress: labels read, images checked, rows written
+        shutil.rmtree(tmp_path / "a" / "new")
+        # the demo: its staging folder made and there, its build's staging inside it (the world generated), and that
+        # build in place inside it, which the demo must still remove (what follows is costly, and the same staged
+        # folder as a build's); points count in the order they are reached
+        points["demo"] = ["outputs.making#1", "outputs.staged#1", "outputs.staged#2", "outputs.swapped#1"]
+        # every staging point, then progress points (any moment of the work) up to 50 different points in all
+        chosen = [(scenario, point) for scenario in points for point in points[scenario]
+                  if scenario == "demo" or not point.startswith("progress#")]
+        chosen += rng.sample([(scenario, point) for scenario in ("new build", "replacing build")
+                              for point in points[scenario] if point.startswith("progress#")], 50 - len(chosen))
+        assert len(set(chosen)) == 50
+        chosen = [(scenario, point, rng.choice(SIGNALS)) for scenario, point in chosen]
+        for scenario, point, first in chosen:
+            argv, out, nothing = scenarios[scenario]
+            if scenario == "replacing build":
+                lay_earlier()
+            second = rng.choice(SIGNALS) if rng.random() < 0.4 else None
+            said, (code, err) = run(argv, f"{point},outputs.discarding" if second else point,
+                                    [first, second] if second else [first])
+            case = f"{scenario}, {signal.Signals(first).name} at {point}, then {second and signal.Signals(second).name}"
+            assert said == [point, "outputs.discarding#1"][:len(said)] and len(said) >= 1, case
+            if len(said) == 1:  # stopped before the output was begun: nothing to clean up, the second not sent
+                second = None
+            ends = second if second and not (first in STOPS and second in STOPS) else first
+            assert code == _exit_code(ends), (case, err)
+            # a signal during the swap waits for its end: the new output is then in place, whole
+            done = point in ("outputs.swapping#1", "outputs.swapped#1") and scenario != "demo"
+            line = (f"interrupted: {out} had been written whole; stopped after that" if done else nothing)
+            if ends != signal.SIGINT:
+                line = f"terminated: {signal.Signals(ends).name}; {line.removeprefix('interrupted: ')}"
+            assert err.strip().splitlines()[-1] == line, (case, err)
+            left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
+                          if p.name.startswith(".") and p.name != MARKER)
+            assert left == [], (case, left)  # no staging folder, no half-written file, no old output aside
+            if done:
+                assert _files(out) == whole, case
+                assert (out / "build_report.json").read_text() != "earlier", case
+            elif scenario == "replacing build":
+                assert _files(out) == whole and (out / "build_report.json").read_text() == "earlier", case
+            else:  # nothing, not even the parent folders the build made
+                assert list((tmp_path / {"new build": "a", "demo": "c"}[scenario]).iterdir()) == [], case
+            if done and scenario == "new build":
+                shutil.rmtree(out.parent)
+        driver.process.stdin.close()
+        code, _, stderr = driver.finish()
+        assert code == 0, stderr
 
 
 def test_failed_build_removes_the_parent_folders_it_made(release, tmp_path, capsys):

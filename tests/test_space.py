@@ -45,7 +45,7 @@ def space(tiny_dataset, tmp_path_factory):
     log = open(base / "app.log", "w")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
+    deadline = time.time() + 300  # a hang guard: the loop ends as soon as the Space answers
     while True:
         try:
             urllib.request.urlopen(url + "gradio_api/info", timeout=2)

@@ -23,6 +23,7 @@ import sys
 import threading
 import warnings
 
+from pixret import outputs
 from pixret.metric.core.errors import InputError
 
 COMMANDS = {  # name: (module, one-line help)
@@ -135,7 +136,7 @@ def run(function, args, interrupted: str) -> int:
         from huggingface_hub.utils import logging as hub_logging  # (the package does not import .utils eagerly)
 
         hub_logging.set_verbosity(50)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), outputs.noting_completed():
         if not args.debug:
             warnings.simplefilter("ignore")  # library chatter (deprecations, ...)
             warnings.simplefilter("always", UserWarning)  # what our checks say about the user's input
@@ -147,11 +148,11 @@ def run(function, args, interrupted: str) -> int:
                 sys.stdout.flush()  # what the command printed, out now: a failure is the command's error
                 return code
         except Terminated as stop:
-            what = interrupted.removeprefix("interrupted: ")
+            what = _stopped(interrupted).removeprefix("interrupted: ")
             print(f"terminated: {signal.Signals(stop.signum).name}; {what}", file=sys.stderr)
             return 128 + stop.signum
         except KeyboardInterrupt:
-            print(interrupted, file=sys.stderr)
+            print(_stopped(interrupted), file=sys.stderr)
             return 130
         except BrokenPipeError:  # the reader of our output went away (`pixret ... | head`): not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -215,6 +216,15 @@ def _written_path(err: OSError) -> str | None:
             if isinstance(value, (str, os.PathLike)) and str(value):
                 return os.fspath(value)
     return None
+
+
+def _stopped(interrupted: str) -> str:
+    """What a command stopped by a signal says it leaves: ``interrupted`` (nothing written), unless an output was
+    already in place, whole (a stop that came while it was swapped in waited for that)."""
+    done = outputs.completed()
+    if not done:
+        return interrupted
+    return f"interrupted: {', '.join(map(str, done))} had been written whole; stopped after that"
 
 
 def _message(err: Exception) -> str:
