@@ -117,19 +117,22 @@ def _run(args, cwd) -> str:
 
 
 @pytest.fixture(scope="session")
-def installed_wheel(tmp_path_factory):
-    """pixret built as a wheel from a copy of the clone and installed (not editable, no dependency fetched) into a
-    fresh venv that sees this interpreter's packages as plain path entries (the dependencies; the .pth files there,
-    such as pixret's editable install, are not run): {"wheel", "python", "pixret", "venv"}. Built once per worker
-    (tests that use it are in the xdist group "demo")."""
+def built_wheel(tmp_path_factory):
+    """pixret built as a wheel from a copy of the clone, once per worker (``pixret.publish.build_wheel``: the wheel
+    ``pixret push metric`` uploads with the Space)."""
+    from pixret.publish import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(built_wheel, tmp_path_factory):
+    """``built_wheel`` installed (not editable, no dependency fetched) into a fresh venv that sees this interpreter's
+    packages as plain path entries (the dependencies; the .pth files there, such as pixret's editable install, are
+    not run): {"wheel", "python", "pixret", "venv"}. Built once per worker (tests that use it are in the xdist group
+    "demo")."""
     base = tmp_path_factory.mktemp("wheel")
-    source = base / "source"  # a copy: building must not write into the clone
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "tests", "build", "dist", "*.egg-info",
-                                                                 "__pycache__", "demo_output", "benchmarks", "docs"))
-    # the build backend itself, as pip calls it with --no-build-isolation (no pip in between)
-    _run([sys.executable, "-c", "import sys; from setuptools import build_meta; build_meta.build_wheel(sys.argv[1])",
-          str(base / "dist")], cwd=source)
-    wheel = next((base / "dist").glob("pixret-*.whl"))
+    wheel = built_wheel
     venv.create(base / "venv", with_pip=False)  # (system_site_packages would see the base interpreter's, not ours)
     python = base / "venv" / "bin" / "python"
     site_packages = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)

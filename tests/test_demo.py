@@ -18,7 +18,7 @@ import pixret
 from pixret import baselines, report, world
 from pixret.cli import main
 from pixret.cli.demo import evaluate
-from pixret.cli.evaluate import ground_truth
+from pixret.evaluation import ground_truth
 from pixret.dataset import open_dataset
 from pixret.release import load_ground_truth, load_pair2label, locate_release, read_label
 

@@ -47,14 +47,15 @@ def _client(hub, hf_home, code) -> str:
     return _run(hub, hf_home, [sys.executable, "-c", textwrap.dedent(code)])
 
 
-def test_push_then_load_by_hub_id(hub, tiny_dataset, tmp_path):
+def test_push_then_load_by_hub_id(hub, tiny_dataset, built_wheel, tmp_path):
     folder = tmp_path / "ds"  # the build, with a stray token file beside its files: it stays home
     shutil.copytree(tiny_dataset["out"], folder)
     (folder / "hf_token.txt").write_text("hf_not_for_the_hub")
     out = _client(hub, tmp_path / "hf-push", f"""
         from pixret.cli import main
         assert main(["push", "dataset", {str(folder)!r}, "--repo-id", "pixret/proxford-demo"]) == 0
-        assert main(["push", "metric", {str(ROOT / "pixret" / "metric")!r}, "--repo-id", "pixret/pixret_map"]) == 0
+        assert main(["push", "metric", {str(ROOT / "metric" / "pixret_map")!r}, "--repo-id", "pixret/pixret_map",
+                     "--wheel", {str(built_wheel)!r}]) == 0
         import huggingface_hub
         print("FILES", sorted(huggingface_hub.list_repo_files("pixret/proxford-demo", repo_type="dataset")))
     """)
@@ -87,6 +88,27 @@ def test_push_then_load_by_hub_id(hub, tiny_dataset, tmp_path):
         print("LINKS", relative)
     """)
     assert "RESULT 1.0 True" in out
+    # a Hub user without pixret: evaluate's own message, naming the package to install (the site-packages here as
+    # plain paths, so the editable pixret of this environment is not found; not run from the clone either)
+    code = textwrap.dedent("""
+        import sys, sysconfig
+        sys.path += [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+        import evaluate
+        try:
+            import pixret
+            print("PIXRET FOUND")
+        except ImportError:
+            pass
+        try:
+            evaluate.load("pixret/pixret_map", "custom")
+        except ImportError as err:
+            print("MISSING", " ".join(str(err).split()))
+    """)
+    done = subprocess.run([sys.executable, "-S", "-c", code], env=hub.env(tmp_path / "hf-bare"), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert "PIXRET FOUND" not in done.stdout, done.stdout + done.stderr
+    assert "MISSING To be able to use pixret/pixret_map, you need to install the following dependencies" in done.stdout \
+        and "'pixret'" in done.stdout and "pip install pixret" in done.stdout, done.stdout + done.stderr
     assert "LINKS ['LICENSE', 'build_report.json', 'preview.jpg']" in out
     # why every README example names the config: offline, with several configs cached, datasets refuses
     out = _client(hub, tmp_path / "hf-fresh", """

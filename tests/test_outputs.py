@@ -25,7 +25,7 @@ from pixret.dataset import DatasetError, open_dataset
 from pixret.outputs import MARKER
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
+METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
 
 
 @pytest.fixture
@@ -469,18 +469,20 @@ def test_push_uploads_only_the_builds_files(tiny_dataset, tmp_path, capsys):
     assert f"{folder / MARKER}: missing (the list of the files `pixret build` wrote)" in _error(capsys)
 
 
-def test_push_metric_uploads_only_the_metric_files(tmp_path, capsys):
+def test_push_metric_uploads_only_the_metric_files(tmp_path, built_wheel, capsys):
     folder = tmp_path / "pixret_map"
     shutil.copytree(METRIC_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "id_rsa").write_text("x")
     (folder / "scratch.ipynb").write_text("{}")
+    (folder / "paper").mkdir()
     (folder / "paper" / "draft.txt").write_text("x")
-    assert main(["push", "metric", str(folder), "--repo-id", "x/pixret_map", "--dry-run"]) == 0
+    assert main(["push", "metric", str(folder), "--repo-id", "x/pixret_map", "--dry-run", "--wheel",
+                 str(built_wheel)]) == 0
     captured = capsys.readouterr()
     listed = [line.split()[0] for line in captured.out.split("would upload ", 1)[1].split("not uploaded")[0]
               .splitlines()[1:]]
-    expected = sorted(p.relative_to(folder).as_posix() for pattern in ("*.py", "README.md", "requirements.txt",
-                                                                       "paper/*.csv") for p in folder.glob(pattern))
+    expected = sorted([p.relative_to(folder).as_posix() for pattern in ("*.py", "README.md", "requirements.txt")
+                       for p in folder.glob(pattern)] + [built_wheel.name])
     assert sorted(listed) == expected and "pixret_map.py" in listed
     assert "not uploaded: 3 other files" in captured.out
     assert f"warning: {folder / 'id_rsa'} LOOKS LIKE A SECRET (an SSH key)" in captured.err

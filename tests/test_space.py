@@ -1,5 +1,6 @@
-"""The metric Space (pixret/metric/app.py) started on 127.0.0.1 from a copy of its folder,
-called with the real gradio_client, against a locally built dataset."""
+"""The metric Space (metric/pixret_map) as `pixret push metric` would upload it, started on 127.0.0.1 in a fresh venv
+holding only what its requirements.txt installs (pixret from the wheel uploaded beside it), called with the real
+gradio_client, against a locally built dataset."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pixret.cli import main
 
 pytestmark = pytest.mark.xdist_group("space")  # one worker: the module's fixtures are built once
 
-METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
+METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
 
 
 def _free_port() -> int:
@@ -30,11 +31,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")  # (not module: xdist may run other modules in between, restarting the Space)
-def space(tiny_dataset, tmp_path_factory):
+def space(tiny_dataset, built_wheel, tmp_path_factory):
     pytest.importorskip("gradio_client")
+    from pixret.publish import plan_metric
+
     base = tmp_path_factory.mktemp("space")
-    folder = base / "pixret_map"  # the Space is its folder alone
-    shutil.copytree(METRIC_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    folder = base / "pixret_map"  # the Space is what the plan uploads, alone
+    plan = plan_metric(METRIC_DIR, "pixret/pixret_map", wheel=built_wheel)
+    for path, _ in plan.files:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plan.sources.get(path, plan.folder / path), folder / path)
+    python = _space_venv(base / "venv", folder)
     (base / "datasets").mkdir()
     os.symlink(tiny_dataset["out"], base / "datasets" / "proxford")
     port = _free_port()
@@ -43,7 +50,7 @@ def space(tiny_dataset, tmp_path_factory):
            "PIXRET_DATASETS": str(base / "datasets"),  # a folder, no trailing slash "GRADIO_TEMP_DIR": str(base / "gradio-tmp"),
            "MPLBACKEND": "Agg"}
     log = open(base / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([str(python), "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 300  # a hang guard: the loop ends as soon as the Space answers
     while True:
@@ -58,7 +65,10 @@ def space(tiny_dataset, tmp_path_factory):
     os.environ["HF_HUB_OFFLINE"] = "1"  # the client's own calls home
     from gradio_client import Client
 
-    yield {"client": Client(url, verbose=False), "url": url, "log": base / "app.log"}
+    where = subprocess.run([str(python), "-c", "import pixret; print(pixret.__file__)"], cwd=folder,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    yield {"client": Client(url, verbose=False), "url": url, "log": base / "app.log", "where": where,
+           "venv": base / "venv"}
     process.terminate()
     process.wait(timeout=30)
 
@@ -183,39 +193,30 @@ def test_space_refuses_an_expanding_parquet_as_pixret_evaluate(space, tiny_datas
     assert "Traceback" not in space["log"].read_text()
 
 
-def _relative_imports(path: Path) -> set[str]:
-    """Sibling modules a file imports relatively (``from .x import`` / ``from . import x``)."""
-    text = path.read_text()
-    named = set(re.findall(r"^\s*from \.(\w+) import", text, re.M))
-    for group in re.findall(r"^\s*from \. import ([\w, ]+)", text, re.M):
-        named |= {name.strip() for name in group.split(",")}
-    return named
+def _space_venv(where: Path, folder: Path) -> Path:
+    """A fresh venv with what the Space's requirements.txt installs: pixret from the wheel it names (no dependency
+    fetched); the dependencies it would fetch from PyPI, and gradio (the Space's SDK), come from this interpreter's
+    site-packages, as plain path entries (their .pth files, such as pixret's editable install, are not run)."""
+    import sysconfig
+    import venv
+
+    venv.create(where, with_pip=False)
+    python = where / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    Path(purelib, "outer-site-packages.pth").write_text("".join(f"{p}\n" for p in ours))
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                           "--no-index", "--no-compile", "-r", "requirements.txt"], cwd=folder, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return python
 
 
-def test_the_evaluate_script_names_every_file_it_needs():
-    """evaluate.load copies the siblings the script imports at the start of a line, one level deep: the
-    script must name every file its imports reach (in the package, the Space and evaluate's copy alike)."""
-    script = METRIC_DIR / "pixret_map.py"
-    named = set(re.findall(r"^from \.(\w+) import", script.read_text(), re.M))
-    reached, todo = set(), set(named)
-    while todo:
-        module = todo.pop()
-        reached.add(module)
-        todo |= _relative_imports(METRIC_DIR / f"{module}.py") - reached
-    assert reached <= named, f"pixret_map.py does not name {sorted(reached - named)}"
-    # evaluate reads whatever follows a relative import on its line as a download address
-    assert not re.findall(r"^from \.\w+ import [^#\n]*#.*$", script.read_text(), re.M)
-    # and every file imports its siblings relatively only: no two-way import blocks
-    for path in METRIC_DIR.glob("*.py"):
-        assert "__package__" not in path.read_text(), path
-
-
-def test_space_imports_only_its_own_folder():
-    """The Space installs requirements.txt from PyPI: pixret is not there."""
-    for path in METRIC_DIR.glob("*.py"):
-        assert not re.search(r"^\s*(from|import)\s+pixret\b", path.read_text(), re.M), path
-    requirements = (METRIC_DIR / "requirements.txt").read_text()
-    assert "pixret" not in requirements and "matplotlib" in requirements
+def test_space_runs_the_pixret_its_requirements_install(space):
+    """The Space's pixret is the wheel its requirements.txt names, not the clone's."""
+    assert "Running on" in space["log"].read_text() or space["log"].exists()
+    assert space["where"].startswith(str(space["venv"])), space["where"]
 
 
 def _gt_entries(tiny_dataset):

@@ -23,7 +23,7 @@ from pixret.dataset import DatasetError
 from pixret.publish import PublishError as ValidationError, plan_dataset, plan_metric
 from pixret.cli.show import show
 
-METRIC_DIR = Path(__file__).resolve().parents[1] / "pixret" / "metric"
+METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
 
 
 def _gt_predictions(dataset_dir):
@@ -308,17 +308,19 @@ def test_show_without_predictions_shows_retrieval(tiny_dataset, files, tmp_path)
 
 
 # ---------------------------------------------------------------- pixret push (dry runs; uploads: test_hub.py)
-def test_push_dry_run_validates_dataset_and_metric(tiny_dataset, capsys):
+def test_push_dry_run_validates_dataset_and_metric(tiny_dataset, built_wheel, capsys):
     assert main(["push", "dataset", str(tiny_dataset["out"]), "--repo-id", "pixret/proxford-demo", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would upload" in out and "pairs/medium-00000-of-00001.parquet" in out and "README.md" in out
     assert "config 'index' split 'test': 12 rows, as the card says" in out
     assert "links and images of the card resolve" in out and ".pixret-output.json" not in out and "not uploaded" not in out
-    plan = plan_metric(METRIC_DIR, "pixret/pixret_map")
+    plan = plan_metric(METRIC_DIR, "pixret/pixret_map", wheel=built_wheel)
     assert plan.repo_type == "space"
-    assert {"pixret_map.py", "README.md", "app.py", "requirements.txt", "rle.py", "scoring.py",
-            "paper/table1_mean_miou.csv"} <= {p for p, _ in plan.files}
-    assert not any("__pycache__" in p for p, _ in plan.files)
+    assert {p for p, _ in plan.files} == {"pixret_map.py", "README.md", "app.py", "requirements.txt", built_wheel.name}
+    # the uploaded requirements name the wheel uploaded beside them (pixret is not on PyPI yet), the clone's do not
+    pinned = plan.sources["requirements.txt"].read_text().splitlines()
+    assert f"./{built_wheel.name}" in pinned and "pixret" not in pinned and plan.sources[built_wheel.name] == built_wheel
+    assert (METRIC_DIR / "requirements.txt").read_text().splitlines()[-1] == "pixret"
 
 
 def test_push_refuses_broken_folders(tiny_dataset, tmp_path, capsys):

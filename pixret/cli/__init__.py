@@ -18,6 +18,7 @@ import contextlib
 import errno
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -87,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
-        sub.set_defaults(module=module)
+        sub.set_defaults(module=module, parser=sub)
         importlib.import_module(f"pixret.cli.{module}").add_arguments(sub)
     return top
 
@@ -98,8 +99,11 @@ def _version() -> str:
     return __version__
 
 
+_running = {"parser": None}  # the subcommand running: its warnings are printed in its terms
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {as_flags(str(message), _running['parser'])}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -142,6 +146,7 @@ def run(function, args, interrupted: str) -> int:
             warnings.simplefilter("always", UserWarning)  # what our checks say about the user's input
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
+        _running["parser"] = getattr(args, "parser", None)
         try:
             with _stop_signals(), _named_stdout():
                 code = function(args) or 0
@@ -160,7 +165,7 @@ def run(function, args, interrupted: str) -> int:
         except Exception as err:  # noqa: BLE001 - every failure ends in one line
             if args.debug:
                 raise
-            print(f"error: {_message(err)}", file=sys.stderr)
+            print(f"error: {as_flags(_message(err), getattr(args, 'parser', None))}", file=sys.stderr)
             return 1
 
 
@@ -225,6 +230,27 @@ def _stopped(interrupted: str) -> str:
     if not done:
         return interrupted
     return f"interrupted: {', '.join(map(str, done))} had been written whole; stopped after that"
+
+
+ALIASES = {"official=False": "--unofficial"}  # library parameters whose flag says the opposite
+
+
+def as_flags(text: str, parser=None) -> str:
+    """A library message in the command's terms: its Python parameters (``distractors=1001001``,
+    ``trust_ids=True``) as the flags of ``parser``, the subcommand's own argparse table (``--distractors 1001001``,
+    ``--trust-ids``). The library never names a flag; this is the one place that knows them."""
+    for param, flag in ALIASES.items():
+        text = text.replace(param, flag)
+    if parser is None:
+        return text
+    for action in parser._actions:  # (argparse has no public list of them)
+        flag = next((o for o in action.option_strings if o.startswith("--")), None)
+        if flag is None or action.dest in ("help", "debug"):
+            continue
+        if isinstance(action, argparse._StoreTrueAction):
+            text = re.sub(rf"(?<![\w.-]){action.dest}=True\b", flag, text)
+        text = re.sub(rf"(?<![\w.-]){action.dest}=", f"{flag} ", text)
+    return text
 
 
 def _message(err: Exception) -> str:
