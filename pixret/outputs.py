@@ -329,14 +329,22 @@ def _swap(tmp: Path, output: Path, command: str, flag: str) -> None:
 
 def _discard(tmp: Path | None, made: list[Path]) -> None:
     """Remove a staged folder (if it was not swapped in) and the parents made for it; a second signal waits."""
-    with signals_held():
-        testhook.reached("outputs.discarding")
-        if tmp is not None:
-            if tmp.exists():
-                _remove_tree(tmp)
-            if _completed:  # an output inside it is gone with it
-                _completed[:] = [done for done in _completed if tmp not in done.parents]
-        _remove_made(made)
+    try:
+        with signals_held():
+            testhook.reached("outputs.discarding")
+            _remove_staged(tmp, made)
+    except BaseException:  # a signal that came as the hold began: removed all the same (again is a no-op)
+        _remove_staged(tmp, made)
+        raise
+
+
+def _remove_staged(tmp: Path | None, made: list[Path]) -> None:
+    if tmp is not None:
+        if tmp.exists():
+            _remove_tree(tmp)
+        if _completed:  # an output inside it is gone with it
+            _completed[:] = [done for done in _completed if tmp not in done.parents]
+    _remove_made(made)
 
 
 @contextlib.contextmanager
