@@ -10,9 +10,9 @@ from datasets import load_dataset
 from PIL import Image
 
 from pixret.cli import main
-from pixret.cli.evaluate import per_query_csv
 from pixret.evaluation import evaluate_files
 from pixret.metric.views import analysis, plots, tables
+from pixret.metric.core.figures import FIGURES
 from pixret.metric.views.tables import PAPER
 
 pytestmark = pytest.mark.xdist_group("plots")  # one worker: the module's fixtures are built once
@@ -140,6 +140,18 @@ def test_caption_font_is_readable(tiny_dataset, evaluated, tmp_path):
 
 
 def test_per_query_csv(evaluated):
-    text = per_query_csv(evaluated["results"])
-    rows = list(csv.DictReader(text.splitlines()))
+    """A column per figure of the one figure list, each query's own value of it (pixel AP: over its thresholds)."""
+    results = evaluated["results"]
+    rows = list(csv.DictReader(tables.per_query_csv(results).splitlines()))
     assert len(rows) == 8 and {r["protocol"] for r in rows} == {"medium", "hard"}
+    assert list(rows[0]) == ["protocol", "query_id", *(f.per_query for f in FIGURES)]
+    for row in rows:
+        per_query = results[row["protocol"]]["per_query"]
+        k = per_query["query_id"].index(int(row["query_id"]))
+        for figure in FIGURES:
+            value = per_query[figure.per_query][k]
+            if figure.pixel:
+                counted = [v for v in value if v is not None]
+                value = np.mean(counted) if counted else None
+            assert row[figure.per_query] == ("" if value is None else f"{value:.6f}")
+    assert any(row["ap_det"] for row in rows) and any(row["image_p@5"] for row in rows)

@@ -9,6 +9,7 @@ source of the reference numbers in the dataset card, the metric card and the too
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,35 @@ def results_table(results: dict, fmt: str = "text", intervals: dict | None = Non
 
 def _span(interval) -> str:
     return "-" if interval is None else f"{100 * interval[0]:.1f}-{100 * interval[1]:.1f}"
+
+
+def per_query_csv(results: dict) -> str:
+    """Per-query figures of every protocol ({protocol: result}) as CSV: a row per (protocol, query), a column per
+    figure of FIGURES, named by its per-query key (a query's mIoU, AP, P@k; its pixel AP the mean over the
+    thresholds at which the query counts); fractions, empty where the query has none."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["protocol", "query_id", *(f.per_query for f in FIGURES)])
+    for protocol, result in results.items():
+        per_query = result["per_query"]
+        for k, query in enumerate(per_query["query_id"]):
+            writer.writerow([protocol, query, *(_fraction(_query_value(per_query.get(f.per_query), k, f.pixel))
+                                                for f in FIGURES)])
+    return out.getvalue()
+
+
+def _query_value(values: list | None, k: int, pixel: bool) -> float | None:
+    """Query k's value of one figure (None: none); a pixel figure's APs, one per threshold, as their mean over the
+    thresholds at which the query counts."""
+    value = None if values is None else values[k]
+    if not pixel or value is None:
+        return value
+    counted = [v for v in value if v is not None]
+    return sum(counted) / len(counted) if counted else None
+
+
+def _fraction(value) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def oracle_table(results: dict, fmt: str = "text") -> str:
