@@ -20,6 +20,7 @@ from ..core.figures import FIGURES, LABELS, paper_figures
 
 PAPER = Path(__file__).resolve().parent / "paper"
 PERCENT = "figures in % (compute and the JSON give fractions in [0, 1])"  # the caption of a method's table
+_IMAGE_MAP = "Image level mAP"  # Table 2's rows of the rankings' image-level mAP (not methods)
 _LETTER = {"miou_det": "D", "miou_seg": "S"}  # how the paper (and its CSV) heads Table 1's figures of a protocol
 
 
@@ -262,19 +263,23 @@ def _table1(facts: Benchmark, results: dict) -> _Layout:
 def _table2(facts: Benchmark, results: dict, r1m: bool) -> _Layout:
     """Table 2: pixel mAP per protocol without, then with R1M, grouped by ranking; the paper's image-level mAP rows
     become a note beside yours."""
-    protocols = facts.reported_protocols
-    mine = [_user_cell(results, p, f.key) for f in paper_figures(2) for p in protocols]
+    mine = [_user_cell(results, p, f.key) for f in paper_figures(2) for p in facts.reported_protocols]
     blank = [""] * len(mine)
     paper = read_paper_table(facts.name, 2)
-    image = [r for r in paper if r["method"] == "Image level mAP"]
-    columns = _columns(facts, 2)[:len(protocols)]
-    note = (f"image-level mAP of the paper's rankings ({' / '.join(protocols)}): "
-            + "; ".join(f"{r['ranking']} " + " / ".join(r[column] for _, column in columns) for r in image)
-            + "; yours: " + " / ".join(_user_cell(results, p, "image_map") or "-" for p in protocols))
     title = (f"Table 2 ({facts.pretty_name}): pixel retrieval from the database, mAP@50:5:95 (%, detection IoU as in "
              "the paper)")
-    return _Layout(title, "ranking", [r for r in paper if r["method"] != "Image level mAP"],
-                   blank + mine if r1m else mine + blank, [note])
+    return _Layout(title, "ranking", [r for r in paper if r["method"] != _IMAGE_MAP],
+                   blank + mine if r1m else mine + blank, [_image_map_note(facts, results, paper)])
+
+
+def _image_map_note(facts: Benchmark, results: dict, paper: list[dict]) -> str:
+    """The image-level mAP of the paper's rankings (Table 2's rows of that name), and yours."""
+    protocols = facts.reported_protocols
+    columns = _columns(facts, 2)[:len(protocols)]
+    return (f"image-level mAP of the paper's rankings ({' / '.join(protocols)}): "
+            + "; ".join(f"{r['ranking']} " + " / ".join(r[column] for _, column in columns)
+                        for r in paper if r["method"] == _IMAGE_MAP)
+            + "; yours: " + " / ".join(_user_cell(results, p, "image_map") or "-" for p in protocols))
 
 
 def _ranked(printed: list[list[str]], mine: list[str], key_column: int, ranked: bool = True) -> tuple[list, int]:
