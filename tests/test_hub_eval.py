@@ -357,6 +357,26 @@ BAD_EVALUATIONS = [
 ]
 
 
+def test_leaderboard_checks_say_the_parameters():
+    """The checks ``eval_results_files`` runs first, called by a Python user: messages in its parameters (the CLI
+    says them as flags, above)."""
+    data = SimpleNamespace(benchmark="proxford", spec="my/data", local=False, report=None)
+    hub_eval._check_leaderboard_data(data)
+    hub_eval._check_leaderboard_setup({"medium": {}}, True, R1M_DISTRACTORS)
+    for checked, message in [
+            (lambda: hub_eval._check_leaderboard_data(SimpleNamespace(**{**vars(data), "benchmark": "custom"})),
+             r"^my/data is not one of the benchmarks"),
+            (lambda: hub_eval._check_leaderboard_data(SimpleNamespace(**{**vars(data), "local": True})),
+             r"^my/data has no build report"),
+            (lambda: hub_eval._check_leaderboard_setup({"medium": {}}, False, 0), r"^official=False changes pixel mAP"),
+            (lambda: hub_eval._check_leaderboard_setup({"medium": {"subset": [1]}}, True, 0),
+             r"\(queries=\[\.\.\.\]\) are not the benchmark's figures"),
+            (lambda: hub_eval._check_leaderboard_setup({"medium": {}}, True, 5), r"^distractors=5 is not R1M")]:
+        with pytest.raises(hub_eval.EvalResultsError, match=message) as err:
+            checked()
+        assert "--" not in str(err.value)
+
+
 @pytest.mark.parametrize("name, argv, message", BAD_EVALUATIONS, ids=[c[0] for c in BAD_EVALUATIONS])
 def test_evaluate_refuses_what_is_no_leaderboard_figure(toy, tiny_dataset, capsys, name, argv, message):
     assert _evaluate(toy, *argv(toy["base"], tiny_dataset["out"])) == 1

@@ -118,6 +118,15 @@ def test_compare_with_the_paper_rows(evaluated):
     assert not any(r[1] == "Image level mAP" for r in table2.rows)
 
 
+def test_your_row_is_ranked_by_the_first_column_or_put_last():
+    printed = [["f", "a", "50.0"], ["f", "b", "33."], ["f", "c", ""], ["f", "d", "61.2"]]
+    rows, rank = tables._ranked(printed, ["(yours)", "me", "50.0"], 2)
+    assert [r[1] for r in rows] == ["d", "a", "me", "b", "c"] and rank == 2  # after a tie; "33." ranked as 33.0
+    rows, rank = tables._ranked(printed, ["(yours)", "me", "70.0"], 2, ranked=False)
+    assert [r[1] for r in rows] == ["d", "a", "b", "c", "me"] and rank == 4  # not the paper's kind: last
+    assert tables._ranked(printed, ["(yours)", "me", ""], 2)[1] == 4  # no figure in the column: last
+
+
 def test_show_links_each_query_to_its_figures(tiny_dataset, evaluated, tmp_path):
     folder = evaluated["folder"]
     assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(folder / "ranks.npy"),
