@@ -29,12 +29,12 @@ from pycocotools import mask as cocomask
 
 from pixret import geometry, masks, outputs
 from pixret.dataset import DatasetError, open_dataset
+from pixret.metric.core.benchmarks import PROTOCOLS
 from pixret.metric.core.polygons import clip_polygon
 from pixret.progress import bar
 
 CATEGORY = {"id": 1, "name": "target", "supercategory": "landmark"}
 SEGMENTATIONS = ("rle", "polygons")
-PROTOCOLS = ("easy", "medium", "hard")
 
 
 def coco_dict(split, index, queries, protocol: str, segmentation: str = "rle") -> tuple[dict, int]:

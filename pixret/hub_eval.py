@@ -41,6 +41,7 @@ from pixret import __version__
 from pixret.dataset import shards_changed
 from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
 from pixret.metric.core.errors import InputError
+from pixret.metric.core.figures import BY_KEY, paper_figures
 
 EVAL_YAML = "eval.yaml"
 EVAL_RESULTS = ".eval_results"  # huggingface_hub.constants.EVAL_RESULTS_FOLDER
@@ -56,8 +57,7 @@ SOURCE_KEYS = ("url", "name", "user", "org")
 ENTRY_FIELDS = ("dataset_id", "task_id", "value", "dataset_revision", "verify_token", "date", "source_url",
                 "source_name", "source_user", "source_org", "notes")  # huggingface_hub's EvalResultEntry
 REGISTRATION = "docs/hub-registration.md"  # what to send the Hub so that pixret's Benchmarks are accepted
-FIGURES = {"map_det": "pixel mAP@50:5:95 (detection IoU)", "miou_det": "mean mIoU (box IoU)",
-           "miou_seg": "mean mIoU (mask IoU)"}
+_OUTPUT = "eval results"  # how output checks name the files written
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
@@ -84,15 +84,16 @@ class Task:
 
     @property
     def title(self) -> str:
-        return f"{self.protocol}: {FIGURES[self.figure]}" + (f" with the {R1M_DISTRACTORS:,} R1M distractors"
+        return f"{self.protocol}: {BY_KEY[self.figure].title}" + (f" with the {R1M_DISTRACTORS:,} R1M distractors"
                                                              if self.r1m else "")
 
 
 def tasks(benchmark: str) -> list[Task]:
-    """The benchmark's leaderboards: Table 2's pixel mAP (without, then with R1M), then Table 1's mean mIoU D / S."""
+    """The benchmark's leaderboards, the paper's figures of its reported protocols: Table 2's (pixel mAP, without
+    then with R1M), then Table 1's (mean mIoU D / S)."""
     protocols = BENCHMARKS[benchmark].reported_protocols
-    return ([Task(p, "map_det", r1m) for r1m in (False, True) for p in protocols]
-            + [Task(p, figure) for p in protocols for figure in ("miou_det", "miou_seg")])
+    return ([Task(p, f.key, r1m) for f in paper_figures(2) for r1m in (False, True) for p in protocols]
+            + [Task(p, f.key) for p in protocols for f in paper_figures(1)])
 
 
 # ---------------------------------------------------------------- the dataset's eval.yaml
@@ -215,14 +216,6 @@ def hub_answer(err) -> str:
 
 
 # ---------------------------------------------------------------- a model's .eval_results/*.yaml
-def write_eval_results(folder, results: dict, data, distractors: int = 0, official: bool = True,
-                       overwrite: bool = False, **options) -> list[Path]:
-    """``eval_results_files`` written (the ``.eval_results`` folder made when needed), all or none. Returns the
-    paths."""
-    with stage_files(eval_results_files(folder, results, data, distractors, official, overwrite, **options)) as staged:
-        return staged.commit()
-
-
 def eval_results_files(folder, results: dict, data, distractors: int = 0, official: bool = True,
                        overwrite: bool = False, *, ranks=None, source_url: str | None = None,
                        source_name: str | None = None) -> dict[Path, str]:
@@ -238,44 +231,68 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
     data the figures are of. A file of the same name (an earlier evaluation's) is replaced only with
     ``overwrite``; every file is checked before any is written.
     """
-    from pixret.outputs import check_apart, check_file
-
-    benchmark = data.benchmark
-    if benchmark not in BENCHMARKS:
-        raise EvalResultsError(f"--eval-results: {data.spec} is not one of the benchmarks (custom data by its query "
-                               "names): it has no leaderboard")
-    if data.local and data.report is None:
-        raise EvalResultsError(f"--eval-results: {data.spec} has no build report: nothing says which data it is "
-                               "built from (build it with `pixret build`)")
-    if data.report is not None and data.report.get("benchmark") != benchmark:
-        raise EvalResultsError(f"--eval-results: {data.spec} has {BENCHMARKS[benchmark].pretty_name}'s queries but its "
-                               "build report says it is not the benchmark (" + ("; ".join(data.report.get("notes") or [])
-                               or "custom data") + ")")
-    if not official:
-        raise EvalResultsError("--eval-results: --unofficial changes pixel mAP's denominator; the leaderboards hold "
-                               "the official figures (the authors' evaluation): drop --unofficial")
-    if any("subset" in result for result in results.values()):
-        raise EvalResultsError("--eval-results: figures over a subset of the queries (--queries) are not the "
-                               "benchmark's figures: evaluate every query")
-    if distractors not in (0, R1M_DISTRACTORS):
-        raise EvalResultsError(f"--eval-results: --distractors {distractors} is not R1M ({R1M_DISTRACTORS}): pixel "
-                               "mAP with these distractors is no leaderboard's figure")
+    _check_leaderboard_data(data)
+    _check_leaderboard_setup(results, official, distractors)
     check_source(source_url, source_name)
     if distractors:
         _check_r1m_ranks(ranks, len(data.index_sizes))
-    out = Path(folder) / EVAL_RESULTS
-    if Path(folder).exists() and not Path(folder).is_dir():
-        raise EvalResultsError(f"--eval-results {folder} exists and is not a folder")
-    check_apart(out, [None if not data.local else data.spec], "--eval-results")
+    out = _results_folder(folder, data)
     if data.local:
         _check_as_built(data)
-    dataset_id, revision, provenance = _dataset_source(data, results)
+    source = _dataset_source(data, results)
+    texts = _leaderboard_texts(results, BENCHMARKS[data.benchmark], source, distractors, source_url, source_name)
+    return _targets(out, texts, source[0], overwrite, data)
+
+
+def _check_leaderboard_data(data) -> None:
+    """The data is a benchmark (by its query names) and, when a local build, its report says it was built as one."""
+    benchmark = data.benchmark
+    if benchmark not in BENCHMARKS:
+        raise EvalResultsError(f"{data.spec} is not one of the benchmarks (custom data by its query names): it has no "
+                               "leaderboard")
+    if data.local and data.report is None:
+        raise EvalResultsError(f"{data.spec} has no build report: nothing says which data it is built from (build it "
+                               "with `pixret build`)")
+    if data.report is not None and data.report.get("benchmark") != benchmark:
+        raise EvalResultsError(f"{data.spec} has {BENCHMARKS[benchmark].pretty_name}'s queries but its build report "
+                               "says it is not the benchmark (" + ("; ".join(data.report.get("notes") or [])
+                                                                   or "custom data") + ")")
+
+
+def _check_leaderboard_setup(results: dict, official: bool, distractors: int) -> None:
+    """The evaluation is the leaderboards' own: official, every query, no distractors or R1M's."""
+    if not official:
+        raise EvalResultsError("official=False changes pixel mAP's denominator; the leaderboards hold only the "
+                               "official figures (the authors' evaluation)")
+    if any("subset" in result for result in results.values()):
+        raise EvalResultsError("figures over a subset of the queries (queries=[...]) are not the benchmark's "
+                               "figures: evaluate every query")
+    if distractors not in (0, R1M_DISTRACTORS):
+        raise EvalResultsError(f"distractors={distractors} is not R1M ({R1M_DISTRACTORS}): pixel mAP with these "
+                               "distractors is no leaderboard's figure")
+
+
+def _results_folder(folder, data) -> Path:
+    """``folder/.eval_results``, once ``folder`` is no file and the results folder is apart from a local dataset."""
+    from pixret.outputs import check_apart
+
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise EvalResultsError(f"{folder} exists and is not a folder")
+    out = Path(folder) / EVAL_RESULTS
+    check_apart(out, [data.spec if data.local else None], _OUTPUT)
+    return out
+
+
+def _leaderboard_texts(results: dict, facts, source: tuple, distractors: int, source_url: str | None,
+                       source_name: str | None) -> dict[str, str]:
+    """{file name: its YAML text} of every leaderboard task of benchmark ``facts`` that ``results`` has a figure for
+    (the other distractor setting's pixel mAP left out; ``source``: ``_dataset_source``); none is refused."""
+    dataset_id, revision, provenance = source
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    facts = BENCHMARKS[benchmark]
     texts = {}
-    for task in tasks(benchmark):
+    for task in tasks(facts.name):
         value = results.get(task.protocol, {}).get(task.figure)
-        if value is None or (task.figure.startswith("map") and task.r1m != bool(distractors)):
+        if value is None or (BY_KEY[task.figure].ranks and task.r1m != bool(distractors)):
             continue  # not computed (no ranks; boxes only: no mask IoU), or the other distractor setting
         entry = result_entries([{"dataset_id": dataset_id, "task_id": task.id, "value": round(100 * float(value), 2),
                                  "dataset_revision": revision, "date": date, "source_url": source_url,
@@ -287,19 +304,26 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
                   f"# data: {provenance}\n")
         texts[_file_name(dataset_id, task.id)] = header + _dump(entry)
     if not texts:
-        raise EvalResultsError(f"--eval-results: no leaderboard figure among these results: the tasks are "
-                               f"{', '.join(t.id for t in tasks(benchmark))} (--protocols "
-                               f"{' '.join(facts.reported_protocols)}; --ranks for pixel mAP)")
+        raise EvalResultsError(f"no leaderboard figure among these results: the tasks are "
+                               f"{', '.join(t.id for t in tasks(facts.name))} (the protocols "
+                               f"{' and '.join(facts.reported_protocols)}; pixel mAP needs ranks)")
+    return texts
+
+
+def _targets(out: Path, texts: dict[str, str], dataset_id: str, overwrite: bool, data) -> dict[Path, str]:
+    """{path: text} of the files in ``out``, each checked (an existing one replaced only with ``overwrite``); files of
+    the same dataset there from an earlier evaluation are pointed out (push publishes everything there)."""
+    from pixret.outputs import check_file
 
     if out.exists() and not out.is_dir():
-        raise EvalResultsError(f"--eval-results: {out} exists and is not a folder")
+        raise EvalResultsError(f"{out} exists and is not a folder")
     inputs = [data.spec if data.local else None]
-    files = {(check_file(out / name, overwrite, "--eval-results", inputs) if out.exists() else out / name): text
+    files = {(check_file(out / name, overwrite, _OUTPUT, inputs) if out.exists() else out / name): text
              for name, text in texts.items()}
-    earlier = sorted(p.name for p in out.glob(f"{_file_name(dataset_id, '*')}") if p.name not in texts)
+    earlier = sorted(p.name for p in out.glob(_file_name(dataset_id, "*")) if p.name not in texts)
     if earlier:
         warnings.warn(f"{out} also holds {', '.join(earlier)}, from an earlier evaluation: `pixret push results` "
-                      "publishes every file there; delete those that are not this model's figures", stacklevel=2)
+                      "publishes every file there; delete those that are not this model's figures", stacklevel=3)
     return files
 
 
@@ -445,7 +469,7 @@ def _dataset_source(data, results: dict) -> tuple[str, str | None, str]:
         splits = [data.split(p) for p in results] + [data.queries, data.index]  # loaded already: cached
         commits = {Path(f["filename"]).parent.name for split in splits for f in split.cache_files}
         if len(commits) > 1:
-            raise EvalResultsError(f"--eval-results: {data.spec} was loaded from several commits "
+            raise EvalResultsError(f"{data.spec} was loaded from several commits "
                                    f"({', '.join(sorted(commits))}): it changed during the evaluation; run it again")
         commit = next(iter(commits), "")
         if not _COMMIT.match(commit):
@@ -469,8 +493,8 @@ def read_eval_results(folder) -> dict[str, list[dict]]:
         raise EvalResultsError(f"{folder}: folder not found")
     if not where.is_dir():
         loose = sorted(p.name for p in folder.glob("*.yaml"))
-        raise EvalResultsError(f"{folder}: no {EVAL_RESULTS}/ folder (write it with pixret evaluate --eval-results "
-                               f"{folder})" + (f"; it holds {', '.join(loose[:3])} directly: pass the folder above "
+        raise EvalResultsError(f"{folder}: no {EVAL_RESULTS}/ folder (eval_results_files gives an evaluation's "
+                               "files for it)" + (f"; it holds {', '.join(loose[:3])} directly: pass the folder above "
                                                f"the {EVAL_RESULTS}/ the files belong in" if loose else ""))
     files = sorted(p for p in where.iterdir() if not p.name.startswith("."))
     misnamed = [p.name for p in files if p.suffix == ".yml"]
@@ -569,7 +593,7 @@ def check_on_hub(found: dict[str, list[dict]], model_repo: str, token: str | Non
     try:
         model = api.model_info(model_repo)
     except RepositoryNotFoundError:
-        raise EvalResultsError(f"--model-repo {model_repo}: no such model on the Hub (or your token cannot see it): "
+        raise EvalResultsError(f"model_repo={model_repo}: no such model on the Hub (or your token cannot see it): "
                                "eval results go to an existing model repo") from None
     checks = [f"model {model_repo} exists"]
     base_model = declared_base_model(model)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pixret.metric.core.benchmarks import BENCHMARKS
+from pixret.metric.core.benchmarks import BENCHMARKS, POSITIVE_DIFFICULTIES
 
 
 def gnd_dir(root, benchmark: str, layout: str = "authors") -> Path:
@@ -204,7 +204,7 @@ def split_rows(names, counts, index_size: int, mask: dict, protocol: str = "medi
     for q, (name, per_kind) in enumerate(zip(names, counts)):
         kinds = [k for k, n in zip(("easy", "hard", "junk"), per_kind) for _ in range(n)]
         for i, kind in enumerate(kinds):
-            positive = kind in {"easy": ("easy",), "medium": ("easy", "hard"), "hard": ("hard",)}[protocol]
+            positive = kind in POSITIVE_DIFFICULTIES[protocol]
             rows.append({"query_id": q, "index_id": (q * 37 + i * 11) % index_size, "query_name": name,
                          "difficulty": kind, "positive": positive, "mask": mask if kind != "junk" else None})
     return rows

@@ -34,7 +34,7 @@ import numpy as np
 
 from pixret import masks as masklib
 from pixret.metric.core import rle
-from pixret.metric.core.benchmarks import PROTOCOLS
+from pixret.metric.core.benchmarks import PROTOCOLS, REPORTED
 from pixret.metric.core.errors import InputError
 from pixret.metric.core.predictions import Where, as_id, shifted_ids
 
@@ -43,7 +43,6 @@ BOX_FORMATS = {  # name: what the four numbers are
     "xyxy": "[x1, y1, x2, y2] (corners: torchvision, Pascal VOC)",
     "cxcywh": "[centre x, centre y, width, height] (YOLO; DETR and OWL-ViT when normalized)",
 }
-DEFAULT_PROTOCOLS = ("medium", "hard")  # what pixret evaluate scores by default (the paper's)
 SHOWN = 5  # pairs quoted in a message
 
 
@@ -107,7 +106,7 @@ class PairsToPredict:
                 f"{len(self) - positives} junk (read, not scored)")
 
 
-def pairs_to_predict(dataset, protocols=DEFAULT_PROTOCOLS) -> PairsToPredict:
+def pairs_to_predict(dataset, protocols=REPORTED) -> PairsToPredict:
     """The pairs a method localises the query in, for ``pixret evaluate`` on ``protocols``: the rows of their
     splits, positive and junk (a built folder or Hub id, or an opened dataset). Predictions for other pairs
     (negatives) are ignored and counted; positives without a prediction count as IoU 0."""
@@ -183,7 +182,7 @@ class PredictionWriter:
     the image's width and height) declare the boxes given to ``add``, which may also declare their own.
     """
 
-    def __init__(self, path, dataset=None, *, protocols=DEFAULT_PROTOCOLS, box_format: str | None = None,
+    def __init__(self, path, dataset=None, *, protocols=REPORTED, box_format: str | None = None,
                  normalized: bool = False, overwrite: bool = False):
         self.path = _check_path(path, overwrite)
         self.box_format = _check_box_format(box_format)
@@ -320,7 +319,7 @@ class PredictionWriter:
                           "coordinates? declare them with normalized=True", UserWarning, stacklevel=4)
 
 
-def write_predictions(path, items, dataset=None, *, protocols=DEFAULT_PROTOCOLS, box_format: str | None = None,
+def write_predictions(path, items, dataset=None, *, protocols=REPORTED, box_format: str | None = None,
                       normalized: bool = False, overwrite: bool = False) -> Written:
     """Write a predictions file at once from ``items``: dicts with ``query_id``, ``index_id`` and the arguments of
     ``PredictionWriter.add`` (``mask``, ``polygon``, ``box``, ``box_format``, ``normalized``, ``image_size``), or

@@ -320,23 +320,23 @@ def test_evaluate_source_flags_fill_the_entries_source(toy, tmp_path, capsys):
 BAD_EVALUATIONS = [
     ("custom data", lambda t, tiny: ["--dataset", str(tiny), "--predictions", str(t / "tiny.json"),
                                   "--eval-results", str(t / "m")],
-     r"--eval-results: .* is not one of the benchmarks \(custom data by its query names\): it has no leaderboard"),
+     r"error: .*tiny.* is not one of the benchmarks \(custom data by its query names\): it has no leaderboard"),
     ("lists differ", lambda t, tiny: ["--dataset", str(t / "relisted"), "--eval-results", str(t / "m")],
      r"relisted has PRPixtoy's queries but its build report says it is not the benchmark \(its lists differ\)"),
     ("no build report", lambda t, tiny: ["--dataset", str(t / "unreported"), "--eval-results", str(t / "m")],
      r"unreported has no build report: nothing says which data it is built from"),
     ("a subset", lambda t, tiny: ["--queries", "0", "1", "--eval-results", str(t / "m")],
-     r"figures over a subset of the queries \(--queries\) are not the benchmark's figures"),
+     r"figures over a subset of the queries \(--queries \[\.\.\.\]\) are not the benchmark's figures"),
     ("unofficial", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--unofficial", "--eval-results", str(t / "m")],
      "--unofficial changes pixel mAP's denominator"),
     ("other distractors", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--distractors", "5", "--eval-results",
                                         str(t / "m")], r"--distractors 5 is not R1M \(1001001\)"),
     ("easy only", lambda t, tiny: ["--protocols", "easy", "--eval-results", str(t / "m")],
-     r"no leaderboard figure among these results: the tasks are medium_map_det, .* \(--protocols medium hard"),
+     r"no leaderboard figure among these results: the tasks are medium_map_det, .* \(the protocols medium and hard"),
     ("a file", lambda t, tiny: ["--eval-results", str(t / "preds.json")], "preds.json exists and is not a folder"),
     ("R1M without distractors", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--distractors", "1001001",
                                                  "--eval-results", str(t / "m")],
-     r"distractors=1001001 \(R1M\), but no ranks row holds an id past the index \(12 images; the highest id is 11\)"),
+     r"--distractors 1001001 \(R1M\), but no ranks row holds an id past the index \(12 images; the highest id is 11\)"),
     ("R1M ranks from a pipe", lambda t, tiny: ["--ranks", str(t / "ranks.fifo"), "--distractors", "1001001",
                                                "--eval-results", str(t / "m")],
      r"--eval-results with --distractors .*/ranks.fifo is not a regular file \(a pipe\?\); save the ranks to a file"),
@@ -353,8 +353,28 @@ BAD_EVALUATIONS = [
     ("source without results", lambda t, tiny: ["--source-url", "https://example.org"],
      "--source-url describes the leaderboard files: pass --eval-results DIR too"),
     ("inside the dataset", lambda t, tiny: ["--eval-results", str(t / "out" / "m")],
-     "--eval-results .* is inside the input"),
+     r"eval results .*/m/\.eval_results is inside the input"),
 ]
+
+
+def test_leaderboard_checks_say_the_parameters():
+    """The checks ``eval_results_files`` runs first, called by a Python user: messages in its parameters (the CLI
+    says them as flags, above)."""
+    data = SimpleNamespace(benchmark="proxford", spec="my/data", local=False, report=None)
+    hub_eval._check_leaderboard_data(data)
+    hub_eval._check_leaderboard_setup({"medium": {}}, True, R1M_DISTRACTORS)
+    for checked, message in [
+            (lambda: hub_eval._check_leaderboard_data(SimpleNamespace(**{**vars(data), "benchmark": "custom"})),
+             r"^my/data is not one of the benchmarks"),
+            (lambda: hub_eval._check_leaderboard_data(SimpleNamespace(**{**vars(data), "local": True})),
+             r"^my/data has no build report"),
+            (lambda: hub_eval._check_leaderboard_setup({"medium": {}}, False, 0), r"^official=False changes pixel mAP"),
+            (lambda: hub_eval._check_leaderboard_setup({"medium": {"subset": [1]}}, True, 0),
+             r"\(queries=\[\.\.\.\]\) are not the benchmark's figures"),
+            (lambda: hub_eval._check_leaderboard_setup({"medium": {}}, True, 5), r"^distractors=5 is not R1M")]:
+        with pytest.raises(hub_eval.EvalResultsError, match=message) as err:
+            checked()
+        assert "--" not in str(err.value)
 
 
 @pytest.mark.parametrize("name, argv, message", BAD_EVALUATIONS, ids=[c[0] for c in BAD_EVALUATIONS])

@@ -10,9 +10,9 @@ from datasets import load_dataset
 from PIL import Image
 
 from pixret.cli import main
-from pixret.cli.evaluate import per_query_csv
 from pixret.evaluation import evaluate_files
 from pixret.metric.views import analysis, plots, tables
+from pixret.metric.core.figures import FIGURES
 from pixret.metric.views.tables import PAPER
 
 pytestmark = pytest.mark.xdist_group("plots")  # one worker: the module's fixtures are built once
@@ -118,6 +118,15 @@ def test_compare_with_the_paper_rows(evaluated):
     assert not any(r[1] == "Image level mAP" for r in table2.rows)
 
 
+def test_your_row_is_ranked_by_the_first_column_or_put_last():
+    printed = [["f", "a", "50.0"], ["f", "b", "33."], ["f", "c", ""], ["f", "d", "61.2"]]
+    rows, rank = tables._ranked(printed, ["(yours)", "me", "50.0"], 2)
+    assert [r[1] for r in rows] == ["d", "a", "me", "b", "c"] and rank == 2  # after a tie; "33." ranked as 33.0
+    rows, rank = tables._ranked(printed, ["(yours)", "me", "70.0"], 2, ranked=False)
+    assert [r[1] for r in rows] == ["d", "a", "b", "c", "me"] and rank == 4  # not the paper's kind: last
+    assert tables._ranked(printed, ["(yours)", "me", ""], 2)[1] == 4  # no figure in the column: last
+
+
 def test_show_links_each_query_to_its_figures(tiny_dataset, evaluated, tmp_path):
     folder = evaluated["folder"]
     assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(folder / "ranks.npy"),
@@ -140,6 +149,18 @@ def test_caption_font_is_readable(tiny_dataset, evaluated, tmp_path):
 
 
 def test_per_query_csv(evaluated):
-    text = per_query_csv(evaluated["results"])
-    rows = list(csv.DictReader(text.splitlines()))
+    """A column per figure of the one figure list, each query's own value of it (pixel AP: over its thresholds)."""
+    results = evaluated["results"]
+    rows = list(csv.DictReader(tables.per_query_csv(results).splitlines()))
     assert len(rows) == 8 and {r["protocol"] for r in rows} == {"medium", "hard"}
+    assert list(rows[0]) == ["protocol", "query_id", *(f.per_query for f in FIGURES)]
+    for row in rows:
+        per_query = results[row["protocol"]]["per_query"]
+        k = per_query["query_id"].index(int(row["query_id"]))
+        for figure in FIGURES:
+            value = per_query[figure.per_query][k]
+            if figure.pixel:
+                counted = [v for v in value if v is not None]
+                value = np.mean(counted) if counted else None
+            assert row[figure.per_query] == ("" if value is None else f"{value:.6f}")
+    assert any(row["ap_det"] for row in rows) and any(row["image_p@5"] for row in rows)

@@ -25,7 +25,7 @@ from pixret.evaluation import evaluate_files
 from pixret.dataset import looks_local, open_dataset
 from pixret.metric.files import authors
 from pixret.metric.core import uncertainty
-from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
+from pixret.metric.core.benchmarks import BENCHMARKS, PROTOCOLS, R1M_DISTRACTORS, REPORTED
 from pixret.metric.core.figures import FIGURE_KEYS, LABELS
 from pixret.metric.views.tables import _render
 from pixret import outputs
@@ -47,7 +47,7 @@ def add_arguments(parser) -> None:
                         help="(num_queries, K) or revisitop's (K, num_queries); needed only when ambiguous")
     parser.add_argument("--distractors", type=int, default=0, metavar="N",
                         help=f"the ranks include N distractor ids after the index (R1M: {R1M_DISTRACTORS})")
-    parser.add_argument("--protocols", nargs="+", default=["medium", "hard"], choices=["easy", "medium", "hard"])
+    parser.add_argument("--protocols", nargs="+", default=list(REPORTED), choices=PROTOCOLS)
     parser.add_argument("--unofficial", action="store_true",
                         help="leave the ignored queries out of pixel mAP's denominator (not the paper's figure)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")

@@ -27,13 +27,13 @@ from pixret import baselines, outputs, report
 from pixret.cli import UserError
 from pixret.evaluation import ground_truth
 from pixret.dataset import open_dataset
+from pixret.metric.core.benchmarks import REPORTED
 from pixret.metric.evaluation import Evaluation, score_method
 from pixret.metric.core.figures import LABELS
 from pixret.metric.views.tables import methods_table
 from pixret.progress import bar
 from pixret.world import WHOLE_FACADE, WorldConfig, make_world
 
-PROTOCOLS = ("medium", "hard")
 RESULT_FOLDERS = ("oracle", "whole_image", "box_transfer", "matcher", "sift")  # each baseline's result files
 INTERRUPTED = "interrupted: nothing was written (the partial demo output was removed)"
 
@@ -52,7 +52,7 @@ def evaluate(truth, result) -> Evaluation:
     the baseline they are about."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        evaluation = score_method(truth, result.predictions, result.ranks, protocols=PROTOCOLS, name=result.name)
+        evaluation = score_method(truth, result.predictions, result.ranks, protocols=REPORTED, name=result.name)
     for warning in caught:
         warnings.warn(f"{result.name}, {warning.message}", warning.category, stacklevel=2)
     return evaluation
@@ -69,7 +69,7 @@ def report_tables(evaluations: dict) -> list[tuple[str, list[str], list[list[str
     """The two tables of ``tables`` as (caption, header, rows), for the report page."""
     out = []
     for caption, keys in TABLES:
-        columns = [(p, k) for p in PROTOCOLS for k in keys]
+        columns = [(p, k) for p in REPORTED for k in keys]
         rows = [[name] + ["-" if e.results[p].get(k) is None else f"{100 * e.results[p][k]:.1f}" for p, k in columns]
                 for name, e in evaluations.items()]
         out.append((caption, ["method"] + [f"{p} {LABELS[k]}" for p, k in columns], rows))
@@ -81,9 +81,9 @@ def tables(evaluations: dict) -> str:
     methods = {name: evaluation.results for name, evaluation in evaluations.items()}
     return "\n".join([
         TABLES[0][0], "",
-        methods_table(methods, [(p, k) for p in PROTOCOLS for k in TABLES[0][1]]), "",
+        methods_table(methods, [(p, k) for p in REPORTED for k in TABLES[0][1]]), "",
         TABLES[1][0], "",
-        methods_table(methods, [(p, k) for p in PROTOCOLS for k in TABLES[1][1]]), "",
+        methods_table(methods, [(p, k) for p in REPORTED for k in TABLES[1][1]]), "",
         "Pixel mAP follows the authors' evaluation: at each IoU threshold, queries with no positive",
         "localised above it leave the mean, so a method that localises a few images well per query can",
         "score high there; read it together with mean mIoU."]) + "\n"
@@ -110,7 +110,7 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
     start = time.perf_counter()
     build("proxford", folder / "release", folder / "dataset", synthetic=True)
     data = open_dataset(folder / "dataset")
-    splits = {protocol: data.split(protocol) for protocol in PROTOCOLS}
+    splits = {protocol: data.split(protocol) for protocol in REPORTED}
     queries, index = list(data.queries), list(data.index)
     timings["build"] = time.perf_counter() - start
 

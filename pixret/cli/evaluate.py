@@ -15,8 +15,6 @@ established from the dataset's query names (``--benchmark`` only checks it).
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import re
 import sys
@@ -32,11 +30,10 @@ from pixret.metric.evaluation import Evaluation, ShiftedIds
 from pixret.metric.files.results import read_ranks
 from pixret.metric.files import authors
 from pixret.metric.views.analysis import TOP_K, breakdowns
-from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
-from pixret.metric.views.tables import breakdown_table, compare, oracle_table, results_table
+from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, R1M_DISTRACTORS, REPORTED
+from pixret.metric.views.tables import breakdown_table, compare, oracle_table, per_query_csv, results_table
 from pixret.metric.core.uncertainty import MAX_RESAMPLES, RESAMPLES
 from pixret import outputs
-from pixret.progress import bar
 
 PLOTS = "evaluate --plots"  # the command named in a --plots folder's marker
 
@@ -56,7 +53,7 @@ def add_arguments(parser) -> None:
                         help="(num_queries, K) or revisitop's (K, num_queries); needed only when ambiguous")
     parser.add_argument("--distractors", type=int, default=0, metavar="N",
                         help=f"the ranks include N distractor ids after the index (R1M: {R1M_DISTRACTORS})")
-    parser.add_argument("--protocols", nargs="+", default=["medium", "hard"], choices=["easy", "medium", "hard"])
+    parser.add_argument("--protocols", nargs="+", default=list(REPORTED), choices=PROTOCOLS)
     parser.add_argument("--queries", nargs="+", type=int, metavar="QUERY_ID",
                         help="average over these queries only (the results say so)")
     parser.add_argument("--benchmark", choices=[*sorted(BENCHMARKS), CUSTOM],
@@ -86,27 +83,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --per-query file (a regular "
                         "file only), an earlier --plots folder (only one this command wrote) and earlier "
                         "--eval-results files of the same tasks")
-
-
-def per_query_csv(results: dict) -> str:
-    """Per-query figures of every protocol (pixel AP: mean over the thresholds at which the query counts)."""
-    keys = ["miou_det", "miou_seg", "image_ap", "image_p@1", "image_p@5", "image_p@10"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["protocol", "query_id", *keys, "ap_det", "ap_seg"])
-    for protocol, result in results.items():
-        per_query = result["per_query"]
-        for k, q in enumerate(per_query["query_id"]):
-            row = [protocol, q] + [_cell((per_query.get(key) or [None] * (k + 1))[k]) for key in keys]
-            for key in ("ap_det", "ap_seg"):
-                values = [v for v in ((per_query.get(key) or [[]] * (k + 1))[k]) if v is not None]
-                row.append(_cell(sum(values) / len(values) if values else None))
-            writer.writerow(row)
-    return out.getvalue()
-
-
-def _cell(value):
-    return "" if value is None else f"{value:.6f}"
 
 
 def check_inputs(named) -> None:

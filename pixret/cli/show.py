@@ -18,6 +18,7 @@ from pixret import outputs, report
 from pixret.cli import UserError
 from pixret.dataset import open_dataset
 from pixret.progress import bar
+from pixret.metric.core.benchmarks import PROTOCOLS
 from pixret.metric.evaluation import score_protocols
 from pixret.metric.files.results import read_predictions, read_ranks
 
@@ -33,7 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", required=True, type=Path, help="gallery folder to write")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier `pixret show` output (only a folder this command wrote)")
-    parser.add_argument("--protocol", default="medium", choices=["easy", "medium", "hard"])
+    parser.add_argument("--protocol", default="medium", choices=PROTOCOLS)
     parser.add_argument("--queries", nargs="+", type=int, metavar="QUERY_ID", help="query ids (default: all)")
     parser.add_argument("--top-k", type=int, default=8)
     parser.add_argument("--name", help="method name shown on the page (default: the predictions or ranks file's stem)")

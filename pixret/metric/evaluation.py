@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .core import uncertainty
-from .core.benchmarks import CUSTOM, PROTOCOLS, metric_options
+from .core.benchmarks import CUSTOM, PROTOCOLS, REPORTED, metric_options
 from .core.errors import InputError
 from .core.figures import Result
 from .core.predictions import Where, as_id, one_based, shifted_ids
@@ -106,7 +106,7 @@ class Evaluation:
                 "notes": list(self.notes)}
 
 
-def score_files(truth: GroundTruth, predictions, ranks=None, *, protocols=("medium", "hard"), ranks_layout=None,
+def score_files(truth: GroundTruth, predictions, ranks=None, *, protocols=REPORTED, ranks_layout=None,
                    distractors: int = 0, queries=None, official: bool = True, name: str | None = None,
                    sources: dict | None = None, predictions_format: str | None = None,
                    points_order: str | None = None, progress=None, trust_ids: bool = False) -> Evaluation:
@@ -147,7 +147,7 @@ def _splits(truth: GroundTruth, protocols, queries=None) -> dict:
     return {p: split.select(np.flatnonzero(np.isin(split["query_id"], queries))) for p, split in splits.items()}
 
 
-def score_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=("medium", "hard"),
+def score_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=REPORTED,
                     distractors: int = 0, queries=None, official: bool = True, name: str = "method",
                     trust_ids: bool = False) -> Evaluation:
     """Score a method given in memory ({pair: prediction}, ranks array) on every protocol of ``truth``.

@@ -26,7 +26,7 @@ import numpy as np
 from .core.authors_iou import LIMIT
 from .core.benchmarks import BENCHMARKS, CITATION, CUSTOM
 from .core.errors import InputError
-from .core.figures import KAPPAS, THRESHOLDS
+from .core.figures import FIGURES, THRESHOLDS
 from .core.predictions import Where, as_rows, parse_prediction
 from .core.references import int_column
 from .core.rle import RLEError, from_coco, rle_feature, to_coco
@@ -63,7 +63,7 @@ Args:
         references' `shapes`); False: exact geometry and the corrections listed in the card.
     index_size, num_queries: for config "custom" (the benchmarks know theirs).
 Returns:
-    miou_det, miou_seg; with ranks also map_det, map_seg, image_map, {", ".join(f"image_mp@{k}" for k in KAPPAS)}
+    {", ".join(f.key for f in FIGURES if not f.ranks)}; with ranks also {", ".join(f.key for f in FIGURES if f.ranks)}
     (fractions in [0, 1], not percent; None where unavailable), per_threshold (mAP at {THRESHOLDS[0]:.2f} ...
     {THRESHOLDS[-1]:.2f}), per_query (lists aligned with per_query["query_id"]), for a subset subset, and
     unit: "fraction" (tables and leaderboards print percent).

@@ -19,21 +19,35 @@ WELL_LOCALISED = float(THRESHOLDS[len(THRESHOLDS) // 2])  # the breakdown's seco
 
 @dataclass(frozen=True)
 class Figure:
+    """One figure of an evaluation. Tables, the JSON, the per-query CSV, the bootstrap intervals and the leaderboards
+    follow this list: a new figure is an entry here, its attribute on ``Result`` and its computation in scoring."""
+
     key: str  # in the metric's results and in JSON
     label: str  # in tables
-    meaning: str
+    title: str  # in words (a leaderboard's name for it)
+    per_query: str  # its per-query values in result["per_query"]: the per-query CSV's column, the bootstrap's terms
+    ranks: bool = True  # made from a ranking: present only when ranks are given
+    pixel: bool = False  # pixel mAP: per query one AP per threshold, and the benchmark's ignore list applies
+    summation: str = "in order"  # how the metric adds its per-query values up (uncertainty.Terms.point)
+    paper_table: int | None = None  # the paper's table that prints it (1 or 2): a headline figure, a leaderboard's
 
 
 FIGURES = (
-    Figure("miou_det", "mIoU D", "mean mIoU, box IoU (the paper's Table 1, D)"),
-    Figure("miou_seg", "mIoU S", "mean mIoU, mask IoU (Table 1, S)"),
-    Figure("map_det", "mAP det", "pixel mAP@50:5:95, box IoU (the paper's Table 2 figure)"),
-    Figure("map_seg", "mAP seg", "pixel mAP@50:5:95, mask IoU"),
-    Figure("image_map", "image mAP", "revisitop's image-level mAP of the ranking"),
-    *(Figure(f"image_mp@{k}", f"mP@{k}", f"revisitop's image-level mean precision at {k}") for k in KAPPAS),
+    Figure("miou_det", "mIoU D", "mean mIoU (box IoU)", "miou_det", ranks=False, summation="pairwise", paper_table=1),
+    Figure("miou_seg", "mIoU S", "mean mIoU (mask IoU)", "miou_seg", ranks=False, summation="pairwise", paper_table=1),
+    Figure("map_det", "mAP det", "pixel mAP@50:5:95 (detection IoU)", "ap_det", pixel=True, paper_table=2),
+    Figure("map_seg", "mAP seg", "pixel mAP@50:5:95 (mask IoU)", "ap_seg", pixel=True),
+    Figure("image_map", "image mAP", "image-level mAP", "image_ap", summation="pairwise over counted"),
+    *(Figure(f"image_mp@{k}", f"mP@{k}", f"image-level mean precision at {k}", f"image_p@{k}") for k in KAPPAS),
 )
 FIGURE_KEYS = tuple(f.key for f in FIGURES)
 LABELS = {f.key: f.label for f in FIGURES}
+BY_KEY = {f.key: f for f in FIGURES}
+
+
+def paper_figures(table: int) -> tuple[Figure, ...]:
+    """The figures the paper's Table 1 (mean mIoU) or Table 2 (pixel mAP) prints, in the order of FIGURES."""
+    return tuple(f for f in FIGURES if f.paper_table == table)
 
 
 @dataclass(eq=False)
@@ -58,9 +72,9 @@ class Result(Mapping):
     kinds: dict | None = None  # scored pairs by what predicts them: {"polygon", "mask", "box", "none": count}
 
     def _keys(self) -> list[str]:
-        keys = ["protocol", "official", "miou_det", "miou_seg"]
+        keys = ["protocol", "official", *(f.key for f in FIGURES if not f.ranks)]
         if self.per_threshold is not None:
-            keys += ["map_det", "map_seg", "image_map", *(f"image_mp@{k}" for k in self.image_mp), "per_threshold"]
+            keys += [*(f.key for f in FIGURES if f.ranks), "per_threshold"]
             if self.oracles is not None:
                 keys.append("oracles")
         keys += ["per_query", "per_pair"]

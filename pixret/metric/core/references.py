@@ -159,41 +159,81 @@ def _check_references(references, benchmark: str, queries=None, index_size: int 
     e.g. the demo world: queries 0 .. num_queries - 1, default the largest id + 1).
     ``queries``: average over this subset of query ids only (the references must hold
     exactly these queries, in this order). Raises InputError naming the row and pair.
+
+    The checks run in this order, each on what the ones before established; the first problem is the one told.
     """
-    facts = BENCHMARKS.get(benchmark) if isinstance(benchmark, str) else None
-    if facts is None and benchmark != CUSTOM:
-        raise InputError(f"unknown benchmark {benchmark!r}; expected one of {[*BENCHMARKS, CUSTOM]}")
+    facts = _benchmark_facts(benchmark)
     references = as_rows(references, "references")
     index_size = None if index_size is None else whole_number(index_size, "index_size")
     num_queries = None if num_queries is None else whole_number(num_queries, "num_queries")
+    columns = _read_columns(references, facts)
+    query_ids = int_column(columns["query_id"], "query_id")
+    index_ids = int_column(columns["index_id"], "index_id")
+    positive = _positive_column(columns["positive"])
+    difficulty = np.asarray(columns["difficulty"], object)
+    protocol = protocol_of(difficulty, positive)
+    num_queries, index_size = _sizes(facts, query_ids, num_queries, index_size)
+    where = _Rows(query_ids, index_ids)
+    _check_ids_known(query_ids, index_ids, num_queries, index_size, where)
+    if facts:
+        _check_identity(facts, query_ids, columns["query_name"], where)
+    _check_no_duplicates(query_ids, index_ids, where)
+    if queries is None:
+        wanted, subset = _check_coverage(query_ids, num_queries, facts), False
+    else:
+        wanted, subset = _check_subset(query_ids, queries, num_queries)
+    if facts:
+        _check_row_counts(facts, protocol, query_ids, positive, wanted)
+    else:
+        _refuse_a_benchmark(query_ids, index_ids, difficulty, columns.get("query_name"), subset)
+    masks = _checked_masks(columns["mask"], positive, where)
+    return References(benchmark, protocol, query_ids, index_ids, positive, difficulty, masks, wanted, num_queries,
+                      index_size, subset, _shapes_reader(references))
+
+
+def _benchmark_facts(benchmark):
+    """The registry's facts of ``benchmark``; None for "custom"; anything else is refused."""
+    facts = BENCHMARKS.get(benchmark) if isinstance(benchmark, str) else None
+    if facts is None and benchmark != CUSTOM:
+        raise InputError(f"unknown benchmark {benchmark!r}; expected one of {[*BENCHMARKS, CUSTOM]}")
+    return facts
+
+
+def _read_columns(references, facts) -> dict:
+    """The columns of a non-empty split; a benchmark's references must have its query names too."""
     if len(references) == 0:
         raise InputError("references are empty: pass a split of the dataset's pairs config")
     names = _REFERENCE_COLUMNS + (("query_name",) if facts or _has_query_names(references) else ())
     try:
-        columns = _columns(references, names)
+        return _columns(references, names)
     except InputError as err:
         if facts and "query_name" in str(err):
             raise InputError(f"{err} (the query names tell which benchmark the references are)") from None
         raise
-    query_ids = int_column(columns["query_id"], "query_id")
-    index_ids = int_column(columns["index_id"], "index_id")
-    positive_values = columns["positive"]
-    bad = next((r for r, v in enumerate(positive_values) if not isinstance(v, (bool, np.bool_))), None)
-    if bad is not None:
-        raise InputError(f"references row {bad}: positive must be true or false, got {positive_values[bad]!r}")
-    positive = np.asarray(positive_values, bool)
-    protocol = protocol_of(np.asarray(columns["difficulty"], object), positive)
 
-    if facts:
-        num_queries_expected, index_size_expected = facts.num_queries, facts.index_size
-        for what, given, expected in (("num_queries", num_queries, num_queries_expected),
-                                      ("index_size", index_size, index_size_expected)):
-            if given is not None and given != expected:
-                raise InputError(f"{what}={given}, but {facts.pretty_name} has {expected}")
-        num_queries, index_size = num_queries_expected, index_size_expected
-    else:
-        num_queries = int(query_ids.max()) + 1 if num_queries is None else int(num_queries)
-    where = _Rows(query_ids, index_ids)
+
+def _positive_column(values) -> np.ndarray:
+    """The positive flags: true or false on every row (never 0 / 1 or text, which would hide a wrong column)."""
+    bad = next((r for r, v in enumerate(values) if not isinstance(v, (bool, np.bool_))), None)
+    if bad is not None:
+        raise InputError(f"references row {bad}: positive must be true or false, got {values[bad]!r}")
+    return np.asarray(values, bool)
+
+
+def _sizes(facts, query_ids, num_queries: int | None, index_size: int | None) -> tuple[int, int | None]:
+    """(num_queries, index_size) of the data: a benchmark's own (the options given must agree with them), or for
+    custom data the options, num_queries defaulting to the largest query id + 1."""
+    if not facts:
+        return (int(query_ids.max()) + 1 if num_queries is None else int(num_queries)), index_size
+    for what, given, expected in (("num_queries", num_queries, facts.num_queries),
+                                  ("index_size", index_size, facts.index_size)):
+        if given is not None and given != expected:
+            raise InputError(f"{what}={given}, but {facts.pretty_name} has {expected}")
+    return facts.num_queries, facts.index_size
+
+
+def _check_ids_known(query_ids, index_ids, num_queries: int, index_size: int | None, where) -> None:
+    """Every query id below num_queries and every index id inside the index (when its size is known)."""
     bad = np.flatnonzero((query_ids < 0) | (query_ids >= num_queries))
     if bad.size:
         raise InputError(f"{where(bad[0])}: unknown query id {query_ids[bad[0]]} (queries 0..{num_queries - 1})")
@@ -201,46 +241,52 @@ def _check_references(references, benchmark: str, queries=None, index_size: int 
     if bad.size:
         raise InputError(f"{where(bad[0])}: unknown index id {index_ids[bad[0]]}"
                          + (f" (the index has {index_size} images)" if index_size is not None else ""))
-    if facts:
-        _check_identity(facts, query_ids, columns["query_name"], where)
+
+
+def _check_no_duplicates(query_ids, index_ids, where) -> None:
+    """Each (query, index image) pair once: the later row of a repeated pair is named."""
     order = np.lexsort((index_ids, query_ids))  # pairs side by side, without any overflowing key
     repeated = np.flatnonzero((np.diff(query_ids[order]) == 0) & (np.diff(index_ids[order]) == 0))
     if repeated.size:
         raise InputError(f"{where(int(max(order[repeated[0]], order[repeated[0] + 1])))}: this pair appears twice")
 
-    present = np.unique(query_ids)
-    subset = queries is not None
-    if subset:
-        wanted = _query_list(queries, num_queries)
-        extra, missing = np.setdiff1d(present, wanted), np.setdiff1d(wanted, present)
-        if extra.size or missing.size:
-            raise InputError("references do not hold exactly the queries asked for: "
-                             + (f"extra {extra.tolist()[:10]} " if extra.size else "")
-                             + (f"missing {missing.tolist()[:10]}" if missing.size else ""))
-        if wanted.size == num_queries:  # every query: the benchmark's figures, whatever the list's order
-            if (np.diff(wanted) < 0).any():
-                warnings.warn("queries lists every query, in another order than their ids: ranks of (num_queries, K) "
-                              "are read by query id (row q is query q), not in the order of this list", stacklevel=3)
-            wanted, subset = np.sort(wanted), False
-    else:
-        if present.size < num_queries:  # (never an array of num_queries: that is the caller's number)
-            missing = np.setdiff1d(np.arange(min(num_queries, present.size + 10)), present)[:10]
-            name = facts.pretty_name if facts else "the data"
-            raise InputError(f"references lack queries {missing.tolist()}"
-                             + (" ..." if num_queries - present.size > missing.size else "")
-                             + f" ({present.size} of {num_queries} queries of {name}): figures would be averaged "
-                             "over a subset; pass the whole split, or ask for a subset explicitly with "
-                             "queries=[...] (pixret evaluate: --queries)")
-        wanted = present
-    difficulty = np.asarray(columns["difficulty"], object)
-    if not facts:
-        _refuse_a_benchmark(query_ids, index_ids, difficulty, columns.get("query_name"), subset)
-    if facts:
-        _check_row_counts(facts, protocol, query_ids, positive, wanted)
 
-    masks = list(columns["mask"])
-    positive_rows = np.flatnonzero(positive)
-    given = [r for r in positive_rows if masks[r] is not None]
+def _check_coverage(query_ids, num_queries: int, facts) -> np.ndarray:
+    """The queries averaged over when no subset is asked for: every one of the data's, each with rows."""
+    present = np.unique(query_ids)
+    if present.size < num_queries:  # (never an array of num_queries: that is the caller's number)
+        missing = np.setdiff1d(np.arange(min(num_queries, present.size + 10)), present)[:10]
+        name = facts.pretty_name if facts else "the data"
+        raise InputError(f"references lack queries {missing.tolist()}"
+                         + (" ..." if num_queries - present.size > missing.size else "")
+                         + f" ({present.size} of {num_queries} queries of {name}): figures would be averaged "
+                         "over a subset; pass the whole split, or ask for a subset explicitly with queries=[...]")
+    return present
+
+
+def _check_subset(query_ids, queries, num_queries: int) -> tuple[np.ndarray, bool]:
+    """(the queries averaged over, whether they are a subset) for the ``queries`` option: the references must hold
+    exactly those queries. A list of every query is no subset: the benchmark's figures, by query id."""
+    wanted = _query_list(queries, num_queries)
+    present = np.unique(query_ids)
+    extra, missing = np.setdiff1d(present, wanted), np.setdiff1d(wanted, present)
+    if extra.size or missing.size:
+        raise InputError("references do not hold exactly the queries asked for: "
+                         + (f"extra {extra.tolist()[:10]} " if extra.size else "")
+                         + (f"missing {missing.tolist()[:10]}" if missing.size else ""))
+    if wanted.size < num_queries:
+        return wanted, True
+    if (np.diff(wanted) < 0).any():  # (stacklevel: the caller of check_references)
+        warnings.warn("queries lists every query, in another order than their ids: ranks of (num_queries, K) "
+                      "are read by query id (row q is query q), not in the order of this list", stacklevel=4)
+    return np.sort(wanted), False
+
+
+def _checked_masks(masks, positive, where) -> list:
+    """Per row: a positive's mask as pycocotools RLE, validated (``rle.validate``); None for junk and for a positive
+    without a mask."""
+    masks = list(masks)
+    given = [r for r in np.flatnonzero(positive) if masks[r] is not None]
     try:
         coco = rle.validate([masks[r] for r in given])
     except rle.RLEProblem as err:
@@ -248,8 +294,7 @@ def _check_references(references, benchmark: str, queries=None, index_size: int 
     checked: list = [None] * len(masks)
     for r, c in zip(given, coco):
         checked[r] = c
-    return References(benchmark, protocol, query_ids, index_ids, positive, difficulty, checked, wanted, num_queries,
-                      index_size, subset, _shapes_reader(references))
+    return checked
 
 
 def _shapes_reader(references) -> Callable | None:
@@ -322,7 +367,7 @@ def _refuse_a_benchmark(query_ids, index_ids, difficulty, query_names, subset: b
             raise InputError(f"these references are {facts.pretty_name} (by their "
                              f"{'query names' if by_names else 'easy / hard / junk lists'}), but the metric's config "
                              f"is {CUSTOM!r}, which leaves out {facts.pretty_name}'s rules (its ignored queries): load "
-                             f"the metric with config {facts.name!r} (pixret evaluate: --benchmark {facts.name})")
+                             f"the metric with config {facts.name!r}")
 
 
 
@@ -349,7 +394,7 @@ def _check_identity(facts, query_ids, query_names, where) -> None:
     if others:
         raise InputError(f"these references are {others[0].pretty_name} (query {query_ids[row]} is "
                          f"{names[row]!r}), but the benchmark asked for is {facts.pretty_name}: load the metric "
-                         f"with config {others[0].name!r} (pixret evaluate: --benchmark {others[0].name})")
+                         f"with config {others[0].name!r}")
     raise InputError(f"{where(row)}: query {query_ids[row]} is {names[row]!r}, but {facts.pretty_name}'s query "
                      f"{query_ids[row]} is {expected[row]!r}: these references are not {facts.pretty_name}; "
                      f"for data in its format that is not the benchmark (the demo world, your own) use the "

@@ -38,7 +38,7 @@ import numpy as np
 
 from .benchmarks import BENCHMARKS, CUSTOM
 from .errors import InputError
-from .figures import KAPPAS
+from .figures import FIGURES
 
 RESAMPLES = 10_000
 MAX_RESAMPLES = 1_000_000  # more add nothing to a 95% interval
@@ -47,14 +47,13 @@ LEVEL = 0.95
 MARGIN = 0.05  # a query "flips" when the methods differ on it by more than this (5 points)
 EXACT_LIMIT = 1 << 16  # sign flips are enumerated when 2 ** (differing queries) is at most this (or resamples)
 # figure: its per-query terms in result["per_query"], in the order tables print them
-PER_QUERY_KEYS = {"miou_det": "miou_det", "miou_seg": "miou_seg", "map_det": "ap_det", "map_seg": "ap_seg",
-                  "image_map": "image_ap", **{f"image_mp@{k}": f"image_p@{k}" for k in KAPPAS}}
-PIXEL_FIGURES = ("map_det", "map_seg")  # the ones the ignore list applies to
+PER_QUERY_KEYS = {f.key: f.per_query for f in FIGURES}
+PIXEL_FIGURES = tuple(f.key for f in FIGURES if f.pixel)  # the ones the ignore list applies to
 # The order in which the metric adds each figure's per-query values (the same order gives the same float):
 # mean_miou's nanmean, numpy's pairwise sum over every query (0 for those without positives); image_map's
 # mean over the queries with positives only, pairwise; the rest (mP@k, pixel mAP) query after query.
-SUMMATION = {"miou_det": "pairwise", "miou_seg": "pairwise", "image_map": "pairwise over counted"}
-HEADLINE = ("miou_det", "miou_seg", "map_det")  # the paper's Table 1 and Table 2 figures
+SUMMATION = {f.key: f.summation for f in FIGURES}
+HEADLINE = tuple(f.key for f in FIGURES if f.paper_table)  # the paper's Table 1 and Table 2 figures
 _TIE = 1e-9  # permuted statistics this close to the observed one count as ties (as extreme)
 
 
@@ -154,7 +153,7 @@ def figure_terms(result: dict, benchmark: str, official: bool = True) -> dict[st
         if not pixel and values.shape[1] != 1:
             raise InputError(f"per_query {key}: one value per query expected, got {values.shape[1]}")
         out[figure] = Terms(np.where(counted, np.nan_to_num(values), 0.0), counted,
-                            ignored if pixel else np.zeros_like(ignored), pixel, SUMMATION.get(figure, "in order"))
+                            ignored if pixel else np.zeros_like(ignored), pixel, SUMMATION[figure])
     return out
 
 

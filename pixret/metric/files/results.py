@@ -22,8 +22,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np

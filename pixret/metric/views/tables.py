@@ -9,16 +9,19 @@ source of the reference numbers in the dataset card, the metric card and the too
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.benchmarks import BENCHMARKS, Benchmark
 from ..core.errors import InputError
-from ..core.figures import FIGURES, LABELS
+from ..core.figures import FIGURES, LABELS, paper_figures
 
 PAPER = Path(__file__).resolve().parent / "paper"
 PERCENT = "figures in % (compute and the JSON give fractions in [0, 1])"  # the caption of a method's table
+_IMAGE_MAP = "Image level mAP"  # Table 2's rows of the rankings' image-level mAP (not methods)
+_LETTER = {"miou_det": "D", "miou_seg": "S"}  # how the paper (and its CSV) heads Table 1's figures of a protocol
 
 
 def _facts(benchmark: str) -> Benchmark:
@@ -47,7 +50,8 @@ def paper_notes(benchmark: str, number: int) -> list[str]:
 def _columns(facts: Benchmark, table: int) -> list[tuple[str, str]]:
     """(header, CSV column) of the benchmark's cells in Table 1 or 2, as the CSVs name them."""
     if table == 1:
-        return [(f"{p} {k}", f"{facts.name}_{p}_{k}") for p in facts.reported_protocols for k in ("D", "S")]
+        return [(f"{p} {_LETTER[f.key]}", f"{facts.name}_{p}_{_LETTER[f.key]}") for p in facts.reported_protocols
+                for f in paper_figures(1)]
     return [(f"{r}{p}", f"{facts.name}_{c}{p[0].upper()}") for r, c in (("", ""), ("R1M ", "r1m_"))
             for p in facts.reported_protocols]
 
@@ -71,6 +75,35 @@ def results_table(results: dict, fmt: str = "text", intervals: dict | None = Non
 
 def _span(interval) -> str:
     return "-" if interval is None else f"{100 * interval[0]:.1f}-{100 * interval[1]:.1f}"
+
+
+def per_query_csv(results: dict) -> str:
+    """Per-query figures of every protocol ({protocol: result}) as CSV: a row per (protocol, query), a column per
+    figure of FIGURES, named by its per-query key (a query's mIoU, AP, P@k; its pixel AP the mean over the
+    thresholds at which the query counts); fractions, empty where the query has none."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["protocol", "query_id", *(f.per_query for f in FIGURES)])
+    for protocol, result in results.items():
+        per_query = result["per_query"]
+        for k, query in enumerate(per_query["query_id"]):
+            writer.writerow([protocol, query, *(_fraction(_query_value(per_query.get(f.per_query), k, f.pixel))
+                                                for f in FIGURES)])
+    return out.getvalue()
+
+
+def _query_value(values: list | None, k: int, pixel: bool) -> float | None:
+    """Query k's value of one figure (None: none); a pixel figure's APs, one per threshold, as their mean over the
+    thresholds at which the query counts."""
+    value = None if values is None else values[k]
+    if not pixel or value is None:
+        return value
+    counted = [v for v in value if v is not None]
+    return sum(counted) / len(counted) if counted else None
+
+
+def _fraction(value) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def oracle_table(results: dict, fmt: str = "text") -> str:
@@ -196,53 +229,96 @@ def compare(benchmark: str, results: dict, name: str = "yours", table: int = 1, 
     Columns not computed (a protocol not evaluated, R1M or not) stay empty, never filled.
     """
     facts = _facts(benchmark)
-    protocols = facts.reported_protocols
-    paper = read_paper_table(benchmark, table)
+    layout = _table1(facts, results) if table == 1 else _table2(facts, results, r1m)
     columns = _columns(facts, table)
-    notes = []
-    if table == 1:
-        yours = [_user_cell(results, p, "miou_det" if k == "D" else "miou_seg") for p in protocols for k in "DS"]
-        title = (f"Table 1 ({facts.pretty_name}): pixel retrieval from ground-truth pairs, mean mIoU (%), D = box, "
-                 "S = mask")
-        group = "family"
-        rows = paper
-    else:
-        mine = [_user_cell(results, p, "map_det") for p in protocols]
-        blank = [""] * len(protocols)
-        yours = blank + mine if r1m else mine + blank
-        title = (f"Table 2 ({facts.pretty_name}): pixel retrieval from the database, mAP@50:5:95 (%, detection IoU "
-                 "as in the paper)")
-        group = "ranking"
-        rows = [r for r in paper if r["method"] != "Image level mAP"]
-        image = [r for r in paper if r["method"] == "Image level mAP"]
-        notes.append(f"image-level mAP of the paper's rankings ({' / '.join(protocols)}): " + "; ".join(
-            f"{r['ranking']} " + " / ".join(r[column] for _, column in columns[:len(protocols)]) for r in image)
+    header = [layout.group, "method"] + [label for label, _ in columns]
+    printed = [[r[layout.group], r["method"]] + [r[key] for _, key in columns] for r in layout.rows]
+    key_column = 2 + (len(facts.reported_protocols) if table == 2 and r1m else 0)
+    mine = ["(yours)", name + (f" (not comparable: {not_comparable})" if not_comparable else "")] + layout.yours
+    ordered, rank = _ranked(printed, mine, key_column, ranked=not not_comparable)
+    notes = (_caveat_notes(facts, results, not_comparable) + layout.notes + _cell_notes(printed, layout.yours)
+             + [f"rows ordered by {header[key_column]}; source: An et al., ICCV 2023, Table {table}"])
+    return Comparison(layout.title, header, ordered, rank, notes)
+
+
+@dataclass
+class _Layout:
+    """What differs between the paper's two tables: the title, the first column, the paper's rows that are
+    methods, your cells (one per column) and notes of the table's own."""
+
+    title: str
+    group: str
+    rows: list[dict]
+    yours: list[str]
+    notes: list[str]
+
+
+def _table1(facts: Benchmark, results: dict) -> _Layout:
+    """Table 1: mean mIoU per protocol, D and S, of methods given the ground-truth pairs, grouped by family."""
+    yours = [_user_cell(results, p, f.key) for p in facts.reported_protocols for f in paper_figures(1)]
+    title = f"Table 1 ({facts.pretty_name}): pixel retrieval from ground-truth pairs, mean mIoU (%), D = box, S = mask"
+    return _Layout(title, "family", read_paper_table(facts.name, 1), yours, [])
+
+
+def _table2(facts: Benchmark, results: dict, r1m: bool) -> _Layout:
+    """Table 2: pixel mAP per protocol without, then with R1M, grouped by ranking; the paper's image-level mAP rows
+    become a note beside yours."""
+    mine = [_user_cell(results, p, f.key) for f in paper_figures(2) for p in facts.reported_protocols]
+    blank = [""] * len(mine)
+    paper = read_paper_table(facts.name, 2)
+    title = (f"Table 2 ({facts.pretty_name}): pixel retrieval from the database, mAP@50:5:95 (%, detection IoU as in "
+             "the paper)")
+    return _Layout(title, "ranking", [r for r in paper if r["method"] != _IMAGE_MAP],
+                   blank + mine if r1m else mine + blank, [_image_map_note(facts, results, paper)])
+
+
+def _image_map_note(facts: Benchmark, results: dict, paper: list[dict]) -> str:
+    """The image-level mAP of the paper's rankings (Table 2's rows of that name), and yours."""
+    protocols = facts.reported_protocols
+    columns = _columns(facts, 2)[:len(protocols)]
+    return (f"image-level mAP of the paper's rankings ({' / '.join(protocols)}): "
+            + "; ".join(f"{r['ranking']} " + " / ".join(r[column] for _, column in columns)
+                        for r in paper if r["method"] == _IMAGE_MAP)
             + "; yours: " + " / ".join(_user_cell(results, p, "image_map") or "-" for p in protocols))
-    header = [group, "method"] + [label for label, _ in columns]
-    printed = [[r[group], r["method"]] + [r[key] for _, key in columns] for r in rows]
-    key_column = 2 if not (table == 2 and r1m) else 2 + len(protocols)
-    user_value = _number(([""] * 2 + yours)[key_column])
-    rank = len(printed) if user_value is None or not_comparable else sum(
-        1 for row in printed if (_number(row[key_column]) or -1) >= user_value)
-    order = sorted(range(len(printed)), key=lambda k: -(_number(printed[k][key_column]) or -1))
-    ordered = [printed[k] for k in order]
-    ordered.insert(rank, ["(yours)", name + (f" (not comparable: {not_comparable})" if not_comparable else "")]
-                   + yours)
+
+
+def _ranked(printed: list[list[str]], mine: list[str], key_column: int, ranked: bool = True) -> tuple[list, int]:
+    """(the paper's rows best first by ``key_column`` with ``mine`` among them, its position): at its rank, or last
+    when not ``ranked`` (not the paper's kind of figure) or without a figure in that column."""
+    def value(row) -> float:
+        return _number(row[key_column]) or -1
+
+    order = sorted(printed, key=lambda row: -value(row))
+    rank = len(printed) if _number(mine[key_column]) is None or not ranked else sum(
+        1 for row in printed if value(row) >= _number(mine[key_column]))
+    return order[:rank] + [mine] + order[rank:], rank
+
+
+def _caveat_notes(facts: Benchmark, results: dict, not_comparable: str | None) -> list[str]:
+    """What your row is not, first: figures of protocols the paper does not report, not the paper's kind of
+    figure, or scored from masks or boxes."""
+    protocols = facts.reported_protocols
+    notes = []
+    if not set(results) & set(protocols):
+        notes.append(f"the paper reports {' and '.join(protocols)}; your figures are for {', '.join(results)}: your "
+                     f"row is empty (evaluate the protocols {' and '.join(protocols)})")
+    if not_comparable:
+        notes.append(f"your figures are {not_comparable}: not comparable to the paper's, so not ranked among them; "
+                     "the table only shows the layout")
+    elif kind_caveat(results):
+        notes.append(kind_caveat(results))
+    return notes
+
+
+def _cell_notes(printed: list[list[str]], yours: list[str]) -> list[str]:
+    """What a cell as printed means: the paper's "33.", your empty cells."""
+    notes = []
     if any("33." == cell for row in printed for cell in row):
         notes.append('"33." is printed so in the paper (its decimal lost); kept as printed, ranked as 33.0')
     if any(cell == "" for cell in yours):
         notes.append("your empty cells: not computed here (no masks, a protocol not evaluated, or the other "
                      "R1M setting); never filled")
-    if kind_caveat(results) and not not_comparable:
-        notes.insert(0, kind_caveat(results))
-    if not_comparable:
-        notes.insert(0, f"your figures are {not_comparable}: not comparable to the paper's, so not ranked among "
-                        "them; the table only shows the layout")
-    if not set(results) & set(protocols):
-        notes.insert(0, f"the paper reports {' and '.join(protocols)}; your figures are for {', '.join(results)}: "
-                        "your row is empty (evaluate with --protocols " + " ".join(protocols) + ")")
-    notes.append(f"rows ordered by {header[key_column]}; source: An et al., ICCV 2023, Table {table}")
-    return Comparison(title, header, ordered, rank, notes)
+    return notes
 
 
 def _user_cell(results: dict, protocol: str, key: str) -> str:
