@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("kind", ["dataset", "space"])
 def test_cards_pass_the_hub_card_checks(kind, tiny_dataset, shared_tool):
     """The stricter checks of the Hub's card documentation (hubemu's validate_yaml.advisory): none fires."""
-    folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "pixret" / "metric"
+    folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "metric" / "pixret_map"
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert shared_tool("validate_yaml").advisory((folder / "README.md").read_text(), kind, files) == []
 
@@ -90,9 +90,12 @@ def test_push_then_load_by_hub_id(hub, tiny_dataset, built_wheel, tmp_path):
     assert "RESULT 1.0 True" in out
     # a Hub user without pixret: evaluate's own message, naming the package to install (the site-packages here as
     # plain paths, so the editable pixret of this environment is not found; not run from the clone either)
-    code = textwrap.dedent("""
-        import sys, sysconfig
-        sys.path += [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    import sysconfig
+
+    site = [sysconfig.get_paths()[key] for key in ("purelib", "platlib")]
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path += {site!r}
         import evaluate
         try:
             import pixret
