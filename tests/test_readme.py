@@ -135,7 +135,7 @@ def test_every_local_link_of_the_readme_and_the_docs_resolves():
             where = (page.parent / path).resolve() if path else page
             assert where.exists(), f"{page.relative_to(ROOT)}: link to {target}: no such file"
             if anchor and where.suffix == ".md":
-                headings = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+                headings = {re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-")
                             for h in re.findall(r"^#+ (.+)$", where.read_text(encoding="utf-8"), re.M)}
                 assert anchor in headings, f"{page.relative_to(ROOT)}: link to {target}: no such heading"
 
