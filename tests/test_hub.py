@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("kind", ["dataset", "space"])
 def test_cards_pass_the_hub_card_checks(kind, tiny_dataset, shared_tool):
     """The stricter checks of the Hub's card documentation (hubemu's validate_yaml.advisory): none fires."""
-    folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "pixret" / "metric"
+    folder = tiny_dataset["out"] if kind == "dataset" else ROOT / "metric" / "pixret_map"
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert shared_tool("validate_yaml").advisory((folder / "README.md").read_text(), kind, files) == []
 
