@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Time `pixret build` on a release with the full ROxford structure (numbers quoted in README.md).
+"""Time `pixret build` on a release with the full ROxford structure (numbers quoted in docs/performance.md).
 
     python benchmarks/bench_build.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl] [--workdir DIR]
                                      [--repeats 3] [--archive-only]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Time pixret_map at ROxford and R1M scale (numbers quoted in README.md and the metric card).
+"""Time pixret_map at ROxford and R1M scale (numbers quoted in docs/performance.md and the metric card).
 
     python benchmarks/bench_metric.py [--gnd ../shared/data/revisitop/gnd_roxford5k.pkl] [--repeats 7]
         [--against REVISION] [--skip-r1m] [--rle-only]

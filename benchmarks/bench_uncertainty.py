@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Time the bootstrap intervals and the paired comparison at the benchmarks' scale (numbers quoted in README.md).
+"""Time the bootstrap intervals and the paired comparison at the benchmarks' scale (numbers quoted in
+docs/performance.md).
 
     python benchmarks/bench_uncertainty.py [--resamples 10000] [--repeats 5]
 

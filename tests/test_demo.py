@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +11,6 @@ from PIL import Image, ImageDraw
 
 from datasets import load_dataset
 
-import pixret
 from pixret import baselines, report, world
 from pixret.cli import main
 from pixret.cli.demo import evaluate
@@ -266,36 +262,3 @@ def test_demo_prints_tables_and_keeps_foreign_folders(demo_run, tmp_path, capsys
     assert "is not an earlier `pixret demo` output" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
-
-# ---------------------------------------------------------------- docs/evaluate-your-method.md, run as written
-DOC = Path(__file__).resolve().parents[1] / "docs" / "evaluate-your-method.md"
-
-
-def _doc_blocks() -> list[tuple[str, str]]:
-    """(language, code) of every fenced block of the page, in order."""
-    return re.findall(r"^```(\w+)\n(.*?)^```$", DOC.read_text(encoding="utf-8"), re.S | re.M)
-
-
-def test_evaluate_your_method_runs_as_written(demo_run, tmp_path, monkeypatch, capsys):
-    """The page's block (the README's "Evaluate your method"), byte for byte, with the page's stand-ins for the
-    two models, from the demo world to `pixret evaluate`."""
-    blocks = _doc_blocks()
-    assert [language for language, _ in blocks[:3]] == ["python", "bash", "python"]
-    (block, _), (command, _), (stand_ins, _) = [(code, language) for language, code in blocks[:3]]
-    assert "pixret.PredictionWriter" in block and "pixret.ranks_from_scores" in block
-    (tmp_path / "demo_output").symlink_to(demo_run["folder"])
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # the block as written warns about nothing
-        exec(compile(stand_ins, "stand-ins", "exec"), namespace)
-        exec(compile(block, str(DOC), "exec"), namespace)
-    pairs = pixret.pairs_to_predict("demo_output/dataset")
-    assert len(json.loads((tmp_path / "preds.json").read_text())) == len(pairs)
-    world = demo_run["world"]
-    assert np.load(tmp_path / "ranks.npy").shape == (world["queries"], min(100, world["index_images"]))
-    args = shlex.split(command.strip())
-    assert args[0] == "pixret" and main(args[1:]) == 0
-    out, err = capsys.readouterr()
-    assert out.split()[:3] == ["protocol", "mIoU", "D"] and "figures in %" in out and "mAP det" in out
-    assert "warning" not in err
