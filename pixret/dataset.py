@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from pixret.metric.core.errors import InputError
 from pixret.outputs import read_json
 from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
+from pixret.metric.files.safe_pickle import sha256_file
 
 REPORT = "build_report.json"
 HUB_PREFIX = "hub:"
@@ -225,7 +226,7 @@ def parquet_sha256(folder) -> dict[str, str]:
     """{path relative to ``folder`` ('/'-separated): SHA-256} of every Parquet shard of a built folder
     (``<config>/*.parquet``), as ``pixret build`` records them in its report."""
     folder = Path(folder)
-    return {path.relative_to(folder).as_posix(): _sha256(path) for path in sorted(folder.glob("*/*.parquet"))}
+    return {path.relative_to(folder).as_posix(): sha256_file(path, DatasetError) for path in sorted(folder.glob("*/*.parquet"))}
 
 
 def shards_changed(folder, report: dict) -> list[str]:
@@ -241,17 +242,6 @@ def shards_changed(folder, report: dict) -> list[str]:
     return ([f"{name} edited" for name in recorded if name in present and present[name] != recorded[name]]
             + [f"{name} missing" for name in recorded if name not in present]
             + [f"{name} added" for name in present if name not in recorded])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as err:
-        raise DatasetError(f"{path}: cannot be read ({err.strerror or err})") from None
-    return digest.hexdigest()
 
 
 def read_split(folder: Path, config: str, split: str, columns=None, where=None):

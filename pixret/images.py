@@ -321,14 +321,7 @@ class ImageSource:
 
 def sha256_file(path) -> str:
     """SHA-256 of a file the build reads (ReleaseError naming it if it cannot be read)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as err:
-        raise ReleaseError(f"{path}: cannot read ({err.strerror or err})") from None
-    return digest.hexdigest()
+    return safe_pickle.sha256_file(path, ReleaseError)
 
 
 def read_bytes(path) -> bytes:

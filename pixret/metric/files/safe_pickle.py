@@ -11,6 +11,7 @@ passes ``ReleaseError``) with the file's path in its message.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 from pathlib import Path
@@ -53,6 +54,18 @@ def read_bytes(path, error: type[InputError] = InputError) -> bytes:
         return Path(path).read_bytes()
     except OSError as err:
         raise error(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def sha256_file(path, error: type[InputError] = InputError) -> str:
+    """SHA-256 of a file, read a megabyte at a time (``error`` naming it if it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise error(f"{path}: cannot read ({err.strerror or err})") from None
+    return digest.hexdigest()
 
 
 def load_pickle(path, error: type[InputError] = InputError) -> object:
