@@ -25,7 +25,8 @@ The ``datasets`` builder is the top-level module ``proxford_prparis``.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+from pixret.version import __version__  # noqa: F401 - pixret.__version__
+
 WRITER = ("pairs_to_predict", "PredictionWriter", "write_predictions", "ranks_from_scores")
 __all__ = ["load_metric", "read_predictions", "align", *WRITER]
 

@@ -27,12 +27,13 @@ from datasets.arrow_writer import ParquetWriter
 from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image, ImageOps
 
-from pixret import __version__, card, hub_eval, outputs, report as pictures, rows
+from pixret import card, hub_eval, outputs, report as pictures, rows
 from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.core.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.progress import bar
 from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
+from pixret.version import __version__
 
 PREVIEW_QUERIES = 3
 

@@ -174,7 +174,7 @@ class BuiltDataset:
         found = options["benchmark"]
         if benchmark is not None and benchmark != found:
             what = BENCHMARKS[found].pretty_name if found in BENCHMARKS else "not one of the benchmarks (custom data)"
-            raise DatasetError(f"--benchmark {benchmark}, but {self.spec} is {what} (by its query names)")
+            raise DatasetError(f"benchmark={benchmark!r}, but {self.spec} is {what} (by its query names)")
         return options
 
     def ground_truth_sha256(self, protocols=PROTOCOLS) -> str:

@@ -266,7 +266,7 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
     out = Path(folder) / EVAL_RESULTS
     if Path(folder).exists() and not Path(folder).is_dir():
         raise EvalResultsError(f"--eval-results {folder} exists and is not a folder")
-    check_apart(out, [None if not data.local else data.spec], "--eval-results")
+    check_apart(out, [None if not data.local else data.spec], "eval_results")
     if data.local:
         _check_as_built(data)
     dataset_id, revision, provenance = _dataset_source(data, results)
@@ -294,7 +294,7 @@ def eval_results_files(folder, results: dict, data, distractors: int = 0, offici
     if out.exists() and not out.is_dir():
         raise EvalResultsError(f"--eval-results: {out} exists and is not a folder")
     inputs = [data.spec if data.local else None]
-    files = {(check_file(out / name, overwrite, "--eval-results", inputs) if out.exists() else out / name): text
+    files = {(check_file(out / name, overwrite, "eval_results", inputs) if out.exists() else out / name): text
              for name, text in texts.items()}
     earlier = sorted(p.name for p in out.glob(f"{_file_name(dataset_id, '*')}") if p.name not in texts)
     if earlier:

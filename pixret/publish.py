@@ -297,7 +297,7 @@ def _pin_pixret(plan: Plan, wheel) -> None:
     """The uploaded requirements.txt names this pixret: from PyPI, or a wheel uploaded with the Space."""
     import tempfile
 
-    from pixret import __version__
+    from pixret.version import __version__
 
     lines = (plan.folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
     at = [k for k, line in enumerate(lines) if re.fullmatch(r"pixret\b[^#]*", line.strip())]

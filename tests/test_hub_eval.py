@@ -336,7 +336,7 @@ BAD_EVALUATIONS = [
     ("a file", lambda t, tiny: ["--eval-results", str(t / "preds.json")], "preds.json exists and is not a folder"),
     ("R1M without distractors", lambda t, tiny: ["--ranks", str(t / "ranks.npy"), "--distractors", "1001001",
                                                  "--eval-results", str(t / "m")],
-     r"distractors=1001001 \(R1M\), but no ranks row holds an id past the index \(12 images; the highest id is 11\)"),
+     r"--distractors 1001001 \(R1M\), but no ranks row holds an id past the index \(12 images; the highest id is 11\)"),
     ("R1M ranks from a pipe", lambda t, tiny: ["--ranks", str(t / "ranks.fifo"), "--distractors", "1001001",
                                                "--eval-results", str(t / "m")],
      r"--eval-results with --distractors .*/ranks.fifo is not a regular file \(a pipe\?\); save the ranks to a file"),

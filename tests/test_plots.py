@@ -10,7 +10,6 @@ from datasets import load_dataset
 from PIL import Image
 
 from pixret.cli import main
-from pixret.cli.evaluate import per_query_csv
 from pixret.evaluation import evaluate_files
 from pixret.metric.views import analysis, plots, tables
 from pixret.metric.views.tables import PAPER
@@ -140,6 +139,6 @@ def test_caption_font_is_readable(tiny_dataset, evaluated, tmp_path):
 
 
 def test_per_query_csv(evaluated):
-    text = per_query_csv(evaluated["results"])
+    text = tables.per_query_csv(evaluated["results"])
     rows = list(csv.DictReader(text.splitlines()))
     assert len(rows) == 8 and {r["protocol"] for r in rows} == {"medium", "hard"}

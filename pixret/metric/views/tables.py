@@ -9,6 +9,7 @@ source of the reference numbers in the dataset card, the metric card and the too
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,27 @@ def results_table(results: dict, fmt: str = "text", intervals: dict | None = Non
 
 def _span(interval) -> str:
     return "-" if interval is None else f"{100 * interval[0]:.1f}-{100 * interval[1]:.1f}"
+
+
+def per_query_csv(results: dict) -> str:
+    """Per-query figures of every protocol (pixel AP: mean over the thresholds at which the query counts)."""
+    keys = ["miou_det", "miou_seg", "image_ap", "image_p@1", "image_p@5", "image_p@10"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["protocol", "query_id", *keys, "ap_det", "ap_seg"])
+    for protocol, result in results.items():
+        per_query = result["per_query"]
+        for k, q in enumerate(per_query["query_id"]):
+            row = [protocol, q] + [_cell((per_query.get(key) or [None] * (k + 1))[k]) for key in keys]
+            for key in ("ap_det", "ap_seg"):
+                values = [v for v in ((per_query.get(key) or [[]] * (k + 1))[k]) if v is not None]
+                row.append(_cell(sum(values) / len(values) if values else None))
+            writer.writerow(row)
+    return out.getvalue()
+
+
+def _cell(value):
+    return "" if value is None else f"{value:.6f}"
 
 
 def oracle_table(results: dict, fmt: str = "text") -> str:
