@@ -20,12 +20,13 @@ from pathlib import Path
 
 from pixret import outputs
 from pixret.dataset import looks_local, open_dataset
-from pixret.evaluation import check_result_files, evaluate_files
+from pixret.evaluation import evaluate_files
 from pixret.metric.core import uncertainty
 from pixret.metric.core.benchmarks import BENCHMARKS, REPORTED
 from pixret.metric.core.errors import InputError
 from pixret.metric.evaluation import Evaluation
 from pixret.metric.files import authors
+from pixret.metric.files.results import check_result_files
 from pixret.metric.views.comparison import MethodsComparison, missing_figures
 
 PLOTS = "compare --plots"  # the command named in a plots folder's marker

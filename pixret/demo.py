@@ -23,7 +23,6 @@ from pathlib import Path
 
 
 from pixret import baselines, outputs, report
-from pixret.evaluation import ground_truth
 from pixret.dataset import open_dataset
 from pixret.metric.evaluation import Evaluation, score_method
 from pixret.metric.core.figures import LABELS
@@ -121,7 +120,7 @@ def _run(folder: Path, config: WorldConfig, report_queries: int, top_k: int, wit
         result.save(folder / stem)
 
     start = time.perf_counter()
-    truth = ground_truth(data)  # the demo world is not one of the benchmarks: scored as custom data
+    truth = data.ground_truth()  # the demo world is not one of the benchmarks: scored as custom data
     evaluations = {r.name: score_baseline(truth, r) for r in bar(results, desc="scoring")}
     scores = {name: evaluation.figures(evaluation.intervals()) for name, evaluation in evaluations.items()}
     timings["scoring"] = time.perf_counter() - start

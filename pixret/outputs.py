@@ -79,25 +79,30 @@ def read_json(path, error=InputError, limit: int | None = None, pairs_hook=None)
         raise error(f"{path}: not valid JSON for pixret ({err or 'nested too deeply'})") from None
 
 
+def _named(name: str, path) -> str:
+    """An output as messages name it: ``name=path`` for a parameter (``output=build/proxford``), else ``name path``."""
+    return f"{name}={path}" if name.isidentifier() else f"{name} {path}"
+
+
 def check_apart(output, inputs, name: str = "output", what: str = "the input") -> Path:
     """``output`` resolved, after checking it is not the current folder (or one holding it) and that it
     neither is, holds, nor sits inside any of ``inputs`` (files or folders the command reads, or, with
-    ``what="another output"``, the command's other outputs). ``name``: the caller's parameter that gave ``output``,
-    as messages name it (``output=build/proxford``), here and in the functions below."""
+    ``what="another output"``, the command's other outputs). ``name``: the caller's parameter that gave ``output``
+    (messages say ``output=build/proxford``; a name that is no identifier, as it is), here and below."""
     try:
         resolved = Path(output).expanduser().resolve()
     except (OSError, RuntimeError) as err:
-        raise OutputOverlaps(f"{name}={output}: not a usable path ({err})") from None
+        raise OutputOverlaps(f"{_named(name, output)}: not a usable path ({err})") from None
     if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
-        raise OutputOverlaps(f"{name}={output} is the current folder (or holds it): choose a folder of its own")
+        raise OutputOverlaps(f"{_named(name, output)} is the current folder (or holds it): choose a folder of its own")
     for given in inputs:
         if given is None:
             continue
         source = Path(given).expanduser().resolve()
         if resolved == source or resolved in source.parents:
-            raise OutputOverlaps(f"{name}={output} is or holds {what} {given}: replacing it would destroy it")
+            raise OutputOverlaps(f"{_named(name, output)} is or holds {what} {given}: replacing it would destroy it")
         if source in resolved.parents:
-            raise OutputOverlaps(f"{name}={output} is inside {what} {given}: write it elsewhere")
+            raise OutputOverlaps(f"{_named(name, output)} is inside {what} {given}: write it elsewhere")
     return resolved
 
 
@@ -181,22 +186,22 @@ def check_folder(output, command: str, overwrite: bool = False, name: str = "out
     if not output.exists():
         return output
     if not output.is_dir():
-        raise OutputExists(f"{name}={given} exists and is not a folder: name a new folder")
+        raise OutputExists(f"{_named(name, given)} exists and is not a folder: name a new folder")
     entries = _entries(output)
     if not entries:
         return output  # an empty folder is filled
     marker = written_files(output)
     what = f"`pixret {command}`"
     if marker is None:
-        raise OutputExists(f"{name}={given} exists and is not an earlier {what} output (it has no {MARKER}): "
+        raise OutputExists(f"{_named(name, given)} exists and is not an earlier {what} output (it has no {MARKER}): "
                            "name a new or empty folder, or move it away yourself")
     if marker[0] != command:
-        raise OutputExists(f"{name}={given} is an earlier `pixret {marker[0]}` output, not a {what} one: name a "
+        raise OutputExists(f"{_named(name, given)} is an earlier `pixret {marker[0]}` output, not a {what} one: name a "
                            "new or empty folder")
     foreign = _foreign(entries, marker[1])
     foreign = [name + "/" * (output / name).is_dir() for name in foreign]
     if foreign:
-        raise OutputExists(f"{name}={given} holds {_count(foreign, 'file')} {what} did not write "
+        raise OutputExists(f"{_named(name, given)} holds {_count(foreign, 'file')} {what} did not write "
                            f"({_listing(foreign)}): move them out or name another folder; nothing was replaced")
     if not overwrite:
         raise OutputExists(f"{given} exists; pass overwrite=True to replace it")
@@ -311,7 +316,7 @@ def _swap(tmp: Path, output: Path, command: str, name: str) -> None:
         try:
             check_folder(output, command, True, name)
         except OutputError as err:
-            raise OutputExists(f"{name}={output} changed while the command ran, so nothing was replaced: "
+            raise OutputExists(f"{_named(name, output)} changed while the command ran, so nothing was replaced: "
                                f"{err}") from None
     old = output.with_name(f"{tmp.name}.old") if output.exists() else None
     if old:
@@ -379,16 +384,16 @@ def check_file(output, overwrite: bool = False, name: str = "output", inputs=())
     exists, and it is new, or a regular file and ``overwrite`` is given. Never a device, pipe, socket or folder."""
     given, output = output, check_apart(output, inputs, name)
     if not output.parent.is_dir():
-        raise OutputError(f"{name}={given}: folder {Path(given).parent} not found")
+        raise OutputError(f"{_named(name, given)}: folder {Path(given).parent} not found")
     try:
         mode = output.stat().st_mode
     except FileNotFoundError:
         return output
     kind = _kind(mode)
     if kind:
-        raise OutputExists(f"{name}={given} is {kind}: pixret replaces only regular files; name a file to write")
+        raise OutputExists(f"{_named(name, given)} is {kind}: pixret replaces only regular files; name a file to write")
     if not overwrite:
-        raise OutputExists(f"{name}={given} exists; pass overwrite=True to replace it")
+        raise OutputExists(f"{_named(name, given)} exists; pass overwrite=True to replace it")
     return output
 
 

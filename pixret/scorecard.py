@@ -19,16 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixret import hub_eval, outputs
-from pixret.dataset import BuiltDataset, looks_local, open_dataset
-from pixret.evaluation import check_result_files, evaluate_files
+from pixret.dataset import BuiltDataset, open_dataset
+from pixret.evaluation import evaluate_files
 from pixret.metric.core.benchmarks import REPORTED
 from pixret.metric.core.errors import InputError
 from pixret.metric.core.uncertainty import RESAMPLES
 from pixret.metric.evaluation import Evaluation, check_predictions_format
-from pixret.metric.files.results import read_ranks
-from pixret.metric.views.analysis import TOP_K, breakdowns
-from pixret.metric.views.comparison import paper_benchmark, paper_comparison_text
-from pixret.metric.views.tables import breakdown_table, oracle_table, per_query_csv, results_table
+from pixret.metric.files.results import check_result_files, read_ranks
+from pixret.metric.views.summary import evaluation_text, paper_benchmark
+from pixret.metric.views.tables import per_query_csv
 from pixret.progress import bar
 
 PLOTS = "evaluate --plots"  # the command named in a plots folder's marker
@@ -115,13 +114,13 @@ def scorecard(dataset, predictions, ranks=None, *, predictions_format: str | Non
     if compare_paper and fmt == "json":
         raise InputError("compare_paper=True prints tables: use fmt='text' or fmt='markdown' with it")
     predictions, ranks = Path(predictions), _path(ranks)
-    check_result_files(predictions=predictions, ranks=ranks)  # before a dataset is opened: fail fast
-    check_predictions_format(predictions, predictions_format, points_order)
     _check_ranks_read_twice(ranks, distractors, eval_results)
+    data = open_dataset(dataset)  # (its data is read when the scoring needs it: what follows fails fast)
     wanted = Outputs(_path(per_query), _path(plots), _path(eval_results), overwrite,
-                     inputs=[predictions, ranks, dataset if looks_local(dataset) else None])
+                     inputs=[predictions, ranks, data.spec if data.local else None])
     wanted.check()
-    data = open_dataset(dataset)
+    check_result_files(predictions=predictions, ranks=ranks)
+    check_predictions_format(predictions, predictions_format, points_order)
     caught = []  # the evaluation's warnings: raised again as they were, and kept for the document
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -141,7 +140,7 @@ def scorecard(dataset, predictions, ranks=None, *, predictions_format: str | Non
     leaderboard = _leaderboard_files(evaluation, data, ranks, ranks_layout, eval_results, overwrite, source_url,
                                      source_name) if eval_results is not None else {}
     intervals = evaluation.intervals(seed, resamples) if resamples else None
-    text = "" if fmt == "json" else _tables(evaluation, intervals, fmt, ranks is not None, compare_paper)
+    text = "" if fmt == "json" else evaluation_text(evaluation, intervals, fmt, ranks is not None, compare_paper)
     card = Scorecard(evaluation, intervals, said, evaluation.document(intervals, said), text)
     card.written = wanted.write(evaluation, leaderboard)
     return card
@@ -166,18 +165,3 @@ def _leaderboard_files(evaluation: Evaluation, data: BuiltDataset, ranks: Path |
 
 def _path(path) -> Path | None:
     return None if path is None else Path(path)
-
-
-def _tables(evaluation: Evaluation, intervals: dict | None, fmt: str, with_ranks: bool, compare_paper: bool) -> str:
-    """The method's rows (with intervals); with ranks, the error breakdown and which half costs the most; with
-    ``compare_paper``, the paper's tables with the method's row."""
-    results = evaluation.results
-    parts = [results_table(results, fmt, intervals)]
-    if with_ranks:
-        parts += [f"\nerror breakdown of the positives (retrieved = in the top {TOP_K}, junk removed):",
-                  breakdown_table(breakdowns(results), fmt),
-                  "\nwhich half costs the most: pixel mAP (%) with one half made perfect (the other as it is):",
-                  oracle_table(results, fmt)]
-    if compare_paper:
-        parts += ["", paper_comparison_text(evaluation, fmt)]
-    return "\n".join(parts)

@@ -99,11 +99,21 @@ def _version() -> str:
     return __version__
 
 
-_running = {"parser": None}  # the subcommand running: its warnings are printed in its terms
+_running = {"parser": None, "warned": []}  # the subcommand running (its warnings are printed in its terms), and the
+# warnings about the user's input it printed
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {as_flags(str(message), _running['parser'])}", file=sys.stderr)
+    text = as_flags(str(message), _running["parser"])
+    if issubclass(category, UserWarning):
+        _running["warned"].append(text)
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def printed_warnings() -> list[str]:
+    """The warnings about the user's input (UserWarning) the running command printed so far, as printed (in its
+    flags) without the ``warning:`` prefix."""
+    return list(_running["warned"])
 
 
 def main(argv=None) -> int:
@@ -147,6 +157,7 @@ def run(function, args, interrupted: str) -> int:
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
         _running["parser"] = getattr(args, "parser", None)
+        _running["warned"] = []
         try:
             with _stop_signals(), _named_stdout():
                 code = function(args) or 0

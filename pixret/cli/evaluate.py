@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from pixret.cli import UserError, as_flags
+from pixret.cli import UserError, printed_warnings
 from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, R1M_DISTRACTORS
 from pixret.metric.core.uncertainty import MAX_RESAMPLES, RESAMPLES
 from pixret.metric.files import authors
@@ -91,8 +91,7 @@ def run(args) -> int:
     for note in card.evaluation.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.format == "json":  # its warnings as they were printed: in flags
-        said = [as_flags(warning, args.parser) for warning in card.document["warnings"]]
-        print(json.dumps({**card.document, "warnings": said}, indent=1))
+        print(json.dumps({**card.document, "warnings": printed_warnings()}, indent=1))
     else:
         print(card.text)
     for path in card.written:  # on stderr: stdout is the figures (JSON with --format json)

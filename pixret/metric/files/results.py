@@ -307,6 +307,17 @@ def align(by_pair: dict, split) -> list:
     return out
 
 
+def check_result_files(**files) -> None:
+    """Result files exist and are no folders (a pipe is fine): checked before anything is read, to fail fast.
+    ``files``: {what they are ("predictions", "ranks"): a path, a list of paths, or None}."""
+    for what, paths in files.items():
+        for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+            if path is not None and not Path(path).exists():
+                raise ResultsError(f"{path}: {what} file not found")
+            if path is not None and Path(path).is_dir():
+                raise ResultsError(f"{path}: a folder, not a {what} file")
+
+
 # ---------------------------------------------------------------- rankings
 def read_ranks(path, num_queries: int, ranks_layout: str | None = None, source: str | None = None) -> np.ndarray:
     """Rankings as (num_queries, K), memory-mapped: revisitop's (K, num_queries) is transposed (a view).

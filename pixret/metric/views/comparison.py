@@ -1,45 +1,18 @@
-"""Comparisons as text and JSON: a method against the paper's tables (``paper_comparison_text``), and two methods
-on the same queries, with how sure each figure and each difference is (``MethodsComparison``:
-``methods_comparison_text``, ``methods_comparison_json``)."""
+"""Two methods on the same queries, with how sure each figure and each difference is, as text and JSON
+(``MethodsComparison``: ``methods_comparison_text``, ``methods_comparison_json``). A method against the paper's
+tables: ``summary.paper_comparison_text``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..core import uncertainty
-from ..core.benchmarks import CUSTOM
-from ..core.errors import InputError
 from ..core.figures import FIGURE_KEYS, LABELS
-from ..evaluation import Evaluation
-from .tables import _render, compare
+from .tables import _render
 
 SHOWN_FLIPS = 8  # queries listed per side in text and Markdown (JSON has them all)
 
 
-# ---------------------------------------------------------------- a method against the paper
-def paper_benchmark(evaluation: Evaluation) -> str | None:
-    """The benchmark whose paper tables the method's row goes into: the dataset's, or the one a custom build was
-    made in the format of (its build report); None when there is neither."""
-    return evaluation.truth.built_as if evaluation.benchmark == CUSTOM else evaluation.benchmark
-
-
-def paper_comparison_text(evaluation: Evaluation, fmt: str = "text") -> str:
-    """The paper's tables with the method's row (Table 1; Table 2 too when every result has ranks), for
-    ``paper_benchmark``; a row that is not the paper's kind of figure is marked and not ranked."""
-    benchmark = paper_benchmark(evaluation)
-    if benchmark is None:
-        raise InputError(f"{evaluation.truth.name} is not one of the benchmarks (by its query names) and has no build "
-                         "report naming the format it was built as: the paper has no table of it")
-    fmt = "markdown" if fmt == "markdown" else "text"
-    results, reason = evaluation.results, evaluation.not_comparable
-    tables = [compare(benchmark, results, evaluation.name, 1, not_comparable=reason).render(fmt)]
-    if all(r.with_ranks for r in results.values()):
-        tables.append(compare(benchmark, results, evaluation.name, 2, r1m=evaluation.distractors > 0,
-                              not_comparable=reason).render(fmt))
-    return "\n".join(tables)
-
-
-# ---------------------------------------------------------------- two methods
 @dataclass
 class MethodsComparison:
     """Two methods scored on the same queries and compared figure by figure (``uncertainty.compare``)."""
