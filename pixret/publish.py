@@ -328,7 +328,7 @@ def build_wheel(out_dir: Path) -> Path:
     root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file():
         raise PublishError(f"{root}: not a clone of pixret (no pyproject.toml): the Space's wheel is built from a "
-                           "clone; pass wheel= a wheel of this pixret")
+                           "clone; pass wheel=... (a wheel of this pixret)")
     source = out_dir / "source"  # a copy: building writes build/ and *.egg-info, never into the clone
     shutil.copytree(root, source, ignore=shutil.ignore_patterns(".git", "tests", "build", "dist", "*.egg-info",
                                                                  "__pycache__", "demo_output", "benchmarks", "docs"))
@@ -420,11 +420,12 @@ def metric_folder() -> Path:
     return folder
 
 
-def plan_results(folder, repo_id: str) -> Plan:
-    """Eval results to upload: ``folder/.eval_results/*.yaml``, each checked against the Hub's schema."""
+def plan_results(folder, model_repo: str) -> Plan:
+    """Eval results to upload to the model repo ``model_repo``: ``folder/.eval_results/*.yaml``, each checked against
+    the Hub's schema."""
     found = hub_eval.read_eval_results(folder)
     where = Path(folder) / hub_eval.EVAL_RESULTS
-    plan = Plan("results", Path(folder), repo_id,
+    plan = Plan("results", Path(folder), model_repo,
                 [(f"{hub_eval.EVAL_RESULTS}/{name}", (where / name).stat().st_size) for name in found])
     plan.checks.append(f"{len(found)} eval results files, {sum(map(len, found.values()))} results: the Hub's schema, "
                        "one value per dataset task")
