@@ -32,7 +32,6 @@ from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.core.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.progress import bar
-from pixret.publish import check_repo_id
 from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
 from pixret.version import __version__
 
@@ -57,8 +56,6 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     """
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
-    if repo_id is not None:
-        check_repo_id(repo_id)
     images = None if images is None else [str(p) for p in ([images] if isinstance(images, (str, Path)) else images)]
     outputs.check_folder(output, "build", overwrite, inputs=[labels, gnd, *(images or [])])  # before reading: fail fast
     release = locate_release(benchmark, labels, gnd, images, workers=num_proc)  # fail before anything is written

@@ -44,8 +44,13 @@ def run(args) -> int:
 
     if args.num_proc is not None and args.num_proc < 1:
         raise UserError(f"--num-proc must be at least 1, got {args.num_proc}")
-    report = build(args.benchmark, args.labels or args.data_dir, args.output, images=args.images, gnd=args.gnd, num_proc=args.num_proc,
-                   overwrite=args.overwrite, ignore_extra_labels=args.ignore_extra_labels, repo_id=args.repo_id)
+    if args.repo_id is not None:
+        from pixret.publish import check_repo_id
+
+        check_repo_id(args.repo_id)
+    report = build(args.benchmark, args.labels or args.data_dir, args.output, images=args.images, gnd=args.gnd,
+                   num_proc=args.num_proc, overwrite=args.overwrite, ignore_extra_labels=args.ignore_extra_labels,
+                   repo_id=args.repo_id)
     counts = report["counts"]
     what = ("the benchmark" if report["benchmark"] else
             "NOT the benchmark (its queries are not revisitop's): the card says so")
