@@ -115,6 +115,8 @@ def scorecard(dataset, predictions, ranks=None, *, predictions_format: str | Non
         raise InputError("compare_paper=True prints tables: use fmt='text' or fmt='markdown' with it")
     predictions, ranks = Path(predictions), _path(ranks)
     _check_ranks_read_twice(ranks, distractors, eval_results)
+    if eval_results is not None:
+        hub_eval.check_source(source_url, source_name)
     data = open_dataset(dataset)  # (its data is read when the scoring needs it: what follows fails fast)
     wanted = Outputs(_path(per_query), _path(plots), _path(eval_results), overwrite,
                      inputs=[predictions, ranks, data.spec if data.local else None])
@@ -148,7 +150,7 @@ def scorecard(dataset, predictions, ranks=None, *, predictions_format: str | Non
 
 def _check_ranks_read_twice(ranks: Path | None, distractors: int, eval_results) -> None:
     """R1M leaderboard files check that the ranks hold distractors, reading them again: not from a pipe."""
-    if eval_results is not None and distractors and ranks is not None and not ranks.is_file():
+    if eval_results is not None and distractors and ranks is not None and ranks.exists() and not ranks.is_file():
         raise InputError(f"eval_results=... with distractors=... checks that the ranks hold distractors, reading them "
                          f"again: {ranks} is not a regular file (a pipe?); save the ranks to a file")
 
