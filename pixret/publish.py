@@ -268,7 +268,8 @@ def _card_data(card_class, readme: Path):
 
 
 def plan_metric(folder, repo_id: str, wheel=None) -> Plan:
-    """The metric Space (``metric/pixret_map``): its card, app, script and requirements, and the pixret it installs.
+    """The metric Space (``folder``; None: ``metric_folder()``): its card, app, script and requirements, and the
+    pixret it installs.
 
     requirements.txt names pixret on a line of its own; the uploaded copy names this version: ``pixret==VERSION``
     from PyPI once it is there (``ON_PYPI``), until then ``./<wheel>``, a wheel of this pixret uploaded beside it
@@ -276,7 +277,7 @@ def plan_metric(folder, repo_id: str, wheel=None) -> Plan:
     import evaluate
     from huggingface_hub import RepoCard
 
-    plan, readme, _ = _start("metric", folder, repo_id)
+    plan, readme, _ = _start("metric", metric_folder() if folder is None else folder, repo_id)
     data = _card_data(RepoCard, readme)
     missing = [key for key in SPACE_KEYS if not data.get(key)]
     if missing:

@@ -304,7 +304,7 @@ class PredictionWriter:
         shifted = shifted_ids(given, held)
         if shifted and 2 * len(written.extra) > len(given):
             warnings.warn(f"{self.path}: {shifted}: the ids look 1-based (they are 0-based: revisitop's positions); "
-                          "scoring refuses such a file unless told the ids are right (trust_ids=True)", UserWarning,
+                          "pixret evaluate refuses such a file unless told the ids are right", UserWarning,
                           stacklevel=4)
         elif written.missing:
             shown = ", ".join(map(str, written.missing[:SHOWN])) + (" ..." if len(written.missing) > SHOWN else "")
