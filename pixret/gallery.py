@@ -33,6 +33,8 @@ def show(dataset: str, ranks, output, predictions=None, protocol: str = "medium"
     MAX_TOP_K); ``name``: the method's, on the page (default: the predictions or ranks file's stem); ``overwrite``:
     replace an earlier gallery there.
     """
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"top_k=... must be 1 to {MAX_TOP_K} (images drawn per query), got {top_k}")
     data = open_dataset(dataset)
     num_queries = len(data.query_names)
     ranks_path, predictions_path = ranks, predictions
@@ -45,8 +47,6 @@ def show(dataset: str, ranks, output, predictions=None, protocol: str = "medium"
     if bad:
         raise InputError(f"queries=...: unknown query ids {bad} (the dataset has {num_queries} queries, ids 0.."
                          f"{num_queries - 1})")
-    if not 1 <= top_k <= MAX_TOP_K:
-        raise InputError(f"top_k=... must be 1 to {MAX_TOP_K} (images drawn per query), got {top_k}")
     if ranks.shape[1] == 0:
         raise InputError(f"{ranks_path}: the rankings hold no image (K = 0): nothing to show")
     if top_k > ranks.shape[1]:
@@ -71,9 +71,10 @@ def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> 
     """Per query: precision / recall and the IoU of its positives by position (retrieval only without predictions)."""
     from pixret.metric.views import plots  # matplotlib, only when drawing
 
+    options = data.metric_options()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no predictions: "none of the ... pairs has a prediction" is the point here
-        result = score_protocols({"split": split}, predictions or {}, ranks, **data.metric_options())["split"]
+        result = score_protocols({"split": split}, predictions or {}, ranks, **options)["split"]
     out = {}
     for q in query_ids:
         file = f"q{q:03d}_figures.png"
