@@ -16,8 +16,14 @@ Modules:
     report     Figure-1 style pictures and the HTML gallery
     writer     a model's outputs -> result files: pairs_to_predict, PredictionWriter / write_predictions,
                ranks_from_scores
-    cli        the ``pixret`` command
+    cli        the ``pixret`` command: it parses flags, calls the library (these modules), and prints
     evaluation a method's result files scored on a built dataset (the command, the Space and the demo use it)
+    scorecard  what ``pixret evaluate`` shows and writes: tables or JSON, leaderboard files, plots, per-query CSV
+    comparison two methods on the same queries, with bootstrap intervals and p-values (``pixret compare``)
+    gallery    a method's results as an HTML gallery (``pixret show``)
+    demo       the whole project on a generated world (``pixret demo``)
+    publish    publishing a dataset, the metric Space or eval results on the Hub (``pixret push``)
+    version    the version of pixret
     metric     the evaluation in layers (core, files, views) and the evaluate module ``pixret_map``
 
 The ``datasets`` builder is the top-level module ``proxford_prparis``.
@@ -25,7 +31,8 @@ The ``datasets`` builder is the top-level module ``proxford_prparis``.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+from pixret.version import __version__  # noqa: F401 - pixret.__version__
+
 WRITER = ("pairs_to_predict", "PredictionWriter", "write_predictions", "ranks_from_scores")
 __all__ = ["load_metric", "read_predictions", "align", *WRITER]
 

@@ -27,12 +27,13 @@ from datasets.arrow_writer import ParquetWriter
 from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image, ImageOps
 
-from pixret import __version__, card, hub_eval, outputs, report as pictures, rows
+from pixret import card, hub_eval, outputs, report as pictures, rows
 from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.core.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.progress import bar
 from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
+from pixret.version import __version__
 
 PREVIEW_QUERIES = 3
 
@@ -56,9 +57,10 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")
     images = None if images is None else [str(p) for p in ([images] if isinstance(images, (str, Path)) else images)]
+    outputs.check_folder(output, "build", overwrite, inputs=[labels, gnd, *(images or [])])  # before reading: fail fast
     release = locate_release(benchmark, labels, gnd, images, workers=num_proc)  # fail before anything is written
     inputs = [labels, release.gnd_path, *(images or [])]
-    outputs.check_folder(output, "build", overwrite, inputs=inputs)  # before the slow part
+    outputs.check_folder(output, "build", overwrite, inputs=inputs)  # and apart from the gnd file found
     verify_images(release, release.ground_truth)  # archives are read here, once
     tables = rows.Tables(release, ignore_extra_labels)
     report = _report(release, benchmark, synthetic, tables)  # every label read and checked

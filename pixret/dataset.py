@@ -34,6 +34,7 @@ from pixret.metric.core.errors import InputError
 from pixret.outputs import read_json
 from pixret.metric.core.benchmarks import BENCHMARKS, CUSTOM, PROTOCOLS, identify, metric_options
 from pixret.metric.files.safe_pickle import sha256_file
+from pixret.metric.evaluation import GroundTruth
 
 REPORT = "build_report.json"
 HUB_PREFIX = "hub:"
@@ -175,8 +176,14 @@ class BuiltDataset:
         found = options["benchmark"]
         if benchmark is not None and benchmark != found:
             what = BENCHMARKS[found].pretty_name if found in BENCHMARKS else "not one of the benchmarks (custom data)"
-            raise DatasetError(f"--benchmark {benchmark}, but {self.spec} is {what} (by its query names)")
+            raise DatasetError(f"benchmark={benchmark!r}, but {self.spec} is {what} (by its query names)")
         return options
+
+    def ground_truth(self, benchmark: str | None = None) -> GroundTruth:
+        """The dataset as an evaluation reads it (``pixret.metric.evaluation``); ``benchmark``: check it is that one."""
+        self.metric_options(benchmark)  # the benchmark it is, by its query names, against the one asked for
+        return GroundTruth(self.spec, self.query_names, self.index_sizes, self.split,
+                           (self.report or {}).get("built_as"))
 
     def ground_truth_sha256(self, protocols=PROTOCOLS) -> str:
         """SHA-256 of the ground truth the evaluation reads: the query names, the index images' sizes, and the

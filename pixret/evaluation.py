@@ -11,14 +11,8 @@ from __future__ import annotations
 from pixret.dataset import BuiltDataset, open_dataset
 from pixret.metric.core.benchmarks import REPORTED
 from pixret.metric.core.errors import InputError
-from pixret.metric.evaluation import Evaluation, GroundTruth, score_files
+from pixret.metric.evaluation import Evaluation, score_files
 from pixret.progress import bar
-
-
-def ground_truth(data: BuiltDataset, benchmark: str | None = None) -> GroundTruth:
-    """A built dataset (folder or Hub id, opened) as an evaluation reads it; ``benchmark``: check it is that one."""
-    data.metric_options(benchmark)  # the benchmark it is, by its query names, against the one asked for
-    return GroundTruth(data.spec, data.query_names, data.index_sizes, data.split, (data.report or {}).get("built_as"))
 
 
 def evaluate_files(dataset, predictions, ranks=None, protocols=REPORTED, benchmark: str | None = None,
@@ -31,9 +25,9 @@ def evaluate_files(dataset, predictions, ranks=None, protocols=REPORTED, benchma
     optional); the rest as ``pixret.metric.evaluation.score_files``, whose ``Evaluation`` this returns.
     """
     if distractors and ranks is None:
-        raise InputError("distractors describe the ranks: pass ranks too")
+        raise InputError("distractors describe the ranks: pass ranks=... too")
     data = dataset if isinstance(dataset, BuiltDataset) else open_dataset(dataset)
-    return score_files(ground_truth(data, benchmark), predictions, ranks, protocols=protocols, ranks_layout=ranks_layout,
+    return score_files(data.ground_truth(benchmark), predictions, ranks, protocols=protocols, ranks_layout=ranks_layout,
                        distractors=distractors, queries=queries, official=official, name=name, sources=sources,
                        predictions_format=predictions_format, points_order=points_order, progress=progress,
                        trust_ids=trust_ids)

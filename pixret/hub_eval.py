@@ -57,7 +57,7 @@ SOURCE_KEYS = ("url", "name", "user", "org")
 ENTRY_FIELDS = ("dataset_id", "task_id", "value", "dataset_revision", "verify_token", "date", "source_url",
                 "source_name", "source_user", "source_org", "notes")  # huggingface_hub's EvalResultEntry
 REGISTRATION = "docs/hub-registration.md"  # what to send the Hub so that pixret's Benchmarks are accepted
-_OUTPUT = "eval results"  # how output checks name the files written
+_OUTPUT = "eval_results"  # how output checks name the files written
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
@@ -277,7 +277,7 @@ def _results_folder(folder, data) -> Path:
     from pixret.outputs import check_apart
 
     if Path(folder).exists() and not Path(folder).is_dir():
-        raise EvalResultsError(f"{folder} exists and is not a folder")
+        raise EvalResultsError(f"{_OUTPUT}={folder} exists and is not a folder")
     out = Path(folder) / EVAL_RESULTS
     check_apart(out, [data.spec if data.local else None], _OUTPUT)
     return out

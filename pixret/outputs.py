@@ -1,7 +1,7 @@
 """Writing outputs whole or not at all, and never over what the user did not ask a command to replace.
 
 A folder is built under a temporary name beside its target and swapped in at the end; it then holds a
-marker, ``.pixret-output.json``, naming the command and every file it wrote. ``--overwrite`` replaces only
+marker, ``.pixret-output.json``, naming the command and every file it wrote. ``overwrite=True`` replaces only
 a folder with the same command's marker and no file the command did not write (an empty folder may always
 be filled); anything else is the user's and is refused. A file is written beside its target and renamed
 over it, and only ever over a regular file. An error, Ctrl-C or SIGTERM leaves nothing: no staged output,
@@ -26,6 +26,7 @@ import warnings
 from pathlib import Path
 
 from pixret import testhook
+from pixret.version import __version__
 from pixret.metric.core.errors import InputError
 from pixret.metric.files import strictjson
 
@@ -78,24 +79,30 @@ def read_json(path, error=InputError, limit: int | None = None, pairs_hook=None)
         raise error(f"{path}: not valid JSON for pixret ({err or 'nested too deeply'})") from None
 
 
-def check_apart(output, inputs, flag: str = "--output", what: str = "the input") -> Path:
+def _named(name: str, path) -> str:
+    """An output as messages name it: ``name=path`` for a parameter (``output=build/proxford``), else ``name path``."""
+    return f"{name}={path}" if name.isidentifier() else f"{name} {path}"
+
+
+def check_apart(output, inputs, name: str = "output", what: str = "the input") -> Path:
     """``output`` resolved, after checking it is not the current folder (or one holding it) and that it
     neither is, holds, nor sits inside any of ``inputs`` (files or folders the command reads, or, with
-    ``what="another output"``, the command's other outputs)."""
+    ``what="another output"``, the command's other outputs). ``name``: the caller's parameter that gave ``output``
+    (messages say ``output=build/proxford``; a name that is no identifier, as it is), here and below."""
     try:
         resolved = Path(output).expanduser().resolve()
     except (OSError, RuntimeError) as err:
-        raise OutputOverlaps(f"{flag} {output}: not a usable path ({err})") from None
+        raise OutputOverlaps(f"{_named(name, output)}: not a usable path ({err})") from None
     if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
-        raise OutputOverlaps(f"{flag} {output} is the current folder (or holds it): choose a folder of its own")
+        raise OutputOverlaps(f"{_named(name, output)} is the current folder (or holds it): choose a folder of its own")
     for given in inputs:
         if given is None:
             continue
         source = Path(given).expanduser().resolve()
         if resolved == source or resolved in source.parents:
-            raise OutputOverlaps(f"{flag} {output} is or holds {what} {given}: replacing it would destroy it")
+            raise OutputOverlaps(f"{_named(name, output)} is or holds {what} {given}: replacing it would destroy it")
         if source in resolved.parents:
-            raise OutputOverlaps(f"{flag} {output} is inside {what} {given}: write it elsewhere")
+            raise OutputOverlaps(f"{_named(name, output)} is inside {what} {given}: write it elsewhere")
     return resolved
 
 
@@ -171,33 +178,33 @@ def _foreign(entries: list[str], files: list[str]) -> list[str]:
     return [name for name in entries if name != MARKER and name not in listed and not holds_listed(name)]
 
 
-def check_folder(output, command: str, overwrite: bool = False, flag: str = "--output", inputs=()) -> Path:
+def check_folder(output, command: str, overwrite: bool = False, name: str = "output", inputs=()) -> Path:
     """``output`` resolved (a link: its target), after checking that ``pixret command`` may write it there:
     it is new or empty, or ``overwrite`` is given and it is that command's earlier output, untouched but for
     the files the command wrote. Raises OutputError saying why not and what to do."""
-    given, output = output, check_apart(output, inputs, flag)
+    given, output = output, check_apart(output, inputs, name)
     if not output.exists():
         return output
     if not output.is_dir():
-        raise OutputExists(f"{flag} {given} exists and is not a folder: name a new folder")
+        raise OutputExists(f"{_named(name, given)} exists and is not a folder: name a new folder")
     entries = _entries(output)
     if not entries:
         return output  # an empty folder is filled
     marker = written_files(output)
     what = f"`pixret {command}`"
     if marker is None:
-        raise OutputExists(f"{flag} {given} exists and is not an earlier {what} output (it has no {MARKER}): "
+        raise OutputExists(f"{_named(name, given)} exists and is not an earlier {what} output (it has no {MARKER}): "
                            "name a new or empty folder, or move it away yourself")
     if marker[0] != command:
-        raise OutputExists(f"{flag} {given} is an earlier `pixret {marker[0]}` output, not a {what} one: name a "
+        raise OutputExists(f"{_named(name, given)} is an earlier `pixret {marker[0]}` output, not a {what} one: name a "
                            "new or empty folder")
     foreign = _foreign(entries, marker[1])
     foreign = [name + "/" * (output / name).is_dir() for name in foreign]
     if foreign:
-        raise OutputExists(f"{flag} {given} holds {_count(foreign, 'file')} {what} did not write "
+        raise OutputExists(f"{_named(name, given)} holds {_count(foreign, 'file')} {what} did not write "
                            f"({_listing(foreign)}): move them out or name another folder; nothing was replaced")
     if not overwrite:
-        raise OutputExists(f"{given} exists; pass --overwrite to replace it")
+        raise OutputExists(f"{given} exists; pass overwrite=True to replace it")
     return output
 
 
@@ -239,8 +246,6 @@ def _remove_tree(folder: Path) -> None:
 
 
 def _write_marker(folder: Path, command: str) -> None:
-    from pixret import __version__
-
     files = [name for name in _entries(folder) if not (folder / name).is_dir() or (folder / name).is_symlink()]
     marker = {"command": command, "pixret_version": __version__, "files": files}
     (folder / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
@@ -277,12 +282,12 @@ def signals_held():
 
 
 @contextlib.contextmanager
-def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), flag: str = "--output"):
+def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), name: str = "output"):
     """Yield a temporary folder beside ``output``; on success it gets the marker of ``pixret command`` and
     becomes ``output`` (an earlier one is removed only once the new one is in place; a link named as
     ``output`` keeps pointing to it), on any failure it is removed with the parent folders made for it.
     ``check_folder`` decides whether ``output`` may be written; ``inputs``: what the command reads."""
-    output = check_folder(output, command, overwrite, flag, inputs)
+    output = check_folder(output, command, overwrite, name, inputs)
     made, tmp = [], None
     try:
         with signals_held():  # a stop between making a folder and noting it would leave it behind
@@ -296,7 +301,7 @@ def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), f
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a written folder gets normal permissions
         testhook.reached("outputs.marked")
         with signals_held():
-            _swap(tmp, output, command, flag)
+            _swap(tmp, output, command, name)
             if _completed is not None:
                 _completed.append(output)
             testhook.reached("outputs.swapped")
@@ -305,13 +310,13 @@ def staged_folder(output, overwrite: bool = False, *, command: str, inputs=(), f
         raise
 
 
-def _swap(tmp: Path, output: Path, command: str, flag: str) -> None:
+def _swap(tmp: Path, output: Path, command: str, name: str) -> None:
     """Put the staged folder in place of ``output``; an earlier output is removed once the new one is there."""
     if output.exists():  # what is there now may be replaced only as it could at the start
         try:
-            check_folder(output, command, True, flag)
+            check_folder(output, command, True, name)
         except OutputError as err:
-            raise OutputExists(f"{flag} {output} changed while the command ran, so nothing was replaced: "
+            raise OutputExists(f"{_named(name, output)} changed while the command ran, so nothing was replaced: "
                                f"{err}") from None
     old = output.with_name(f"{tmp.name}.old") if output.exists() else None
     if old:
@@ -374,27 +379,27 @@ def _kind(mode: int) -> str | None:
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 
-def check_file(output, overwrite: bool = False, flag: str = "--output", inputs=()) -> Path:
+def check_file(output, overwrite: bool = False, name: str = "output", inputs=()) -> Path:
     """``output`` resolved (a link: its target), after checking a file may be written there: its folder
     exists, and it is new, or a regular file and ``overwrite`` is given. Never a device, pipe, socket or folder."""
-    given, output = output, check_apart(output, inputs, flag)
+    given, output = output, check_apart(output, inputs, name)
     if not output.parent.is_dir():
-        raise OutputError(f"{flag} {given}: folder {Path(given).parent} not found")
+        raise OutputError(f"{_named(name, given)}: folder {Path(given).parent} not found")
     try:
         mode = output.stat().st_mode
     except FileNotFoundError:
         return output
     kind = _kind(mode)
     if kind:
-        raise OutputExists(f"{flag} {given} is {kind}: pixret replaces only regular files; name a file to write")
+        raise OutputExists(f"{_named(name, given)} is {kind}: pixret replaces only regular files; name a file to write")
     if not overwrite:
-        raise OutputExists(f"{flag} {given} exists; pass --overwrite to replace it")
+        raise OutputExists(f"{_named(name, given)} exists; pass overwrite=True to replace it")
     return output
 
 
-def write_file(output, text: str, overwrite: bool = False, flag: str = "--output", inputs=()) -> Path:
+def write_file(output, text: str, overwrite: bool = False, name: str = "output", inputs=()) -> Path:
     """Write a text file the user named, whole or not at all, under the rule of ``check_file``."""
-    path = check_file(output, overwrite, flag, inputs)
+    path = check_file(output, overwrite, name, inputs)
     write_text(path, text)
     return Path(output)
 

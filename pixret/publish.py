@@ -268,7 +268,8 @@ def _card_data(card_class, readme: Path):
 
 
 def plan_metric(folder, repo_id: str, wheel=None) -> Plan:
-    """The metric Space (``metric/pixret_map``): its card, app, script and requirements, and the pixret it installs.
+    """The metric Space (``folder``; None: ``metric_folder()``): its card, app, script and requirements, and the
+    pixret it installs.
 
     requirements.txt names pixret on a line of its own; the uploaded copy names this version: ``pixret==VERSION``
     from PyPI once it is there (``ON_PYPI``), until then ``./<wheel>``, a wheel of this pixret uploaded beside it
@@ -276,7 +277,7 @@ def plan_metric(folder, repo_id: str, wheel=None) -> Plan:
     import evaluate
     from huggingface_hub import RepoCard
 
-    plan, readme, _ = _start("metric", folder, repo_id)
+    plan, readme, _ = _start("metric", metric_folder() if folder is None else folder, repo_id)
     data = _card_data(RepoCard, readme)
     missing = [key for key in SPACE_KEYS if not data.get(key)]
     if missing:
@@ -297,7 +298,7 @@ def _pin_pixret(plan: Plan, wheel) -> None:
     """The uploaded requirements.txt names this pixret: from PyPI, or a wheel uploaded with the Space."""
     import tempfile
 
-    from pixret import __version__
+    from pixret.version import __version__
 
     lines = (plan.folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
     at = [k for k, line in enumerate(lines) if re.fullmatch(r"pixret\b[^#]*", line.strip())]
@@ -328,7 +329,7 @@ def build_wheel(out_dir: Path) -> Path:
     root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file():
         raise PublishError(f"{root}: not a clone of pixret (no pyproject.toml): the Space's wheel is built from a "
-                           "clone; pass wheel= a wheel of this pixret")
+                           "clone; pass wheel=... (a wheel of this pixret)")
     source = out_dir / "source"  # a copy: building writes build/ and *.egg-info, never into the clone
     shutil.copytree(root, source, ignore=shutil.ignore_patterns(".git", "tests", "build", "dist", "*.egg-info",
                                                                  "__pycache__", "demo_output", "benchmarks", "docs"))
@@ -420,11 +421,12 @@ def metric_folder() -> Path:
     return folder
 
 
-def plan_results(folder, repo_id: str) -> Plan:
-    """Eval results to upload: ``folder/.eval_results/*.yaml``, each checked against the Hub's schema."""
+def plan_results(folder, model_repo: str) -> Plan:
+    """Eval results to upload to the model repo ``model_repo``: ``folder/.eval_results/*.yaml``, each checked against
+    the Hub's schema."""
     found = hub_eval.read_eval_results(folder)
     where = Path(folder) / hub_eval.EVAL_RESULTS
-    plan = Plan("results", Path(folder), repo_id,
+    plan = Plan("results", Path(folder), model_repo,
                 [(f"{hub_eval.EVAL_RESULTS}/{name}", (where / name).stat().st_size) for name in found])
     plan.checks.append(f"{len(found)} eval results files, {sum(map(len, found.values()))} results: the Hub's schema, "
                        "one value per dataset task")

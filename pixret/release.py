@@ -201,7 +201,7 @@ def locate_release(benchmark: str, labels, gnd=None, images=None, workers: int |
         if gnd_path is None:
             looked = ", ".join(dict.fromkeys(f"{p.parent.relative_to(given).as_posix()}/" for p in candidates))
             raise ReleaseError(f"{given}: no gnd_{name}.pkl in the release (looked in {looked}); pass revisitop's "
-                               f"gnd_{name}.pkl or .mat with --gnd")
+                               f"gnd_{name}.pkl or .mat as gnd=...")
     else:
         gnd_path = Path(gnd)
         if not gnd_path.is_file():
@@ -211,7 +211,7 @@ def locate_release(benchmark: str, labels, gnd=None, images=None, workers: int |
     if images is None or len(images) == 0:
         images = [gnd_path.parent / "jpg"]
         if not images[0].is_dir():
-            raise ReleaseError(f"{images[0]}: images folder not found (pass the images: --images)")
+            raise ReleaseError(f"{images[0]}: images folder not found (pass the images: images=...)")
     return Release(benchmark, root, gnd_path, found[0], open_images(images, workers))
 
 
@@ -346,7 +346,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
                 raise ReleaseError(f"{where}: unknown query or index id")
             if not ignore_extra_labels:
                 raise ReleaseError(f"{where}: labels a pair that is not an easy/hard positive of query {q} "
-                                   "(pass --ignore-extra-labels to skip such entries)")
+                                   "(pass ignore_extra_labels=True to skip such entries)")
             report["ignored_label_entries"].append({"query_id": q, "index_id": i, "label": rel})
 
     labels: dict[Path, Label] = {}

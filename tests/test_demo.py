@@ -13,8 +13,7 @@ from datasets import load_dataset
 
 from pixret import baselines, report, world
 from pixret.cli import main
-from pixret.cli.demo import evaluate
-from pixret.evaluation import ground_truth
+from pixret.demo import score_baseline
 from pixret.dataset import open_dataset
 from pixret.release import load_ground_truth, load_pair2label, locate_release, read_label
 
@@ -124,7 +123,7 @@ def test_baselines_order(demo_run):
 def test_opencv_sift_baseline(demo_run):
     data = open_dataset(demo_run["folder"] / "dataset")
     sift = baselines.sift_matcher(list(data.queries), list(data.index))
-    scores = evaluate(ground_truth(data), sift).figures()
+    scores = score_baseline(data.ground_truth(), sift).figures()
     for protocol in ("medium", "hard"):
         assert demo_run["scores"]["whole image"][protocol]["miou_seg"] < scores[protocol]["miou_seg"] < 1.0
 

@@ -21,7 +21,7 @@ from pixret.cli import main
 from pixret.coco import coco_dict, export
 from pixret.dataset import DatasetError
 from pixret.publish import PublishError as ValidationError, plan_dataset, plan_metric
-from pixret.cli.show import show
+from pixret.gallery import show
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "pixret_map"
 

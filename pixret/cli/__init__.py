@@ -94,16 +94,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from pixret import __version__
+    from pixret.version import __version__
 
     return __version__
 
 
-_running = {"parser": None}  # the subcommand running: its warnings are printed in its terms
+_running = {"parser": None, "warned": []}  # the subcommand running (its warnings are printed in its terms), and the
+# warnings about the user's input it printed
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {as_flags(str(message), _running['parser'])}", file=sys.stderr)
+    text = as_flags(str(message), _running["parser"])
+    if issubclass(category, UserWarning):
+        _running["warned"].append(text)
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def printed_warnings() -> list[str]:
+    """The warnings about the user's input (UserWarning) the running command printed so far, as printed (in its
+    flags) without the ``warning:`` prefix."""
+    return list(_running["warned"])
 
 
 def main(argv=None) -> int:
@@ -147,6 +157,7 @@ def run(function, args, interrupted: str) -> int:
             warnings.filterwarnings("ignore", module=r"(datasets|evaluate|huggingface_hub|pyarrow|PIL)(\.|$)")
         warnings.showwarning = _show_warning
         _running["parser"] = getattr(args, "parser", None)
+        _running["warned"] = []
         try:
             with _stop_signals(), _named_stdout():
                 code = function(args) or 0
@@ -232,25 +243,45 @@ def _stopped(interrupted: str) -> str:
     return f"interrupted: {', '.join(map(str, done))} had been written whole; stopped after that"
 
 
-ALIASES = {"official=False": "--unofficial"}  # library parameters whose flag says the opposite
+ALIASES = {  # a library parameter as messages name it -> the flag's dest that says it, where the two differ
+    "official=False": "unofficial=True",  # the flag says the opposite
+    "fmt=": "format=",  # (a parameter named format would hide the builtin)
+}
 
 
 def as_flags(text: str, parser=None) -> str:
-    """A library message in the command's terms: its Python parameters (``distractors=1001001``,
-    ``trust_ids=True``) as the flags of ``parser``, the subcommand's own argparse table (``--distractors 1001001``,
-    ``--trust-ids``). The library never names a flag; this is the one place that knows them."""
-    for param, flag in ALIASES.items():
-        text = text.replace(param, flag)
+    """A library message in the command's terms: its Python parameters as the flags of ``parser``, the subcommand's
+    own argparse table: ``distractors=1001001`` -> ``--distractors 1001001``, ``ranks_layout='revisitop'`` ->
+    ``--ranks-layout revisitop`` (a quoted word, as a choice is, loses its quotes), ``trust_ids=True`` ->
+    ``--trust-ids``, ``ranks=...`` (the parameter itself) -> ``--ranks``; ``official=False`` -> ``--unofficial``
+    (``ALIASES``). The library never names a flag; this is the one place that knows them. Without a parser the text
+    is unchanged."""
     if parser is None:
         return text
+    flags = command_flags(parser)
+    for param, dest in ALIASES.items():
+        if dest.partition("=")[0] in flags:
+            text = re.sub(rf"(?<![\w.-]){re.escape(param)}" + (r"\b" if param[-1].isalnum() else ""), dest, text)
+    for dest, (flag, switch) in flags.items():
+        name = rf"(?<![\w.-]){dest}="
+        if switch:
+            text = re.sub(rf"{name}True\b", flag, text)
+        text = re.sub(rf"{name}\.\.\.", flag, text)
+        text = re.sub(rf"{name}'([\w.-]+)'", lambda m: f"{flag} {m[1]}", text)  # a choice, a number: no quotes
+        text = re.sub(name, f"{flag} ", text)
+    return text
+
+
+def command_flags(parser) -> dict[str, tuple[str, bool]]:
+    """{dest: (its long flag, whether the flag alone says True)} of a subcommand's argparse table: the parameters
+    its messages may name (not --help, --debug, nor a flag argparse hides)."""
+    out = {}
     for action in parser._actions:  # (argparse has no public list of them)
         flag = next((o for o in action.option_strings if o.startswith("--")), None)
-        if flag is None or action.dest in ("help", "debug"):
+        if flag is None or action.dest in ("help", "debug") or action.help == argparse.SUPPRESS:
             continue
-        if isinstance(action, argparse._StoreTrueAction):
-            text = re.sub(rf"(?<![\w.-]){action.dest}=True\b", flag, text)
-        text = re.sub(rf"(?<![\w.-]){action.dest}=", f"{flag} ", text)
-    return text
+        out.setdefault(action.dest, (flag, isinstance(action, argparse._StoreTrueAction)))
+    return out
 
 
 def _message(err: Exception) -> str:

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from pixret.cli import UserError
-from pixret.outputs import check_folder
 from pixret.metric.core.benchmarks import BENCHMARKS
 
 INTERRUPTED = "interrupted: nothing was written (the partial build was removed)"
@@ -49,10 +48,9 @@ def run(args) -> int:
         from pixret.publish import check_repo_id
 
         check_repo_id(args.repo_id)
-    labels = args.labels or args.data_dir
-    check_folder(args.output, "build", args.overwrite, inputs=[labels, args.gnd, *(args.images or [])])  # fail fast
-    report = build(args.benchmark, labels, args.output, images=args.images, gnd=args.gnd, num_proc=args.num_proc,
-                   overwrite=args.overwrite, ignore_extra_labels=args.ignore_extra_labels, repo_id=args.repo_id)
+    report = build(args.benchmark, args.labels or args.data_dir, args.output, images=args.images, gnd=args.gnd,
+                   num_proc=args.num_proc, overwrite=args.overwrite, ignore_extra_labels=args.ignore_extra_labels,
+                   repo_id=args.repo_id)
     counts = report["counts"]
     what = ("the benchmark" if report["benchmark"] else
             "NOT the benchmark (its queries are not revisitop's): the card says so")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from pixret import hub_eval
 from pixret.cli import UserError
-from pixret.publish import (INTERRUPTED, Plan, Pushed, check_repo_id, check_token, metric_folder, plan_dataset,
+from pixret.publish import (INTERRUPTED, Plan, Pushed, check_repo_id, check_token, plan_dataset,
                             plan_metric, plan_results, push, secret_kind)
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("kind", choices=["dataset", "metric", "results"])
@@ -57,10 +58,8 @@ def run(args) -> int:
             raise UserError(f"push {args.kind}: " + ("--repo-id is required" if args.repo_id is None else
                                                      "--model-repo and --create-pr are for push results"))
         check_repo_id(args.repo_id)
-        if args.folder is None:
-            if args.kind == "dataset":
-                raise UserError("push dataset: name the built dataset folder")
-            args.folder = metric_folder()
+        if args.folder is None and args.kind == "dataset":
+            raise UserError("push dataset: name the built dataset folder")
         plan = (plan_dataset(args.folder, args.repo_id, args.allow_synthetic) if args.kind == "dataset"
                 else plan_metric(args.folder, args.repo_id, args.wheel))
     for check in plan.checks:

@@ -27,15 +27,18 @@ UNIT = "fraction"  # figures in JSON and from compute are in [0, 1]; tables and 
 
 class ShiftedIds(ResultsError):
     """Most predictions miss the evaluated splits and id - 1 would place them: the table would be nonsense.
-    ``finding`` says what was found (the message adds the remedy, in the library's terms)."""
+    ``finding`` says what was found (the message adds the remedy, in the library's terms); ``source``: the file,
+    when they came from one."""
 
-    def __init__(self, finding: str):
-        super().__init__(f"{finding}: the ids look 1-based (they are 0-based: revisitop's positions), and figures of "
-                         "them would be nonsense; subtract 1, or pass trust_ids=True if these ids are right")
+    def __init__(self, finding: str, source: str | None = None):
+        super().__init__(("" if source is None else f"{source}: ") + f"{finding}: the ids look 1-based (they are "
+                         "0-based: revisitop's positions), and figures of them would be nonsense; subtract 1, or pass "
+                         "trust_ids=True if these ids are right")
         self.finding = finding
+        self.source = source
 
     def __reduce__(self):
-        return type(self), (self.finding,)
+        return type(self), (self.finding, self.source)
 
 
 
@@ -118,19 +121,31 @@ def score_files(truth: GroundTruth, predictions, ranks=None, *, protocols=REPORT
     ``trust_ids``: score predictions whose ids look 1-based (``score_method``) rather than refuse them.
     """
     sources = sources or {}
-    if authors.predictions_format(predictions, predictions_format) == "authors":
+    if check_predictions_format(predictions, predictions_format, points_order) == "authors":
         scored = {(q, i) for split in _splits(truth, protocols, queries).values()
                   for q, i, positive in zip(split["query_id"], split["index_id"], split["positive"]) if positive}
         by_pair = authors.read_matching_result(predictions, len(truth.query_names), truth.index_sizes,
                                                points_order or "xy", scored, truth.benchmark, progress)
-    elif points_order is not None:
-        raise InputError("points_order describes the authors' matching result (.npy): pixret predictions have masks")
     else:
         by_pair = read_predictions(predictions, len(truth.query_names), truth.index_sizes, sources.get("predictions"))
     rank_array = None if ranks is None else read_ranks(ranks, len(truth.query_names), ranks_layout,
                                                        sources.get("ranks"))
-    return score_method(truth, by_pair, rank_array, protocols=protocols, distractors=distractors, queries=queries,
-                           official=official, name=name or authors.method_name(predictions), trust_ids=trust_ids)
+    try:
+        return score_method(truth, by_pair, rank_array, protocols=protocols, distractors=distractors,
+                            queries=queries, official=official, name=name or authors.method_name(predictions),
+                            trust_ids=trust_ids)
+    except ShiftedIds as err:  # the message names the file
+        raise ShiftedIds(err.finding, sources.get("predictions") or str(predictions)) from None
+
+
+def check_predictions_format(predictions, predictions_format: str | None = None, points_order: str | None = None) -> str:
+    """The format of a predictions file ("pixret" or "authors": ``authors.predictions_format``), after checking that
+    a points order is given only with the authors' format."""
+    found = authors.predictions_format(predictions, predictions_format)
+    if points_order is not None and found != "authors":
+        raise InputError("points_order=... describes the authors' matching result (.npy): pixret predictions have "
+                         "masks")
+    return found
 
 
 def _splits(truth: GroundTruth, protocols, queries=None) -> dict:
@@ -158,7 +173,7 @@ def score_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=REP
     warning.
     """
     if distractors and ranks is None:
-        raise InputError("distractors describe the ranks: pass ranks too (pixret evaluate: --ranks)")
+        raise InputError("distractors describe the ranks: pass ranks=... too")
     if queries is not None:
         queries = [as_id(q, Where("queries"), "a query id") for q in queries]
     splits = _splits(truth, protocols, queries)

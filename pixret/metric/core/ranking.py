@@ -142,7 +142,7 @@ def _id_problem(low: int, high: int, index_size: int, distractors: int) -> str |
                 f"{distractors} declared distractors (ids {index_size}..{index_size + distractors - 1}).{one_based}")
     return (f"index id {high} is not in the index ({index_size} images, ids 0..{index_size - 1}).{one_based} "
             f"If the ranking includes the R1M distractors (ids from {index_size} on), declare them: "
-            f"distractors={R1M_DISTRACTORS} (pixret evaluate: --distractors {R1M_DISTRACTORS})")
+            f"distractors={R1M_DISTRACTORS}")
 
 
 def _smallest_repeat(row: np.ndarray):

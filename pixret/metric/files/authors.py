@@ -46,7 +46,7 @@ def predictions_format(path, given: str | None = None) -> str:
         raise AuthorsFormatError(f"unknown predictions format {given!r}; expected one of {PREDICTION_FORMATS}")
     if given == "pixret" and path.suffix.lower() == ".npy":
         raise AuthorsFormatError(f"{path}: pixret predictions are JSON or Parquet; an .npy is the authors' matching "
-                                 "result (predictions format authors)")
+                                 "result (predictions_format='authors')")
     return given
 
 
@@ -207,8 +207,7 @@ def _warn_suspicious(keys: list, pairs: list, low: np.ndarray, high: np.ndarray,
     if len(keys) >= 3 and overflow.mean() > 0.5 and fits_swapped.all():
         warnings.warn(f"the points look like ({_order(other)}), not ({_order(points_order)}): {int(overflow.sum())} "
                       f"of {len(keys)} regions leave their image read as ({_order(points_order)}), all fit read as "
-                      f"({_order(other)}); if they are, pass points_order={other!r} (pixret evaluate: --points-order "
-                      f"{other})", stacklevel=3)
+                      f"({_order(other)}); if they are, pass points_order={other!r}", stacklevel=3)
     elif outside.any():
         first = [f"{keys[k]!r} (x {low[k, 0]:g}..{high[k, 0]:g}, y {low[k, 1]:g}..{high[k, 1]:g} in "
                  f"{size[k, 0]:g} x {size[k, 1]:g})" for k in np.flatnonzero(outside)[:SHOWN]]

@@ -168,7 +168,7 @@ def _json_entries(raw: bytes | None, path: Path, source: str) -> list:
     except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and numbers Python refuses to parse
         if data[:6] == b"\x93NUMPY":
             raise ResultsError(f"{source}: a NumPy .npy file, not JSON (the authors' matching result? name it .npy, or "
-                               "pass --predictions-format authors)") from None
+                               "score it with predictions_format='authors')") from None
         raise ResultsError(f"{source}: not valid JSON ({str(err).splitlines()[0]})") from None
     if not isinstance(entries, list):
         raise ResultsError(f"{source}: expected a JSON list of predictions, got {type(entries).__name__}")
@@ -305,11 +305,22 @@ def align(by_pair: dict, split) -> list:
     return out
 
 
+def check_result_files(**files) -> None:
+    """Result files exist and are no folders (a pipe is fine): checked before anything is read, to fail fast.
+    ``files``: {what they are ("predictions", "ranks"): a path, a list of paths, or None}."""
+    for what, paths in files.items():
+        for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+            if path is not None and not Path(path).exists():
+                raise ResultsError(f"{path}: {what} file not found")
+            if path is not None and Path(path).is_dir():
+                raise ResultsError(f"{path}: a folder, not a {what} file")
+
+
 # ---------------------------------------------------------------- rankings
-def read_ranks(path, num_queries: int, layout: str | None = None, source: str | None = None) -> np.ndarray:
+def read_ranks(path, num_queries: int, ranks_layout: str | None = None, source: str | None = None) -> np.ndarray:
     """Rankings as (num_queries, K), memory-mapped: revisitop's (K, num_queries) is transposed (a view).
 
-    ``layout`` "queries-first" (ours) or "revisitop"; required when both dimensions equal num_queries.
+    ``ranks_layout`` "queries-first" (ours) or "revisitop"; required when both dimensions equal num_queries.
     """
     path = Path(path)
     source = source or str(path)
@@ -323,20 +334,21 @@ def read_ranks(path, num_queries: int, layout: str | None = None, source: str | 
         raise ResultsError(f"{source}: ranks must be 2-D, got shape {ranks.shape}")
     if ranks.dtype.kind not in "iu":
         raise ResultsError(f"{source}: ranks must be integer index ids, got dtype {ranks.dtype}")
-    if layout is None:
+    if ranks_layout is None:
         fits = [name for name, rows in (("queries-first", ranks.shape[0]), ("revisitop", ranks.shape[1]))
                 if rows == num_queries]
         if len(fits) != 1:
             raise ResultsError(f"{source}: shape {ranks.shape} with {num_queries} queries is "
                                + ("ambiguous" if fits else "neither (num_queries, K) nor (K, num_queries)")
-                               + "; pass --ranks-layout queries-first|revisitop")
-        layout = fits[0]
-    if layout == "revisitop":
+                               + "; pass ranks_layout='queries-first' (a row per query) or "
+                               "ranks_layout='revisitop' (a column per query)")
+        ranks_layout = fits[0]
+    if ranks_layout == "revisitop":
         ranks = ranks.T
-    elif layout != "queries-first":
-        raise ResultsError(f"unknown ranks layout {layout!r}; expected queries-first or revisitop")
+    elif ranks_layout != "queries-first":
+        raise ResultsError(f"ranks_layout must be 'queries-first' or 'revisitop', got {ranks_layout!r}")
     if ranks.shape[0] != num_queries:
-        raise ResultsError(f"{source}: {ranks.shape[0]} ranking rows for {num_queries} queries ({layout} layout)")
+        raise ResultsError(f"{source}: {ranks.shape[0]} ranking rows for {num_queries} queries ({ranks_layout} layout)")
     return ranks
 
 
