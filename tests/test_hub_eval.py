@@ -353,7 +353,7 @@ BAD_EVALUATIONS = [
     ("source without results", lambda t, tiny: ["--source-url", "https://example.org"],
      "--source-url describes the leaderboard files: pass --eval-results DIR too"),
     ("inside the dataset", lambda t, tiny: ["--eval-results", str(t / "out" / "m")],
-     r"eval results .*/m/\.eval_results is inside the input"),
+     r"--eval-results .*/m/\.eval_results is inside the input"),
 ]
 
 
