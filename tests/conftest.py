@@ -98,6 +98,20 @@ def tiny_dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def splits(tiny_dataset):
+    """The pairs splits of ``tiny_dataset`` by protocol ("easy", "medium", "hard"), loaded with ``datasets``."""
+    from datasets import load_dataset
+
+    return {p: load_dataset(str(tiny_dataset["out"]), "pairs", split=p) for p in ("easy", "medium", "hard")}
+
+
+@pytest.fixture(scope="session")
+def medium(splits):
+    """The medium split of ``tiny_dataset``'s pairs."""
+    return splits["medium"]
+
+
+@pytest.fixture(scope="session")
 def custom_metric():
     """The evaluate module, config "custom" (the tiny datasets are not a benchmark), loaded once."""
     import pixret

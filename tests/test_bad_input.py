@@ -566,6 +566,22 @@ def test_tool_bad_input(files, tiny_dataset, capsys, monkeypatch, name, argv, me
     assert not (Path(files["dir"]) / "o").exists() and not (Path(files["dir"]) / "g").exists()
 
 
+def test_commands_that_took_a_traceback_or_forever(tiny_dataset, tmp_path, capsys):
+    ranks = tmp_path / "r.npy"
+    np.save(ranks, np.tile(np.arange(12), (4, 1)))
+    assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(ranks), "--output",
+                 str(tmp_path / "g"), "--top-k", "100000000000"]) == 1
+    assert "--top-k must be 1 to 100" in capsys.readouterr().err
+    assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(ranks), "--output",
+                 str(tmp_path / "g"), "--top-k", "20", "--queries", "0"]) == 0
+    assert "--top-k 20, but the rankings hold 12 images per query: showing those" in capsys.readouterr().err
+    assert main(["demo", "--seed", "-1", "--output", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --seed must be 0 to") and "bug" not in err
+    assert main(["evaluate", "--dataset", "", "--predictions", str(ranks)]) == 1
+    assert "the dataset is empty: name a built dataset folder or a Hub id" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- real processes
 def _run(args, **kw):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}

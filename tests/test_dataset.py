@@ -350,6 +350,19 @@ def test_crafted_npy_runs_no_code(release, tmp_path):
     _no_output_left(tmp_path)
 
 
+def test_duplicate_keys_in_release_files(tmp_path):
+    from pixret.release import ReleaseError, load_pair2label, read_label
+
+    label = tmp_path / "a.json"
+    label.write_text('{"shapes": [], "shapes": [{"points": [[1, 1], [5, 1], [5, 5]], "shape_type": "polygon"}]}')
+    with pytest.raises(ReleaseError, match="an object has the key 'shapes' twice"):
+        read_label(label)
+    np.save(tmp_path / "oxford_pair2labelpath.npy", np.array({"0_2": "a.json", "00_2": "b.json"}, dtype=object),
+            allow_pickle=True)
+    with pytest.raises(ReleaseError, match=r"entry '00_2' names pair \(0, 2\) again"):
+        load_pair2label(tmp_path / "oxford_pair2labelpath.npy")
+
+
 def test_reported_not_failed_cases(release, tmp_path):
     gnd = release["gnd"]
     labels = dict(release["labels"])

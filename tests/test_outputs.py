@@ -505,3 +505,33 @@ def test_corrupt_build_report_is_not_called_missing(tiny_dataset, files, tmp_pat
     assert open_dataset(folder).report is None
     assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 1
     assert _error(capsys).endswith("links to files the repo would not have: ['build_report.json']")
+
+
+# ---------------------------------------------------------------- what appears meanwhile; outputs apart
+def test_a_file_saved_into_the_output_meanwhile_is_kept(tmp_path):
+    """The output is checked again when it is swapped in: what appeared there meanwhile is never deleted."""
+    from pixret import outputs
+
+    target = tmp_path / "out"
+    target.mkdir()
+    with pytest.raises(outputs.OutputExists, match="changed while the command ran, so nothing was replaced"):
+        with outputs.staged_folder(target, command="show") as tmp:
+            (tmp / "index.html").write_text("new")
+            (target / "notes.txt").write_text("mine")  # the user saves a file there during the run
+    assert (target / "notes.txt").read_text() == "mine" and not (target / "index.html").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staged folder left
+
+
+def _entries(split, dq=0, di=0):
+    return [{"query_id": r["query_id"] + dq, "index_id": r["index_id"] + di, "segmentation": r["mask"]}
+            for r in split if r["positive"]]
+
+
+def test_eval_results_are_written_last_and_outputs_apart(tiny_dataset, medium, tmp_path, capsys):
+    (tmp_path / "p.json").write_text(json.dumps(_entries(medium)))
+    base = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]
+    assert main(base + ["--seed", "-5"]) == 1
+    assert "--seed must be 0 or more, got -5" in capsys.readouterr().err
+    assert main(base + ["--plots", str(tmp_path / "same"), "--eval-results", str(tmp_path / "same")]) == 1
+    assert "--plots" in (err := capsys.readouterr().err) and "is or holds another output" in err
+    assert not (tmp_path / "same").exists()

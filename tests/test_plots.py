@@ -143,3 +143,21 @@ def test_per_query_csv(evaluated):
     text = per_query_csv(evaluated["results"])
     rows = list(csv.DictReader(text.splitlines()))
     assert len(rows) == 8 and {r["protocol"] for r in rows} == {"medium", "hard"}
+
+
+# ---------------------------------------------------------------- the paper comparison's notes and cells
+def _perfect_positives(split):
+    return [{"mask": r["mask"]} if r["positive"] else None for r in split]
+
+
+def test_compare_paper_for_a_protocol_the_paper_does_not_report(tiny_dataset, medium, custom_metric):
+    result = custom_metric.compute(predictions=_perfect_positives(medium), references=medium)
+    comparison = tables.compare("proxford", {"easy": result}, "mine", 1)
+    assert any("the paper reports medium and hard; your figures are for easy" in note for note in comparison.notes)
+
+
+def test_markdown_cells_keep_a_bar_in_a_name(medium, custom_metric):
+    result = custom_metric.compute(predictions=_perfect_positives(medium), references=medium)
+    text = tables.compare("proxford", {"medium": result}, "my|method", 1).render("markdown")
+    row = next(line for line in text.splitlines() if "my" in line)
+    assert "my\\|method" in row and row.count(" | ") == text.splitlines()[2].count(" | ")
