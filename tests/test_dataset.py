@@ -241,6 +241,16 @@ def test_card_body_is_for_dataset_users(built):
     assert "preview.jpg" in body and Image.open(built["out"] / "preview.jpg").size[0] > 400
 
 
+def test_the_papers_print_erratum_is_said_where_its_cell_is():
+    from pixret.card import _reference_numbers
+    from pixret.metric.core.benchmarks import BENCHMARKS
+
+    erratum = 'The paper prints "33." for D2R+Mobilenet-V2-SSD+VLAD, PRParis medium D'
+    assert erratum in _reference_numbers(BENCHMARKS["prparis"], False)
+    assert erratum not in _reference_numbers(BENCHMARKS["proxford"], False)
+    assert erratum not in _reference_numbers(BENCHMARKS["prparis"], True)
+
+
 def test_revisitop_layout_and_separate_images(tmp_path):
     root = tmp_path / "rel"
     synthetic.write_tiny_release(root, "prparis", layout="revisitop")
