@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import pixret
-from pixret import masks, synthetic, testhook
+from pixret import masks
 from pixret.cli import main
 from pixret.metric.core.benchmarks import BENCHMARKS
 
@@ -50,13 +50,13 @@ def _base(refs, num_queries: int, index_size: int, options: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bases():
+def bases(generators):
     """PROxford-shaped (its query names and list lengths: what the identity and coverage checks read) and a
     small custom split (4 queries, 12 index images) for everything else: quick to score."""
     facts = BENCHMARKS["proxford"]
-    return {"proxford": _base(synthetic.split_rows(facts.query_names, facts.counts, facts.index_size, GOOD), 70,
+    return {"proxford": _base(generators.split_rows(facts.query_names, facts.counts, facts.index_size, GOOD), 70,
                               facts.index_size, {}),
-            "custom": _base(synthetic.split_rows([f"q{q}" for q in range(4)], [(3, 2, 1)] * 4, 12, GOOD), 4, 12,
+            "custom": _base(generators.split_rows([f"q{q}" for q in range(4)], [(3, 2, 1)] * 4, 12, GOOD), 4, 12,
                             {"index_size": 12, "num_queries": 4})}
 
 
@@ -600,10 +600,10 @@ def test_command_exit_codes_and_one_line(tiny_dataset, tmp_path):
     assert result.stderr.startswith("error: argument --benchmark: invalid choice")
 
 
-def test_interrupted_build_writes_nothing(tiny_dataset, tmp_path):
+def test_interrupted_build_writes_nothing(tiny_dataset, tmp_path, holding):
     out = tmp_path / "out"
     argv = ["pixret", "build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]), "--output", str(out)]
-    with testhook.Held(argv, "outputs.staged", env={**os.environ, "PYTHONWARNINGS": "ignore"}) as held:
+    with holding.Held(argv, "outputs.staged", env={**os.environ, "PYTHONWARNINGS": "ignore"}) as held:
         assert held.wait() == "outputs.staged#1"  # held with its staging folder made: the build is writing
         assert [p.name[:5] for p in tmp_path.iterdir()] == [".out."]
         held.process.send_signal(signal.SIGINT)

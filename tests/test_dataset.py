@@ -88,11 +88,11 @@ def _released(path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def shapes_build(tmp_path_factory):
+def shapes_build(tmp_path_factory, generators):
     """A build of a release with multi-shape labels: a rectangle, a circle, missing and null shape_type, whole
     numbers, 18-digit decimals, points outside the image; one positive without a label."""
     base = tmp_path_factory.mktemp("shapes")
-    info = synthetic.write_shapes_release(base / "release")
+    info = generators.write_shapes_release(base / "release")
     build("proxford", base / "release", base / "out")
     return {**info, "root": base / "release", "out": base / "out"}
 

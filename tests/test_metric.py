@@ -479,10 +479,10 @@ def test_subset_ranks_rows_follow_the_order_given(splits, custom_metric):
 
 
 # ---------------------------------------------------------------- the custom config on a benchmark's references
-def test_custom_config_on_a_benchmark_is_refused_by_names():
+def test_custom_config_on_a_benchmark_is_refused_by_names(generators):
     facts = BENCHMARKS["proxford"]
     good = masks.encode(np.pad(np.ones((10, 12), np.uint8), ((6, 8), (10, 10))))
-    rows = synthetic.split_rows(facts.query_names, facts.counts, facts.index_size, good)
+    rows = generators.split_rows(facts.query_names, facts.counts, facts.index_size, good)
     with pytest.raises(InputError, match=r"these references are PROxford \(by their query names\).*config 'proxford'"):
         pixret.load_metric("custom").compute(predictions=[None] * len(rows), references=rows,
                                              index_size=facts.index_size)

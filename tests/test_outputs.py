@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixret import outputs, testhook
+from pixret import outputs
 from pixret.cli import main
 from pixret.dataset import DatasetError, open_dataset
 from pixret.outputs import MARKER
@@ -271,33 +271,38 @@ def test_plots_folder_follows_the_output_folder_rule(files, tmp_path, capsys):
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}
 
 
-def _signalled_at(argv, point: str, signum: int, cwd: Path):
-    """Run `pixret ...` held at ``point`` (testhook), send ``signum`` there; (exit code, stdout, stderr)."""
-    with testhook.Held(["pixret", *argv], point, env=ENV, cwd=cwd) as held:
-        assert held.wait() == f"{point}#1", held.finish()
-        held.process.send_signal(signum)
-        held.go()
-        return held.finish()
+@pytest.fixture
+def signalled_at(holding):
+    """``signalled_at(argv, point, signum, cwd)``: run `pixret ...` held at ``point`` (testhook), send ``signum``
+    there; (exit code, stdout, stderr)."""
+    def run(argv, point: str, signum: int, cwd: Path):
+        with holding.Held(["pixret", *argv], point, env=ENV, cwd=cwd) as held:
+            assert held.wait() == f"{point}#1", held.finish()
+            held.process.send_signal(signum)
+            held.go()
+            return held.finish()
+
+    return run
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_terminated_build_leaves_nothing(signum, tiny_dataset, tmp_path):
+def test_terminated_build_leaves_nothing(signum, tiny_dataset, tmp_path, signalled_at):
     out = tmp_path / "new" / "deeper" / "out"
-    code, stdout, stderr = _signalled_at(["build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]),
-                                          "--output", str(out)], "outputs.staged", signum, tmp_path)
+    code, stdout, stderr = signalled_at(["build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]),
+                                         "--output", str(out)], "outputs.staged", signum, tmp_path)
     assert code == 128 + signum, (stdout, stderr)
     assert stderr.strip() == (f"terminated: {signal.Signals(signum).name}; nothing was written (the partial build was "
                               "removed)")
     assert list(tmp_path.iterdir()) == []  # no out, no staging, no new/deeper/
 
 
-def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path):
+def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path, signalled_at):
     out = tmp_path / "out"
     out.mkdir()
     (out / MARKER).write_text(json.dumps({"command": "demo", "files": ["results.json"]}))
     (out / "results.json").write_text("earlier")
-    code, stdout, stderr = _signalled_at(["demo", "--small", "--output", str(out)], "outputs.staged", signal.SIGTERM,
-                                         tmp_path)
+    code, stdout, stderr = signalled_at(["demo", "--small", "--output", str(out)], "outputs.staged", signal.SIGTERM,
+                                        tmp_path)
     assert code == 143, (stdout, stderr)
     assert stderr.strip().splitlines()[-1] == ("terminated: SIGTERM; nothing was written (the partial demo output "
                                                "was removed)")
@@ -330,7 +335,7 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
 
 
-def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_dataset, tmp_path):
+def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_dataset, tmp_path, holding):
     """SIGINT, SIGTERM or SIGHUP at 50 points of a build (new, or replacing an earlier one) and of the demo (up to
     its build in place), some with a second signal during the clean-up: never a staging folder or file left, the
     output absent (an earlier one untouched) or whole, and the last line says which."""
@@ -356,7 +361,7 @@ def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_data
         shutil.copytree(tiny_dataset["out"], earlier)
         (earlier / "build_report.json").write_text("earlier")  # its own file, edited: still replaceable
 
-    with testhook.Held([sys.executable, "-c", _DRIVER], "", env=ENV, cwd=tmp_path, stdin=subprocess.PIPE) as driver:
+    with holding.Held([sys.executable, "-c", _DRIVER], "", env=ENV, cwd=tmp_path, stdin=subprocess.PIPE) as driver:
         def run(argv, points: str, signals=()):
             driver.process.stdin.write(json.dumps([argv, points]) + "\n")
             driver.process.stdin.flush()

@@ -17,7 +17,7 @@ from datasets import load_dataset
 from PIL import Image
 from pycocotools.coco import COCO
 
-from pixret import geometry, masks, report, synthetic
+from pixret import geometry, masks, report
 from pixret.build import build
 from pixret.cli import main
 from pixret.coco import coco_dict, export
@@ -320,8 +320,8 @@ def test_export_coco_polygons_are_the_shapes_and_fill_as_the_masks(tiny_dataset,
     assert main(["export-coco", "--dataset", out, "--output", str(tmp_path / "x"), "--segmentation", "lines"]) == 2
 
 
-def test_export_coco_polygons_of_every_shape_type(tmp_path):
-    info = synthetic.write_shapes_release(tmp_path / "release")
+def test_export_coco_polygons_of_every_shape_type(tmp_path, generators):
+    info = generators.write_shapes_release(tmp_path / "release")
     build("proxford", tmp_path / "release", tmp_path / "out")
     for segmentation in ("polygons", "rle"):  # the positive without a label is left out, and said so
         with pytest.warns(UserWarning, match="medium: 1 positive pairs have no mask and are not exported"):
