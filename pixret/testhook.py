@@ -17,8 +17,8 @@ its wait is skipped by the next wait (its SEQ is an earlier one's). Points count
 thread's would make their order depend on timing.
 
 The test's end (start a command held at some points, wait for each, signal, let it go) is ``Held`` in
-tests/holding.py: it ships with the tests, not here. The points there are, and the tests that use them:
-docs/testing.md.
+tests/holding.py, with the tests: the package holds only the hook. The points there are, and the tests that use
+them: docs/testing.md.
 """
 
 from __future__ import annotations
