@@ -1,7 +1,9 @@
 """Fixtures: small upstream releases in the exact layout, real builds of them, one metric instance.
 
-Shared helpers live in the package (``pixret.synthetic``, ``pixret.testhook``), not here: fixtures (and where
-the tests' `pixret` command is) are all this file has.
+The release writers are ``pixret.synthetic`` (shipped: the demo uses them); helpers only the tests use are modules
+beside this file, loaded by a fixture each (``--import-mode=importlib``: test files cannot import each other):
+``generators`` (tests/generators.py), ``holding`` (tests/holding.py), ``literal_authors`` (tests/literal_authors.py).
+Fixtures (and where the tests' `pixret` command is) are all this file has.
 """
 
 from __future__ import annotations
@@ -98,6 +100,20 @@ def tiny_dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def splits(tiny_dataset):
+    """The pairs splits of ``tiny_dataset`` by protocol ("easy", "medium", "hard"), loaded with ``datasets``."""
+    from datasets import load_dataset
+
+    return {p: load_dataset(str(tiny_dataset["out"]), "pairs", split=p) for p in ("easy", "medium", "hard")}
+
+
+@pytest.fixture(scope="session")
+def medium(splits):
+    """The medium split of ``tiny_dataset``'s pairs."""
+    return splits["medium"]
+
+
+@pytest.fixture(scope="session")
 def custom_metric():
     """The evaluate module, config "custom" (the tiny datasets are not a benchmark), loaded once."""
     import pixret
@@ -155,12 +171,30 @@ def demo_run(installed_wheel, tmp_path_factory):
     return {**summary, "tables": (folder / "tables.md").read_text(), "printed": printed, "folder": folder}
 
 
-@pytest.fixture(scope="session")
-def literal_authors():
-    """tests/literal_authors.py: slow, literal re-implementations of the authors' evaluation code."""
+def _tests_module(name: str):
+    """The helper module tests/<name>.py, loaded by path (the test files' one way to share code)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("literal_authors", Path(__file__).with_name("literal_authors.py"))
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def literal_authors():
+    """tests/literal_authors.py: slow, literal re-implementations of the authors' evaluation code."""
+    return _tests_module("literal_authors")
+
+
+@pytest.fixture(scope="session")
+def generators():
+    """tests/generators.py: test-only generators (a release of shapes to keep as released, a tiny registry entry,
+    benchmark-shaped rows in memory, a .mat ground truth)."""
+    return _tests_module("generators")
+
+
+@pytest.fixture(scope="session")
+def holding():
+    """tests/holding.py: ``holding.Held`` runs a command held at the points of ``pixret.testhook``."""
+    return _tests_module("holding")

@@ -265,6 +265,17 @@ def test_file_named_for_the_other_benchmark_warns(tmp_path):
         read_matching_result(path, NUM_QUERIES, [(48, 64)] * NUM_INDEX, benchmark="proxford")
 
 
+def test_authors_keys_one_based_are_named(tiny_dataset, medium, tmp_path, capsys):
+    points = {}
+    for r in medium:
+        if r["positive"] and r["query_id"] < 3 and r["index_id"] < 11:
+            points[f"qimlist_{r['query_id'] + 1}_imlist_{r['index_id'] + 1}"] = np.array([[1, 1], [30, 1], [30, 20]])
+    np.save(tmp_path / "proxford.npy", np.array(points, dtype=object), allow_pickle=True)
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "proxford.npy"),
+                 "--resamples", "0"]) == 0
+    assert "the ids of the keys look 1-based" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- pickles run no code
 class _Evil:
     def __init__(self, target):

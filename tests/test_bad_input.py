@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import pixret
-from pixret import masks, synthetic, testhook
+from pixret import masks
 from pixret.cli import main
 from pixret.metric.core.benchmarks import BENCHMARKS
 
@@ -50,13 +50,13 @@ def _base(refs, num_queries: int, index_size: int, options: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bases():
+def bases(generators):
     """PROxford-shaped (its query names and list lengths: what the identity and coverage checks read) and a
     small custom split (4 queries, 12 index images) for everything else: quick to score."""
     facts = BENCHMARKS["proxford"]
-    return {"proxford": _base(synthetic.split_rows(facts.query_names, facts.counts, facts.index_size, GOOD), 70,
+    return {"proxford": _base(generators.split_rows(facts.query_names, facts.counts, facts.index_size, GOOD), 70,
                               facts.index_size, {}),
-            "custom": _base(synthetic.split_rows([f"q{q}" for q in range(4)], [(3, 2, 1)] * 4, 12, GOOD), 4, 12,
+            "custom": _base(generators.split_rows([f"q{q}" for q in range(4)], [(3, 2, 1)] * 4, 12, GOOD), 4, 12,
                             {"index_size": 12, "num_queries": 4})}
 
 
@@ -566,6 +566,22 @@ def test_tool_bad_input(files, tiny_dataset, capsys, monkeypatch, name, argv, me
     assert not (Path(files["dir"]) / "o").exists() and not (Path(files["dir"]) / "g").exists()
 
 
+def test_commands_that_took_a_traceback_or_forever(tiny_dataset, tmp_path, capsys):
+    ranks = tmp_path / "r.npy"
+    np.save(ranks, np.tile(np.arange(12), (4, 1)))
+    assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(ranks), "--output",
+                 str(tmp_path / "g"), "--top-k", "100000000000"]) == 1
+    assert "--top-k must be 1 to 100" in capsys.readouterr().err
+    assert main(["show", "--dataset", str(tiny_dataset["out"]), "--ranks", str(ranks), "--output",
+                 str(tmp_path / "g"), "--top-k", "20", "--queries", "0"]) == 0
+    assert "--top-k 20, but the rankings hold 12 images per query: showing those" in capsys.readouterr().err
+    assert main(["demo", "--seed", "-1", "--output", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --seed must be 0 to") and "bug" not in err
+    assert main(["evaluate", "--dataset", "", "--predictions", str(ranks)]) == 1
+    assert "the dataset is empty: name a built dataset folder or a Hub id" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- real processes
 def _run(args, **kw):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
@@ -584,10 +600,10 @@ def test_command_exit_codes_and_one_line(tiny_dataset, tmp_path):
     assert result.stderr.startswith("error: argument --benchmark: invalid choice")
 
 
-def test_interrupted_build_writes_nothing(tiny_dataset, tmp_path):
+def test_interrupted_build_writes_nothing(tiny_dataset, tmp_path, holding):
     out = tmp_path / "out"
     argv = ["pixret", "build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]), "--output", str(out)]
-    with testhook.Held(argv, "outputs.staged", env={**os.environ, "PYTHONWARNINGS": "ignore"}) as held:
+    with holding.Held(argv, "outputs.staged", env={**os.environ, "PYTHONWARNINGS": "ignore"}) as held:
         assert held.wait() == "outputs.staged#1"  # held with its staging folder made: the build is writing
         assert [p.name[:5] for p in tmp_path.iterdir()] == [".out."]
         held.process.send_signal(signal.SIGINT)

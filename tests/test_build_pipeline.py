@@ -10,6 +10,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import time
 
 import numpy as np
 from pycocotools import mask as cocomask
@@ -164,6 +165,17 @@ def test_built_mask_of_a_polygon_leaving_the_image(release, tmp_path):
     assert {"query_id": 0, "index_id": i, "label": release["labels"][0, i], "points": 3} in report["clipped"]
     mask, exact = _pair_mask(tmp_path / "out", 0, i), _exact(TRIANGLE)
     assert (mask & exact).sum() / (mask | exact).sum() > 0.99
+
+
+def test_a_circle_with_a_far_rim_is_bounded():
+    start = time.process_time()  # CPU time: what the work costs, however busy the machine is
+    polygon = geometry.circle([10.0, 10.0], [10.0 + 1e15, 10.0])
+    assert len(polygon) <= geometry.CIRCLE_SIDES and np.isfinite(polygon).all()
+    assert masks.area(geometry.rasterise_in_image([polygon], 48, 64)) == 48 * 64  # it covers the image
+    assert masks.area(masks.from_polygons([np.array([[0, 0], [5e9, 0], [0, 5e9]])], 48, 64)) == 48 * 64
+    assert time.process_time() - start < 5
+    small = geometry.circle([20.0, 20.0], [30.0, 20.0])  # still within 0.05 px of the circle
+    assert np.allclose(np.linalg.norm(small - 20.0, axis=1), 10.0)
 
 
 # ---------------------------------------------------------------- LabelMe fields as they come

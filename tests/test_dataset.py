@@ -88,11 +88,11 @@ def _released(path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def shapes_build(tmp_path_factory):
+def shapes_build(tmp_path_factory, generators):
     """A build of a release with multi-shape labels: a rectangle, a circle, missing and null shape_type, whole
     numbers, 18-digit decimals, points outside the image; one positive without a label."""
     base = tmp_path_factory.mktemp("shapes")
-    info = synthetic.write_shapes_release(base / "release")
+    info = generators.write_shapes_release(base / "release")
     build("proxford", base / "release", base / "out")
     return {**info, "root": base / "release", "out": base / "out"}
 
@@ -241,6 +241,16 @@ def test_card_body_is_for_dataset_users(built):
     assert "preview.jpg" in body and Image.open(built["out"] / "preview.jpg").size[0] > 400
 
 
+def test_the_papers_print_erratum_is_said_where_its_cell_is():
+    from pixret.card import _reference_numbers
+    from pixret.metric.core.benchmarks import BENCHMARKS
+
+    erratum = 'The paper prints "33." for D2R+Mobilenet-V2-SSD+VLAD, PRParis medium D'
+    assert erratum in _reference_numbers(BENCHMARKS["prparis"], False)
+    assert erratum not in _reference_numbers(BENCHMARKS["proxford"], False)
+    assert erratum not in _reference_numbers(BENCHMARKS["prparis"], True)
+
+
 def test_revisitop_layout_and_separate_images(tmp_path):
     root = tmp_path / "rel"
     synthetic.write_tiny_release(root, "prparis", layout="revisitop")
@@ -348,6 +358,19 @@ def test_crafted_npy_runs_no_code(release, tmp_path):
         build("proxford", release["root"], tmp_path / "out")
     assert not (tmp_path / "pwned").exists()
     _no_output_left(tmp_path)
+
+
+def test_duplicate_keys_in_release_files(tmp_path):
+    from pixret.release import ReleaseError, load_pair2label, read_label
+
+    label = tmp_path / "a.json"
+    label.write_text('{"shapes": [], "shapes": [{"points": [[1, 1], [5, 1], [5, 5]], "shape_type": "polygon"}]}')
+    with pytest.raises(ReleaseError, match="an object has the key 'shapes' twice"):
+        read_label(label)
+    np.save(tmp_path / "oxford_pair2labelpath.npy", np.array({"0_2": "a.json", "00_2": "b.json"}, dtype=object),
+            allow_pickle=True)
+    with pytest.raises(ReleaseError, match=r"entry '00_2' names pair \(0, 2\) again"):
+        load_pair2label(tmp_path / "oxford_pair2labelpath.npy")
 
 
 def test_reported_not_failed_cases(release, tmp_path):

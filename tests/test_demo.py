@@ -179,16 +179,6 @@ def test_demo_dataset_card_says_synthetic(demo_run):
     assert not broken_links(text, {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()})
 
 
-def test_the_papers_print_erratum_is_said_where_its_cell_is():
-    from pixret.card import _reference_numbers
-    from pixret.metric.core.benchmarks import BENCHMARKS
-
-    erratum = 'The paper prints "33." for D2R+Mobilenet-V2-SSD+VLAD, PRParis medium D'
-    assert erratum in _reference_numbers(BENCHMARKS["prparis"], False)
-    assert erratum not in _reference_numbers(BENCHMARKS["proxford"], False)
-    assert erratum not in _reference_numbers(BENCHMARKS["prparis"], True)
-
-
 @IN_DEMO_GROUP
 def test_demo_result_files_score_the_same_through_the_tool(demo_run, capsys):
     folder = demo_run["folder"]

@@ -20,7 +20,7 @@ from proxford_prparis import ProxfordPrparis
 
 
 @pytest.fixture
-def downloads(release, tmp_path):
+def downloads(release, tmp_path, generators):
     """The tiny release taken apart into what a user downloads."""
     root = release["root"]
     jpg = root / "revisitop/data/roxford5k/jpg"
@@ -33,7 +33,7 @@ def downloads(release, tmp_path):
              synthetic.write_archive(tmp_path / "paris_2-v1.tgz", second, landmark)]
     oxford = synthetic.write_archive(tmp_path / "oxbuild_images-v1.tgz", images)
     gnd_pkl = root / "revisitop/data/roxford5k/gnd_roxford5k.pkl"
-    gnd_mat = synthetic.write_gnd_mat(tmp_path / "gnd_roxford5k.mat", release["gnd"])
+    gnd_mat = generators.write_gnd_mat(tmp_path / "gnd_roxford5k.mat", release["gnd"])
     labels = tmp_path / "labels_extracted"
     shutil.copytree(root, labels / "pixel_retrieval_benchmarks", ignore=shutil.ignore_patterns("revisitop"))
     return {**release, "oxford": oxford, "paris": paris, "gnd_pkl": gnd_pkl, "gnd_mat": gnd_mat, "labels": labels,

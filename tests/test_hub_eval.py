@@ -35,14 +35,16 @@ from pixret.metric.core.benchmarks import BENCHMARKS, R1M_DISTRACTORS
 pytestmark = pytest.mark.xdist_group("hub_eval")  # one worker: the module's build is made once
 TOY, TOY_QUERIES = "pixtoy", 6  # a tiny world registered as a benchmark: its builds are "real", with an eval.yaml
 # 6 queries: names of its own, so that the session's 4-query tiny_dataset stays custom data while it is registered
-REGISTER = f"benchmarks.register(synthetic.tiny_benchmark({TOY!r}, gnd=synthetic.tiny_gnd({TOY_QUERIES})))"
+GENERATORS = Path(__file__).with_name("generators.py")  # (the generators fixture's module, for the child processes)
+REGISTER = (f"benchmarks.register(__import__('runpy').run_path({str(GENERATORS)!r})['tiny_benchmark']({TOY!r}, "
+            f"gnd=synthetic.tiny_gnd({TOY_QUERIES})))")
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
+def toy(tmp_path_factory, generators):
     """A real build of a registered benchmark, ground-truth predictions, and shuffled ranks (mAP below 100)."""
     gnd = synthetic.tiny_gnd(TOY_QUERIES)
-    benchmarks.register(synthetic.tiny_benchmark(TOY, gnd=gnd))
+    benchmarks.register(generators.tiny_benchmark(TOY, gnd=gnd))
     try:
         base = tmp_path_factory.mktemp("toy")
         synthetic.write_tiny_release(base / "release", benchmark=TOY, gnd=gnd)

@@ -13,6 +13,7 @@ from pycocotools import mask as cocomask
 
 from pixret import masks
 from pixret.metric.core import rle
+from pixret.metric.core.rle import RLEError
 
 MAX_RUN = 2**32 - 1
 CHUNKS = st.one_of(st.integers(1, 80), st.sampled_from([257, 4096, rle.CHUNK_BYTES]))
@@ -373,3 +374,15 @@ def test_areas_of_many_masks_in_one_check():
     plain[250]["size"][0] += 1
     with pytest.raises(rle.RLEProblem, match=r"^rles\[250\]: RLE runs do not cover"):
         masks.areas(plain)
+
+
+def test_an_encoded_masks_size_edited_in_place_is_checked_again():
+    rle = masks.encode(np.ones((6, 6), bool))
+    rle["size"][:] = [3, 3]  # the runs (36 pixels) are longer than the mask now says
+    for verb in (masks.decode, masks.area, masks.bbox, lambda r: masks.iou(r, r)):
+        with pytest.raises(RLEError, match="run 1 .* is 36 pixels, more than the 3x3 mask has"):
+            verb(rle)
+    with pytest.raises(RLEError, match="more than the 3x3 mask has"):
+        masks.areas([masks.encode(np.ones((3, 3), bool)), rle])
+    fresh = masks.encode(np.ones((6, 6), bool))
+    assert masks.area(fresh) == 36 and masks.decode(fresh).sum() == 36

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import os
 import sys
 import time
 import uuid
+import warnings
 
 import numpy as np
 import pytest
@@ -15,8 +17,11 @@ from hypothesis import given, settings, strategies as st
 from pycocotools import mask as cocomask
 
 import pixret
-from pixret import masks
-from pixret.metric.core import ranking, references, rle, scoring
+from pixret import masks, synthetic
+from pixret.metric.core import benchmarks, ranking, references, rle, scoring
+from pixret.metric.core.benchmarks import BENCHMARKS, Benchmark, lists_digest
+from pixret.metric.core.errors import InputError
+from pixret.metric.core.predictions import Where, parse_prediction
 
 THRESHOLDS = [t / 100 for t in range(50, 100, 5)]
 
@@ -257,11 +262,6 @@ def _perfect(split):
     return [{"mask": row["mask"]} for row in split]
 
 
-@pytest.fixture(scope="module")
-def splits(tiny_dataset):
-    return {p: load_dataset(str(tiny_dataset["out"]), "pairs", split=p) for p in ("easy", "medium", "hard")}
-
-
 def test_evaluate_load_end_to_end_equals_reference(splits, custom_metric):
     for protocol, split in splits.items():
         rng = np.random.default_rng(len(protocol))
@@ -408,6 +408,19 @@ def test_add_batch_then_compute_equals_one_call(splits, tiny_dataset, tmp_path):
     assert stored == direct and stored["miou_seg"] == 1.0
 
 
+def test_compute_with_predictions_after_add_batch_is_refused(medium):
+    split = medium
+    perfect = [{"mask": r["mask"]} if r["positive"] else None for r in split]
+    metric = pixret.load_metric("custom", experiment_id="two-sets")
+    metric.add_batch(predictions=[None] * len(split), references=split)
+    with pytest.raises(InputError, match=rf"after add / add_batch, with {len(split)} rows stored: both sets would be "
+                                         "scored as one"):
+        metric.compute(predictions=perfect, references=split)
+    with pytest.warns(UserWarning, match="none of the 20 scored positive pairs has a prediction"):
+        assert metric.compute()["miou_seg"] == 0.0  # the stored rows, alone
+    assert metric.compute(predictions=perfect, references=split)["miou_seg"] == 1.0  # nothing stored: scored alone
+
+
 # ---------------------------------------------------------------- oracles: which half costs the most
 def test_oracles_equal_scoring_the_perfect_halves(splits, custom_metric):
     """perfect_ranking = scoring a ranking that puts every positive first (in the method's own order) with the same
@@ -434,3 +447,225 @@ def test_oracles_equal_scoring_the_perfect_halves(splits, custom_metric):
     for kind in ("det", "seg"):
         assert oracles["perfect_ranking"][f"map_{kind}"] == pytest.approx(direct[f"map_{kind}"], abs=1e-12)
     assert 0 < result["map_seg"] < min(oracles["perfect_ranking"]["map_seg"], oracles["perfect_masks"]["map_seg"])
+
+
+# ---------------------------------------------------------------- inputs in other forms, what looks like a mistake
+def _perfect_positives(split):
+    return [{"mask": row["mask"]} if row["positive"] else None for row in split]
+
+
+def _messages(caught) -> str:
+    return "\n".join(str(w.message) for w in caught)
+
+
+# ---------------------------------------------------------------- a subset is read in the order given
+def test_subset_ranks_rows_follow_the_order_given(splits, custom_metric):
+    split = splits["medium"]
+    rng = np.random.default_rng(3)
+    ranks = np.stack([rng.permutation(12) for _ in range(4)])
+    full = custom_metric.compute(predictions=_perfect_positives(split), references=split, ranks=ranks, index_size=12)
+    rows = [r for r in split if r["query_id"] in (1, 3)]
+    result = custom_metric.compute(predictions=_perfect_positives(rows), references=rows, queries=[3, 1],
+                                   ranks=ranks[[3, 1]], index_size=12, num_queries=4)
+    assert result["per_query"]["query_id"] == [3, 1]
+    for k, q in enumerate((3, 1)):  # row k of the subset-shaped ranks is query queries[k]
+        assert result["per_query"]["image_ap"][k] == full["per_query"]["image_ap"][q]
+    assert result["image_map"] == pytest.approx(np.mean([full["per_query"]["image_ap"][q] for q in (1, 3)]))
+    same = custom_metric.compute(predictions=_perfect_positives(rows), references=rows, queries=[3, 1], ranks=ranks,
+                                 index_size=12, num_queries=4)  # full-shaped ranks: rows are query ids
+    assert same["image_map"] == result["image_map"]
+    with pytest.raises(InputError, match="queries lists query 3 twice"):
+        custom_metric.compute(predictions=_perfect_positives(rows), references=rows, queries=[3, 1, 3], num_queries=4)
+
+
+# ---------------------------------------------------------------- the custom config on a benchmark's references
+def test_custom_config_on_a_benchmark_is_refused_by_names(generators):
+    facts = BENCHMARKS["proxford"]
+    good = masks.encode(np.pad(np.ones((10, 12), np.uint8), ((6, 8), (10, 10))))
+    rows = generators.split_rows(facts.query_names, facts.counts, facts.index_size, good)
+    with pytest.raises(InputError, match=r"these references are PROxford \(by their query names\).*config 'proxford'"):
+        pixret.load_metric("custom").compute(predictions=[None] * len(rows), references=rows,
+                                             index_size=facts.index_size)
+
+
+def test_custom_config_on_a_benchmark_is_refused_by_lists(splits):
+    """Without query names, a benchmark is still recognised by its easy / hard / junk lists."""
+    gnd = synthetic.tiny_gnd()
+    lists = [[g[k] for g in gnd["gnd"]] for k in ("easy", "hard", "junk")]
+    benchmarks.register(Benchmark("tinybench", "TinyBench", "rtiny", "Tiny", "tiny", (), "", "", tuple(gnd["qimlist"]),
+                                  12, tuple(tuple(len(l) for l in per) for per in zip(*lists)), (), lists_digest(*lists),
+                                  paper_tables=None))
+    try:
+        rows = [{k: v for k, v in r.items() if k != "query_name"} for r in splits["medium"]]
+        with pytest.raises(InputError, match=r"these references are TinyBench \(by their easy / hard / junk lists\)"):
+            pixret.load_metric("custom").compute(predictions=_perfect_positives(rows), references=rows)
+        subset = [r for r in rows if r["query_id"] < 2]  # a subset is not the benchmark's lists: custom data
+        assert pixret.load_metric("custom").compute(predictions=_perfect_positives(subset), references=subset, queries=[0, 1],
+                                                    num_queries=4)["miou_seg"] == 1.0
+    finally:
+        benchmarks.unregister("tinybench")
+
+
+# ---------------------------------------------------------------- the authors' mious.py: abstentions
+def _literal_mious(split, predictions, ious):
+    """mious.py's loop, literally: per query, hard positives (no prediction: 0), then easy ones (no prediction:
+    `continue`, left out of medium); the mean of the per-query means."""
+    per_query = {}
+    for row, prediction, iou in zip(split, predictions, ious):
+        if not row["positive"]:
+            continue
+        values = per_query.setdefault(row["query_id"], {"hard": [], "easy": []})[row["difficulty"]]
+        if prediction is None:
+            if row["difficulty"] == "hard":
+                values.append(0.0)
+            continue
+        values.append(iou)
+    return float(np.mean([np.mean(v["hard"] + v["easy"]) for _, v in sorted(per_query.items())]))
+
+
+def test_official_medium_miou_leaves_out_abstained_easy_positives(splits, custom_metric):
+    split = splits["medium"]
+    rng = np.random.default_rng(5)
+    predictions, ious = [], []
+    for row in split:
+        if not row["positive"] or rng.random() < 0.35:
+            predictions.append(None)
+            ious.append(0.0)
+            continue
+        shifted = np.roll(masks.decode(row["mask"]), int(rng.integers(0, 6)), axis=1)
+        predictions.append({"mask": masks.encode(shifted)})
+        ious.append(masks.iou(predictions[-1]["mask"], row["mask"]))
+    abstained_easy = sum(1 for r, p in zip(split, predictions) if r["difficulty"] == "easy" and p is None)
+    assert abstained_easy > 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        official = custom_metric.compute(predictions=predictions, references=split)
+    assert official["miou_seg"] == pytest.approx(_literal_mious(split, predictions, ious), abs=1e-12)
+    assert official["skipped_pairs"] == abstained_easy
+    assert f"in mean mIoU the {abstained_easy} easy ones are left out of medium, as the authors' mious.py" in \
+        _messages(caught)
+    unofficial = custom_metric.compute(predictions=predictions, references=split, official=False)
+    counted = {}
+    for row, iou in zip(split, ious):
+        if row["positive"]:
+            counted.setdefault(row["query_id"], []).append(iou)
+    assert unofficial["miou_seg"] == pytest.approx(np.mean([np.mean(v) for v in counted.values()]), abs=1e-12)
+    assert "skipped_pairs" not in unofficial and unofficial["miou_seg"] < official["miou_seg"]
+    hard = splits["hard"]  # the quirk is medium's: hard positives without prediction count 0 either way
+    half = [{"mask": r["mask"]} if r["positive"] and k % 2 else None for k, r in enumerate(hard)]
+    assert custom_metric.compute(predictions=half, references=hard)["miou_seg"] == \
+        custom_metric.compute(predictions=half, references=hard, official=False)["miou_seg"] < 1
+
+
+# ---------------------------------------------------------------- add_batch + compute = compute; rows in other forms
+@pytest.mark.parametrize("change, outcome", [
+    (lambda p: {"mask": None, "segmentation": p["mask"]}, "has both 'mask' and 'segmentation'"),
+    (lambda p: {**p, "query_id": float(p["query_id"])}, None),  # 3.0 is the id 3, in both
+    (lambda p: {**p, "category_id": 1, "score": 0.3}, None),  # COCO's keys, ignored, in both
+    (lambda p: {**p, "query_id": 0.5}, "query_id must be a non-negative integer, got 0.5"),
+])
+def test_add_batch_and_compute_read_predictions_alike(splits, tmp_path, change, outcome):
+    split = splits["hard"]
+    predictions = [change({"mask": r["mask"], "query_id": r["query_id"], "index_id": r["index_id"]})
+                   if r["positive"] else None for r in split]
+    batched = pixret.load_metric("custom", experiment_id=uuid.uuid4().hex, cache_dir=str(tmp_path))
+    if outcome:
+        with pytest.raises(InputError, match=outcome):
+            pixret.load_metric("custom").compute(predictions=predictions, references=split)
+        with pytest.raises(InputError, match=outcome):
+            batched.add_batch(predictions=predictions, references=split)
+        return
+    direct = pixret.load_metric("custom").compute(predictions=predictions, references=split)
+    batched.add_batch(predictions=predictions, references=split)
+    assert batched.compute() == direct and direct["miou_seg"] == 1.0
+    with pytest.raises(InputError, match="nothing to score: pass compute.predictions=..., references=...., or "
+                                         "add_batch first"):
+        batched.compute()
+
+
+def test_rows_from_pandas_and_streaming_datasets(splits, tiny_dataset, custom_metric):
+    pandas = pytest.importorskip("pandas")
+    split = splits["medium"]
+    expected = custom_metric.compute(predictions=_perfect_positives(split), references=split)
+    frame = pandas.DataFrame(list(split))
+    assert custom_metric.compute(predictions=pandas.DataFrame({"mask": [p and p["mask"] for p in _perfect_positives(split)]}),
+                                 references=frame) == expected
+    streamed = load_dataset(str(tiny_dataset["out"]), "pairs", split="medium", streaming=True)
+    assert custom_metric.compute(predictions=_perfect_positives(split), references=streamed) == expected
+
+
+# ---------------------------------------------------------------- caches that cannot be written
+def test_load_metric_with_unwritable_caches(tiny_dataset, tmp_path):
+    """pixret.load_metric copies nothing into evaluate's modules cache, and one compute writes nothing: both work
+    where the caches cannot be written (here they lie under a file); add_batch says where it cannot store rows."""
+    code = f"""
+import pixret
+from datasets import load_dataset
+split = load_dataset({str(tiny_dataset["out"])!r}, "pairs", split="medium")
+metric = pixret.load_metric("custom")
+print(metric.compute(predictions=[{{"mask": r["mask"]}} for r in split], references=split)["miou_seg"])
+try:
+    metric.add_batch(predictions=[None] * len(split), references=split)
+except OSError as err:
+    print(err)
+"""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env = {**os.environ, "HF_MODULES_CACHE": str(blocked / "modules"),
+           "HF_METRICS_CACHE": str(blocked / "metrics"), "HF_DATASETS_CACHE": str(tmp_path / "datasets")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.strip().splitlines()[-2:]
+    assert first == "1.0"
+    assert second.startswith(f"cannot store the rows in evaluate's cache folder {blocked / 'metrics'}")
+
+
+# ---------------------------------------------------------------- rankings and queries that look like a mistake
+def _caught(function) -> str:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        function()
+    return "\n".join(str(w.message) for w in caught)
+
+
+def test_one_based_ids_in_a_truncated_ranking_are_named(medium, custom_metric):
+    """No id reaches the index size in a top-K ranking, so the id check cannot see 1-based ids: the top can."""
+    rng = np.random.default_rng(0)
+    ranks = []
+    for q in range(4):
+        relevant = [r["index_id"] for r in medium if r["query_id"] == q]
+        others = [i for i in rng.permutation(11) if i not in relevant]  # never id 11: no id reaches 12
+        ranks.append(np.array(relevant + others)[:5] + 1)  # the relevant first, then shifted by one
+    text = _caught(lambda: custom_metric.compute(predictions=_perfect_positives(medium), references=medium,
+                                                 ranks=np.array(ranks), index_size=12))
+    assert "the ranks look 1-based: with every id - 1" in text
+    right = np.array([np.argsort(rng.random(12)) for _ in range(4)])
+    assert "1-based" not in _caught(lambda: custom_metric.compute(predictions=_perfect_positives(medium), references=medium,
+                                                                  ranks=right, index_size=12))
+
+
+def test_distractors_declared_but_absent_are_named(medium, custom_metric):
+    text = _caught(lambda: custom_metric.compute(predictions=_perfect_positives(medium), references=medium,
+                                                 ranks=np.tile(np.arange(12), (4, 1)), index_size=12,
+                                                 distractors=1001001))
+    assert "1001001 distractors are declared, but no ranks row holds an id past the index" in text
+
+
+def test_queries_as_a_set_and_every_query_in_another_order(medium, custom_metric):
+    with pytest.raises(InputError, match="queries must be a list: a set has no order"):
+        custom_metric.compute(predictions=_perfect_positives(medium), references=medium, queries={0, 1, 2, 3})
+    ranks = np.tile(np.arange(12), (4, 1))
+    text = _caught(lambda: custom_metric.compute(predictions=_perfect_positives(medium), references=medium, queries=[3, 2, 1, 0],
+                                                 ranks=ranks, index_size=12))
+    assert "queries lists every query, in another order than their ids" in text
+    every = custom_metric.compute(predictions=_perfect_positives(medium), references=medium, queries=[0, 1, 2, 3])
+    assert "subset" not in every  # every query is the benchmark's figure, not a subset
+
+
+def test_pandas_missing_values(medium, custom_metric):
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"mask": [r["mask"] for r in medium], "bbox": [float("nan")] * len(medium)})
+    frame.loc[[k for k, r in enumerate(medium) if not r["positive"]], "mask"] = float("nan")
+    assert custom_metric.compute(predictions=frame, references=medium)["miou_seg"] == 1.0  # NaN: no value
+    with pytest.raises(InputError, match=r"bbox has a missing value \(NaN, as pandas writes a missing number\)"):
+        parse_prediction({"bbox": [1.0, float("nan"), 2.0, 2.0]}, Where("row 0"))

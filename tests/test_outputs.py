@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixret import outputs, testhook
+from pixret import outputs
 from pixret.cli import main
 from pixret.dataset import DatasetError, open_dataset
 from pixret.outputs import MARKER
@@ -271,33 +271,38 @@ def test_plots_folder_follows_the_output_folder_rule(files, tmp_path, capsys):
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}
 
 
-def _signalled_at(argv, point: str, signum: int, cwd: Path):
-    """Run `pixret ...` held at ``point`` (testhook), send ``signum`` there; (exit code, stdout, stderr)."""
-    with testhook.Held(["pixret", *argv], point, env=ENV, cwd=cwd) as held:
-        assert held.wait() == f"{point}#1", held.finish()
-        held.process.send_signal(signum)
-        held.go()
-        return held.finish()
+@pytest.fixture
+def signalled_at(holding):
+    """``signalled_at(argv, point, signum, cwd)``: run `pixret ...` held at ``point`` (testhook), send ``signum``
+    there; (exit code, stdout, stderr)."""
+    def run(argv, point: str, signum: int, cwd: Path):
+        with holding.Held(["pixret", *argv], point, env=ENV, cwd=cwd) as held:
+            assert held.wait() == f"{point}#1", held.finish()
+            held.process.send_signal(signum)
+            held.go()
+            return held.finish()
+
+    return run
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_terminated_build_leaves_nothing(signum, tiny_dataset, tmp_path):
+def test_terminated_build_leaves_nothing(signum, tiny_dataset, tmp_path, signalled_at):
     out = tmp_path / "new" / "deeper" / "out"
-    code, stdout, stderr = _signalled_at(["build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]),
-                                          "--output", str(out)], "outputs.staged", signum, tmp_path)
+    code, stdout, stderr = signalled_at(["build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]),
+                                         "--output", str(out)], "outputs.staged", signum, tmp_path)
     assert code == 128 + signum, (stdout, stderr)
     assert stderr.strip() == (f"terminated: {signal.Signals(signum).name}; nothing was written (the partial build was "
                               "removed)")
     assert list(tmp_path.iterdir()) == []  # no out, no staging, no new/deeper/
 
 
-def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path):
+def test_terminated_demo_leaves_nothing_and_keeps_the_earlier_output(tmp_path, signalled_at):
     out = tmp_path / "out"
     out.mkdir()
     (out / MARKER).write_text(json.dumps({"command": "demo", "files": ["results.json"]}))
     (out / "results.json").write_text("earlier")
-    code, stdout, stderr = _signalled_at(["demo", "--small", "--output", str(out)], "outputs.staged", signal.SIGTERM,
-                                         tmp_path)
+    code, stdout, stderr = signalled_at(["demo", "--small", "--output", str(out)], "outputs.staged", signal.SIGTERM,
+                                        tmp_path)
     assert code == 143, (stdout, stderr)
     assert stderr.strip().splitlines()[-1] == ("terminated: SIGTERM; nothing was written (the partial demo output "
                                                "was removed)")
@@ -330,7 +335,7 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
 
 
-def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_dataset, tmp_path):
+def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_dataset, tmp_path, holding):
     """SIGINT, SIGTERM or SIGHUP at 50 points of a build (new, or replacing an earlier one) and of the demo (up to
     its build in place), some with a second signal during the clean-up: never a staging folder or file left, the
     output absent (an earlier one untouched) or whole, and the last line says which."""
@@ -356,7 +361,7 @@ def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_data
         shutil.copytree(tiny_dataset["out"], earlier)
         (earlier / "build_report.json").write_text("earlier")  # its own file, edited: still replaceable
 
-    with testhook.Held([sys.executable, "-c", _DRIVER], "", env=ENV, cwd=tmp_path, stdin=subprocess.PIPE) as driver:
+    with holding.Held([sys.executable, "-c", _DRIVER], "", env=ENV, cwd=tmp_path, stdin=subprocess.PIPE) as driver:
         def run(argv, points: str, signals=()):
             driver.process.stdin.write(json.dumps([argv, points]) + "\n")
             driver.process.stdin.flush()
@@ -505,3 +510,33 @@ def test_corrupt_build_report_is_not_called_missing(tiny_dataset, files, tmp_pat
     assert open_dataset(folder).report is None
     assert main(["push", "dataset", str(folder), "--repo-id", "x/y-demo", "--dry-run"]) == 1
     assert _error(capsys).endswith("links to files the repo would not have: ['build_report.json']")
+
+
+# ---------------------------------------------------------------- what appears meanwhile; outputs apart
+def test_a_file_saved_into_the_output_meanwhile_is_kept(tmp_path):
+    """The output is checked again when it is swapped in: what appeared there meanwhile is never deleted."""
+    from pixret import outputs
+
+    target = tmp_path / "out"
+    target.mkdir()
+    with pytest.raises(outputs.OutputExists, match="changed while the command ran, so nothing was replaced"):
+        with outputs.staged_folder(target, command="show") as tmp:
+            (tmp / "index.html").write_text("new")
+            (target / "notes.txt").write_text("mine")  # the user saves a file there during the run
+    assert (target / "notes.txt").read_text() == "mine" and not (target / "index.html").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staged folder left
+
+
+def _entries(split, dq=0, di=0):
+    return [{"query_id": r["query_id"] + dq, "index_id": r["index_id"] + di, "segmentation": r["mask"]}
+            for r in split if r["positive"]]
+
+
+def test_eval_results_are_written_last_and_outputs_apart(tiny_dataset, medium, tmp_path, capsys):
+    (tmp_path / "p.json").write_text(json.dumps(_entries(medium)))
+    base = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]
+    assert main(base + ["--seed", "-5"]) == 1
+    assert "--seed must be 0 or more, got -5" in capsys.readouterr().err
+    assert main(base + ["--plots", str(tmp_path / "same"), "--eval-results", str(tmp_path / "same")]) == 1
+    assert "--plots" in (err := capsys.readouterr().err) and "is or holds another output" in err
+    assert not (tmp_path / "same").exists()

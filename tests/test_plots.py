@@ -164,3 +164,21 @@ def test_per_query_csv(evaluated):
                 value = np.mean(counted) if counted else None
             assert row[figure.per_query] == ("" if value is None else f"{value:.6f}")
     assert any(row["ap_det"] for row in rows) and any(row["image_p@5"] for row in rows)
+
+
+# ---------------------------------------------------------------- the paper comparison's notes and cells
+def _perfect_positives(split):
+    return [{"mask": r["mask"]} if r["positive"] else None for r in split]
+
+
+def test_compare_paper_for_a_protocol_the_paper_does_not_report(tiny_dataset, medium, custom_metric):
+    result = custom_metric.compute(predictions=_perfect_positives(medium), references=medium)
+    comparison = tables.compare("proxford", {"easy": result}, "mine", 1)
+    assert any("the paper reports medium and hard; your figures are for easy" in note for note in comparison.notes)
+
+
+def test_markdown_cells_keep_a_bar_in_a_name(medium, custom_metric):
+    result = custom_metric.compute(predictions=_perfect_positives(medium), references=medium)
+    text = tables.compare("proxford", {"medium": result}, "my|method", 1).render("markdown")
+    row = next(line for line in text.splitlines() if "my" in line)
+    assert "my\\|method" in row and row.count(" | ") == text.splitlines()[2].count(" | ")

@@ -29,11 +29,11 @@ R,Matcher B,50.0,40.0,30.0,20.0
 
 
 @pytest.fixture
-def fake(tmp_path):
+def fake(tmp_path, generators):
     """A third benchmark, registered from one entry: the tiny release's gnd is its revisitop ground truth."""
     (tmp_path / "t1.csv").write_text(TABLE1)
     (tmp_path / "t2.csv").write_text(TABLE2)
-    facts = synthetic.tiny_benchmark("fake", paper_tables=(str(tmp_path / "t1.csv"), str(tmp_path / "t2.csv")))
+    facts = generators.tiny_benchmark("fake", paper_tables=(str(tmp_path / "t1.csv"), str(tmp_path / "t2.csv")))
     benchmarks.register(facts)
     try:
         yield facts

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +17,11 @@ from datasets import load_dataset
 from PIL import Image
 from pycocotools.coco import COCO
 
-from pixret import geometry, masks, report, synthetic
+from pixret import geometry, masks, report
 from pixret.build import build
 from pixret.cli import main
 from pixret.coco import coco_dict, export
-from pixret.dataset import DatasetError
+from pixret.dataset import DatasetError, open_dataset
 from pixret.publish import PublishError as ValidationError, plan_dataset, plan_metric
 from pixret.gallery import show
 
@@ -152,6 +154,123 @@ def test_compare_paper_and_plots(tiny_dataset, files, tmp_path, capsys):
     assert "not comparable to the paper's, so not ranked among them" in text
 
 
+# ---------------------------------------------------------------- predictions no split holds, ids that look 1-based
+def _entries(split, dq=0, di=0):
+    return [{"query_id": r["query_id"] + dq, "index_id": r["index_id"] + di, "segmentation": r["mask"]}
+            for r in split if r["positive"]]
+
+
+def test_one_based_index_ids_are_an_error(tiny_dataset, splits, tmp_path, capsys):
+    """A normal-looking table of nonsense is refused; --trust-ids (trust_ids=True) scores it, with the warning."""
+    held = [r for r in splits["medium"] if r["index_id"] + 1 < 12]  # positives and junk, as a writer gives them
+    entries = [{"query_id": r["query_id"], "index_id": r["index_id"] + 1, "bbox": [1.0, 1.0, 5.0, 5.0]} for r in held]
+    (tmp_path / "p.json").write_text(json.dumps(entries))
+    args = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'p.json'}: ") and err.count("\n") == 1
+    assert "predictions are for pairs no evaluated split holds" in err and "with index_id - 1" in err
+    assert "the ids look 1-based" in err and "pass --trust-ids if these ids are right" in err
+    assert main(args + ["--trust-ids", "--resamples", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "the ids look 1-based" in err
+    from pixret.evaluation import evaluate_files
+    from pixret.metric.evaluation import ShiftedIds
+
+    with pytest.raises(ShiftedIds, match="pass trust_ids=True if these ids are right"):
+        evaluate_files(str(tiny_dataset["out"]), tmp_path / "p.json")
+
+
+def test_predictions_for_negatives_only_are_not_taken_for_shifted_ids(tiny_dataset, splits, tmp_path, capsys):
+    """Predictions of negative pairs only: nothing is scored, said once in those terms (no "1-based", no "empty")."""
+    held = {(r["query_id"], r["index_id"]) for s in splits.values() for r in s}
+    sizes = open_dataset(str(tiny_dataset["out"])).index_sizes
+    entries = [{"query_id": q, "index_id": i, "segmentation": masks.encode(np.ones(sizes[i], bool))}
+               for q in range(4) for i in range(12) if (q, i) not in held]
+    (tmp_path / "p.json").write_text(json.dumps(entries))
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json"),
+                 "--resamples", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"none of the {len(entries)} predictions is for a pair the evaluated splits hold: nothing is scored" in err
+    assert "1-based" not in err and "empty" not in err
+
+
+def test_negatives_among_the_predictions_are_counted(tiny_dataset, splits, tmp_path, capsys):
+    entries = _entries(splits["medium"])
+    held = {(r["query_id"], r["index_id"]) for r in splits["medium"]}
+    negatives = [(q, i) for q in range(4) for i in range(12) if (q, i) not in held]
+    size = entries[0]["segmentation"]["size"]
+    empty = masks.encode(np.zeros(size, np.uint8))
+    entries += [{"query_id": q, "index_id": i, "segmentation": empty} for q, i in negatives]
+    (tmp_path / "p.json").write_text(json.dumps(entries))
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json"),
+                 "--protocols", "medium"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {len(negatives)} of {len(entries)} predictions are for pairs the evaluated splits do not hold" in err
+    assert "1-based" not in err
+
+
+def test_one_based_query_ids_are_named(tiny_dataset, medium, tmp_path, capsys):
+    entries = [e for e in _entries(medium, dq=1) if e["query_id"] < 4]  # query 4 would be an error (below)
+    (tmp_path / "p.json").write_text(json.dumps(entries))
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json"),
+                 "--resamples", "0"]) == 0
+    assert "no prediction names query 0, while the split's queries start there" in capsys.readouterr().err
+    (tmp_path / "p.json").write_text(json.dumps(_entries(medium, dq=1)))
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]) == 1
+    assert "unknown query_id 4 (the dataset has 4 queries, ids 0..3): the id equals the count, as 1-based ids end" \
+        in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- figures that are not the benchmark's
+def test_compare_paper_marks_a_subset_and_the_unofficial_variant(tiny_dataset, splits, tmp_path, capsys):
+    (tmp_path / "p.json").write_text(json.dumps(_entries(splits["medium"])))
+    np.save(tmp_path / "r.npy", np.tile(np.arange(12), (4, 1)))
+    base = ["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json"),
+            "--ranks", str(tmp_path / "r.npy"), "--compare-paper", "--name", "mine"]
+    assert main(base + ["--queries", "2", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "subset: figures over 2 queries only ([2, 0]), not the benchmark's figures" in out
+    assert "mine (not comparable: on synthetic or custom data" in out  # the tiny build is custom data first
+    assert main(base + ["--unofficial"]) == 0
+    assert "unofficial variant (official=False)" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- files: pipes, damaged headers, misnamed
+def test_predictions_from_standard_input(tiny_dataset, splits):
+    text = json.dumps(_entries(splits["medium"]))
+    done = subprocess.run([sys.executable, "-c", "from pixret.cli import main; raise SystemExit(main())", "evaluate",
+                           "--dataset", str(tiny_dataset["out"]),
+                           "--predictions", "/dev/stdin", "--format", "json", "--protocols", "medium"],
+                          input=text, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["medium"]["miou_seg"] == 1.0
+
+
+@pytest.mark.parametrize("header", [b'"""' + b"{'descr': '<i8', 'fortran_order': False, 'shape': (4, 12), }",
+                                    b"{'descr': '<i8', 'fortran_order': False, 'shape': (4, 12",
+                                    b"{'descr': \"<i8, 'fortran_order': False, 'shape': (4, 12), }"])
+def test_damaged_npy_header_is_one_line(tiny_dataset, splits, tmp_path, capsys, header):
+    (tmp_path / "p.json").write_text(json.dumps(_entries(splits["medium"])))
+    np.save(tmp_path / "r.npy", np.tile(np.arange(12), (4, 1)))
+    raw = bytearray((tmp_path / "r.npy").read_bytes())
+    length = int.from_bytes(raw[8:10], "little")
+    raw[10:10 + length] = header.ljust(length - 1) + b"\n"
+    (tmp_path / "r.npy").write_bytes(bytes(raw))
+    code = main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json"),
+                 "--ranks", str(tmp_path / "r.npy")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(f"error: {tmp_path / 'r.npy'}: not a plain .npy array of index ids")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_npy_named_json_is_named(tiny_dataset, tmp_path, capsys):
+    np.save(tmp_path / "p.npy", np.array({"qimlist_0_imlist_1": []}, dtype=object), allow_pickle=True)
+    (tmp_path / "p.npy").rename(tmp_path / "p.json")
+    assert main(["evaluate", "--dataset", str(tiny_dataset["out"]), "--predictions", str(tmp_path / "p.json")]) == 1
+    assert "p.json: a NumPy .npy file, not JSON (the authors' matching result?" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- tools/export_coco.py
 def test_export_coco_loads_with_pycocotools(tiny_dataset, tmp_path):
     written = export(str(tiny_dataset["out"]), tmp_path / "coco", ["medium", "hard"])
@@ -201,8 +320,8 @@ def test_export_coco_polygons_are_the_shapes_and_fill_as_the_masks(tiny_dataset,
     assert main(["export-coco", "--dataset", out, "--output", str(tmp_path / "x"), "--segmentation", "lines"]) == 2
 
 
-def test_export_coco_polygons_of_every_shape_type(tmp_path):
-    info = synthetic.write_shapes_release(tmp_path / "release")
+def test_export_coco_polygons_of_every_shape_type(tmp_path, generators):
+    info = generators.write_shapes_release(tmp_path / "release")
     build("proxford", tmp_path / "release", tmp_path / "out")
     for segmentation in ("polygons", "rle"):  # the positive without a label is left out, and said so
         with pytest.warns(UserWarning, match="medium: 1 positive pairs have no mask and are not exported"):

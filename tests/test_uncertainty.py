@@ -460,3 +460,16 @@ def test_compare_bad_input_ends_in_one_line(two_methods, other_benchmark, capsys
     assert code == 1 and captured.out == ""
     assert err.startswith("error: ") and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert __import__("re").search(message, err), err
+
+
+def test_compare_names_authors_files_by_method(tiny_dataset, medium, tmp_path, capsys):
+    for method in ("m1", "m2"):
+        folder = tmp_path / method / "matching_result"
+        folder.mkdir(parents=True)
+        points = {f"qimlist_{r['query_id']}_imlist_{r['index_id']}": np.array([[1, 1], [30, 1], [30, 20]])
+                  for r in medium if r["positive"]}
+        np.save(folder / "proxford.npy", np.array(points, dtype=object), allow_pickle=True)
+    assert main(["compare", "--dataset", str(tiny_dataset["out"]), "--predictions",
+                 str(tmp_path / "m1/matching_result/proxford.npy"), str(tmp_path / "m2/matching_result/proxford.npy"),
+                 "--resamples", "1000", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["names"] == ["m1", "m2"]
