@@ -28,8 +28,10 @@ def _ids(*values) -> np.ndarray:
     return np.asarray(values, np.int64)
 
 
-def _custom(num_queries: int = 4, per_query=(2, 1, 1)) -> list[dict]:
-    return synthetic.split_rows([f"q{q}" for q in range(num_queries)], [per_query] * num_queries, 12, MASK)
+@pytest.fixture
+def custom_rows(generators) -> list[dict]:
+    """A custom split in memory: 4 queries of 2 easy, 1 hard, 1 junk rows."""
+    return generators.split_rows([f"q{q}" for q in range(4)], [(2, 1, 1)] * 4, 12, MASK)
 
 
 def test_sizes_are_the_benchmarks_own_or_the_options():
@@ -89,10 +91,10 @@ def test_positive_flags_are_booleans_only():
             _positive_column([True, value])
 
 
-def test_columns_of_a_benchmark_need_its_query_names():
-    rows = [{k: v for k, v in row.items() if k != "query_name"} for row in _custom()]
+def test_columns_of_a_benchmark_need_its_query_names(custom_rows):
+    rows = [{k: v for k, v in row.items() if k != "query_name"} for row in custom_rows]
     assert set(_read_columns(rows, None)) == {"query_id", "index_id", "difficulty", "positive", "mask"}
-    assert "query_name" in _read_columns(_custom(), None)  # read when given: the custom check looks at them
+    assert "query_name" in _read_columns(custom_rows, None)  # read when given: the custom check looks at them
     with pytest.raises(InputError, match=r"'query_name'\] \(the query names tell which benchmark the references "
                                          r"are\)$"):
         _read_columns(rows, OX)
@@ -116,8 +118,8 @@ def test_masks_are_kept_for_labelled_positives_only():
     (("bad mask", "positive 1"), "positive must be true or false"),
     (("bad mask",), "mask: "),
 ])
-def test_the_first_problem_in_check_order_is_told(problems, first):
-    rows = _custom()
+def test_the_first_problem_in_check_order_is_told(problems, first, custom_rows):
+    rows = list(custom_rows)
     if "bad mask" in problems:
         rows[0] = {**rows[0], "mask": {"size": [8, 8], "counts": "zz"}}
     if "positive 1" in problems:
