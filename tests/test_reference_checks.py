@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixret import masks, synthetic
+from pixret import masks
 from pixret.metric.core import references as refs_module
 from pixret.metric.core.benchmarks import BENCHMARKS
 from pixret.metric.core.errors import InputError
