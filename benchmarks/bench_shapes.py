@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def ground_truth_rows(gt, num_shapes: int, num_points: int, seed: int = 0):
     """masks, bboxes and shapes of every positive pair; queries with identical lists share their labels."""
     rng = np.random.default_rng(seed)
-    mask = geometry.rasterise_in_image([np.array([[100, 100], [600, 120], [500, 500]], float)], 768, 1024)
+    mask = geometry.rasterise([np.array([[100, 100], [600, 120], [500, 500]], float)], 768, 1024)
     groups, labels = {}, {}
     masks, bboxes, shapes = {}, {}, {}
     for q in range(len(gt.query_names)):

@@ -153,7 +153,7 @@ def _report(release, benchmark: str, synthetic: bool, tables: rows.Tables) -> di
         found = None
     if found and len(gt.index_names) != BENCHMARKS[found].index_size:
         found = None
-    label_files = sorted({release.label_path(rel) for rel in load_pair2label(release.pair2label_path).values()})
+    label_files = sorted({release.label_path(rel) for rel in set(load_pair2label(release.pair2label_path).values())})
     sources = [
         {"name": release.gnd_path.name, "what": "revisitop ground truth", "sha256": sha256_file(release.gnd_path)},
         {"name": release.pair2label_path.name, "what": "pair -> label file", "sha256": sha256_file(release.pair2label_path)},
@@ -181,16 +181,19 @@ def _report(release, benchmark: str, synthetic: bool, tables: rows.Tables) -> di
 
 def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: str) -> None:
     """preview.jpg from the built data itself, then the card and LICENSE."""
-    medium = _table(folder, "pairs", "medium").to_pydict()
-    labelled = sorted({q for q, positive, mask in zip(medium["query_id"], medium["positive"], medium["mask"])
-                       if positive and mask is not None})
-    chosen = labelled[:: max(1, len(labelled) // PREVIEW_QUERIES)][:PREVIEW_QUERIES]
-    medium_rows = [dict(zip(medium, values)) for values in zip(*medium.values())]
-    example = next((row for row in medium_rows if row["positive"] and row["mask"] is not None), None)
+    medium = _table(folder, "pairs", "medium", columns=["query_id", "index_id", "positive", "mask"])
+    labelled = pc.and_(medium["positive"], pc.is_valid(medium["mask"]))  # (the shapes are not read: most of the data)
+    medium = medium.filter(labelled).to_pydict()
+    chosen = sorted(set(medium["query_id"]))
+    chosen = chosen[:: max(1, len(chosen) // PREVIEW_QUERIES)][:PREVIEW_QUERIES]
+    example = None
+    if medium["query_id"]:  # the card's example: the first labelled positive, whole
+        q, i = medium["query_id"][0], medium["index_id"][0]
+        example = next(row for row in _table(folder, "pairs", "medium", "query_id", [q]).to_pylist()
+                       if row["index_id"] == i)
     if chosen:
-        shown = [i for q in chosen for i in sorted(i for i, pq_, positive, mask in zip(
-            medium["index_id"], medium["query_id"], medium["positive"], medium["mask"])
-            if pq_ == q and positive and mask is not None)[:3]]
+        shown = [i for q in chosen for i in sorted(i for i, pq_ in zip(medium["index_id"], medium["query_id"])
+                                                   if pq_ == q)[:3]]
         queries = _by_id(_table(folder, "queries", "test", "query_id", chosen), "query_id")
         index = _by_id(_table(folder, "index", "test", "index_id", shown), "index_id")
         pictures.preview(queries, index, medium, chosen).save(folder / "preview.jpg", quality=85)
@@ -201,12 +204,12 @@ def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: s
     card.write_card(folder, report, infos, repo_id, example, caption)
 
 
-def _table(folder: Path, config: str, split: str, key: str | None = None, ids=None):
-    """A built split read straight from its Parquet shards (only the rows with ``key`` in ``ids``)."""
+def _table(folder: Path, config: str, split: str, key: str | None = None, ids=None, columns=None):
+    """A built split read straight from its Parquet shards (only the rows with ``key`` in ``ids``; only ``columns``)."""
     files = sorted((folder / config).glob(f"{split}-*.parquet"))
     if key is None:
-        return pq.ParquetDataset(files).read()
-    table = pq.ParquetDataset(files, filters=[(key, "in", list(ids))]).read()  # row groups skipped by statistics
+        return pq.ParquetDataset(files).read(columns)
+    table = pq.ParquetDataset(files, filters=[(key, "in", list(ids))]).read(columns)  # row groups skipped by statistics
     return table.filter(pc.is_in(table[key], value_set=pa.array(ids)))
 
 

@@ -14,7 +14,6 @@ from PIL import Image
 
 from pixret import masks
 from pixret.metric.core import polygons
-from pixret.metric.core.rle import from_coco
 
 CIRCLE_SIDES = 8192
 
@@ -77,18 +76,14 @@ def circle(center, point_on_circle) -> np.ndarray:
 
 
 def rasterise(polygons, height: int, width: int) -> dict:
-    """Union of polygons as a mask RLE (pycocotools' rasterisation; empty if none has 3 points)."""
+    """Union of polygons (fewer than 3 points: none) as the mask RLE of a height x width image, cut at the image's
+    edges as if the image went on: the *mask* is clipped, not the vertices (clamping vertices to the border changes
+    the shape). ``masks.from_polygons``: the one way pixret fills polygons (the authors' matching results too); its
+    RLE is marked as pixret's own, so the mask verbs do not decode it again to check it."""
     polygons = [np.asarray(p, float) for p in polygons if len(p) >= 3]
     if not polygons:
         return masks.encode(np.zeros((height, width), np.uint8))
     return masks.from_polygons(polygons, height, width)
-
-
-def rasterise_in_image(shapes, height: int, width: int) -> dict:
-    """Union of polygons as the mask of a height x width image, cut at the image's edges as if the image went on:
-    the *mask* is clipped, not the vertices (clamping vertices to the border changes the shape).
-    ``polygons.fill``: the one way pixret fills polygons (the authors' matching results too)."""
-    return from_coco(polygons.fill(shapes, height, width))
 
 
 def crop_box(bbox) -> tuple[int, int, int, int]:

@@ -16,7 +16,6 @@ archive streams by.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import math
@@ -28,6 +27,7 @@ from functools import cached_property
 from pathlib import Path
 
 import simplejpeg
+from zlib_ng import gzip_ng, zlib_ng
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pixret.progress import bar as progress_bar
 
@@ -208,7 +208,8 @@ class ImageSource:
     def _read_archive(self, archive: Path, wanted: set, progress: bool) -> None:
         """One streaming pass over an archive, keeping the wanted members' bytes.
 
-        A .tgz is decompressed through gzip.GzipFile and read to its end, so that the gzip
+        A .tgz is decompressed through zlib-ng's GzipFile (the standard gzip module's, with inflate about 1.5x as
+        fast: decompression is most of a plain pass over an archive) and read to its end, so that the gzip
         checksum is verified (tarfile's own stream mode never checks it).
         """
         size = archive.stat().st_size
@@ -221,9 +222,9 @@ class ImageSource:
             with open(archive, "rb") as raw:
                 counted = io.BufferedReader(_Counting(raw, bar, digest), 1 << 20)
                 gzipped = counted.peek(2)[:2] == b"\x1f\x8b"
-                # gzip.GzipFile inflates 8 KB per call when tarfile asks for 10 KB: in front of it, a 1 MB buffer
+                # GzipFile inflates 8 KB per call when tarfile asks for 10 KB: in front of it, a 1 MB buffer
                 # makes that 1 MB per call, with the GIL released around each (the checking threads run meanwhile)
-                stream = io.BufferedReader(gzip.GzipFile(fileobj=counted, mode="rb"), 1 << 20) if gzipped else counted
+                stream = io.BufferedReader(gzip_ng.GzipFile(fileobj=counted, mode="rb"), 1 << 20) if gzipped else counted
                 with tarfile.open(fileobj=stream, mode="r|") as tar:
                     for member in tar:
                         if not member.isfile():
@@ -247,7 +248,7 @@ class ImageSource:
             self._archive_sha256[archive] = digest.hexdigest()
         except BaseException as err:
             decoding.shutdown(wait=True, cancel_futures=True)
-            if isinstance(err, (tarfile.TarError, OSError, EOFError, zlib.error)):
+            if isinstance(err, (tarfile.TarError, OSError, EOFError, zlib.error, zlib_ng.error)):
                 raise ReleaseError(f"{archive}: not a readable tar archive, or a damaged one ({err})") from None
             raise
         finally:

@@ -349,6 +349,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
                                    "(pass ignore_extra_labels=True to skip such entries)")
             report["ignored_label_entries"].append({"query_id": q, "index_id": i, "label": rel})
 
+    paths = {rel: release.label_path(rel) for rel in set(pair2label.values())}  # many pairs share a label file
     labels: dict[Path, Label] = {}
     rles: dict[tuple[Path, int, int], dict] = {}
     out, shapes = {}, {}
@@ -358,7 +359,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
             report["unlabelled_positives"].append({"query_id": q, "index_id": i, "index_name": gt.index_names[i]})
             continue
         height, width = release.images.size(gt.index_names[i])
-        path = release.label_path(rel)
+        path = paths[rel]
         where = f"{path} (pair {q}_{i}, image {gt.index_names[i]})"
         if path not in labels:
             try:
@@ -379,7 +380,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
                 if outside:
                     report["clipped"].append({"query_id": q, "index_id": i, "label": rel, "points": outside})
             report["filled_shapes"] += [{"query_id": q, "index_id": i, "label": rel, "shape": s} for s in label.filled]
-            rles[key] = geometry.rasterise_in_image(label.polygons, height, width)
+            rles[key] = geometry.rasterise(label.polygons, height, width)
             if masklib.area(rles[key]) == 0:
                 report["empty_masks"].append({"query_id": q, "index_id": i, "label": rel})
         out[q, i] = rles[key]

@@ -227,8 +227,8 @@ def label_shapes(polygon: np.ndarray, detail: bool, width: int, height: int) -> 
     corners = inner_rectangle(polygon) if detail else None
     if corners is None:
         return [polygon]
-    alone = geometry.rasterise_in_image([polygon], height, width)
-    both = geometry.rasterise_in_image([polygon, geometry.rectangle(*corners)], height, width)
+    alone = geometry.rasterise([polygon], height, width)
+    both = geometry.rasterise([polygon, geometry.rectangle(*corners)], height, width)
     if alone["counts"] != both["counts"]:
         return [polygon]
     return [polygon, {"shape_type": "rectangle", "points": corners.tolist()}]

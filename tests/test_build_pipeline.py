@@ -111,7 +111,7 @@ def _cases():
 @pytest.mark.parametrize("case, polygon", list(_cases()), ids=[name for name, _ in _cases()])
 def test_polygon_leaving_the_image_is_cut_like_exact_clipping(case, polygon):
     exact = _exact(polygon)
-    cut = masks.decode(geometry.rasterise_in_image([polygon], H, W)).astype(bool)
+    cut = masks.decode(geometry.rasterise([polygon], H, W)).astype(bool)
     assert exact.any() and cut.sum() >= 0.97 * exact.sum()
     ys, xs = np.nonzero(cut ^ exact)
     assert _near_edges(polygon, ys, xs).all(), f"{case}: pixels away from the outline differ: {list(zip(xs, ys))[:5]}"
@@ -126,7 +126,7 @@ def test_mask_is_the_crop_of_a_canvas_holding_the_polygon():
         if "far" in case:
             continue
         canvas = masks.decode(geometry.rasterise([polygon + pad], H + 2 * pad, W + 2 * pad))[pad:pad + H, pad:pad + W]
-        assert np.array_equal(masks.decode(geometry.rasterise_in_image([polygon], H, W)), canvas), case
+        assert np.array_equal(masks.decode(geometry.rasterise([polygon], H, W)), canvas), case
         direct = cocomask.decode(cocomask.frPyObjects([np.asarray(polygon, float).ravel().tolist()], H, W)[0])
         assert np.array_equal(direct, canvas) or (polygon < 0).any(), case
         inexact += not np.array_equal(direct, canvas)
@@ -143,8 +143,8 @@ def test_clamping_the_vertices_is_what_the_check_catches():
 
 
 def test_polygon_wholly_outside_gives_an_empty_mask():
-    assert masks.area(geometry.rasterise_in_image([ARROW + [200, 0]], H, W)) == 0
-    assert masks.area(geometry.rasterise_in_image([ARROW - [0, 500]], H, W)) == 0
+    assert masks.area(geometry.rasterise([ARROW + [200, 0]], H, W)) == 0
+    assert masks.area(geometry.rasterise([ARROW - [0, 500]], H, W)) == 0
 
 
 def _label_of(release, q=0):
@@ -171,7 +171,7 @@ def test_a_circle_with_a_far_rim_is_bounded():
     start = time.process_time()  # CPU time: what the work costs, however busy the machine is
     polygon = geometry.circle([10.0, 10.0], [10.0 + 1e15, 10.0])
     assert len(polygon) <= geometry.CIRCLE_SIDES and np.isfinite(polygon).all()
-    assert masks.area(geometry.rasterise_in_image([polygon], 48, 64)) == 48 * 64  # it covers the image
+    assert masks.area(geometry.rasterise([polygon], 48, 64)) == 48 * 64  # it covers the image
     assert masks.area(masks.from_polygons([np.array([[0, 0], [5e9, 0], [0, 5e9]])], 48, 64)) == 48 * 64
     assert time.process_time() - start < 5
     small = geometry.circle([20.0, 20.0], [30.0, 20.0])  # still within 0.05 px of the circle

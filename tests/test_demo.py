@@ -153,7 +153,7 @@ def test_demo_labels_box_details_and_keep_the_polygon_mask(demo_run):
     for row in boxed:
         polygon, box = row["shapes"]
         assert (polygon["shape_type"], box["shape_type"]) == ("polygon", "rectangle") and len(box["points"]) == 2
-        assert row["mask"] == geometry.rasterise_in_image([np.array(polygon["points"])], *row["mask"]["size"])
+        assert row["mask"] == geometry.rasterise([np.array(polygon["points"])], *row["mask"]["size"])
 
 
 @IN_DEMO_GROUP
