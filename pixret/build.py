@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import hashlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import datasets
@@ -43,6 +45,23 @@ class OutputWriteError(OSError):
     output and the operating system's reason."""
 
 
+@contextlib.contextmanager
+def _collector_skipping_older_objects():
+    """Python's cyclic garbage collector runs as the build allocates (labels' points, rows: ~10^5 containers), and
+    each full run walks every object alive, the modules of datasets and pyarrow included: ~10% of a build. The
+    objects alive before the build are set aside (gc.freeze) while it runs; the build's own cycles are still
+    collected. Left alone when the caller froze objects itself."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@_collector_skipping_older_objects()
 def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int | None = None,
           overwrite: bool = False, ignore_extra_labels: bool = False, max_shard_size: str | int = "500MB",
           synthetic: bool = False, repo_id: str | None = None) -> dict:
@@ -66,7 +85,7 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     report = _report(release, benchmark, synthetic, tables)  # every label read and checked
     max_shard_size = convert_file_size_to_int(max_shard_size)
     with _writing(output), outputs.staged_folder(output, overwrite, command="build", inputs=inputs) as tmp:
-        infos = {config: write_config(tmp, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
+        infos = write_configs(tmp, benchmark, tables, max_shard_size)
         _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
         hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
         report[SHARDS_SHA256] = parquet_sha256(tmp)  # what the data is: an edit since is noticed (eval results)
@@ -84,6 +103,26 @@ def _writing(output):
         raise
     except OSError as err:
         raise OutputWriteError(f"cannot write {output}: {err.strerror or err}") from None
+
+
+def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_size: int) -> dict:
+    """Write every config (``write_config``); return {config: DatasetInfo}. The preview's pictures (decoding, drawing
+    and encoding them, mostly outside the GIL) are made on a thread of their own while the other configs are
+    written (mostly Python and pyarrow in this thread): the two together take the time of the longer one on two
+    cores. The thread is waited for on every path, before the staged output is removed. With one worker
+    (``num_proc=1``), one config after the other."""
+    if tables.release.images.workers <= 1:
+        return {config: write_config(folder, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
+    with ThreadPoolExecutor(1) as side:
+        preview = side.submit(write_config, folder, benchmark, "preview", tables, max_shard_size)
+        try:
+            infos = {config: write_config(folder, benchmark, config, tables, max_shard_size)
+                     for config in rows.FEATURES if config != "preview"}
+        except BaseException:
+            preview.cancel()
+            raise
+        infos["preview"] = preview.result()
+    return {config: infos[config] for config in rows.FEATURES}
 
 
 def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
