@@ -379,8 +379,14 @@ def test_bad_files_through_the_command(tiny_dataset, results, tmp_path, time_bou
     dataset = str(tiny_dataset["out"])
     bad = tmp_path / "proxford.npy"
     np.save(bad, {"qimlist_0_imlist_1": SQUARE, "qimlist_9_imlist_1": SQUARE})
+    # read whole, refused while scoring (its fill would take minutes): still the file and the pair, not a row of a split
+    q, i = next(pair for pair, points in results["polygons"].items() if len(points))
+    scribble = tmp_path / "scribble" / "proxford.npy"
+    scribble.parent.mkdir()
+    np.save(scribble, {f"qimlist_{q}_imlist_{i}": np.random.default_rng(0).uniform(0, 8000, (100_000, 2))})
     cases = [
         (["--predictions", str(bad)], f"{bad}: entry 'qimlist_9_imlist_1': query id 9 is not in the dataset"),
+        (["--predictions", str(scribble)], f"{scribble} (pair ({q}, {i})): a region of 100,000 points"),
         (["--predictions", str(results["pixret"]), "--points-order", "rowcol"],
          "--points-order describes the authors' matching result"),
         (["--predictions", str(bad), "--predictions-format", "pixret"], "pixret predictions are JSON or Parquet"),

@@ -133,7 +133,7 @@ def score_files(truth: GroundTruth, predictions, ranks=None, *, protocols=REPORT
     try:
         return score_method(truth, by_pair, rank_array, protocols=protocols, distractors=distractors,
                             queries=queries, official=official, name=name or authors.method_name(predictions),
-                            trust_ids=trust_ids)
+                            trust_ids=trust_ids, source=sources.get("predictions") or str(predictions))
     except ShiftedIds as err:  # the message names the file
         raise ShiftedIds(err.finding, sources.get("predictions") or str(predictions)) from None
 
@@ -164,8 +164,9 @@ def _splits(truth: GroundTruth, protocols, queries=None) -> dict:
 
 def score_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=REPORTED,
                     distractors: int = 0, queries=None, official: bool = True, name: str = "method",
-                    trust_ids: bool = False) -> Evaluation:
+                    trust_ids: bool = False, source: str | None = None) -> Evaluation:
     """Score a method given in memory ({pair: prediction}, ranks array) on every protocol of ``truth``.
+    ``source``: the file the predictions came from, for messages (``score_files``).
 
     Warnings of the metric are raised again with the protocol they are about. Predictions most of which miss the
     evaluated splits while id - 1 would place them (``predictions.shifted_ids``) are refused (``ShiftedIds``):
@@ -180,7 +181,7 @@ def score_method(truth: GroundTruth, by_pair: dict, ranks=None, *, protocols=REP
     held = held_pairs(splits)
     _check_ids(by_pair, held, trust_ids)
     results = score_protocols(splits, by_pair, ranks, distractors=distractors, queries=queries, official=official,
-                              **truth.options)
+                              source=source, **truth.options)
     subset = next(iter(results.values())).subset  # None when the list holds every query
     evaluation = Evaluation(name, truth, results, official, distractors, queries if subset is not None else None)
     _account_for(by_pair, held, evaluation)

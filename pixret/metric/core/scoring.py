@@ -31,7 +31,7 @@ from .benchmarks import R1M_DISTRACTORS
 from .boxes import box_iou, warn_box_convention
 from .errors import InputError
 from .figures import THRESHOLDS, Result, nan_to_none
-from .predictions import as_rows, check_pair, parse_prediction
+from .predictions import Where, as_rows, check_pair, parse_prediction
 from .ranking import figures_from_positions, perfect_positions, pixel_maps, rank_positions
 from .references import References, check_references
 
@@ -59,11 +59,11 @@ class Scored:
         return ~np.isnan(self.boxes[:, 0])
 
 
-def check_predictions(predictions, refs: References, rows: np.ndarray) -> Scored:
+def check_predictions(predictions, refs: References, rows: np.ndarray, source: str | None = None) -> Scored:
     """The masks, boxes and polygons of the predictions on reference rows ``rows`` (the scored positives).
 
     Every prediction (junk rows included) is read by ``predictions.parse_prediction``; raises InputError
-    naming the row and pair.
+    naming the row and pair (``predictions_where``).
     """
     predictions = as_rows(predictions, "predictions")
     if len(predictions) != len(refs.query_ids):
@@ -75,7 +75,7 @@ def check_predictions(predictions, refs: References, rows: np.ndarray) -> Scored
     for r, value in enumerate(predictions):
         if value is None:
             continue
-        where = refs.where(r, "predictions")
+        where = predictions_where(refs, r, source)
         prediction = parse_prediction(value, where)
         check_pair(prediction, refs.pair(r), where)
         if prediction.mask is not None:
@@ -90,15 +90,21 @@ def check_predictions(predictions, refs: References, rows: np.ndarray) -> Scored
     try:
         coco = rle.validate(given_masks)
     except rle.RLEProblem as err:
-        raise InputError(f"{refs.where(given_rows[err.index], 'predictions')}: mask: {err.problem}") from None
+        raise InputError(f"{predictions_where(refs, given_rows[err.index], source)}: mask: {err.problem}") from None
     for r, c in zip(given_rows, coco):
         if r in scored_at:
             expected = refs.masks[r]["size"]
             if c["size"] != expected:
-                raise InputError(f"{refs.where(r, 'predictions')}: mask size {c['size']} differs from the reference "
+                raise InputError(f"{predictions_where(refs, r, source)}: mask size {c['size']} differs from the reference "
                                  f"mask size {expected} (height, width)")
             out.masks[scored_at[r]] = c
     return out
+
+
+def predictions_where(refs: References, row: int, source: str | None = None) -> Where:
+    """How messages name the prediction of reference row ``row``: "predictions row N" and its pair, in compute's
+    terms (its predictions align with the rows); or ``source`` (the file they came from) and the pair."""
+    return refs.where(row, "predictions") if source is None else Where(source, refs.pair(row))
 
 
 def pair_ious(masks: list, boxes: np.ndarray, truths: list, truth_facts=None) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +145,8 @@ def mask_ious(a: list, b: list, b_areas: np.ndarray | None = None) -> np.ndarray
     return np.divide(intersection, union, out=np.zeros(len(a)), where=intersection > 0)  # i == 0: 0, as pycocotools
 
 
-def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bool) -> tuple[np.ndarray, np.ndarray]:
+def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bool,
+                source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Detection and segmentation IoU of each scored row's prediction against its ground truth.
 
     Polygons: ``official`` gives the authors' procedure on the released shapes (``authors_iou``); otherwise
@@ -148,7 +155,7 @@ def scored_ious(scored: Scored, refs: References, rows: np.ndarray, official: bo
     """
     masks = list(scored.masks)
     polygon_rows = np.flatnonzero(scored.has_polygon)
-    where = lambda n: refs.where(int(rows[polygon_rows[n]]), "predictions")  # noqa: E731 - names polygon n
+    where = lambda n: predictions_where(refs, int(rows[polygon_rows[n]]), source)  # noqa: E731 - names polygon n
     if not official:  # (the authors' procedure bounds its own fill costs, this one the same way)
         authors_iou.check_costs([authors_iou.truncated(scored.polygons[k]) for k in polygon_rows], where)
         for k in polygon_rows:
@@ -217,10 +224,12 @@ def _warn_suspicious(refs: References, rows, scored: Scored, skipped: int, offic
 # ---------------------------------------------------------------- the whole evaluation
 def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=None, distractors: int = 0,
                              queries=None, official: bool = True, index_size: int | None = None,
-                             num_queries: int | None = None) -> Result:
+                             num_queries: int | None = None, source: str | None = None) -> Result:
     """Everything the metric's ``compute`` returns, from plain Python / numpy inputs.
 
-    See the metric card for the inputs; ``benchmark`` is the metric's config name.
+    See the metric card for the inputs; ``benchmark`` is the metric's config name. ``source``: the file the
+    predictions were read from (``pixret.metric.evaluation.score_files``), which messages then name with the pair
+    instead of the row.
     """
     if not isinstance(official, (bool, np.bool_)):
         raise InputError(f"official must be True (the authors' evaluation) or False, got {official!r}")
@@ -235,8 +244,8 @@ def evaluate_pixel_retrieval(predictions, references, *, benchmark: str, ranks=N
         warnings.warn(f"{int(unlabelled.sum())} positive pairs have no ground-truth mask: they are left out of "
                       "mean mIoU and treated as junk in pixel mAP", stacklevel=2)
     scored = np.flatnonzero(refs.positive & refs.labelled)
-    predicted = check_predictions(predictions, refs, scored)
-    det, seg = scored_ious(predicted, refs, scored, official)
+    predicted = check_predictions(predictions, refs, scored, source)
+    det, seg = scored_ious(predicted, refs, scored, official, source)
     # the authors' mious.py leaves easy positives the method gives nothing for out of medium mIoU (`continue`)
     # while hard ones count 0; the paper's Table 1 was made so: official=True reproduces it
     skip = predicted.abstained & (refs.difficulty[scored] == "easy") if official and refs.protocol == "medium" \
