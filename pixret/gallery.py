@@ -78,6 +78,6 @@ def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> 
     out = {}
     for q in query_ids:
         file = f"q{q:03d}_figures.png"
-        plots.query_figure(result, q, data.query_names[q]).savefig(folder / file)
+        plots.query_figure(result, q, data.query_names[q]).savefig(folder / file, **plots.SAVE)
         out[q] = [("precision / recall and IoUs", file)]
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from .plots import DPI
+from .plots import DPI, SAVE
 from ..core.figures import LABELS
 from ..core.uncertainty import HEADLINE, MARGIN
 
@@ -73,6 +73,6 @@ def save_all(folder, comparisons: dict, query_names, names=("A", "B"), margin: f
         for stem, make in ((f"differences_{protocol}", lambda: per_query_differences(
                 comparison, query_names, names, protocol, margin)),
                            (f"bootstrap_{protocol}", lambda: bootstrap_differences(comparison, names, protocol))):
-            make().savefig(folder / f"{stem}.png")
+            make().savefig(folder / f"{stem}.png", **SAVE)
             paths.append(folder / f"{stem}.png")
     return paths

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import analysis
+from . import PNG_LEVEL, analysis
 from ..core.figures import LOCALISED
 
 COLOURS = {"det": "#1f77b4", "seg": "#d62728"}
 BREAKDOWN_COLOURS = ("#9e9e9e", "#e57373", "#ffb74d", "#66bb6a")
 DPI = 100
+SAVE = {"pil_kwargs": {"compress_level": PNG_LEVEL}}  # savefig's arguments
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -162,6 +163,6 @@ def save_all(folder, results: dict, query_names, name: str = "", k: int = analys
     paths = []
     for stem, _, make in figures(results, query_names, name, k):
         if only is None or stem in only:
-            make().savefig(folder / f"{stem}.png")
+            make().savefig(folder / f"{stem}.png", **SAVE)
             paths.append(folder / f"{stem}.png")
     return paths
