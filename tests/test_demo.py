@@ -214,6 +214,7 @@ def test_visual_report_shows_outlines(demo_run):
     assert any(c["fp"] > 1000 for c in whole)  # whole-image masks are false positives (IoU <= 0.5)
 
 
+@IN_DEMO_GROUP
 def test_report_page_has_the_tables_every_query_and_readable_plots(demo_run):
     """The figures' tables first; per baseline three queries shown and the others folded; each plot shown at its
     own pixel size, so its smallest text (8 pt at 100 dpi) is 11 px on the page."""
