@@ -94,10 +94,12 @@ def test_metadata_is_what_pypi_shows(sdist, built_wheel):
         in_sdist = _metadata(tar.extractfile(f"pixret-{pixret.__version__}/PKG-INFO").read().decode())
     with zipfile.ZipFile(built_wheel) as wheel:
         in_wheel = _metadata(wheel.read(f"pixret-{pixret.__version__}.dist-info/METADATA").decode())
+        assert wheel.read(f"pixret-{pixret.__version__}.dist-info/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for metadata in (in_sdist, in_wheel):
         assert metadata["Name"] == "pixret" and metadata["Version"] == pixret.__version__
         assert metadata["License-Expression"] == "MIT" and metadata["License"] is None
+        assert metadata.get_all("License-File") == ["LICENSE"]  # the MIT text travels with the code
         assert metadata["Description-Content-Type"] == "text/markdown"
         assert metadata.get_payload().strip() == readme.strip()  # the README, as PyPI's long description
         assert f"Homepage, {SPACE}" in metadata.get_all("Project-URL")
