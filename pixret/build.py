@@ -34,7 +34,7 @@ from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.core.benchmarks import BENCHMARKS, identify, lists_digest
 from pixret.progress import bar
-from pixret.release import ReleaseError, load_pair2label, locate_release, verify_images
+from pixret.release import ReleaseError, locate_release, verify_images
 from pixret.version import __version__
 
 PREVIEW_QUERIES = 3
@@ -192,7 +192,7 @@ def _report(release, benchmark: str, synthetic: bool, tables: rows.Tables) -> di
         found = None
     if found and len(gt.index_names) != BENCHMARKS[found].index_size:
         found = None
-    label_files = sorted({release.label_path(rel) for rel in set(load_pair2label(release.pair2label_path).values())})
+    label_files = tables.pair_masks.label_files
     sources = [
         {"name": release.gnd_path.name, "what": "revisitop ground truth", "sha256": sha256_file(release.gnd_path)},
         {"name": release.pair2label_path.name, "what": "pair -> label file", "sha256": sha256_file(release.pair2label_path)},

@@ -321,6 +321,7 @@ class PairMasks:
     masks: dict[tuple[int, int], dict]  # (query_id, index_id) -> RLE
     report: dict
     shapes: dict[tuple[int, int], list[dict]] = field(default_factory=dict)  # the same pairs -> Label.shapes
+    label_files: list[Path] = field(default_factory=list)  # every file pair2labelpath names (extras too), sorted
 
 
 def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool = False) -> PairMasks:
@@ -391,7 +392,7 @@ def read_pair_masks(release: Release, gt: GroundTruth, ignore_extra_labels: bool
         "label_files": len(labels),
         **{k: len(v) for k, v in report.items() if isinstance(v, list)},
     }
-    return PairMasks(out, report, shapes)
+    return PairMasks(out, report, shapes, sorted(set(paths.values())))
 
 
 # ---------------------------------------------------------------- images
