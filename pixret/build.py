@@ -5,9 +5,9 @@ The folder gets ``<config>/<split>-SSSSS-of-NNNNN.parquet`` (image bytes embedde
 metadata as ``load_dataset`` expects), a dataset card (``README.md``) whose YAML ``configs:`` make it
 loadable with no code and whose ``dataset_info`` is what was written, ``LICENSE``, ``preview.jpg`` (a
 picture made from the data) and ``build_report.json`` (provenance, counts, what was kept but is
-worth knowing, and the SHA-256 of every Parquet shard written). The labels are read and every image
-checked before the output is begun; it is written under a temporary name and swapped in at the end: a
-failed or interrupted build leaves nothing.
+worth knowing, and the SHA-256 of every Parquet shard written). Every image is checked before the output is
+begun; the labels are read and checked while the images' config is written (``write_configs``). The output is
+written under a temporary name and swapped in at the end: a failed or interrupted build leaves nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import gc
 import hashlib
 import io
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -82,13 +83,15 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     outputs.check_folder(output, "build", overwrite, inputs=inputs)  # and apart from the gnd file found
     verify_images(release, release.ground_truth)  # archives are read here, once
     tables = rows.Tables(release, ignore_extra_labels)
-    report = _report(release, benchmark, synthetic, tables)  # every label read and checked
     max_shard_size = convert_file_size_to_int(max_shard_size)
     with _writing(output), outputs.staged_folder(output, overwrite, command="build", inputs=inputs) as tmp:
-        infos = write_configs(tmp, benchmark, tables, max_shard_size)
-        _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
-        hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
-        report[SHARDS_SHA256] = parquet_sha256(tmp)  # what the data is: an edit since is noticed (eval results)
+        infos = write_configs(tmp, benchmark, tables, max_shard_size)  # every label read and checked in there
+        report = _report(release, benchmark, synthetic, tables)
+        with ThreadPoolExecutor(1) as side:  # hashing (outside the GIL) beside the card's picture
+            digests = side.submit(parquet_sha256, tmp)  # what the data is: an edit since is noticed (eval results)
+            _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
+            hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
+            report[SHARDS_SHA256] = digests.result()
         outputs.write_text(tmp / "build_report.json", json.dumps(report, indent=1) + "\n")
     return report
 
@@ -106,33 +109,48 @@ def _writing(output):
 
 
 def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_size: int) -> dict:
-    """Write every config (``write_config``); return {config: DatasetInfo}. The preview's pictures (decoding, drawing
-    and encoding them, mostly outside the GIL) are made on a thread of their own while the other configs are
-    written (mostly Python and pyarrow in this thread): the two together take the time of the longer one on two
-    cores. The thread is waited for on every path, before the staged output is removed. With one worker
-    (``num_proc=1``), one config after the other."""
+    """Read and check every label (``tables.pair_masks``), write every config (``write_config``); return {config:
+    DatasetInfo}.
+
+    With more than one worker, on three threads, so that two cores are busy: the index config (the images' bytes:
+    pyarrow, mostly outside the GIL) and the preview's query crops (decoding, outside the GIL) from the start, while
+    this thread reads the labels (Python, holding the GIL); then the rest of the preview's pictures (decoding,
+    drawing, encoding) while this thread writes the pairs and queries. A failure anywhere stops the other threads
+    at their next table; they are waited for on every path, before the staged output is removed. With one worker
+    (``num_proc=1``), one after the other."""
     if tables.release.images.workers <= 1:
+        tables.pair_masks  # noqa: B018 - the labels, before anything is written
         return {config: write_config(folder, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
-    with ThreadPoolExecutor(1) as side:
-        preview = side.submit(write_config, folder, benchmark, "preview", tables, max_shard_size)
+    stop = threading.Event()
+    with ThreadPoolExecutor(2) as side:
         try:
-            infos = {config: write_config(folder, benchmark, config, tables, max_shard_size)
-                     for config in rows.FEATURES if config != "preview"}
+            index = side.submit(write_config, folder, benchmark, "index", tables, max_shard_size, stop)
+            crops = side.submit(lambda: tables.preview_crops)
+            tables.pair_masks  # noqa: B018 - every label read and checked
+            crops.result()  # (made once: the preview's thread reads them)
+            preview = side.submit(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)
+            infos = {config: write_config(folder, benchmark, config, tables, max_shard_size, stop)
+                     for config in ("pairs", "queries")}
+            infos["index"], infos["preview"] = index.result(), preview.result()
         except BaseException:
-            preview.cancel()
+            stop.set()
             raise
-        infos["preview"] = preview.result()
     return {config: infos[config] for config in rows.FEATURES}
 
 
+class _Stopped(Exception):
+    """A config's writing stopped because another thread of the build failed (never seen outside)."""
+
+
 def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
-                 max_shard_size: int) -> datasets.DatasetInfo:
-    """Write the splits of one config to ``folder/config/``; return its DatasetInfo (sizes as written)."""
+                 max_shard_size: int, stop: threading.Event | None = None) -> datasets.DatasetInfo:
+    """Write the splits of one config to ``folder/config/``; return its DatasetInfo (sizes as written). ``stop``: once
+    set, the writing stops at the next table."""
     (folder / config).mkdir()
     splits = datasets.SplitDict()
     for split in rows.SPLITS[config]:
         splits.add(write_split(folder / config, split, rows.FEATURES[config], tables.tables(config, split),
-                               max_shard_size, tables.num_rows(config, split), rows.TABLE_ROWS[config]))
+                               max_shard_size, tables.num_rows(config, split), rows.TABLE_ROWS[config], stop))
     info = rows.dataset_info(benchmark, config, splits)
     info.download_size = sum(p.stat().st_size for p in (folder / config).glob("*.parquet"))
     info.dataset_size = sum(split.num_bytes for split in splits.values())
@@ -140,20 +158,26 @@ def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
 
 
 def write_split(folder: Path, split: str, features: datasets.Features, arrow_tables, max_shard_size: int,
-                num_rows: int | None = None, row_group_rows: int | None = None) -> datasets.SplitInfo:
+                num_rows: int | None = None, row_group_rows: int | None = None,
+                stop: threading.Event | None = None) -> datasets.SplitInfo:
     """Write Arrow tables as ``<split>-SSSSS-of-NNNNN.parquet``, starting a new shard once one holds more than
     ``max_shard_size`` bytes; the shard count is known at the end, so shards get their final names then. Each table
-    is one Parquet row group, or several of ``row_group_rows`` rows at most (``rows.TABLE_ROWS``: the viewer's)."""
+    is one Parquet row group, or several of ``row_group_rows`` rows at most (``rows.TABLE_ROWS``: the viewer's).
+    ``stop`` (set by another thread of the build that failed): stop before the next table."""
     pending, written, writer, shard_bytes = [], [], None, 0
 
     def next_shard() -> ParquetWriter:
         pending.append(folder / f".{split}-{len(pending):05d}.parquet")
-        return ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=True,
+        # the rows carry every image's bytes and base name (pixret.rows), which is what embedding would make of them:
+        # datasets' embedding would only copy each table's images through Python lists
+        return ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=False,
                              writer_batch_size=row_group_rows)
 
     progress = bar(total=num_rows, desc=f"writing {folder.name}/{split}", unit="row")
     try:
         for table in arrow_tables:
+            if stop is not None and stop.is_set():
+                raise _Stopped(f"{folder.name}/{split}")
             if writer is None or shard_bytes > max_shard_size:
                 if writer is not None:
                     written.append(writer.finalize())

@@ -110,6 +110,12 @@ class Tables:
                                          for i in gt.easy[q] + gt.hard[q]})
         return read_pair_masks(self.release, gt, self.ignore_extra_labels)
 
+    @cached_property
+    def preview_crops(self) -> dict[int, bytes]:
+        """The preview's query pictures (``query_crops``: no label needed)."""
+        verify_images(self.release, self.gt, self.gt.query_names)
+        return query_crops(self.gt, self.release.images, list(preview_queries(self.gt)), self.release.images.workers)
+
     @property
     def report(self) -> dict:
         """What the build reports about the labels (``pixret.release.read_pair_masks``)."""
@@ -128,8 +134,8 @@ class Tables:
             return pair_rows(self.gt, self.pair_masks.masks, self._bboxes, split, self.pair_masks.shapes)
         if config == "preview":
             masks = self.pair_masks.masks  # the positives' images are checked there
-            verify_images(self.release, self.gt, self.gt.query_names)
-            return preview_rows(self.gt, masks, self.release.images, workers=self.release.images.workers)
+            return preview_rows(self.gt, masks, self.release.images, workers=self.release.images.workers,
+                                crops=self.preview_crops)
         names = self.gt.query_names if config == "queries" else self.gt.index_names
         verify_images(self.release, self.gt, names)
         return (query_rows if config == "queries" else index_rows)(self.gt, self.release.images)
@@ -214,10 +220,15 @@ def preview_positives(easy, hard, per_query: int = PREVIEW_PER_QUERY) -> list[in
     return sorted(sorted(easy)[:easy_count] + sorted(hard)[:hard_count])
 
 
-def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, workers: int = 1) -> Iterator[dict]:
-    """One row per (query, shown positive), by query then index id: ids, names, difficulty, whether the pair has
-    a label, and two pictures of at most PREVIEW_SIDE pixels: the query's crop and the index image with the pair's
-    ground-truth mask tinted and outlined (no overlay without a label). Pictures are made on ``workers`` threads."""
+def preview_queries(gt, per_query: int = PREVIEW_PER_QUERY) -> dict[int, list[int]]:
+    """{query id: the positives its preview rows show} of the queries that have any (``preview_positives``)."""
+    chosen = {q: preview_positives(gt.easy[q], gt.hard[q], per_query) for q in range(len(gt.query_names))}
+    return {q: ids for q, ids in chosen.items() if ids}
+
+
+def query_crops(gt, images, queries, workers: int = 1) -> dict[int, bytes]:
+    """{query id: the preview's picture of its crop} (at most PREVIEW_SIDE pixels), made on ``workers`` threads.
+    They need no label: the build makes them while the labels are read."""
     def query_picture(q: int) -> bytes:
         name = gt.query_names[q]
         x1, y1, x2, y2 = gt.bbx[q]
@@ -225,6 +236,16 @@ def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, wo
         crop = geometry.query_crop(image, [x1, y1, x2 - x1, y2 - y1])
         return _jpeg(crop.resize(report.fit(crop.size, PREVIEW_SIDE), Image.BILINEAR))
 
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip(queries, pool.map(query_picture, queries)))
+
+
+def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, workers: int = 1,
+                 crops: dict | None = None) -> Iterator[dict]:
+    """One row per (query, shown positive), by query then index id: ids, names, difficulty, whether the pair has
+    a label, and two pictures of at most PREVIEW_SIDE pixels: the query's crop (``query_crops``; made here unless
+    given as ``crops``) and the index image with the pair's ground-truth mask tinted and outlined (no overlay
+    without a label). Pictures are made on ``workers`` threads."""
     def index_picture(index_mask: tuple[int, dict | None]) -> bytes:
         i, mask = index_mask
         image, (height, width) = open_jpeg(images.bytes(gt.index_names[i]), images.where(gt.index_names[i]),
@@ -237,15 +258,14 @@ def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, wo
         """What an index picture shows: the queries of a landmark share their labels, and so their pictures."""
         return i, None if masks.get((q, i)) is None else masks[q, i]["counts"]
 
-    chosen = {q: preview_positives(gt.easy[q], gt.hard[q], per_query) for q in range(len(gt.query_names))}
-    queries = [q for q, ids in chosen.items() if ids]
-    pairs = [(q, i) for q in queries for i in chosen[q]]
+    chosen = preview_queries(gt, per_query)
+    pairs = [(q, i) for q, ids in chosen.items() for i in ids]
     to_draw = {drawn(q, i): (i, masks.get((q, i))) for q, i in pairs}
+    crops = query_crops(gt, images, list(chosen), workers) if crops is None else crops
     pool = ThreadPoolExecutor(workers)
     try:
-        crops = dict(zip(queries, pool.map(query_picture, queries)))
         pictures = dict(zip(to_draw, pool.map(index_picture, to_draw.values())))
-        difficulty = {q: gt.difficulty(q) for q in queries}
+        difficulty = {q: gt.difficulty(q) for q in chosen}
         for q, i in pairs:
             query_name, index_name = gt.query_names[q], gt.index_names[i]
             yield {

@@ -77,6 +77,19 @@ def test_num_proc_sets_the_checking_threads_and_changes_nothing_written(release,
         assert (tmp_path / "out" / shard.relative_to(tiny_dataset["out"])).read_bytes() == shard.read_bytes()
 
 
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_a_bad_label_found_while_the_images_are_written_leaves_nothing(release, tmp_path, num_proc):
+    """With threads, the index config is written while the labels are read: a label error stops it, and the
+    staged output is removed once it has stopped (nothing beside the output either)."""
+    q = len(release["gnd"]["gnd"]) - 1  # the last pair read: the images' config has begun by then
+    _, label = _label_of(release, q)
+    label.write_text(json.dumps(synthetic.labelme([[[2, 2], [20, 2], [20, 12]]], H + 1, W)))
+    with pytest.raises(ReleaseError, match=f"{label}.*label is for a {W}x{H + 1} image, the image is {W}x{H}"):
+        build("proxford", release["root"], tmp_path / "built" / "out", num_proc=num_proc)
+    assert not (tmp_path / "built").exists()
+
+
 # ---------------------------------------------------------------- polygons leaving the image
 H, W = 48, 64
 TRIANGLE = np.array([[-5, -3], [70, 2], [30, 60]], float)  # leaves left, top, right and bottom
