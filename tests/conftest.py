@@ -47,6 +47,17 @@ def pytest_collection_modifyitems(config, items):
                     "install the test extra's versions (pip install -e '.[test]')", returncode=4)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """The wheel, its venv and the demo are made once, on the worker of the xdist group "demo": a test that uses them
+    in another group (xdist joins a test's groups: "demo" and a module's "readme" make "demo_readme") would make them
+    again on its own worker. Such a test fails here, before its fixtures are made."""
+    if (os.environ.get("PYTEST_XDIST_WORKER") and getattr(item.config.option, "loadgroup", False)
+            and "installed_wheel" in item.fixturenames and not item.nodeid.endswith("@demo")):
+        pytest.fail(f"{item.nodeid} uses the wheel or the demo (conftest) outside the xdist group 'demo' alone: mark "
+                    "it @pytest.mark.xdist_group(\"demo\") and with no other group", pytrace=False)
+
+
 @pytest.fixture
 def shared_dir():
     """../shared beside the clone (real revisitop files, the paper's tables, the Hub emulator); CI has it."""

@@ -53,7 +53,9 @@ SECTIONS = {  # each section with blocks to run -> the test that runs them in th
     "Build": "test_build",  # the downloads
 }
 
-pytestmark = pytest.mark.xdist_group("readme")  # one worker: the module's downloads, build and Hub are made once
+# the tests of the module's fixtures (the downloads, the build, the Hub) on one worker, which makes them once; not a
+# module mark: xdist joins a test's groups, and test_evaluate_your_method belongs to "demo" alone
+IN_README_GROUP = pytest.mark.xdist_group("readme")
 
 
 @dataclass
@@ -252,6 +254,7 @@ def test_evaluate_your_method(demo_run, tmp_path):
     assert command.stdout.split()[:3] == ["protocol", "mIoU", "D"] and "figures in %" in command.stdout
 
 
+@IN_README_GROUP
 def test_build(built):
     """The two commands build PROxford (the benchmark: revisitop's real lists) and PRParis (here a tiny world)."""
     report = json.loads((built["build"] / "proxford" / "build_report.json").read_text())
@@ -259,6 +262,7 @@ def test_build(built):
     assert (built["build"] / "prparis" / "README.md").is_file()
 
 
+@IN_README_GROUP
 def test_load(built, tmp_path):
     """The three configs of the user's build, offline."""
     folder = in_folder(tmp_path, build=built["build"])
@@ -266,6 +270,7 @@ def test_load(built, tmp_path):
     assert "'mask'" in done.stdout and "'shapes'" in done.stdout
 
 
+@IN_README_GROUP
 def test_leaderboard(built, published, tmp_path):
     """With the user's result files for PROxford (written here with pixret's writer: the ground truth's masks, random
     ranks) and their model repo: the leaderboard files written, checked, pushed, and on the Hub after."""
@@ -301,6 +306,7 @@ for name, language, code in blocks:
 """
 
 
+@IN_README_GROUP
 def test_the_metric_card_runs(built, published, tmp_path):
     """The card's python blocks in one session, against the Hub: the dataset and the Space by their ids, and the
     user's ranks.npy and preds.json (here: random ranks, the ground truth's masks)."""

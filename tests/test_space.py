@@ -30,7 +30,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")  # (not module: xdist may run other modules in between, restarting the Space)
+# module scope: the Space stops when this module's tests are done (an idle gradio app takes ~9% of a core: over a
+# whole session that was ~9 CPU-seconds); the module's tests are one xdist group, so they run one after the other
+@pytest.fixture(scope="module")
 def space(tiny_dataset, built_wheel, tmp_path_factory):
     pytest.importorskip("gradio_client")
     from pixret.publish import plan_metric
@@ -47,7 +49,8 @@ def space(tiny_dataset, built_wheel, tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "PIXRET_DATASETS": str(base / "datasets"),  # a folder, no trailing slash "GRADIO_TEMP_DIR": str(base / "gradio-tmp"),
+           "PIXRET_DATASETS": str(base / "datasets"),  # a folder, no trailing slash
+           "GRADIO_TEMP_DIR": str(base / "gradio-tmp"),  # the uploads the tests send, not in the machine's /tmp/gradio
            "MPLBACKEND": "Agg"}
     log = open(base / "app.log", "w")
     process = subprocess.Popen([str(python), "app.py"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
