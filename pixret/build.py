@@ -30,7 +30,7 @@ from datasets.arrow_writer import ParquetWriter
 from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image, ImageOps
 
-from pixret import card, hub_eval, outputs, report as pictures, rows
+from pixret import card, hub_eval, outputs, report as pictures, rows, testhook
 from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.core.benchmarks import BENCHMARKS, identify, lists_digest
@@ -121,20 +121,26 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
     if tables.release.images.workers <= 1:
         tables.pair_masks  # noqa: B018 - the labels, before anything is written
         return {config: write_config(folder, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
-    stop = threading.Event()
-    with ThreadPoolExecutor(2) as side:
-        try:
-            index = side.submit(write_config, folder, benchmark, "index", tables, max_shard_size, stop)
-            crops = side.submit(lambda: tables.preview_crops)
-            tables.pair_masks  # noqa: B018 - every label read and checked
-            crops.result()  # (made once: the preview's thread reads them)
-            preview = side.submit(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)
-            infos = {config: write_config(folder, benchmark, config, tables, max_shard_size, stop)
-                     for config in ("pairs", "queries")}
-            infos["index"], infos["preview"] = index.result(), preview.result()
-        except BaseException:
-            stop.set()
-            raise
+    stop, side = threading.Event(), ThreadPoolExecutor(2)
+    try:
+        index = side.submit(write_config, folder, benchmark, "index", tables, max_shard_size, stop)
+        crops = side.submit(lambda: tables.preview_crops)
+        tables.pair_masks  # noqa: B018 - every label read and checked
+        crops.result()  # (made once: the preview's thread reads them)
+        preview = side.submit(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)
+        infos = {config: write_config(folder, benchmark, config, tables, max_shard_size, stop)
+                 for config in ("pairs", "queries")}
+        infos["index"], infos["preview"] = index.result(), preview.result()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        # a second Ctrl-C or SIGTERM waits for the threads' end: the staged output is removed only once nothing
+        # writes into it any more
+        with outputs.signals_held():
+            if stop.is_set():
+                testhook.reached("build.stopping")
+            side.shutdown(wait=True)
     return {config: infos[config] for config in rows.FEATURES}
 
 

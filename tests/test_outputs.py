@@ -335,6 +335,33 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
 
 
+def test_a_second_signal_while_the_build_threads_stop_waits_for_them(tiny_dataset, tmp_path, holding):
+    """Ctrl-C while the labels are read (the images' config being written on another thread), then SIGTERM while
+    the build waits for its threads to stop: the second waits too, the staged output is removed once nothing
+    writes into it, and the command ends as SIGTERM says, leaving nothing."""
+    def argv(out):  # two threads whatever the machine: the threaded path
+        return ["pixret", "build", "--benchmark", "proxford", "--labels", str(tiny_dataset["root"]), "--num-proc",
+                "2", "--output", str(out)]
+
+    with holding.Held(argv(tmp_path / "listed" / "out"), "list", env=ENV) as listing:
+        points = [rest for kind, rest in iter(listing.line, None) if kind == "point"]
+        assert listing.finish()[0] == 0
+    after_staged = points.index("outputs.staged#1") + 1
+    assert points[after_staged].startswith("progress#")  # the labels' first step: write_configs has begun
+    out = tmp_path / "new" / "out"
+    with holding.Held(argv(out), f"#{after_staged + 1},build.stopping", env=ENV) as held:
+        assert held.wait() == points[after_staged]
+        held.process.send_signal(signal.SIGINT)
+        held.go()
+        assert held.wait() == "build.stopping#1"
+        held.process.send_signal(signal.SIGTERM)
+        held.go()
+        code, _, stderr = held.finish()
+    assert code == _exit_code(signal.SIGTERM), stderr
+    assert stderr.strip().splitlines()[-1] == "terminated: SIGTERM; nothing was written (the partial build was removed)"
+    assert not (tmp_path / "new").exists()
+
+
 def test_fifty_signals_leave_no_staging_and_the_output_whole_or_absent(tiny_dataset, tmp_path, holding):
     """SIGINT, SIGTERM or SIGHUP at 50 points of a build (new, or replacing an earlier one) and of the demo (up to
     its build in place), some with a second signal during the clean-up: never a staging folder or file left, the
