@@ -34,6 +34,7 @@ from pixret import card, hub_eval, outputs, report as pictures, rows, testhook
 from pixret.dataset import SHARDS_SHA256, parquet_sha256
 from pixret.images import combined_sha256, read_bytes, sha256_file
 from pixret.metric.core.benchmarks import BENCHMARKS, identify, lists_digest
+from pixret.metric.views import write_picture
 from pixret.progress import bar
 from pixret.release import ReleaseError, locate_release, verify_images
 from pixret.version import __version__
@@ -115,22 +116,37 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
     With more than one worker, on three threads, so that two cores are busy: the index config (the images' bytes:
     pyarrow, mostly outside the GIL) and the preview's query crops (decoding, outside the GIL) from the start, while
     this thread reads the labels (Python, holding the GIL); then the rest of the preview's pictures (decoding,
-    drawing, encoding) while this thread writes the pairs and queries. A failure anywhere stops the other threads
-    at their next table; they are waited for on every path, before the staged output is removed. With one worker
-    (``num_proc=1``), one after the other."""
+    drawing, encoding) while this thread writes the pairs and queries. A failure in a thread stops the others at
+    their next table (this one once the labels are read), and is the error raised; the threads are waited for on
+    every path, before the staged output is removed. With one worker (``num_proc=1``), one after the other."""
     if tables.release.images.workers <= 1:
         tables.pair_masks  # noqa: B018 - the labels, before anything is written
         return {config: write_config(folder, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
-    stop, side = threading.Event(), ThreadPoolExecutor(2)
+    stop, side, started = threading.Event(), ThreadPoolExecutor(2), []
+
+    def on_the_side(*call):
+        future = side.submit(*call)
+        future.add_done_callback(lambda done: _failed(done) and stop.set())  # a failure stops the others
+        started.append(future)
+        return future
+
     try:
-        index = side.submit(write_config, folder, benchmark, "index", tables, max_shard_size, stop)
-        crops = side.submit(lambda: tables.preview_crops)
+        index = on_the_side(write_config, folder, benchmark, "index", tables, max_shard_size, stop)
+        crops = on_the_side(lambda: tables.preview_crops)
         tables.pair_masks  # noqa: B018 - every label read and checked
         crops.result()  # (made once: the preview's thread reads them)
-        preview = side.submit(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)
+        if stop.is_set():
+            raise _Stopped("labels")
+        preview = on_the_side(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)
         infos = {config: write_config(folder, benchmark, config, tables, max_shard_size, stop)
                  for config in ("pairs", "queries")}
         infos["index"], infos["preview"] = index.result(), preview.result()
+    except _Stopped:  # stopped because another thread failed: its error is the build's
+        failure = next((f.exception() for f in started if _failed(f) and not isinstance(f.exception(), _Stopped)),
+                       None)
+        if failure is None:
+            raise
+        raise failure from None
     except BaseException:
         stop.set()
         raise
@@ -146,6 +162,10 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
 
 class _Stopped(Exception):
     """A config's writing stopped because another thread of the build failed (never seen outside)."""
+
+
+def _failed(future) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is not None
 
 
 def write_config(folder: Path, benchmark: str, config: str, tables: rows.Tables,
@@ -174,10 +194,13 @@ def write_split(folder: Path, split: str, features: datasets.Features, arrow_tab
 
     def next_shard() -> ParquetWriter:
         pending.append(folder / f".{split}-{len(pending):05d}.parquet")
-        # the rows carry every image's bytes and base name (pixret.rows), which is what embedding would make of them:
-        # datasets' embedding would only copy each table's images through Python lists
+        # embed_local_files: the rows carry every image's bytes and base name (pixret.rows), which is what embedding
+        # would make of them; it would only copy each table's images through Python lists.
+        # use_content_defined_chunking (datasets' default, for the Hub's deduplication of a new version): Arrow's
+        # writer then aborts the process on a failed write (a full disk, a signal's exception raised in a write)
+        # instead of raising, which would leave the staged output behind
         return ParquetWriter(features=features, path=str(pending[-1]), embed_local_files=False,
-                             writer_batch_size=row_group_rows)
+                             use_content_defined_chunking=False, writer_batch_size=row_group_rows)
 
     progress = bar(total=num_rows, desc=f"writing {folder.name}/{split}", unit="row")
     try:
@@ -199,6 +222,8 @@ def write_split(folder: Path, split: str, features: datasets.Features, arrow_tab
         if writer is not None:
             writer.close()
         progress.close()
+        if hasattr(arrow_tables, "close"):  # a generator stopped early: its rows' own pools end now, not at its GC
+            arrow_tables.close()
     for k, path in enumerate(pending):
         path.rename(folder / f"{split}-{k:05d}-of-{len(pending):05d}.parquet")
     lengths = [num_examples for num_examples, _ in written]
@@ -265,7 +290,8 @@ def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: s
                                                    if pq_ == q)[:3]]
         queries = _by_id(_table(folder, "queries", "test", "query_id", chosen), "query_id")
         index = _by_id(_table(folder, "index", "test", "index_id", shown), "index_id")
-        pictures.preview(queries, index, medium, chosen).save(folder / "preview.jpg", quality=85)
+        picture = pictures.preview(queries, index, medium, chosen)
+        write_picture(folder / "preview.jpg", lambda out: picture.save(out, "JPEG", quality=85))
         caption = (f"Queries {', '.join(map(str, chosen))} (their crop, left) and their first positives with the "
                    "ground-truth mask outlined (yellow), drawn from this build's data.")
     else:

@@ -256,8 +256,9 @@ def read_label(path) -> Label:
     parser reads them, as floats (an int 12 is 12.0): the annotation the authors' evaluation fills
     (``rows.SHAPES``).
     """
+    text = read_bytes(path)  # (a file that cannot be read is said so, not called invalid JSON)
     try:
-        data = strictjson.loads(read_bytes(path))
+        data = strictjson.loads(text)
     except RecursionError:
         raise ReleaseError(f"{path}: not valid LabelMe JSON (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as err:

@@ -22,7 +22,7 @@ from pixret import geometry
 from pixret import masks as masklib
 from pixret.metric.core import polygons, rle
 from pixret.metric.core.figures import LOCALISED
-from pixret.metric.views import PNG_LEVEL
+from pixret.metric.views import PNG_LEVEL, write_picture
 
 PREDICTION = (255, 0, 255)
 GROUND_TRUTH = (255, 230, 0)
@@ -246,7 +246,7 @@ def write_report(out_dir, title: str, queries, index, split, rankings: dict, pre
             predicted = None if by_query is None else by_query.get(q, {})
             panel, records = query_panel(queries[q], ranks[q], predicted, truth.get(q, {}), index, k)
             file = f"{slug(name)}_q{q:03d}.png"
-            panel.save(out_dir / file, compress_level=PNG_LEVEL)
+            write_picture(out_dir / file, lambda out: panel.save(out, "PNG", compress_level=PNG_LEVEL))
             statuses = [r["status"] for r in records]
             counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
             links = "".join(f' · <a href="{html.escape(path)}">{html.escape(caption)}</a>'

@@ -154,8 +154,12 @@ class Tables:
         """The rows of a split as Arrow tables of TABLE_ROWS rows (datasets' per-example encoding would be most
         of the build's time)."""
         rows, schema, size = self.rows(config, split), FEATURES[config].arrow_schema, TABLE_ROWS[config]
-        while batch := list(itertools.islice(rows, size)):
-            yield pa.Table.from_pylist(batch, schema=schema)
+        try:
+            while batch := list(itertools.islice(rows, size)):
+                yield pa.Table.from_pylist(batch, schema=schema)
+        finally:
+            if hasattr(rows, "close"):  # closed early (a failed build): the rows' generator too, and its pool
+                rows.close()
 
 
 def pair_rows(gt, masks: dict, bboxes: dict, protocol: str, shapes: dict) -> Iterator[dict]:

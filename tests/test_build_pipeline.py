@@ -269,15 +269,26 @@ def _limit_file_size(limit):
     return apply
 
 
-def test_output_that_cannot_be_written_is_one_line_and_leaves_nothing(release, tmp_path):
+@pytest.mark.parametrize("where", ["a shard's first write", "inside the largest shard", "the largest file"])
+def test_output_that_cannot_be_written_is_one_line_and_leaves_nothing(release, tiny_dataset, tmp_path, where):
+    """A disk that fills (each file limited to a size): in a Parquet shard's first write, in the middle of one
+    (Arrow's content-defined chunking aborted the process there), or in the largest file alone (the card's
+    preview.jpg, which Pillow left cut short, the build saying it was written)."""
+    sizes = sorted((p.stat().st_size, p.name) for p in tiny_dataset["out"].rglob("*") if p.is_file())  # same release
+    limit = {"a shard's first write": 20_000, "the largest file": sizes[-1][0] - 1}.get(where)  # (its last write cut)
+    if where == "inside the largest shard":  # images of 640x480: pages past the chunking's 256 KB minimum
+        shutil.rmtree(release["root"])
+        synthetic.write_tiny_release(release["root"], height=480, width=640)
+        limit = sum(p.stat().st_size for p in release["root"].rglob("*.jpg")) // 2
     out = tmp_path / "out"
     command = ["pixret", "build", "--benchmark", "proxford", "--data-dir", str(release["root"]),
                "--output", str(out)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env,
-                          preexec_fn=_limit_file_size(20_000))  # the index shard is ~57 KB
+                          preexec_fn=_limit_file_size(limit))
     assert done.returncode == 1, done.stderr
     assert done.stderr == f"error: cannot write {out}: File too large\n"
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["release"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr  # the same command with room to write
+    if where == "a shard's first write":
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr  # the same command with room to write

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from . import write_picture
 from .plots import DPI, SAVE
 from ..core.figures import LABELS
 from ..core.uncertainty import HEADLINE, MARGIN
@@ -73,6 +74,5 @@ def save_all(folder, comparisons: dict, query_names, names=("A", "B"), margin: f
         for stem, make in ((f"differences_{protocol}", lambda: per_query_differences(
                 comparison, query_names, names, protocol, margin)),
                            (f"bootstrap_{protocol}", lambda: bootstrap_differences(comparison, names, protocol))):
-            make().savefig(folder / f"{stem}.png", **SAVE)
-            paths.append(folder / f"{stem}.png")
+            paths.append(write_picture(folder / f"{stem}.png", lambda out: make().savefig(out, format="png", **SAVE)))
     return paths

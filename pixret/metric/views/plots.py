@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import PNG_LEVEL, analysis
+from . import PNG_LEVEL, analysis, write_picture
 from ..core.figures import LOCALISED
 
 COLOURS = {"det": "#1f77b4", "seg": "#d62728"}
@@ -163,6 +163,5 @@ def save_all(folder, results: dict, query_names, name: str = "", k: int = analys
     paths = []
     for stem, _, make in figures(results, query_names, name, k):
         if only is None or stem in only:
-            make().savefig(folder / f"{stem}.png", **SAVE)
-            paths.append(folder / f"{stem}.png")
+            paths.append(write_picture(folder / f"{stem}.png", lambda out: make().savefig(out, format="png", **SAVE)))
     return paths
