@@ -335,6 +335,37 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_that_a_library_turned_into_its_error_is_still_a_stop(capsys, signum):
+    """A signal whose exception is raised inside a library that reports an error of its own instead (numpy
+    retrying pycocotools' __array__ did: "unexpected TypeError ... may be a pixret bug"): the command ends as the
+    signal says."""
+    import argparse
+
+    from pixret.cli import run
+
+    def converting(args):
+        try:
+            signal.raise_signal(signum)  # the handler raises here, as in the library's call
+        except KeyboardInterrupt:
+            raise TypeError("__array__() got an unexpected keyword argument 'copy'") from None
+
+    # as in a terminal, also where the suite runs with them ignored (a background job of a script ignores SIGINT)
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, signal.SIG_DFL)}
+    try:
+        code = run(converting, argparse.Namespace(debug=False, parser=None), "interrupted: nothing was written")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers as they were
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    err = capsys.readouterr().err
+    assert code == _exit_code(signum), err
+    assert err.strip() == ("interrupted: nothing was written" if signum == signal.SIGINT
+                           else "terminated: SIGTERM; nothing was written")
+
+
 def test_a_second_signal_while_the_build_threads_stop_waits_for_them(tiny_dataset, tmp_path, holding):
     """Ctrl-C while the labels are read (the images' config being written on another thread), then SIGTERM while
     the build waits for its threads to stop: the second waits too, the staged output is removed once nothing

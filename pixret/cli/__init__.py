@@ -53,10 +53,19 @@ class Terminated(KeyboardInterrupt):
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
+_came: list[int] = []  # the stop signals that came while the command ran, the first first
+
+
 def _terminate(signum, frame):
+    _came.append(signum)
     for number in STOP_SIGNALS:  # a second one must not cut the clean-up short
         signal.signal(number, signal.SIG_IGN)
     raise Terminated(signum)
+
+
+def _interrupt(signum, frame):
+    _came.append(signum)
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -68,6 +77,9 @@ def _stop_signals():
         return
     previous = {number: signal.signal(number, _terminate) for number in STOP_SIGNALS
                 if signal.getsignal(number) == signal.SIG_DFL}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Ctrl-C as before, noted
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
+    _came.clear()
     try:
         yield
     finally:
@@ -164,20 +176,29 @@ def run(function, args, interrupted: str) -> int:
                 sys.stdout.flush()  # what the command printed, out now: a failure is the command's error
                 return code
         except Terminated as stop:
-            what = _stopped(interrupted).removeprefix("interrupted: ")
-            print(f"terminated: {signal.Signals(stop.signum).name}; {what}", file=sys.stderr)
-            return 128 + stop.signum
+            return _run_stopped(stop.signum, interrupted)
         except KeyboardInterrupt:
-            print(_stopped(interrupted), file=sys.stderr)
-            return 130
+            return _run_stopped(signal.SIGINT, interrupted)
         except BrokenPipeError:  # the reader of our output went away (`pixret ... | head`): not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except Exception as err:  # noqa: BLE001 - every failure ends in one line
             if args.debug:
                 raise
+            if _came:  # a stop whose exception a library turned into its own error (raised inside its C code)
+                return _run_stopped(_came[0], interrupted)
             print(f"error: {as_flags(_message(err), getattr(args, 'parser', None))}", file=sys.stderr)
             return 1
+
+
+def _run_stopped(signum: int, interrupted: str) -> int:
+    """Say how a command stopped by a signal ended (the outputs it left whole, or none); its exit code."""
+    if signum == signal.SIGINT:
+        print(_stopped(interrupted), file=sys.stderr)
+        return 130
+    what = _stopped(interrupted).removeprefix("interrupted: ")
+    print(f"terminated: {signal.Signals(signum).name}; {what}", file=sys.stderr)
+    return 128 + signum
 
 
 class _Stdout:
