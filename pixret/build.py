@@ -73,7 +73,8 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     (default ``jpg/`` beside the gnd); ``gnd``: revisitop's .pkl or .mat (default: in the release).
     ``max_shard_size``: a split's Parquet file is cut after the Arrow table that takes it past this
     (uncompressed) size, as datasets cuts its shards. ``num_proc``: threads decoding the images to check
-    them (default: one per core; the check is most of a build's work).
+    them (default: one per core; the check is most of a build's work); with more than one, the configs are also
+    written side by side (``write_configs``).
     """
     if benchmark not in BENCHMARKS:
         raise ReleaseError(f"unknown benchmark {benchmark!r}; expected one of {sorted(BENCHMARKS)}")

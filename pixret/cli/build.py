@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier `pixret build` output (only a folder this command wrote)")
     parser.add_argument("--num-proc", type=int, help="threads that decode the images to check them, most of a build's "
-                        "work (default: one per core)")
+                        "work (default: one per core); with more than 1, the configs are also written side by side")
     parser.add_argument("--ignore-extra-labels", action="store_true",
                         help="skip (and report) label entries for pairs that are not positives")
     parser.add_argument("--repo-id", help="the Hub repo the card's examples name (default pixret/<benchmark>, "
