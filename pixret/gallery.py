@@ -19,7 +19,6 @@ from pixret.dataset import open_dataset
 from pixret.metric.core.errors import InputError
 from pixret.metric.evaluation import score_protocols
 from pixret.metric.files.results import read_predictions, read_ranks
-from pixret.metric.views import write_picture
 from pixret.progress import bar
 
 MAX_TOP_K = 100  # a panel of more images is no longer a picture anyone looks at
@@ -79,7 +78,6 @@ def _query_figures(folder: Path, split, predictions, ranks, data, query_ids) -> 
     out = {}
     for q in query_ids:
         file = f"q{q:03d}_figures.png"
-        figure = plots.query_figure(result, q, data.query_names[q])
-        write_picture(folder / file, lambda out: figure.savefig(out, format="png", **plots.SAVE))
+        plots.save_png(plots.query_figure(result, q, data.query_names[q]), folder / file)
         out[q] = [("precision / recall and IoUs", file)]
     return out

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import write_picture
-from .plots import DPI, SAVE
+from .plots import DPI, save_png
 from ..core.figures import LABELS
 from ..core.uncertainty import HEADLINE, MARGIN
 
@@ -74,5 +73,5 @@ def save_all(folder, comparisons: dict, query_names, names=("A", "B"), margin: f
         for stem, make in ((f"differences_{protocol}", lambda: per_query_differences(
                 comparison, query_names, names, protocol, margin)),
                            (f"bootstrap_{protocol}", lambda: bootstrap_differences(comparison, names, protocol))):
-            paths.append(write_picture(folder / f"{stem}.png", lambda out: make().savefig(out, format="png", **SAVE)))
+            paths.append(save_png(make(), folder / f"{stem}.png"))
     return paths

@@ -25,6 +25,11 @@ DPI = 100
 SAVE = {"pil_kwargs": {"compress_level": PNG_LEVEL}}  # savefig's arguments
 
 
+def save_png(figure: Figure, path) -> Path:
+    """``figure`` as the PNG file ``path`` (``write_picture``: a full disk is an error, never a cut file)."""
+    return write_picture(path, lambda out: figure.savefig(out, format="png", **SAVE))
+
+
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
@@ -163,5 +168,5 @@ def save_all(folder, results: dict, query_names, name: str = "", k: int = analys
     paths = []
     for stem, _, make in figures(results, query_names, name, k):
         if only is None or stem in only:
-            paths.append(write_picture(folder / f"{stem}.png", lambda out: make().savefig(out, format="png", **SAVE)))
+            paths.append(save_png(make(), folder / f"{stem}.png"))
     return paths
