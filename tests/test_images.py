@@ -12,6 +12,7 @@ from PIL import Image
 
 from pixret import synthetic
 from pixret.build import build
+from pixret import images
 from pixret.images import jpeg_size, open_images
 from pixret.release import ReleaseError
 
@@ -70,6 +71,66 @@ def test_grayscale_and_cmyk_jpegs_pass(mode):
 def test_displayed_size_follows_the_exif_orientation():
     data = synthetic.jpeg_bytes(picture(), orientation=6)  # rotated by 90 degrees when shown
     assert jpeg_size(data, "photo.jpg") == (256, 192)
+
+
+def _with_app1(data: bytes, payload: bytes) -> bytes:
+    return data[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+
+
+def test_displayed_size_follows_an_xmp_orientation():
+    """Pillow also takes the orientation from XMP (an APP1 segment too) when there is no EXIF: so does the check."""
+    xmp = b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+    assert jpeg_size(_with_app1(encoded(picture(), quality=90), xmp), "photo.jpg") == (256, 192)
+
+
+def test_a_multi_picture_file_is_no_jpeg():
+    buffer = io.BytesIO()
+    Image.fromarray(picture()).save(buffer, "MPO", save_all=True, append_images=[Image.fromarray(picture(seed=1))])
+    assert refused(buffer.getvalue()) == "photo.jpg: not a JPEG (MPO)"
+
+
+def _pillow_path(data: bytes, monkeypatch):
+    """What the check says with Pillow reading every header: (height, width), or its error."""
+    with monkeypatch.context() as patch:
+        patch.setattr(images, "_plain_jpeg_size", lambda data: None)
+        try:
+            return jpeg_size(data, "photo.jpg")
+        except ReleaseError as err:
+            return str(err)
+
+
+def test_the_header_read_without_pillow_gives_what_pillow_gives(monkeypatch):
+    """The check reads most headers with libjpeg-turbo alone (outside the GIL: the build's image checks run on
+    threads). On intact JPEGs of every kind, and on each byte of their headers damaged in turn, it either gives
+    the size that the check through Pillow gives, or leaves the file to Pillow: it never takes what Pillow's path
+    refuses, nor gives another size (an orientation it cannot see, a multi-picture file, a decompression bomb)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    intact = {
+        **{name: encoded(picture(), **options) for name, options in ENCODINGS.items()},
+        "grayscale": encoded(picture(), "L", quality=90), "CMYK": encoded(picture(), "CMYK", quality=90),
+        "EXIF orientation": encoded(picture(), quality=90, exif=exif.tobytes()),
+        "JFIF revision 2": _with_jfif_revision_2(encoded(picture(), quality=90)),
+        "bad ICC segment": _with_a_bad_icc_segment(encoded(picture(), quality=90)),
+    }
+    taken = 0
+    for name, data in intact.items():
+        sos = data.index(b"\xff\xda")  # the header: every segment up to the first scan's
+        header = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+        variants = [data] + [data[:at] + bytes([value]) + data[at + 1:] for at in range(header)
+                             for value in {0x00, 0xFF, data[at] ^ 0x80} - {data[at]}]
+        for k, variant in enumerate(variants):
+            fast = images._plain_jpeg_size(variant)
+            if fast is not None:
+                taken += 1
+                assert fast == _pillow_path(variant, monkeypatch), f"{name}, variant {k}"
+        expected = (256, 192) if name == "EXIF orientation" else (192, 256)
+        assert jpeg_size(data, "photo.jpg") == _pillow_path(data, monkeypatch) == expected
+    assert images._plain_jpeg_size(intact["EXIF orientation"]) is None
+    assert taken > 1000  # most variants: a damaged header byte libjpeg-turbo reads past (a table value, ...)
+    with monkeypatch.context() as patch:  # past Pillow's pixel limit: Pillow's warning or refusal, as before
+        patch.setattr(Image, "MAX_IMAGE_PIXELS", 192 * 256 - 1)
+        assert images._plain_jpeg_size(intact["grayscale"]) is None
 
 
 def _with_jfif_revision_2(data: bytes) -> bytes:
