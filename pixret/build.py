@@ -115,9 +115,9 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
     DatasetInfo}.
 
     With more than one worker, on three threads, so that two cores are busy: the index config (the images' bytes:
-    pyarrow, mostly outside the GIL) and the preview's query crops (decoding, outside the GIL) from the start, while
-    this thread reads the labels (Python, holding the GIL); then the rest of the preview's pictures (decoding,
-    drawing, encoding) while this thread writes the pairs and queries. A failure in a thread stops the others at
+    pyarrow, mostly outside the GIL) and the preview's query crops and index images at its size (decoding, outside
+    the GIL) from the start, while this thread reads the labels (Python, holding the GIL); then the rest of the
+    preview's pictures (the masks tinted and outlined, encoding) while this thread writes the pairs and queries. A failure in a thread stops the others at
     their next table (this one once the labels are read), and is the error raised; the threads are waited for on
     every path, before the staged output is removed. With one worker (``num_proc=1``), one after the other."""
     if tables.release.images.workers <= 1:
@@ -133,9 +133,9 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
 
     try:
         index = on_the_side(write_config, folder, benchmark, "index", tables, max_shard_size, stop)
-        crops = on_the_side(lambda: tables.preview_crops)
+        pictures = on_the_side(lambda: (tables.preview_crops, tables.preview_index_images))
         tables.pair_masks  # noqa: B018 - every label read and checked
-        crops.result()  # (made once: the preview's thread reads them)
+        pictures.result()  # (made once: the preview's thread reads them)
         if stop.is_set():
             raise _Stopped("labels")
         preview = on_the_side(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)

@@ -116,6 +116,13 @@ class Tables:
         verify_images(self.release, self.gt, self.gt.query_names)
         return query_crops(self.gt, self.release.images, list(preview_queries(self.gt)), self.release.images.workers)
 
+    @cached_property
+    def preview_index_images(self) -> dict[int, tuple]:
+        """The preview's index images at its size (``preview_index_images``: no label needed)."""
+        gt = self.gt
+        verify_images(self.release, gt, {gt.index_names[i] for ids in preview_queries(gt).values() for i in ids})
+        return preview_index_images(gt, self.release.images, workers=self.release.images.workers)
+
     @property
     def report(self) -> dict:
         """What the build reports about the labels (``pixret.release.read_pair_masks``)."""
@@ -135,7 +142,7 @@ class Tables:
         if config == "preview":
             masks = self.pair_masks.masks  # the positives' images are checked there
             return preview_rows(self.gt, masks, self.release.images, workers=self.release.images.workers,
-                                crops=self.preview_crops)
+                                crops=self.preview_crops, shown=self.preview_index_images)
         names = self.gt.query_names if config == "queries" else self.gt.index_names
         verify_images(self.release, self.gt, names)
         return (query_rows if config == "queries" else index_rows)(self.gt, self.release.images)
@@ -244,19 +251,31 @@ def query_crops(gt, images, queries, workers: int = 1) -> dict[int, bytes]:
         return dict(zip(queries, pool.map(query_picture, queries)))
 
 
-def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, workers: int = 1,
-                 crops: dict | None = None) -> Iterator[dict]:
-    """One row per (query, shown positive), by query then index id: ids, names, difficulty, whether the pair has
-    a label, and two pictures of at most PREVIEW_SIDE pixels: the query's crop (``query_crops``; made here unless
-    given as ``crops``) and the index image with the pair's ground-truth mask tinted and outlined (no overlay
-    without a label). Pictures are made on ``workers`` threads."""
-    def index_picture(index_mask: tuple[int, dict | None]) -> bytes:
-        i, mask = index_mask
+def preview_index_images(gt, images, per_query: int = PREVIEW_PER_QUERY, workers: int = 1) -> dict[int, tuple]:
+    """{index id: (the image at the preview's size, its full (height, width))} of the index images the preview
+    shows, made on ``workers`` threads. They need no label: the build makes them while the labels are read."""
+    def shown(i: int) -> tuple:
         image, (height, width) = open_jpeg(images.bytes(gt.index_names[i]), images.where(gt.index_names[i]),
                                            at_least=PREVIEW_SIDE)
-        size = report.fit((width, height), PREVIEW_SIDE)
-        image = image.resize(size, Image.BILINEAR)
-        return _jpeg(image if mask is None else report.tinted(image, report.scaled_mask(mask, height, width, size)))
+        return image.resize(report.fit((width, height), PREVIEW_SIDE), Image.BILINEAR), (height, width)
+
+    ids = sorted({i for shown_ids in preview_queries(gt, per_query).values() for i in shown_ids})
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip(ids, pool.map(shown, ids)))
+
+
+def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, workers: int = 1,
+                 crops: dict | None = None, shown: dict | None = None) -> Iterator[dict]:
+    """One row per (query, shown positive), by query then index id: ids, names, difficulty, whether the pair has
+    a label, and two pictures of at most PREVIEW_SIDE pixels: the query's crop (``query_crops``; made here unless
+    given as ``crops``) and the index image (``preview_index_images``; made here unless given as ``shown``) with
+    the pair's ground-truth mask tinted and outlined (no overlay without a label). Pictures are made on
+    ``workers`` threads."""
+    def index_picture(index_mask: tuple[int, dict | None]) -> bytes:
+        i, mask = index_mask
+        image, (height, width) = shown[i]
+        return _jpeg(image if mask is None else report.tinted(image, report.scaled_mask(mask, height, width,
+                                                                                        image.size)))
 
     def drawn(q: int, i: int) -> tuple:
         """What an index picture shows: the queries of a landmark share their labels, and so their pictures."""
@@ -266,6 +285,7 @@ def preview_rows(gt, masks: dict, images, per_query: int = PREVIEW_PER_QUERY, wo
     pairs = [(q, i) for q, ids in chosen.items() for i in ids]
     to_draw = {drawn(q, i): (i, masks.get((q, i))) for q, i in pairs}
     crops = query_crops(gt, images, list(chosen), workers) if crops is None else crops
+    shown = preview_index_images(gt, images, per_query, workers) if shown is None else shown
     pool = ThreadPoolExecutor(workers)
     try:
         pictures = dict(zip(to_draw, pool.map(index_picture, to_draw.values())))
