@@ -87,11 +87,12 @@ def build(benchmark: str, labels, output, images=None, gnd=None, num_proc: int |
     tables = rows.Tables(release, ignore_extra_labels)
     max_shard_size = convert_file_size_to_int(max_shard_size)
     with _writing(output), outputs.staged_folder(output, overwrite, command="build", inputs=inputs) as tmp:
-        infos = write_configs(tmp, benchmark, tables, max_shard_size)  # every label read and checked in there
+        # every label read and checked in there; the card's picture drawn once the tables it shows are written
+        infos, (example, caption) = write_configs(tmp, benchmark, tables, max_shard_size, then=_write_picture)
         report = _report(release, benchmark, synthetic, tables)
-        with ThreadPoolExecutor(1) as side:  # hashing (outside the GIL) beside the card's picture
+        with ThreadPoolExecutor(1) as side:  # hashing (outside the GIL) beside the card
             digests = side.submit(parquet_sha256, tmp)  # what the data is: an edit since is noticed (eval results)
-            _write_pictures_and_card(tmp, report, infos, repo_id or _default_repo(benchmark, report))
+            card.write_card(tmp, report, infos, repo_id or _default_repo(benchmark, report), example, caption)
             hub_eval.write_eval_yaml(tmp, report, repo_id or _default_repo(benchmark, report))  # real builds only
             report[SHARDS_SHA256] = digests.result()
         outputs.write_text(tmp / "build_report.json", json.dumps(report, indent=1) + "\n")
@@ -110,19 +111,23 @@ def _writing(output):
         raise OutputWriteError(f"cannot write {output}: {err.strerror or err}") from None
 
 
-def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_size: int) -> dict:
+def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_size: int,
+                  then=lambda folder: None) -> tuple[dict, object]:
     """Read and check every label (``tables.pair_masks``), write every config (``write_config``); return {config:
-    DatasetInfo}.
+    DatasetInfo} and what ``then(folder)`` returned, called once the pairs, queries and index configs are written
+    (the preview config may still be being written).
 
     With more than one worker, on three threads, so that two cores are busy: the index config (the images' bytes:
     pyarrow, mostly outside the GIL) and the preview's query crops and index images at its size (decoding, outside
     the GIL) from the start, while this thread reads the labels (Python, holding the GIL); then the rest of the
-    preview's pictures (the masks tinted and outlined, encoding) while this thread writes the pairs and queries. A failure in a thread stops the others at
-    their next table (this one once the labels are read), and is the error raised; the threads are waited for on
-    every path, before the staged output is removed. With one worker (``num_proc=1``), one after the other."""
+    preview's pictures (the masks tinted and outlined, encoding) while this thread writes the pairs and queries,
+    then calls ``then``. A failure in a thread stops the others at their next table (this one once the labels are
+    read, or before ``then``), and is the error raised; the threads are waited for on every path, before the
+    staged output is removed. With one worker (``num_proc=1``), one after the other."""
     if tables.release.images.workers <= 1:
         tables.pair_masks  # noqa: B018 - the labels, before anything is written
-        return {config: write_config(folder, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
+        infos = {config: write_config(folder, benchmark, config, tables, max_shard_size) for config in rows.FEATURES}
+        return infos, then(folder)
     stop, side, started = threading.Event(), ThreadPoolExecutor(2), []
 
     def on_the_side(*call):
@@ -141,7 +146,11 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
         preview = on_the_side(write_config, folder, benchmark, "preview", tables, max_shard_size, stop)
         infos = {config: write_config(folder, benchmark, config, tables, max_shard_size, stop)
                  for config in ("pairs", "queries")}
-        infos["index"], infos["preview"] = index.result(), preview.result()
+        infos["index"] = index.result()
+        if stop.is_set():
+            raise _Stopped("then")
+        then_result = then(folder)
+        infos["preview"] = preview.result()
     except _Stopped:  # stopped because another thread failed: its error is the build's
         failure = next((f.exception() for f in started if _failed(f) and not isinstance(f.exception(), _Stopped)),
                        None)
@@ -158,7 +167,7 @@ def write_configs(folder: Path, benchmark: str, tables: rows.Tables, max_shard_s
             if stop.is_set():
                 testhook.reached("build.stopping")
             side.shutdown(wait=True)
-    return {config: infos[config] for config in rows.FEATURES}
+    return {config: infos[config] for config in rows.FEATURES}, then_result
 
 
 class _Stopped(Exception):
@@ -274,8 +283,9 @@ def _report(release, benchmark: str, synthetic: bool, tables: rows.Tables) -> di
     }
 
 
-def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: str) -> None:
-    """preview.jpg from the built data itself, then the card and LICENSE."""
+def _write_picture(folder: Path) -> tuple[dict | None, str]:
+    """preview.jpg from the built data itself (the pairs, queries and index configs); return the card's example
+    row and the picture's caption."""
     medium = _table(folder, "pairs", "medium", columns=["query_id", "index_id", "positive", "mask"])
     labelled = pc.and_(medium["positive"], pc.is_valid(medium["mask"]))  # (the shapes are not read: most of the data)
     medium = medium.filter(labelled).to_pydict()
@@ -297,7 +307,7 @@ def _write_pictures_and_card(folder: Path, report: dict, infos: dict, repo_id: s
                    "ground-truth mask outlined (yellow), drawn from this build's data.")
     else:
         caption = "No labelled positive in this build: no preview picture."
-    card.write_card(folder, report, infos, repo_id, example, caption)
+    return example, caption
 
 
 def _table(folder: Path, config: str, split: str, key: str | None = None, ids=None, columns=None):
