@@ -7,6 +7,7 @@ import copy
 import faulthandler
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -299,6 +300,24 @@ def test_metric_bad_input(bases, metrics, case):
     else:
         with pytest.warns(UserWarning, match=message):
             module.compute(**call)
+
+
+@pytest.mark.parametrize("bad, said", [({"bbox": [0, 0, -1, 1]}, "bbox must be [x, y, w, h] with w, h >= 0"),
+                                       ({"query_id": 3, "index_id": 1}, "its query_id is 3 but the row is pair"),
+                                       ({"mask": {**GOOD, "counts": GOOD["counts"] + "0"}}, "mask: RLE")])
+def test_a_bad_prediction_is_named_by_its_own_row_and_pair(bases, metrics, bad, said):
+    """Rows are named only once something is wrong (naming every row cost ~10% of a compute): the message still
+    names the row that is, and its pair, not the first row nor a row before it."""
+    base = bases["custom"]
+    preds = list(base["preds"])
+    rows = [k for k, r in enumerate(base["refs"]) if r["positive"] and preds[k] is not None]
+    k = rows[len(rows) // 2]  # a row in the middle, after good ones
+    preds[k] = bad
+    pair = (base["refs"][k]["query_id"], base["refs"][k]["index_id"])
+    assert k > 0 and pair != (3, 1)
+    with pytest.raises(ValueError, match=re.escape(f"predictions row {k} (pair ({pair[0]}, {pair[1]})): {said}")):
+        metrics["custom"].compute(predictions=preds, references=base["refs"], ranks=base["ranks"],
+                                  **base["options"])
 
 
 def test_legal_forms_of_input_are_accepted(bases, metrics):

@@ -90,7 +90,8 @@ def _size(rle) -> tuple[int, int]:
     size = rle["size"]
     try:
         height, width = size
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in size):
+        if not (type(height) is int and type(width) is int) and not all(  # (plain ints: most sizes, at once)
+                isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in size):
             raise TypeError
     except (TypeError, ValueError):
         raise RLEError(f"RLE size must be [height, width] integers, got {size!r}") from None
@@ -191,7 +192,8 @@ class _Counts:
         if len(spans) == 1:
             raw = np.frombuffer(strings[0][1], np.uint8, spans[0][1] - spans[0][0], spans[0][0])
         else:
-            raw = np.frombuffer(b"".join(memoryview(s[1])[a:b] for s, (a, b) in zip(strings, spans)), np.uint8)
+            raw = np.frombuffer(b"".join([s[1] if a == 0 and b == len(s[1]) else memoryview(s[1])[a:b]  # whole: as is
+                                          for s, (a, b) in zip(strings, spans)]), np.uint8)
         final = [b == len(s[1]) for s, (a, b) in zip(strings, spans)]
         found, state = _decode(raw, [b - a for a, b in spans], final, [s[2:] for s in strings], self.done, self.state)
         if found is not None:

@@ -75,9 +75,14 @@ def check_predictions(predictions, refs: References, rows: np.ndarray, source: s
     for r, value in enumerate(predictions):
         if value is None:
             continue
-        where = predictions_where(refs, r, source)
-        prediction = parse_prediction(value, where)
-        check_pair(prediction, refs.pair(r), where)
+        try:  # named only when something is wrong: naming every row was ~10% of a compute
+            prediction = parse_prediction(value, _UNNAMED)
+            if prediction.query_id is not None or prediction.index_id is not None:
+                check_pair(prediction, refs.pair(r), _UNNAMED)
+        except InputError:
+            where = predictions_where(refs, r, source)
+            check_pair(parse_prediction(value, where), refs.pair(r), where)  # raises the same error, named
+            raise
         if prediction.mask is not None:
             given_masks.append(prediction.mask)
             given_rows.append(r)
@@ -99,6 +104,9 @@ def check_predictions(predictions, refs: References, rows: np.ndarray, source: s
                                  f"mask size {expected} (height, width)")
             out.masks[scored_at[r]] = c
     return out
+
+
+_UNNAMED = Where("a prediction")  # parse_prediction's messages are a function of the value and its Where alone
 
 
 def predictions_where(refs: References, row: int, source: str | None = None) -> Where:
