@@ -205,8 +205,9 @@ def ratio(a: np.ndarray, b: np.ndarray) -> str:
 
 
 def metric_at(revision: str):
-    """``pixret/metric/scoring.py`` as of a git revision of this repository, imported as a package of its own
-    (pixret/metric imports nothing from the rest of pixret), to time today's code against another side by side."""
+    """``pixret/metric``'s scoring module (``core/scoring.py``; ``scoring.py`` before 2026-12-06) as of a git revision
+    of this repository, imported as a package of its own (pixret/metric imports nothing from the rest of pixret),
+    to time today's code against another side by side."""
     folder = Path(tempfile.mkdtemp(prefix="bench-metric-"))
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "pixret/metric"], capture_output=True,
                              check=True).stdout
@@ -214,7 +215,8 @@ def metric_at(revision: str):
         tar.extractall(folder, filter="data")
     (folder / "pixret/metric").rename(folder / "metric_at_revision")
     sys.path.insert(0, str(folder))
-    return importlib.import_module("metric_at_revision.scoring")
+    inside = "core.scoring" if (folder / "metric_at_revision/core/scoring.py").exists() else "scoring"
+    return importlib.import_module(f"metric_at_revision.{inside}")
 
 
 def same_result(a, b) -> bool:
