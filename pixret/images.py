@@ -77,24 +77,32 @@ def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
     for any other JPEG and for any problem (``jpeg_size`` then reads it with Pillow, and says what is wrong).
 
     Pillow's header reading (Python, holding the GIL: ~0.3 s of a 2-core build's 2.8 s of image checks) adds
-    nothing to these JPEGs: no APP1 segment before the scan (where EXIF and XMP put an orientation, which
-    Pillow reads from either), no APP2 MPF segment (a multi-picture file: Pillow's MPO, which the build refuses),
-    and no more pixels than Pillow's decompression-bomb limit (Pillow warns or refuses there)."""
-    if not _no_orientation_nor_pictures(data):
+    nothing to these JPEGs (``_plain_segments``), within Pillow's decompression-bomb limit (Pillow warns or refuses
+    past it). Never raises: whatever goes wrong here is left to Pillow's reading (simplejpeg raises KeyError, not
+    ValueError, for a sampling it has no name for, such as libjpeg-turbo 3's 4:4:1)."""
+    if not _plain_segments(data):
         return None
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data, strict=True)
         if Image.MAX_IMAGE_PIXELS is not None and height * width > Image.MAX_IMAGE_PIXELS:
             return None
         _decode_strictly(data, "CMYK" if colorspace in ("CMYK", "YCCK") else "GRAY")
-    except ValueError:
+    except Exception:  # noqa: BLE001 - any failure: Pillow's reading says what it is
         return None
     return height, width
 
 
-def _no_orientation_nor_pictures(data: bytes) -> bool:
-    """Whether the segments before a JPEG's first scan are well formed, with no APP1 (EXIF, XMP) and no APP2 MPF
-    segment among them."""
+# The shortest application segments Pillow's header reading takes (payload bytes, the marker and length not
+# counted): it reads a JFIF version at bytes 5-6 and an Adobe one at 5-6 without a length check, and the ICC chunk
+# count at byte 13; short ones make it fail where libjpeg-turbo reads on (tests/test_images.py)
+_SHORTEST = {(0xE0, b"JFIF"): 14, (0xEE, b"Adobe"): 12, (0xE2, b"ICC_PROFILE\x00"): 14}
+
+
+def _plain_segments(data: bytes) -> bool:
+    """Whether the segments before a JPEG's first scan are well formed, and all of them of kinds whose reading by
+    Pillow adds nothing to libjpeg-turbo's: no APP1 (EXIF, XMP: an orientation), no APP2 MPF (a multi-picture
+    file: Pillow's MPO), no APP13 (Photoshop's resource blocks, which Pillow parses), no JFIF, Adobe or ICC segment
+    shorter than Pillow reads (``_SHORTEST``), no marker without a length."""
     if data[:2] != b"\xff\xd8":
         return False
     at = 2
@@ -107,11 +115,16 @@ def _no_orientation_nor_pictures(data: bytes) -> bool:
             continue
         if marker == 0xDA:  # start of scan
             return True
-        if marker < 0xC0 or 0xD0 <= marker <= 0xD9:  # no segment (a marker without length, or none): left to Pillow
+        if marker < 0xC0 or 0xD0 <= marker <= 0xD9 or marker in (0xE1, 0xED):
             return False
-        if marker == 0xE1 or (marker == 0xE2 and data[at + 4:at + 8] == b"MPF\x00"):
+        end = at + 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        payload = data[at + 4:end]
+        if marker == 0xE2 and payload.startswith(b"MPF\x00"):
             return False
-        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        if any(marker == kind and payload.startswith(name) and len(payload) < shortest
+               for (kind, name), shortest in _SHORTEST.items()):
+            return False
+        at = end
     return False
 
 

@@ -89,6 +89,45 @@ def test_a_multi_picture_file_is_no_jpeg():
     assert refused(buffer.getvalue()) == "photo.jpg: not a JPEG (MPO)"
 
 
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+# Segments libjpeg-turbo reads past but Pillow's header reading fails on (found by an adversarial pass): a JFIF or
+# Adobe segment too short for the version Pillow reads, a Photoshop block cut before its name's length, an ICC chunk
+# too short for its count (read when the frame is)
+SHORT_SEGMENTS = {"JFIF": _segment(0xE0, b"JFIF\x00"), "Adobe": _segment(0xEE, b"Adobe"),
+                  "Photoshop": _segment(0xED, b"Photoshop 3.0\x00" + b"8BIM\x04\x04"),
+                  "ICC": _segment(0xE2, b"ICC_PROFILE\x00\x01")}
+
+
+@pytest.mark.parametrize("name", SHORT_SEGMENTS)
+def test_a_header_pillow_cannot_read_is_refused_as_before(name, monkeypatch):
+    """libjpeg-turbo alone would take these files; Pillow cannot open them (nor could a user's ``datasets``): the
+    check leaves them to Pillow, whose refusal is the error, as when Pillow read every header."""
+    data = encoded(picture(), "L", quality=90)
+    data = data[:2] + SHORT_SEGMENTS[name] + data[2:]
+    assert images._plain_jpeg_size(data) is None
+    assert refused(data) == _pillow_path(data, monkeypatch) == \
+        "photo.jpg: corrupt or unreadable JPEG (no image format recognised)"
+
+
+# 24 x 24 pixels, every block zero, luma sampled 1 x 4 and chroma 1 x 1 (4:4:1), written by hand: libjpeg-turbo 3 names
+# this sampling with a code simplejpeg's header reading has no name for (it raises KeyError)
+SAMPLING_441 = bytes.fromhex(
+    "ffd8ffdb00430001010101010101010101010101010101010101010101010101010101010101010101010101010101010101010101010101"
+    "010101010101010101010101010101ffc00011080018001803011400021100031100ffc400d2000001050101010101010000000000000000"
+    "0102030405060708090a0b100002010303020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c1"
+    "1552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a636465666768696a737475"
+    "767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8"
+    "d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda000c03010002000300003f0028a28a28a28a28a28a28a28a28afffd9")
+
+
+def test_a_sampling_simplejpeg_cannot_name_is_read_by_pillow():
+    assert images._plain_jpeg_size(SAMPLING_441) is None
+    assert jpeg_size(SAMPLING_441, "photo.jpg") == (24, 24)
+
+
 def _pillow_path(data: bytes, monkeypatch):
     """What the check says with Pillow reading every header: (height, width), or its error."""
     with monkeypatch.context() as patch:
