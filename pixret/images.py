@@ -95,7 +95,12 @@ def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
 # The shortest application segments Pillow's header reading takes (payload bytes, the marker and length not
 # counted): it reads a JFIF version at bytes 5-6 and an Adobe one at 5-6 without a length check, and the ICC chunk
 # count at byte 13; short ones make it fail where libjpeg-turbo reads on (tests/test_images.py)
-_SHORTEST = {(0xE0, b"JFIF"): 14, (0xEE, b"Adobe"): 12, (0xE2, b"ICC_PROFILE\x00"): 14}
+_SHORTEST = {0xE0: (b"JFIF", 14), 0xEE: (b"Adobe", 12), 0xE2: (b"ICC_PROFILE\x00", 14)}
+
+
+# markers whose segment Pillow reads for more than libjpeg-turbo does (APP1: EXIF, XMP; APP13: Photoshop), and markers
+# without a length (RSTn, SOI, EOI, TEM, none): their files are left to Pillow
+_LEFT_TO_PILLOW = bytes(m < 0xC0 or 0xD0 <= m <= 0xD9 or m in (0xE1, 0xED) for m in range(256))
 
 
 def _plain_segments(data: bytes) -> bool:
@@ -105,8 +110,8 @@ def _plain_segments(data: bytes) -> bool:
     shorter than Pillow reads (``_SHORTEST``), no marker without a length."""
     if data[:2] != b"\xff\xd8":
         return False
-    at = 2
-    while at + 4 <= len(data):
+    at, size = 2, len(data)
+    while at + 4 <= size:
         if data[at] != 0xFF:
             return False
         marker = data[at + 1]
@@ -115,15 +120,15 @@ def _plain_segments(data: bytes) -> bool:
             continue
         if marker == 0xDA:  # start of scan
             return True
-        if marker < 0xC0 or 0xD0 <= marker <= 0xD9 or marker in (0xE1, 0xED):
+        if _LEFT_TO_PILLOW[marker]:
             return False
-        end = at + 2 + int.from_bytes(data[at + 2:at + 4], "big")
-        payload = data[at + 4:end]
-        if marker == 0xE2 and payload.startswith(b"MPF\x00"):
+        end = at + 2 + (data[at + 2] << 8 | data[at + 3])
+        if marker == 0xE2 and data.startswith(b"MPF\x00", at + 4):
             return False
-        if any(marker == kind and payload.startswith(name) and len(payload) < shortest
-               for (kind, name), shortest in _SHORTEST.items()):
-            return False
+        if marker in _SHORTEST:
+            name, shortest = _SHORTEST[marker]
+            if data.startswith(name, at + 4) and min(end, size) - (at + 4) < shortest:
+                return False
         at = end
     return False
 
