@@ -42,7 +42,8 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
     """(height, width) of a JPEG as displayed, i.e. after EXIF orientation; ReleaseError naming ``where`` if it is
     no JPEG or a damaged one.
 
-    Pillow reads the markers, the size and the EXIF orientation (or libjpeg-turbo, see below). libjpeg-turbo (through simplejpeg) then decodes the
+    A lossless JPEG (``_lossless_frame``) is refused before anything decodes it. Pillow reads the markers, the size
+    and the EXIF orientation (or libjpeg-turbo, see below). libjpeg-turbo (through simplejpeg) then decodes the
     whole entropy-coded data at 1/8 scale, where each 8x8 block is one pixel: every Huffman code is still read,
     only the inverse DCTs are skipped. Its warnings are errors: a scan that ends before its last block (truncated,
     or desynchronised by damaged bytes), bytes left over before a marker, a bad Huffman code, restart markers out
@@ -56,6 +57,7 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
     Most JPEGs need nothing of Pillow's header reading (``_plain_jpeg_size``): libjpeg-turbo alone reads their
     header and checks their scan, outside the GIL. Any other JPEG, and any that fails there, takes the path above,
     which says what is wrong."""
+    _refuse_lossless(data, where)
     size = _plain_jpeg_size(data)
     if size is not None:
         return size
@@ -70,6 +72,42 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
                 raise
             _decode_strictly(_without_application_segments(data), colorspace)  # the scan is still checked
     return size
+
+
+_LOSSLESS_FRAMES = (0xC3, 0xC7, 0xCB, 0xCF)  # SOF3, SOF7, SOF11, SOF15
+
+
+def _lossless_frame(data: bytes) -> int | None:
+    """The marker of a lossless frame (SOF3, 7, 11, 15) among a JPEG's segments before its first scan, or None.
+
+    Segments are followed by their lengths, as libjpeg-turbo reads them (fill bytes and markers without a length
+    skipped); bytes out of place end the walk: libjpeg-turbo then stops on its warning before decoding anything."""
+    at, size = 2, len(data)
+    while at + 2 <= size and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte
+            at += 1
+        elif marker in _LOSSLESS_FRAMES:
+            return marker
+        elif marker in (0xDA, 0xD9):  # the first scan, or the end
+            return None
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length
+            at += 2
+        elif at + 4 > size:
+            return None
+        else:
+            at += 2 + (data[at + 2] << 8 | data[at + 3])
+    return None
+
+
+def _refuse_lossless(data: bytes, where) -> None:
+    """A lossless JPEG is refused, one line naming ``where``: libjpeg-turbo 3 ignores the reduced scales pixret decodes
+    at (the check's 1/8, a thumbnail's draft) for a lossless frame and writes the full-size picture past the smaller
+    buffer it was given, corrupting the process's memory (a crash, found by an adversarial pass)."""
+    marker = _lossless_frame(data)
+    if marker is not None:
+        raise ReleaseError(f"{where}: a lossless JPEG (SOF{marker - 0xC0} frame), which pixret does not read: "
+                           "re-encode it as a baseline JPEG")
 
 
 def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -123,6 +161,9 @@ def _plain_segments(data: bytes) -> bool:
         if _LEFT_TO_PILLOW[marker]:
             return False
         end = at + 2 + (data[at + 2] << 8 | data[at + 3])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and (
+                marker in _LOSSLESS_FRAMES or at + 4 >= size or data[at + 4] != 8):  # a frame: 8-bit lossy only
+            return False
         if marker == 0xE2 and data.startswith(b"MPF\x00", at + 4):
             return False
         if marker in _SHORTEST:
@@ -168,6 +209,7 @@ def open_jpeg(data: bytes, where, at_least: int | None = None) -> tuple[Image.Im
     """A JPEG decoded in RGB as displayed (EXIF orientation applied, as ``datasets`` decodes it), and its full
     (height, width) as displayed. With ``at_least``, decoded at the smallest JPEG scale (1/2, 1/4, 1/8) whose longest
     side keeps at least that many pixels: a thumbnail then costs a fraction of a full decode."""
+    _refuse_lossless(data, where)
     with _decoding(where):
         im = Image.open(io.BytesIO(data))
         size = _displayed_size(im, where)

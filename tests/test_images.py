@@ -5,6 +5,8 @@ refused in one line naming the file, in folders and in archives alike, with the 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -126,6 +128,50 @@ SAMPLING_441 = bytes.fromhex(
 def test_a_sampling_simplejpeg_cannot_name_is_read_by_pillow():
     assert images._plain_jpeg_size(SAMPLING_441) is None
     assert jpeg_size(SAMPLING_441, "photo.jpg") == (24, 24)
+
+
+def _lossless(width: int, height: int, precision: int = 8) -> bytes:
+    """A grayscale lossless JPEG (SOF3, predictor 1) whose every difference is 0, written by hand: SOF3, the standard
+    luminance DC table, one scan of width * height codes '00' (category 0), the end marker."""
+    frame = bytes([precision]) + height.to_bytes(2, "big") + width.to_bytes(2, "big") + b"\x01\x01\x11\x00"
+    table = b"\x00" + bytes([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]) + bytes(range(12))
+    return (b"\xff\xd8" + _segment(0xC3, frame) + _segment(0xC4, table) + _segment(0xDA, b"\x01\x01\x00\x01\x00\x00")
+            + bytes(width * height // 4) + b"\xff\xd9")
+
+
+LOSSLESS_CHECK = """
+import sys
+from pixret.images import jpeg_size, open_jpeg
+from pixret.errors import ReleaseError
+data = sys.stdin.buffer.read()
+for name, read in (("check", lambda: jpeg_size(data, "photo.jpg")), ("thumbnail", lambda: open_jpeg(data, "photo.jpg", 8))):
+    try:
+        print(name, "read", read())
+    except ReleaseError as err:
+        print(name, "refused:", err)
+"""
+
+
+@pytest.mark.parametrize("width, height, precision", [(64, 64, 8), (8, 4, 7)])
+def test_a_lossless_jpeg_is_refused_before_anything_decodes_it(width, height, precision):
+    """libjpeg-turbo 3 ignores the reduced scale of the check (1/8) and of a thumbnail (Pillow's draft) for a lossless
+    frame, and writes the whole picture past the smaller buffer: the process crashed (a heap overrun). Run in a child
+    process: a crash is then this test's failure, not the session's."""
+    data = _lossless(width, height, precision)
+    if precision == 8:  # (Pillow refuses other precisions when it opens a file)
+        assert Image.open(io.BytesIO(data)).convert("RGB").size == (width, height)  # a valid JPEG, at full scale
+    done = subprocess.run([sys.executable, "-c", LOSSLESS_CHECK], input=data, capture_output=True, timeout=120)
+    said = "refused: photo.jpg: a lossless JPEG (SOF3 frame), which pixret does not read: re-encode it as a baseline JPEG"
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().splitlines() == [f"check {said}", f"thumbnail {said}"]
+
+
+def test_a_frame_marker_inside_a_segment_is_not_a_frame():
+    """The lossless frame is found by following the segments: its marker's bytes inside another segment's data (an
+    application segment, here) are not one."""
+    data = encoded(picture(), quality=90)
+    data = data[:2] + _segment(0xEF, b"\xff\xc3\x00\x0b\x08") + data[2:]
+    assert jpeg_size(data, "photo.jpg") == (192, 256)
 
 
 def _pillow_path(data: bytes, monkeypatch):
