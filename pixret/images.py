@@ -28,7 +28,7 @@ from pathlib import Path
 
 import simplejpeg
 from zlib_ng import gzip_ng, zlib_ng
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from pixret.progress import bar as progress_bar
 
 from pixret.errors import ReleaseError
@@ -42,7 +42,7 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
     """(height, width) of a JPEG as displayed, i.e. after EXIF orientation; ReleaseError naming ``where`` if it is
     no JPEG or a damaged one.
 
-    A lossless JPEG (``_lossless_frame``) is refused before anything decodes it. Pillow reads the markers, the size
+    A lossless JPEG, or one of too many scans, is refused before anything decodes it (``_refuse_unsafe``). Pillow reads the markers, the size
     and the EXIF orientation (or libjpeg-turbo, see below). libjpeg-turbo (through simplejpeg) then decodes the
     whole entropy-coded data at 1/8 scale, where each 8x8 block is one pixel: every Huffman code is still read,
     only the inverse DCTs are skipped. Its warnings are errors: a scan that ends before its last block (truncated,
@@ -57,7 +57,7 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
     Most JPEGs need nothing of Pillow's header reading (``_plain_jpeg_size``): libjpeg-turbo alone reads their
     header and checks their scan, outside the GIL. Any other JPEG, and any that fails there, takes the path above,
     which says what is wrong."""
-    _refuse_lossless(data, where)
+    _refuse_unsafe(data, where)
     size = _plain_jpeg_size(data)
     if size is not None:
         return size
@@ -80,10 +80,14 @@ _LOSSLESS_FRAMES = (0xC3, 0xC7, 0xCB, 0xCF)  # SOF3, SOF7, SOF11, SOF15
 def _lossless_frame(data: bytes) -> int | None:
     """The marker of a lossless frame (SOF3, 7, 11, 15) among a JPEG's segments before its first scan, or None.
 
-    Segments are followed by their lengths, as libjpeg-turbo reads them (fill bytes and markers without a length
-    skipped); bytes out of place end the walk: libjpeg-turbo then stops on its warning before decoding anything."""
+    Markers are found as libjpeg-turbo's marker reader (and Pillow's) finds them: bytes out of place and stuffed
+    zeros (FF 00) skipped to the next 0xFF, fill bytes and markers without a length stepped over, a segment length
+    under 2 read as 2 (an adversarial pass hid a lossless frame behind each of these from a stricter walk)."""
     at, size = 2, len(data)
-    while at + 2 <= size and data[at] == 0xFF:
+    while True:
+        at = data.find(b"\xff", at)
+        if at < 0 or at + 1 >= size:
+            return None
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte
             at += 1
@@ -91,23 +95,34 @@ def _lossless_frame(data: bytes) -> int | None:
             return marker
         elif marker in (0xDA, 0xD9):  # the first scan, or the end
             return None
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length
+        elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:  # a stuffed zero, or a marker without a length
             at += 2
         elif at + 4 > size:
             return None
         else:
-            at += 2 + (data[at + 2] << 8 | data[at + 3])
-    return None
+            at += 2 + max(2, data[at + 2] << 8 | data[at + 3])
 
 
-def _refuse_lossless(data: bytes, where) -> None:
-    """A lossless JPEG is refused, one line naming ``where``: libjpeg-turbo 3 ignores the reduced scales pixret decodes
-    at (the check's 1/8, a thumbnail's draft) for a lossless frame and writes the full-size picture past the smaller
-    buffer it was given, corrupting the process's memory (a crash, found by an adversarial pass)."""
+MAX_SCANS = 100  # encoders write 1 scan (baseline) or about 10 (progressive); decoding time grows with each
+
+
+def _refuse_unsafe(data: bytes, where) -> None:
+    """Refuse, in one line naming ``where``, a JPEG that decoding would crash on or spend unbounded time on:
+
+    - a lossless one: libjpeg-turbo 3 ignores the reduced scales pixret decodes at (the check's 1/8, a thumbnail's
+      draft) for a lossless frame and writes the full-size picture past the smaller buffer it was given, corrupting
+      the process's memory (a crash, found by an adversarial pass);
+    - one of more than MAX_SCANS scans (progressive): libjpeg-turbo reads them all, with no limit of its own
+      (thousands of empty scans of a large frame took tens of seconds; found by the same pass). Start-of-scan
+      markers are counted in the whole file, an embedded thumbnail's included: a bound, not a parse."""
     marker = _lossless_frame(data)
     if marker is not None:
         raise ReleaseError(f"{where}: a lossless JPEG (SOF{marker - 0xC0} frame), which pixret does not read: "
                            "re-encode it as a baseline JPEG")
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_SCANS:
+        raise ReleaseError(f"{where}: a JPEG of {scans} scans, more than the {MAX_SCANS} pixret reads (encoders write "
+                           "1, or about 10 when progressive; each costs a pass over the image): re-encode it")
 
 
 def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -209,14 +224,14 @@ def open_jpeg(data: bytes, where, at_least: int | None = None) -> tuple[Image.Im
     """A JPEG decoded in RGB as displayed (EXIF orientation applied, as ``datasets`` decodes it), and its full
     (height, width) as displayed. With ``at_least``, decoded at the smallest JPEG scale (1/2, 1/4, 1/8) whose longest
     side keeps at least that many pixels: a thumbnail then costs a fraction of a full decode."""
-    _refuse_lossless(data, where)
+    _refuse_unsafe(data, where)
     with _decoding(where):
         im = Image.open(io.BytesIO(data))
         size = _displayed_size(im, where)
         if at_least is not None:
             scale = min(1.0, at_least / max(im.size))
             im.draft("RGB", (max(1, math.ceil(im.width * scale)), max(1, math.ceil(im.height * scale))))
-        return ImageOps.exif_transpose(im).convert("RGB"), size
+        return _upright(im).convert("RGB"), size
 
 
 @contextlib.contextmanager
@@ -233,13 +248,40 @@ def _decoding(where):
 
 
 def _displayed_size(im: Image.Image, where) -> tuple[int, int]:
-    """(height, width) of an opened JPEG after its EXIF orientation."""
+    """(height, width) of an opened JPEG after its EXIF orientation. An image to be turned upright must have an EXIF
+    that Pillow can write again without its orientation: ``datasets`` turns every image upright when it loads it
+    (``ImageOps.exif_transpose``, which rewrites the EXIF), and a tag stored with a type other than the one Pillow
+    knows it by (a crafted EXIF) makes that fail: users could not load the image."""
     if im.format != "JPEG":
         raise ReleaseError(f"{where}: not a JPEG ({im.format})")
     width, height = im.size
-    if im.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
+    exif = im.getexif()
+    orientation = exif.get(EXIF_ORIENTATION, 1)
+    if orientation in _UPRIGHT and "exif" in im.info:
+        try:
+            rewritten = Image.Exif()
+            rewritten.load(im.info["exif"])
+            del rewritten[EXIF_ORIENTATION]
+            rewritten.tobytes()
+        except Exception as err:  # noqa: BLE001 - whatever Pillow raises there, a user's datasets would too
+            raise ReleaseError(f"{where}: its EXIF cannot be written again by Pillow once the image is turned upright "
+                               f"({type(err).__name__}: {err}), as datasets does when it loads an image: users could "
+                               "not load it; re-save it without EXIF") from None
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
         width, height = height, width
     return height, width
+
+
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the turn that makes the image upright (Pillow's)
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says (the pixels of ``ImageOps.exif_transpose``, without writing its
+    EXIF again, which fails on some crafted EXIF)."""
+    turn = _UPRIGHT.get(im.getexif().get(EXIF_ORIENTATION, 1))
+    return im if turn is None else im.transpose(turn)
 
 
 def read_jpeg(path) -> tuple[bytes, tuple[int, int]]:

@@ -5,12 +5,14 @@ refused in one line naming the file, in folders and in archives alike, with the 
 from __future__ import annotations
 
 import io
+import re
+import struct
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pixret import synthetic
 from pixret.build import build
@@ -152,18 +154,66 @@ for name, read in (("check", lambda: jpeg_size(data, "photo.jpg")), ("thumbnail"
 """
 
 
+# what an adversarial pass put before a lossless frame to hide it from a stricter walk than libjpeg-turbo's (which
+# reads on past each of them, with no warning or with one only strict decoding stops at)
+HIDERS = {"nothing": b"", "a segment of length 0": b"\xff\xfe\x00\x00", "a stuffed zero": b"\xff\x00",
+          "bytes out of place": _segment(0xFE, b"hi") + b"\x41"}
+
+
+@pytest.mark.parametrize("hider", HIDERS)
 @pytest.mark.parametrize("width, height, precision", [(64, 64, 8), (8, 4, 7)])
-def test_a_lossless_jpeg_is_refused_before_anything_decodes_it(width, height, precision):
+def test_a_lossless_jpeg_is_refused_before_anything_decodes_it(width, height, precision, hider):
     """libjpeg-turbo 3 ignores the reduced scale of the check (1/8) and of a thumbnail (Pillow's draft) for a lossless
     frame, and writes the whole picture past the smaller buffer: the process crashed (a heap overrun). Run in a child
     process: a crash is then this test's failure, not the session's."""
     data = _lossless(width, height, precision)
+    data = data[:2] + HIDERS[hider] + data[2:]
     if precision == 8:  # (Pillow refuses other precisions when it opens a file)
         assert Image.open(io.BytesIO(data)).convert("RGB").size == (width, height)  # a valid JPEG, at full scale
     done = subprocess.run([sys.executable, "-c", LOSSLESS_CHECK], input=data, capture_output=True, timeout=120)
     said = "refused: photo.jpg: a lossless JPEG (SOF3 frame), which pixret does not read: re-encode it as a baseline JPEG"
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout.decode().splitlines() == [f"check {said}", f"thumbnail {said}"]
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_anything_decodes_it():
+    """libjpeg-turbo reads every scan, with no limit of its own: thousands of scans of a large frame took tens of
+    seconds per image. Encoders write about 10."""
+    data = encoded(picture(), **ENCODINGS["progressive"])
+    assert jpeg_size(data, "photo.jpg") == (192, 256)
+    last = data.rfind(b"\xff\xda")
+    data = data[:last] + data[last:-2] * (images.MAX_SCANS + 1 - data.count(b"\xff\xda") + 1) + data[-2:]
+    message = f"photo.jpg: a JPEG of {images.MAX_SCANS + 1} scans, more than the {images.MAX_SCANS} pixret reads"
+    for read in (lambda: jpeg_size(data, "photo.jpg"), lambda: images.open_jpeg(data, "photo.jpg", 64)):
+        with pytest.raises(ReleaseError, match=re.escape(message)):
+            read()
+
+
+def _exif(*entries) -> bytes:
+    """An APP1 EXIF segment: little-endian TIFF, IFD0 only, each (tag, type, count, value of at most 4 bytes)."""
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\0")
+                                                      for tag, kind, count, value in sorted(entries)) + bytes(4)
+    return _segment(0xE1, b"Exif\0\0II*\0\x08\0\0\0" + ifd)
+
+
+def test_an_exif_that_datasets_cannot_turn_upright_is_refused():
+    """datasets turns every image upright when it loads it (ImageOps.exif_transpose), writing its EXIF again without
+    the orientation: a tag stored with another type than the one Pillow knows it by (Make as a float, here) makes
+    that raise, so users could not load the image. The check says so, as does a thumbnail, in one line."""
+    rotated = (0x0112, 3, 1, b"\x06\x00")  # orientation 6, a SHORT
+    plain = encoded(picture(), quality=90)
+    good = plain[:2] + _exif(rotated) + plain[2:]
+    crafted = plain[:2] + _exif(rotated, (0x010F, 11, 1, b"\x00\x00\x80\x3f")) + plain[2:]
+    assert jpeg_size(good, "photo.jpg") == (256, 192)
+    with pytest.raises(Exception):
+        ImageOps.exif_transpose(Image.open(io.BytesIO(crafted)))  # what datasets' decoding does
+    message = "photo.jpg: its EXIF cannot be written again by Pillow once the image is turned upright (AttributeError"
+    for read in (lambda: jpeg_size(crafted, "photo.jpg"), lambda: images.open_jpeg(crafted, "photo.jpg", 64)):
+        with pytest.raises(ReleaseError, match=re.escape(message)):
+            read()
+    image, size = images.open_jpeg(good, "photo.jpg")
+    assert image.size == (192, 256) and size == (256, 192)
+    assert image.tobytes() == ImageOps.exif_transpose(Image.open(io.BytesIO(good))).convert("RGB").tobytes()
 
 
 def test_a_frame_marker_inside_a_segment_is_not_a_frame():
