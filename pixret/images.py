@@ -77,8 +77,8 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
 _LOSSLESS_FRAMES = (0xC3, 0xC7, 0xCB, 0xCF)  # SOF3, SOF7, SOF11, SOF15
 
 
-def _lossless_frame(data: bytes) -> int | None:
-    """The marker of a lossless frame (SOF3, 7, 11, 15) among a JPEG's segments before its first scan, or None.
+def _frame(data: bytes) -> tuple[int, int, int] | None:
+    """(marker, height, width) of a JPEG's frame (its first SOFn segment before the first scan), or None.
 
     Markers are found as libjpeg-turbo's marker reader (and Pillow's) finds them: bytes out of place and stuffed
     zeros (FF 00) skipped to the next 0xFF, fill bytes and markers without a length stepped over, a segment length
@@ -91,8 +91,10 @@ def _lossless_frame(data: bytes) -> int | None:
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte
             at += 1
-        elif marker in _LOSSLESS_FRAMES:
-            return marker
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn (not DHT, JPG, DAC)
+            sides = data[at + 5:at + 9]
+            return (marker, *(int.from_bytes(sides[k:k + 2], "big") for k in (0, 2))) if len(sides) == 4 else \
+                (marker, 0, 0)
         elif marker in (0xDA, 0xD9):  # the first scan, or the end
             return None
         elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:  # a stuffed zero, or a marker without a length
@@ -104,6 +106,7 @@ def _lossless_frame(data: bytes) -> int | None:
 
 
 MAX_SCANS = 100  # encoders write 1 scan (baseline) or about 10 (progressive); decoding time grows with each
+MAX_SCAN_PIXELS = 2**30  # scans x pixels: a progressive refinement scan costs ~1 ns a pixel, however empty
 
 
 def _refuse_unsafe(data: bytes, where) -> None:
@@ -112,17 +115,22 @@ def _refuse_unsafe(data: bytes, where) -> None:
     - a lossless one: libjpeg-turbo 3 ignores the reduced scales pixret decodes at (the check's 1/8, a thumbnail's
       draft) for a lossless frame and writes the full-size picture past the smaller buffer it was given, corrupting
       the process's memory (a crash, found by an adversarial pass);
-    - one of more than MAX_SCANS scans (progressive): libjpeg-turbo reads them all, with no limit of its own
-      (thousands of empty scans of a large frame took tens of seconds; found by the same pass). Start-of-scan
-      markers are counted in the whole file, an embedded thumbnail's included: a bound, not a parse."""
-    marker = _lossless_frame(data)
-    if marker is not None:
-        raise ReleaseError(f"{where}: a lossless JPEG (SOF{marker - 0xC0} frame), which pixret does not read: "
+    - one of more than MAX_SCANS scans, or of more scans x pixels than MAX_SCAN_PIXELS: libjpeg-turbo reads every
+      scan, with no limit of its own, and each costs a pass over the frame however few its bytes (6,000 empty scans
+      of 4096 x 4096 pixels, or 100 refinement scans of 13368 x 13368, took 15-18 s; found by the same passes; a
+      10-scan photo of 100 megapixels is within). Start-of-scan markers are counted in the whole file, an embedded
+      thumbnail's included: a bound, not a parse."""
+    frame = _frame(data)
+    if frame is not None and frame[0] in _LOSSLESS_FRAMES:
+        raise ReleaseError(f"{where}: a lossless JPEG (SOF{frame[0] - 0xC0} frame), which pixret does not read: "
                            "re-encode it as a baseline JPEG")
     scans = data.count(b"\xff\xda")
-    if scans > MAX_SCANS:
-        raise ReleaseError(f"{where}: a JPEG of {scans} scans, more than the {MAX_SCANS} pixret reads (encoders write "
-                           "1, or about 10 when progressive; each costs a pass over the image): re-encode it")
+    pixels = 0 if frame is None else frame[1] * frame[2]
+    if scans > MAX_SCANS or scans * pixels > MAX_SCAN_PIXELS:
+        raise ReleaseError(f"{where}: a JPEG of {scans} scans of {frame[2] if frame else '?'}x"
+                           f"{frame[1] if frame else '?'} pixels, more than pixret reads (at most {MAX_SCANS} scans "
+                           f"and {MAX_SCAN_PIXELS:,} scans x pixels; encoders write 1 scan, or about 10 when "
+                           "progressive, and each costs a pass over the image): re-encode it")
 
 
 def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -255,13 +263,16 @@ def _displayed_size(im: Image.Image, where) -> tuple[int, int]:
     if im.format != "JPEG":
         raise ReleaseError(f"{where}: not a JPEG ({im.format})")
     width, height = im.size
-    exif = im.getexif()
-    orientation = exif.get(EXIF_ORIENTATION, 1)
+    try:
+        orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception as err:  # noqa: BLE001 - whatever Pillow raises there, a user's datasets would too
+        raise ReleaseError(f"{where}: its EXIF cannot be read by Pillow ({type(err).__name__}: {err}), as datasets "
+                           "does when it loads an image: users could not load it; re-save it without EXIF") from None
     if orientation in _UPRIGHT and "exif" in im.info:
         try:
             rewritten = Image.Exif()
             rewritten.load(im.info["exif"])
-            del rewritten[EXIF_ORIENTATION]
+            rewritten.pop(EXIF_ORIENTATION, None)  # (the orientation may be XMP's)
             rewritten.tobytes()
         except Exception as err:  # noqa: BLE001 - whatever Pillow raises there, a user's datasets would too
             raise ReleaseError(f"{where}: its EXIF cannot be written again by Pillow once the image is turned upright "

@@ -183,10 +183,22 @@ def test_a_jpeg_of_too_many_scans_is_refused_before_anything_decodes_it():
     assert jpeg_size(data, "photo.jpg") == (192, 256)
     last = data.rfind(b"\xff\xda")
     data = data[:last] + data[last:-2] * (images.MAX_SCANS + 1 - data.count(b"\xff\xda") + 1) + data[-2:]
-    message = f"photo.jpg: a JPEG of {images.MAX_SCANS + 1} scans, more than the {images.MAX_SCANS} pixret reads"
+    message = f"photo.jpg: a JPEG of {images.MAX_SCANS + 1} scans of 256x192 pixels, more than pixret reads"
     for read in (lambda: jpeg_size(data, "photo.jpg"), lambda: images.open_jpeg(data, "photo.jpg", 64)):
         with pytest.raises(ReleaseError, match=re.escape(message)):
             read()
+
+
+def test_scans_times_pixels_are_bounded(monkeypatch):
+    """A refinement scan costs a pass over the frame however few its bytes: 100 of them over 13368 x 13368 pixels took
+    18 s. The bound is on scans x pixels (here lowered to this picture's size)."""
+    data = encoded(picture(), **ENCODINGS["progressive"])
+    scans = data.count(b"\xff\xda")
+    monkeypatch.setattr(images, "MAX_SCAN_PIXELS", scans * 192 * 256)
+    assert jpeg_size(data, "photo.jpg") == (192, 256)
+    monkeypatch.setattr(images, "MAX_SCAN_PIXELS", scans * 192 * 256 - 1)
+    with pytest.raises(ReleaseError, match=re.escape(f"photo.jpg: a JPEG of {scans} scans of 256x192 pixels")):
+        jpeg_size(data, "photo.jpg")
 
 
 def _exif(*entries) -> bytes:
@@ -214,6 +226,27 @@ def test_an_exif_that_datasets_cannot_turn_upright_is_refused():
     image, size = images.open_jpeg(good, "photo.jpg")
     assert image.size == (192, 256) and size == (256, 192)
     assert image.tobytes() == ImageOps.exif_transpose(Image.open(io.BytesIO(good))).convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize("tiff", [b"II*\0", b"II*\0\x08\0\0", b"II+\0\x08\0\0\0"])
+def test_an_exif_pillow_cannot_read_is_refused(tiff):
+    """A TIFF header cut short, or BigTIFF's: Pillow's EXIF reading raises struct.error (when a JFIF density is given,
+    nothing before it catches that), as it would in a user's datasets."""
+    jfif = _segment(0xE0, b"JFIF\0\x01\x01\x01\x00\x48\x00\x48\0\0")
+    data = encoded(picture(), quality=90)
+    data = data[:2] + jfif + _segment(0xE1, b"Exif\0\0" + tiff) + data[data.index(b"\xff", 2):]
+    for read in (lambda: jpeg_size(data, "photo.jpg"), lambda: images.open_jpeg(data, "photo.jpg", 64)):
+        with pytest.raises(ReleaseError, match=re.escape("photo.jpg: its EXIF cannot be read by Pillow (")):
+            read()
+
+
+def test_an_xmp_orientation_beside_an_exif_without_one_is_taken():
+    """Pillow merges an XMP orientation into the EXIF it reads: the EXIF itself, without one, is written again as is."""
+    xmp = b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+    data = encoded(picture(), quality=90)
+    data = data[:2] + _exif((0x010F, 2, 4, b"cam\0")) + _segment(0xE1, xmp) + data[2:]
+    assert jpeg_size(data, "photo.jpg") == (256, 192)
+    assert images.open_jpeg(data, "photo.jpg")[0].size == (192, 256)
 
 
 def test_a_frame_marker_inside_a_segment_is_not_a_frame():
