@@ -77,32 +77,49 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
 _LOSSLESS_FRAMES = (0xC3, 0xC7, 0xCB, 0xCF)  # SOF3, SOF7, SOF11, SOF15
 
 
-def _frame(data: bytes) -> tuple[int, int, int] | None:
-    """(marker, height, width) of a JPEG's frame (its first SOFn segment before the first scan), or None.
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame markers (not DHT, JPG, DAC)
 
-    Markers are found as libjpeg-turbo's marker reader (and Pillow's) finds them: bytes out of place and stuffed
-    zeros (FF 00) skipped to the next 0xFF, fill bytes and markers without a length stepped over, a segment length
-    under 2 read as 2 (an adversarial pass hid a lossless frame behind each of these from a stricter walk)."""
-    at, size = 2, len(data)
+
+def _markers(data: bytes):
+    """(marker, start, end, odd) of each marker of a JPEG up to its first scan's (SOS) or the end's (EOI), both
+    yielded, found as libjpeg-turbo's marker reader (and Pillow's) finds them: bytes out of place and stuffed zeros
+    (FF 00) skipped to the next 0xFF, fill bytes stepped over, a marker without a length (RSTn, TEM, SOI, a stuffed
+    zero) taken as two bytes, a segment length under 2 read as 2. ``odd``: bytes were skipped before it, or its
+    length is under 2 (readers that want a well-formed header refuse it; an adversarial pass hid a lossless frame
+    behind each of these from a stricter walk). Stops where the data ends."""
+    at, size, skipped = 2, len(data), False
     while True:
-        at = data.find(b"\xff", at)
-        if at < 0 or at + 1 >= size:
-            return None
+        found = at if at < size and data[at] == 0xFF else data.find(b"\xff", at)  # (most often right there)
+        if found < 0 or found + 1 >= size:
+            return
+        skipped, at = skipped or found != at, found  # (until the next marker: fill bytes do not clear it)
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte
             at += 1
-        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn (not DHT, JPG, DAC)
+            continue
+        if marker in (0x00, 0x01) or 0xD0 <= marker <= 0xDA:  # no length (RSTn, SOI, EOI, TEM, FF 00), or SOS
+            yield marker, at, at + 2, skipped
+            if marker in (0xD9, 0xDA):  # the end, or the first scan
+                return
+            end = at + 2
+        elif at + 4 > size:
+            return
+        else:
+            length = data[at + 2] << 8 | data[at + 3]
+            end = at + 2 + max(2, length)
+            yield marker, at, end, skipped or length < 2
+        at, skipped = end, False
+
+
+def _frame(data: bytes) -> tuple[int, int, int] | None:
+    """(marker, height, width) of a JPEG's frame (its first SOFn segment before the first scan, as libjpeg-turbo reads
+    it: ``_markers``), or None."""
+    for marker, at, _, _ in _markers(data):
+        if marker in _SOF:
             sides = data[at + 5:at + 9]
             return (marker, *(int.from_bytes(sides[k:k + 2], "big") for k in (0, 2))) if len(sides) == 4 else \
                 (marker, 0, 0)
-        elif marker in (0xDA, 0xD9):  # the first scan, or the end
-            return None
-        elif marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:  # a stuffed zero, or a marker without a length
-            at += 2
-        elif at + 4 > size:
-            return None
-        else:
-            at += 2 + max(2, data[at + 2] << 8 | data[at + 3])
+    return None
 
 
 MAX_SCANS = 100  # encoders write 1 scan (baseline) or about 10 (progressive); decoding time grows with each
@@ -168,32 +185,24 @@ def _plain_segments(data: bytes) -> bool:
     """Whether the segments before a JPEG's first scan are well formed, and all of them of kinds whose reading by
     Pillow adds nothing to libjpeg-turbo's: no APP1 (EXIF, XMP: an orientation), no APP2 MPF (a multi-picture
     file: Pillow's MPO), no APP13 (Photoshop's resource blocks, which Pillow parses), no JFIF, Adobe or ICC segment
-    shorter than Pillow reads (``_SHORTEST``), no marker without a length."""
+    shorter than Pillow reads (``_SHORTEST``), no marker without a length; nothing ``odd`` (``_markers``)."""
     if data[:2] != b"\xff\xd8":
         return False
-    at, size = 2, len(data)
-    while at + 4 <= size:
-        if data[at] != 0xFF:
+    for marker, at, end, odd in _markers(data):
+        if odd:
             return False
-        marker = data[at + 1]
-        if marker == 0xFF:  # a fill byte
-            at += 1
-            continue
         if marker == 0xDA:  # start of scan
             return True
         if _LEFT_TO_PILLOW[marker]:
             return False
-        end = at + 2 + (data[at + 2] << 8 | data[at + 3])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and (
-                marker in _LOSSLESS_FRAMES or at + 4 >= size or data[at + 4] != 8):  # a frame: 8-bit lossy only
-            return False
+        if marker in _SOF and (marker in _LOSSLESS_FRAMES or at + 4 >= len(data) or data[at + 4] != 8):
+            return False  # a frame: 8-bit lossy only
         if marker == 0xE2 and data.startswith(b"MPF\x00", at + 4):
             return False
         if marker in _SHORTEST:
             name, shortest = _SHORTEST[marker]
-            if data.startswith(name, at + 4) and min(end, size) - (at + 4) < shortest:
+            if data.startswith(name, at + 4) and min(end, len(data)) - (at + 4) < shortest:
                 return False
-        at = end
     return False
 
 
