@@ -146,7 +146,8 @@ import sys
 from pixret.images import jpeg_size, open_jpeg
 from pixret.errors import ReleaseError
 data = sys.stdin.buffer.read()
-for name, read in (("check", lambda: jpeg_size(data, "photo.jpg")), ("thumbnail", lambda: open_jpeg(data, "photo.jpg", 8))):
+for name, read in (("check", lambda: jpeg_size(data, "photo.jpg")),
+                   ("thumbnail", lambda: open_jpeg(data, "photo.jpg", 8))):
     try:
         print(name, "read", read())
     except ReleaseError as err:
@@ -171,7 +172,8 @@ def test_a_lossless_jpeg_is_refused_before_anything_decodes_it(width, height, pr
     if precision == 8:  # (Pillow refuses other precisions when it opens a file)
         assert Image.open(io.BytesIO(data)).convert("RGB").size == (width, height)  # a valid JPEG, at full scale
     done = subprocess.run([sys.executable, "-c", LOSSLESS_CHECK], input=data, capture_output=True, timeout=120)
-    said = "refused: photo.jpg: a lossless JPEG (SOF3 frame), which pixret does not read: re-encode it as a baseline JPEG"
+    said = ("refused: photo.jpg: a lossless JPEG (SOF3 frame), which pixret does not read: re-encode it as a "
+            "baseline JPEG")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout.decode().splitlines() == [f"check {said}", f"thumbnail {said}"]
 
