@@ -45,9 +45,10 @@ def jpeg_size(data: bytes, where) -> tuple[int, int]:
     A lossless JPEG, or one of too many scans, is refused before anything decodes it (``_refuse_unsafe``). Pillow
     reads the markers, the size and the EXIF orientation (or libjpeg-turbo, see below). libjpeg-turbo (through
     simplejpeg) then decodes the whole entropy-coded data at 1/8 scale, where each 8x8 block is one pixel: every
-    Huffman code is still read, only the inverse DCTs are skipped. Its warnings are errors: a scan that ends before its last block (truncated,
-    or desynchronised by damaged bytes), bytes left over before a marker, a bad Huffman code, restart markers out
-    of sequence, no end-of-image marker. Pillow decodes all of these without a word, filling the rest with grey.
+    Huffman code is still read, only the inverse DCTs are skipped. Its warnings are errors: a scan that ends before
+    its last block (truncated, or desynchronised by damaged bytes), bytes left over before a marker, a bad Huffman
+    code, restart markers out of sequence, no end-of-image marker. Pillow decodes all of these without a word,
+    filling the rest with grey.
     Warnings about application segments only (an unknown JFIF revision, a misnumbered ICC chunk) are not: the scan
     is then checked on a copy without those segments.
     JPEG has no checksum: damage still goes unseen where it only changes coefficients' values, or where the Huffman
